@@ -1,0 +1,1 @@
+//! Import of SuperOptiX orchestra YAML into a melody.
