@@ -48,7 +48,8 @@ pub enum PortType {
     Boolean,
     /// Any JSON value.
     Json,
-    /// A JSON list. A list input may be fed by several edges; it receives their values in order.
+    /// A JSON list. A list input may be fed by several edges of any type; it receives their
+    /// values in edge order. Fed by one edge, it takes a list as is and wraps anything else.
     List,
     /// A path to a file in the run workspace.
     File,
@@ -62,6 +63,8 @@ impl PortType {
         use PortType::*;
         match (self, from) {
             (Any, _) | (_, Any) => true,
+            // A list port takes a list as is, and collects any other value (one per edge).
+            (List, _) => true,
             (a, b) if a == b => true,
             // Text ports render scalars; JSON ports take any JSON value.
             (Text, Number | Boolean | File) => true,

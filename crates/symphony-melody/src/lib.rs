@@ -35,6 +35,7 @@ pub use model::{
 pub use problem::{Problem, Problems};
 pub use reference::Reference;
 pub use save::to_bytes;
+pub use superoptix::import as import_superoptix;
 pub use template::Template;
 pub use validate::validate;
 

@@ -307,7 +307,7 @@ fn humanize(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once("`, expected ") {
             let options: Vec<&str> = expected
-                .split(|c| c == '`' || c == ',' || c == ' ')
+                .split(['`', ',', ' '])
                 .filter(|s| !s.is_empty() && *s != "one" && *s != "of" && *s != "or")
                 .collect();
             return format!("unknown field `{field}`{}", did_you_mean(field, options));

@@ -7,10 +7,10 @@
 
 use serde_json::{Map, Value};
 
-/// Upgrades a document from [`Migration::from_version`] to the next version.
+/// Upgrades a document from [`Migration::source_version`] to the next version.
 pub trait Migration: Sync {
     /// The version this migration reads.
-    fn from_version(&self) -> u32;
+    fn source_version(&self) -> u32;
     /// Rewrites the document in place. `formatVersion` is bumped by [`upgrade`].
     fn migrate(&self, doc: &mut Map<String, Value>) -> Result<(), String>;
 }
@@ -65,7 +65,7 @@ pub fn upgrade(
     while current < target {
         let m = migrations
             .iter()
-            .find(|m| m.from_version() == current)
+            .find(|m| m.source_version() == current)
             .ok_or_else(|| unknown(" (no migration from this version)"))?;
         m.migrate(doc).map_err(|message| MigrateError::Failed {
             from: current,
@@ -85,7 +85,7 @@ mod tests {
     /// A pretend v2 that renames `policy.estimateMs` to `policy.expectedMs`.
     struct RenameEstimate;
     impl Migration for RenameEstimate {
-        fn from_version(&self) -> u32 {
+        fn source_version(&self) -> u32 {
             1
         }
         fn migrate(&self, doc: &mut Map<String, Value>) -> Result<(), String> {

@@ -1,0 +1,1186 @@
+//! The scheduler: plays a compiled melody.
+//!
+//! One task owns all run state (no locks on the hot path). It starts each step as soon as its
+//! inputs are in, highest priority first, while slots are free (`maxParallel`, and the
+//! per-instrument limits of `settings.concurrency`). Each attempt runs in a task of its own
+//! ([`crate::attempt`]), which applies the timeout, retries and fallbacks and reports back.
+//! Outputs flow along edges by port; a step whose input did not arrive (its upstream was
+//! skipped, failed optionally, or a router chose another branch) is skipped in turn, unless the
+//! port declares a default. A failed required step fails the run, but independent branches
+//! still finish so their work is kept.
+//!
+//! **Architecture Invariant:** the scheduler never awaits a listener. Events go into an
+//! unbounded channel; state changes are never dropped; only progress is coalesced.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use symphony_melody::{Melody, Problem, Problems};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::instrument;
+
+use crate::attempt::{perform, record_outputs, Job, UnitDone};
+use crate::event::{
+    channel, json_size, BottleneckKind, EventSink, EventStream, RunEvent, RunStatus, StepOutcome,
+    Totals,
+};
+use crate::registry::Registry;
+use crate::score::{collects, compile, Score, Shared};
+use crate::step::{ErrorKind, Outputs, Played, StepError, StepOutput, Usage};
+use crate::workspace::Workspace;
+
+/// A step waiting at least this long for a slot raises a bottleneck warning.
+const SLOT_WAIT_WARNING: Duration = Duration::from_secs(1);
+
+/// Plays melodies with a set of step types.
+#[derive(Clone)]
+pub struct Conductor {
+    registry: Arc<Registry>,
+}
+
+/// How to play one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The run's id (used in events and `run.json`).
+    pub run_id: String,
+    /// Run input values; declared defaults fill the rest.
+    pub inputs: Map<String, Value>,
+    /// Where to write the run workspace; `None` keeps everything in memory.
+    pub workspace: Option<PathBuf>,
+    /// Overrides `settings.maxParallel`.
+    pub max_parallel: Option<u32>,
+    /// Seeds retry jitter, so a run can be replayed exactly.
+    pub seed: u64,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The melody or the run inputs have problems.
+    #[error("{0}")]
+    Invalid(Problems),
+    /// The workspace folder could not be prepared.
+    #[error("cannot prepare the run workspace `{path}`: {source}")]
+    Workspace {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Commands a host sends to a running run.
+#[derive(Debug)]
+enum Control {
+    Cancel,
+    CancelStep(String),
+    Pause,
+    Resume,
+}
+
+/// A handle to steer a running run. Cheap to clone; commands to a finished run are ignored.
+#[derive(Clone, Debug)]
+pub struct RunControl {
+    tx: mpsc::UnboundedSender<Control>,
+}
+
+impl RunControl {
+    /// Cancels the run: running steps are stopped, nothing new starts.
+    pub fn cancel(&self) {
+        let _ = self.tx.send(Control::Cancel);
+    }
+    /// Cancels one step; steps that need its output are skipped.
+    pub fn cancel_step(&self, step: &str) {
+        let _ = self.tx.send(Control::CancelStep(step.to_owned()));
+    }
+    /// Running steps finish; nothing new starts until [`RunControl::resume`].
+    pub fn pause(&self) {
+        let _ = self.tx.send(Control::Pause);
+    }
+    /// Starts steps again after a pause.
+    pub fn resume(&self) {
+        let _ = self.tx.send(Control::Resume);
+    }
+}
+
+/// A started run.
+pub struct Run {
+    /// Its live events.
+    pub events: EventStream,
+    /// Its steering handle.
+    pub control: RunControl,
+    finished: tokio::task::JoinHandle<RunReport>,
+}
+
+impl Run {
+    /// Waits for the run to end.
+    pub async fn finished(self) -> RunReport {
+        self.finished
+            .await
+            .expect("the scheduler task does not panic")
+    }
+
+    /// Splits the run into its parts, for hosts that read events on another task.
+    pub fn into_parts(self) -> (EventStream, RunControl, tokio::task::JoinHandle<RunReport>) {
+        (self.events, self.control, self.finished)
+    }
+}
+
+/// What happened to one step, at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    /// The step.
+    pub id: String,
+    /// What became of it.
+    pub outcome: StepOutcome,
+    /// Attempts made.
+    pub attempts: u32,
+    /// From first start to end, in milliseconds.
+    pub elapsed_ms: u64,
+    /// The error or skip reason.
+    pub note: Option<String>,
+    /// Tokens and cost.
+    pub usage: Option<Usage>,
+    /// Whether its instrument calls no model.
+    pub offline: bool,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Counts and sums.
+    pub totals: Totals,
+    /// Every step, in melody order.
+    pub steps: Vec<StepReport>,
+    /// The outputs of the steps nothing else reads (the melody's result).
+    pub result: Map<String, Value>,
+}
+
+impl Conductor {
+    /// A conductor that plays the given step types.
+    pub fn new(registry: Registry) -> Self {
+        Conductor {
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// The step types it plays.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Checks the melody and inputs, prepares the workspace and starts the run.
+    #[instrument(skip_all, fields(melody = %melody.melody.id, run = %options.run_id))]
+    pub async fn start(&self, melody: Melody, options: RunOptions) -> Result<Run, StartError> {
+        let problems = symphony_melody::validate(&melody, self.registry.as_ref());
+        if !problems.is_empty() {
+            return Err(StartError::Invalid(Problems::new(problems)));
+        }
+        let run_inputs = resolve_inputs(&melody, &options.inputs).map_err(StartError::Invalid)?;
+        let workspace = match &options.workspace {
+            Some(path) => {
+                let path = path.clone();
+                let bytes = symphony_melody::to_bytes(&melody);
+                let record = run_record(&options.run_id, &melody, &run_inputs, "running", None);
+                let ws = tokio::task::spawn_blocking(move || {
+                    let ws = Workspace::create(&path)?;
+                    ws.write_record_bytes("melody.json", &bytes)?;
+                    ws.write_record("run.json", &record)?;
+                    Ok::<_, std::io::Error>(ws)
+                })
+                .await
+                .expect("the workspace task does not panic")
+                .map_err(|source| StartError::Workspace {
+                    path: options.workspace.clone().unwrap_or_default(),
+                    source,
+                })?;
+                Some(Arc::new(ws))
+            }
+            None => None,
+        };
+
+        let score = Arc::new(compile(&melody, &self.registry, options.max_parallel));
+        let shared = Arc::new(Shared {
+            index: score
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i))
+                .collect(),
+            outputs: (0..score.steps.len()).map(|_| OnceLock::new()).collect(),
+            run_inputs,
+        });
+        let start = Instant::now();
+        let (events, stream) = channel(start);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let scheduler = Scheduler::new(score, shared, events, workspace, options, melody, start);
+        let finished = tokio::spawn(scheduler.run(rx));
+        Ok(Run {
+            events: stream,
+            control: RunControl { tx },
+            finished,
+        })
+    }
+}
+
+/// Checks run inputs against the melody's declarations and fills in defaults.
+pub fn resolve_inputs(
+    melody: &Melody,
+    given: &Map<String, Value>,
+) -> Result<Map<String, Value>, Problems> {
+    let mut problems = Vec::new();
+    let mut out = Map::new();
+    for (name, value) in given {
+        match melody.inputs.get(name) {
+            None => problems.push(Problem::at(
+                format!("inputs.{name}"),
+                format!(
+                    "the melody has no input `{name}`{}",
+                    symphony_melody::problem::did_you_mean(
+                        name,
+                        melody.inputs.keys().map(String::as_str)
+                    )
+                ),
+            )),
+            Some(decl) if !decl.ty.accepts(value) => problems.push(Problem::at(
+                format!("inputs.{name}"),
+                format!(
+                    "expected a value of type {:?}, found {}",
+                    decl.ty,
+                    symphony_melody::catalog::describe(value)
+                ),
+            )),
+            Some(_) => {
+                out.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    for (name, decl) in &melody.inputs {
+        if out.contains_key(name) || given.contains_key(name) {
+            continue;
+        }
+        match &decl.default {
+            Some(d) => {
+                out.insert(name.clone(), d.clone());
+            }
+            None => problems.push(Problem::at(
+                format!("inputs.{name}"),
+                format!(
+                    "missing required run input `{name}`{}; give it with --input {name}=…",
+                    if decl.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", decl.description)
+                    }
+                ),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Problems::new(problems))
+    }
+}
+
+fn run_record(
+    run_id: &str,
+    melody: &Melody,
+    inputs: &Map<String, Value>,
+    status: &str,
+    totals: Option<&Totals>,
+) -> Value {
+    json!({
+        "runId": run_id,
+        "melody": {"id": melody.melody.id, "name": melody.melody.name, "version": melody.melody.version},
+        "inputs": inputs,
+        "status": status,
+        "totals": totals,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Ready,
+    Running,
+    Done(StepOutcome),
+}
+
+/// A step, or one item of a map, ready to start.
+struct ReadyUnit {
+    priority: i32,
+    step: usize,
+    item: Option<u32>,
+    inputs: Map<String, Value>,
+    queued_at: Instant,
+}
+
+impl ReadyUnit {
+    fn key(
+        &self,
+    ) -> (
+        i32,
+        std::cmp::Reverse<usize>,
+        std::cmp::Reverse<Option<u32>>,
+    ) {
+        (
+            self.priority,
+            std::cmp::Reverse(self.step),
+            std::cmp::Reverse(self.item),
+        )
+    }
+}
+
+impl PartialEq for ReadyUnit {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for ReadyUnit {}
+impl PartialOrd for ReadyUnit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ReadyUnit {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A map whose items are being played.
+struct MapRun {
+    results: Vec<Option<Value>>,
+    done: u32,
+    /// Items started and not yet finished.
+    running: u32,
+    /// The first item failure; items still queued are then dropped.
+    error: Option<StepError>,
+    usage: Option<Usage>,
+}
+
+struct StepBook {
+    state: State,
+    deps_left: u32,
+    /// Values per input port, per incoming edge.
+    slots: Vec<Vec<Option<Value>>>,
+    first_start: Option<Instant>,
+    attempts: u32,
+    note: Option<String>,
+    usage: Option<Usage>,
+    elapsed_ms: u64,
+    token: Option<CancellationToken>,
+}
+
+struct Scheduler {
+    score: Arc<Score>,
+    shared: Arc<Shared>,
+    events: EventSink,
+    workspace: Option<Arc<Workspace>>,
+    options: RunOptions,
+    melody: Melody,
+    start: Instant,
+    books: Vec<StepBook>,
+    ready: BinaryHeap<ReadyUnit>,
+    /// Ready units waiting for their instrument's concurrency limit, by key.
+    parked: HashMap<String, Vec<ReadyUnit>>,
+    in_use: HashMap<String, u32>,
+    /// Units holding a slot.
+    busy: usize,
+    tasks: JoinSet<UnitDone>,
+    maps: HashMap<usize, MapRun>,
+    run_token: CancellationToken,
+    paused: bool,
+    cancelled: bool,
+    warned: HashSet<(usize, BottleneckKind)>,
+    done_steps: usize,
+}
+
+impl Scheduler {
+    fn new(
+        score: Arc<Score>,
+        shared: Arc<Shared>,
+        events: EventSink,
+        workspace: Option<Arc<Workspace>>,
+        options: RunOptions,
+        melody: Melody,
+        start: Instant,
+    ) -> Self {
+        let books = score
+            .steps
+            .iter()
+            .map(|s| StepBook {
+                state: State::Waiting,
+                deps_left: s.in_edges,
+                slots: s.fan_in.iter().map(|&n| vec![None; n]).collect(),
+                first_start: None,
+                attempts: 0,
+                note: None,
+                usage: None,
+                elapsed_ms: 0,
+                token: None,
+            })
+            .collect();
+        Scheduler {
+            score,
+            shared,
+            events,
+            workspace,
+            options,
+            melody,
+            start,
+            books,
+            ready: BinaryHeap::new(),
+            parked: HashMap::new(),
+            in_use: HashMap::new(),
+            busy: 0,
+            tasks: JoinSet::new(),
+            maps: HashMap::new(),
+            run_token: CancellationToken::new(),
+            paused: false,
+            cancelled: false,
+            warned: HashSet::new(),
+            done_steps: 0,
+        }
+    }
+
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> RunReport {
+        self.events.send(RunEvent::RunStarted {
+            run_id: self.options.run_id.clone(),
+            melody_id: self.melody.melody.id.clone(),
+            steps: self.score.steps.len() as u32,
+            max_parallel: self.score.max_parallel as u32,
+            offline: self.score.offline,
+        });
+        let roots: Vec<usize> = (0..self.score.steps.len())
+            .filter(|&i| self.score.steps[i].in_edges == 0)
+            .collect();
+        for i in roots {
+            self.resolve(i);
+        }
+        let watch_estimates = self.score.steps.iter().any(|s| s.estimate_ms.is_some());
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut control_open = true;
+        loop {
+            self.dispatch();
+            if self.tasks.is_empty() {
+                let idle = self.ready.is_empty() && self.parked.values().all(Vec::is_empty);
+                // Paused with work left, the run waits for a command; in every other case an
+                // empty task set means nothing more can happen.
+                if idle || self.cancelled || !self.paused || !control_open {
+                    break;
+                }
+            }
+            tokio::select! {
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    match done {
+                        Ok(done) => self.on_done(done),
+                        Err(e) => tracing::error!("a step task panicked: {e}"),
+                    }
+                }
+                cmd = control.recv(), if control_open => match cmd {
+                    Some(cmd) => self.on_control(cmd),
+                    None => control_open = false,
+                },
+                _ = tick.tick(), if watch_estimates && !self.tasks.is_empty() => self.check_estimates(),
+            }
+        }
+        self.finish().await
+    }
+
+    /// Starts ready units while slots are free.
+    fn dispatch(&mut self) {
+        if self.paused || self.cancelled {
+            return;
+        }
+        while let Some(top) = self.ready.peek() {
+            let step = &self.score.steps[top.step];
+            let needs_slot = step.takes_slot() || top.item.is_some();
+            if needs_slot && self.busy >= self.score.max_parallel {
+                return;
+            }
+            let unit = self.ready.pop().expect("peeked just above");
+            if !self.still_wanted(&unit) {
+                continue;
+            }
+            let key = if unit.item.is_some() {
+                None
+            } else {
+                self.score.steps[unit.step].concurrency_key.clone()
+            };
+            if let Some(key) = &key {
+                if let Some(&limit) = self.score.limits.get(key) {
+                    let used = self.in_use.entry(key.clone()).or_default();
+                    if *used >= limit {
+                        self.parked.entry(key.clone()).or_default().push(unit);
+                        continue;
+                    }
+                    *used += 1;
+                }
+            }
+            if needs_slot {
+                self.busy += 1;
+            }
+            self.launch(unit, needs_slot, key);
+        }
+    }
+
+    fn still_wanted(&self, unit: &ReadyUnit) -> bool {
+        match unit.item {
+            None => self.books[unit.step].state == State::Ready,
+            Some(_) => self.maps.get(&unit.step).is_some_and(|m| m.error.is_none()),
+        }
+    }
+
+    fn launch(&mut self, unit: ReadyUnit, holds_slot: bool, key: Option<String>) {
+        let now = Instant::now();
+        let waited = now.saturating_duration_since(unit.queued_at);
+        let step = &self.score.steps[unit.step];
+        let book = &mut self.books[unit.step];
+        if unit.item.is_none() {
+            book.state = State::Running;
+            book.first_start = Some(now);
+            book.token = Some(self.run_token.child_token());
+        }
+        if unit.item.is_some() {
+            if let Some(map) = self.maps.get_mut(&unit.step) {
+                map.running += 1;
+            }
+        }
+        let token = book
+            .token
+            .clone()
+            .expect("a map's token is set when the map starts");
+        if waited >= SLOT_WAIT_WARNING
+            && self
+                .warned
+                .insert((unit.step, BottleneckKind::WaitingForSlot))
+        {
+            let limit = key
+                .as_ref()
+                .and_then(|k| {
+                    self.score
+                        .limits
+                        .get(k)
+                        .map(|l| format!("the `{k}` limit of {l}"))
+                })
+                .unwrap_or_else(|| format!("maxParallel {}", self.score.max_parallel));
+            self.events.send(RunEvent::Bottleneck {
+                step: step.id.clone(),
+                kind: BottleneckKind::WaitingForSlot,
+                message: format!(
+                    "waited {:.1}s for a free slot ({limit})",
+                    waited.as_secs_f64()
+                ),
+                advice: "raise settings.maxParallel (or the instrument's concurrency limit), or give this step a higher priority".into(),
+            });
+        }
+        let playbook = if unit.item.is_some() {
+            step.body
+                .as_ref()
+                .expect("only maps have items, and maps have bodies")
+        } else {
+            &step.playbook
+        };
+        let job = Job {
+            step: unit.step,
+            id: step.id.clone(),
+            item: unit.item,
+            inputs: unit.inputs,
+            variants: playbook
+                .variants
+                .iter()
+                .map(|v| (v.entry.clone(), v.config.clone()))
+                .collect(),
+            timeout: playbook.timeout,
+            retry: playbook.retry.clone(),
+            view: self.shared.clone(),
+            events: self.events.clone(),
+            workspace: self.workspace.clone(),
+            record: unit.item.is_none(),
+            token,
+            seed: self.options.seed,
+            holds_slot,
+            key,
+        };
+        self.tasks.spawn(perform(job));
+    }
+
+    fn on_done(&mut self, done: UnitDone) {
+        if done.holds_slot {
+            self.busy -= 1;
+        }
+        if let Some(key) = &done.key {
+            if let Some(n) = self.in_use.get_mut(key) {
+                *n -= 1;
+            }
+            if let Some(parked) = self.parked.get_mut(key) {
+                self.ready.extend(parked.drain(..));
+            }
+        }
+        let s = done.step;
+        self.books[s].attempts += done.attempts;
+        if let Some(u) = &done.usage {
+            self.books[s]
+                .usage
+                .get_or_insert_with(Usage::default)
+                .add(u);
+        }
+        match done.item {
+            Some(item) => self.on_item_done(s, item, done.result),
+            None => match done.result {
+                Ok(Played::Done(out)) => self.succeed(s, out),
+                Ok(Played::FanOut(items)) => self.fan_out(s, items),
+                Err(e) => self.fail(s, e),
+            },
+        }
+    }
+
+    fn fan_out(&mut self, s: usize, items: Vec<Value>) {
+        if items.is_empty() {
+            self.finish_map_output(s, Vec::new());
+            return;
+        }
+        let inputs = self.gather_inputs(s).unwrap_or_default();
+        let now = Instant::now();
+        let total = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            let mut unit_inputs = inputs.clone();
+            unit_inputs.insert("item".into(), item);
+            unit_inputs.insert("index".into(), Value::from(i));
+            self.events.send(RunEvent::StepQueued {
+                step: self.score.steps[s].id.clone(),
+                item: Some(i as u32),
+            });
+            self.ready.push(ReadyUnit {
+                priority: self.score.steps[s].priority,
+                step: s,
+                item: Some(i as u32),
+                inputs: unit_inputs,
+                queued_at: now,
+            });
+        }
+        self.maps.insert(
+            s,
+            MapRun {
+                results: vec![None; total],
+                done: 0,
+                running: 0,
+                error: None,
+                usage: None,
+            },
+        );
+    }
+
+    fn on_item_done(&mut self, s: usize, item: u32, result: Result<Played, StepError>) {
+        let id = self.score.steps[s].id.clone();
+        let Some(map) = self.maps.get_mut(&s) else {
+            return;
+        };
+        map.running -= 1;
+        map.done += 1;
+        let total = map.results.len() as u32;
+        let ok = match result {
+            Ok(Played::Done(out)) => {
+                map.results[item as usize] = Some(
+                    out.outputs
+                        .get("output")
+                        .cloned()
+                        .unwrap_or_else(|| Value::Object(out.outputs.0.clone())),
+                );
+                if let Some(u) = out.usage {
+                    map.usage.get_or_insert_with(Usage::default).add(&u);
+                }
+                true
+            }
+            Ok(Played::FanOut(_)) => {
+                map.error.get_or_insert_with(|| {
+                    StepError::fatal(
+                        ErrorKind::Config,
+                        format!("item {item}: a map's body cannot fan out"),
+                    )
+                });
+                false
+            }
+            Err(e) => {
+                if map.error.is_none() {
+                    // Stop the items still running: the map has failed.
+                    if e.kind != ErrorKind::Cancelled {
+                        if let Some(t) = &self.books[s].token {
+                            t.cancel();
+                        }
+                    }
+                    map.error = Some(StepError {
+                        message: format!("item {item} failed: {}", e.message),
+                        ..e
+                    });
+                }
+                false
+            }
+        };
+        self.events.send(RunEvent::StepItemFinished {
+            step: id,
+            item,
+            ok,
+            done: map.done,
+            total,
+        });
+        let finished = match map.error {
+            None => map.done == total,
+            Some(_) => map.running == 0,
+        };
+        if !finished {
+            return;
+        }
+        let map = self.maps.remove(&s).expect("looked up above");
+        match map.error {
+            Some(e) => self.fail(s, e),
+            None => {
+                if let Some(u) = map.usage {
+                    self.books[s].usage = Some(u);
+                }
+                let results = map
+                    .results
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect();
+                self.finish_map_output(s, results);
+            }
+        }
+    }
+
+    fn finish_map_output(&mut self, s: usize, results: Vec<Value>) {
+        let mut outputs = Map::new();
+        outputs.insert("results".into(), Value::Array(results));
+        let out = StepOutput {
+            outputs: Outputs(outputs),
+            usage: self.books[s].usage.take(),
+        };
+        match &self.workspace {
+            // Recording touches the disk: do it in a task and come back through `on_done`.
+            Some(ws) => {
+                let ws = ws.clone();
+                let id = self.score.steps[s].id.clone();
+                self.tasks.spawn(async move {
+                    let result = record_outputs(&ws, &id, &out.outputs)
+                        .await
+                        .map(|()| Played::Done(out));
+                    UnitDone {
+                        step: s,
+                        item: None,
+                        result,
+                        attempts: 0,
+                        usage: None,
+                        holds_slot: false,
+                        key: None,
+                    }
+                });
+            }
+            None => self.succeed(s, out),
+        }
+    }
+
+    fn elapsed_ms(&self, s: usize) -> u64 {
+        self.books[s]
+            .first_start
+            .map_or(0, |t| t.elapsed().as_millis() as u64)
+    }
+
+    fn succeed(&mut self, s: usize, out: StepOutput) {
+        let step = &self.score.steps[s];
+        let outputs = Arc::new(out.outputs);
+        let elapsed_ms = self.elapsed_ms(s);
+        let book = &mut self.books[s];
+        if let Some(u) = out.usage {
+            book.usage.get_or_insert_with(Usage::default).add(&u);
+        }
+        book.state = State::Done(StepOutcome::Succeeded);
+        book.elapsed_ms = elapsed_ms;
+        book.token = None;
+        self.done_steps += 1;
+        let _ = self.shared.outputs[s].set(outputs.clone());
+        self.events.send(RunEvent::StepOutput {
+            step: step.id.clone(),
+            outputs: outputs.clone(),
+        });
+        self.events.send(RunEvent::StepSucceeded {
+            step: step.id.clone(),
+            elapsed_ms,
+            attempts: book.attempts,
+            usage: book.usage.clone(),
+        });
+        self.propagate(s, Some(&outputs));
+    }
+
+    fn fail(&mut self, s: usize, e: StepError) {
+        let step = &self.score.steps[s];
+        let book = &mut self.books[s];
+        book.elapsed_ms = book
+            .first_start
+            .map_or(0, |t| t.elapsed().as_millis() as u64);
+        book.token = None;
+        self.done_steps += 1;
+        if e.kind == ErrorKind::Cancelled {
+            book.state = State::Done(StepOutcome::Cancelled);
+            book.note = Some(e.message.clone());
+            self.events.send(RunEvent::StepCancelled {
+                step: step.id.clone(),
+            });
+        } else {
+            book.state = State::Done(StepOutcome::Failed);
+            book.note = Some(e.message.clone());
+            self.events.send(RunEvent::StepFailed {
+                step: step.id.clone(),
+                error: e.message,
+                optional: step.optional,
+            });
+        }
+        self.propagate(s, None);
+    }
+
+    /// Sends a finished step's outputs along its edges and resolves steps whose inputs are all
+    /// in. Iterative, so a 100,000-step chain of skips cannot overflow the stack.
+    fn propagate(&mut self, from: usize, outputs: Option<&Arc<Outputs>>) {
+        let mut finished = vec![(from, outputs.cloned())];
+        while let Some((s, outputs)) = finished.pop() {
+            let score = self.score.clone();
+            let step = &score.steps[s];
+            for edge in &step.out_edges {
+                let value = outputs.as_ref().and_then(|o| o.get(&edge.from_port));
+                if let Some(v) = value {
+                    self.events.send(RunEvent::DataSent {
+                        from_step: step.id.clone(),
+                        from_port: edge.from_port.clone(),
+                        to_step: score.steps[edge.to].id.clone(),
+                        to_port: score.steps[edge.to].inputs[edge.to_port].name.clone(),
+                        bytes: json_size(v),
+                    });
+                    self.books[edge.to].slots[edge.to_port][edge.slot] = Some(v.clone());
+                }
+                let book = &mut self.books[edge.to];
+                book.deps_left -= 1;
+                if book.deps_left == 0 {
+                    if let Some(skipped) = self.resolve_inner(edge.to) {
+                        finished.push((skipped, None));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A step whose inputs are all in: queue it, or skip it. Roots come here at the start.
+    fn resolve(&mut self, s: usize) {
+        if self.resolve_inner(s).is_some() {
+            self.propagate(s, None);
+        }
+    }
+
+    /// Returns `Some(s)` when the step was skipped (and its dependents must hear of it).
+    fn resolve_inner(&mut self, s: usize) -> Option<usize> {
+        if self.cancelled {
+            return None;
+        }
+        if self.books[s].state != State::Waiting {
+            // Cancelled before its inputs arrived: pass that on.
+            return matches!(self.books[s].state, State::Done(StepOutcome::Cancelled)).then_some(s);
+        }
+        let inputs = match self.gather_inputs(s) {
+            Ok(inputs) => inputs,
+            Err(reason) => {
+                self.mark_skipped(s, reason);
+                return Some(s);
+            }
+        };
+        let step = &self.score.steps[s];
+        if let Some(cond) = &step.skip_if {
+            let shared: &dyn crate::step::RunView = self.shared.as_ref();
+            let holds = cond.evaluate(&mut |r| lookup(&inputs, shared, r));
+            if holds {
+                self.mark_skipped(s, "its skip condition holds".into());
+                return Some(s);
+            }
+        }
+        self.books[s].state = State::Ready;
+        self.events.send(RunEvent::StepQueued {
+            step: step.id.clone(),
+            item: None,
+        });
+        self.ready.push(ReadyUnit {
+            priority: step.priority,
+            step: s,
+            item: None,
+            inputs,
+            queued_at: Instant::now(),
+        });
+        None
+    }
+
+    /// Marks a step skipped without propagating (the caller does).
+    fn mark_skipped(&mut self, s: usize, reason: String) {
+        let book = &mut self.books[s];
+        book.state = State::Done(StepOutcome::Skipped);
+        book.note = Some(reason.clone());
+        self.done_steps += 1;
+        self.events.send(RunEvent::StepSkipped {
+            step: self.score.steps[s].id.clone(),
+            reason,
+        });
+    }
+
+    /// The step's input values, or why one it needs is missing.
+    fn gather_inputs(&mut self, s: usize) -> Result<Map<String, Value>, String> {
+        let step = &self.score.steps[s];
+        let mut inputs = Map::new();
+        for (p, port) in step.inputs.iter().enumerate() {
+            let slots = &mut self.books[s].slots[p];
+            let value = if collects(port, step.fan_in[p]) {
+                let present: Vec<Value> = slots.iter_mut().filter_map(Option::take).collect();
+                (!present.is_empty()).then_some(Value::Array(present))
+            } else {
+                match slots.first_mut().and_then(Option::take) {
+                    Some(v) if port.ty == symphony_melody::PortType::List && !v.is_array() => {
+                        Some(Value::Array(vec![v]))
+                    }
+                    other => other,
+                }
+            };
+            match value.or_else(|| port.default.clone()) {
+                Some(v) => {
+                    inputs.insert(port.name.clone(), v);
+                }
+                None if step.fan_in[p] > 0 || port.required => {
+                    let (src, src_port) = &step.sources[p][0];
+                    let why = match self.books[*src].state {
+                        State::Done(StepOutcome::Succeeded) => format!(
+                            "`{}` sent nothing on `{src_port}` (a router chose another branch)",
+                            self.score.steps[*src].id
+                        ),
+                        State::Done(StepOutcome::Failed) => {
+                            format!("`{}` failed", self.score.steps[*src].id)
+                        }
+                        State::Done(StepOutcome::Cancelled) => {
+                            format!("`{}` was cancelled", self.score.steps[*src].id)
+                        }
+                        _ => format!("`{}` was skipped", self.score.steps[*src].id),
+                    };
+                    return Err(format!("input `{}` has no value: {why}", port.name));
+                }
+                None => {}
+            }
+        }
+        Ok(inputs)
+    }
+
+    fn on_control(&mut self, cmd: Control) {
+        match cmd {
+            Control::Pause if !self.paused && !self.cancelled => {
+                self.paused = true;
+                self.events.send(RunEvent::RunPaused);
+            }
+            Control::Resume if self.paused => {
+                self.paused = false;
+                self.events.send(RunEvent::RunResumed);
+            }
+            Control::Cancel if !self.cancelled => {
+                self.cancelled = true;
+                self.run_token.cancel();
+                self.ready.clear();
+                self.parked.clear();
+            }
+            Control::CancelStep(id) => {
+                let Some(&s) = self.shared.index.get(id.as_str()) else {
+                    return;
+                };
+                match self.books[s].state {
+                    State::Running => {
+                        if let Some(t) = &self.books[s].token {
+                            t.cancel();
+                        }
+                    }
+                    State::Ready => {
+                        // Its queued unit is dropped when popped (`still_wanted`).
+                        self.fail(
+                            s,
+                            StepError::fatal(ErrorKind::Cancelled, "cancelled before it started"),
+                        );
+                    }
+                    State::Waiting => {
+                        self.books[s].state = State::Done(StepOutcome::Cancelled);
+                        self.books[s].note = Some("cancelled before it started".into());
+                        self.done_steps += 1;
+                        self.events.send(RunEvent::StepCancelled {
+                            step: self.score.steps[s].id.clone(),
+                        });
+                    }
+                    State::Done(_) => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_estimates(&mut self) {
+        for (s, step) in self.score.steps.iter().enumerate() {
+            let Some(estimate) = step.estimate_ms else {
+                continue;
+            };
+            let Some(since) = self.books[s].first_start else {
+                continue;
+            };
+            if self.books[s].state != State::Running {
+                continue;
+            }
+            let ran = since.elapsed();
+            let limit =
+                Duration::from_millis(estimate.saturating_mul(2)).max(Duration::from_secs(1));
+            if ran >= limit && self.warned.insert((s, BottleneckKind::SlowerThanEstimate)) {
+                self.events.send(RunEvent::Bottleneck {
+                    step: step.id.clone(),
+                    kind: BottleneckKind::SlowerThanEstimate,
+                    message: format!(
+                        "running {:.1}s against an estimate of {:.1}s",
+                        ran.as_secs_f64(),
+                        estimate as f64 / 1000.0
+                    ),
+                    advice: "check the instrument's health, give the step a timeout and a fallback, or split it into smaller steps".into(),
+                });
+            }
+        }
+    }
+
+    async fn finish(mut self) -> RunReport {
+        let mut totals = Totals {
+            steps: self.score.steps.len() as u32,
+            elapsed_ms: self.start.elapsed().as_millis() as u64,
+            ..Totals::default()
+        };
+        let mut required_failed = false;
+        let mut required_cancelled = self.cancelled;
+        let mut steps = Vec::with_capacity(self.books.len());
+        for (s, book) in self.books.iter_mut().enumerate() {
+            let step = &self.score.steps[s];
+            let outcome = match book.state {
+                State::Done(o) => o,
+                _ => StepOutcome::NotRun,
+            };
+            match outcome {
+                StepOutcome::Succeeded => totals.succeeded += 1,
+                StepOutcome::Skipped => totals.skipped += 1,
+                StepOutcome::Failed => {
+                    totals.failed += 1;
+                    required_failed |= !step.optional;
+                }
+                StepOutcome::Cancelled | StepOutcome::NotRun => {
+                    totals.cancelled += 1;
+                    required_cancelled |= !step.optional;
+                }
+            }
+            totals.attempts += book.attempts;
+            if let Some(u) = &book.usage {
+                totals.input_tokens += u.input_tokens;
+                totals.output_tokens += u.output_tokens;
+                totals.tokens_estimated |= u.estimated;
+                totals.cost_usd += u.cost_usd.unwrap_or(0.0);
+            }
+            steps.push(StepReport {
+                id: step.id.to_string(),
+                outcome,
+                attempts: book.attempts,
+                elapsed_ms: book.elapsed_ms,
+                note: book.note.take(),
+                usage: book.usage.clone(),
+                offline: step.playbook.variants[0].entry.spec.offline,
+            });
+        }
+        let status = if required_failed {
+            RunStatus::Failed
+        } else if required_cancelled {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Succeeded
+        };
+        let mut result = Map::new();
+        for (s, step) in self.score.steps.iter().enumerate() {
+            if step.out_edges.is_empty() {
+                if let Some(o) = self.shared.outputs[s].get() {
+                    result.insert(step.id.to_string(), Value::Object(o.0.clone()));
+                }
+            }
+        }
+        if let Some(ws) = &self.workspace {
+            let ws = ws.clone();
+            let status_name = serde_json::to_value(status)
+                .expect("a status serializes")
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let record = run_record(
+                &self.options.run_id,
+                &self.melody,
+                &self.shared.run_inputs,
+                &status_name,
+                Some(&totals),
+            );
+            let result_doc = json!({"status": status_name, "outputs": result});
+            let written = tokio::task::spawn_blocking(move || {
+                ws.write_record("result.json", &result_doc)?;
+                ws.write_record("run.json", &record)
+            })
+            .await;
+            if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+                tracing::error!("could not write the run's result to the workspace: {e}");
+            }
+        }
+        self.events.send(RunEvent::RunFinished {
+            status,
+            totals: totals.clone(),
+        });
+        RunReport {
+            run_id: self.options.run_id.clone(),
+            status,
+            totals,
+            steps,
+            result,
+        }
+    }
+}
+
+/// Reads a reference from a step's inputs, the run inputs and finished outputs.
+pub(crate) fn lookup<'v>(
+    inputs: &'v Map<String, Value>,
+    shared: &'v dyn crate::step::RunView,
+    r: &symphony_melody::Reference,
+) -> Option<&'v Value> {
+    use symphony_melody::reference::walk;
+    let head = r.segments[0].as_str();
+    let rest = &r.segments[1..];
+    if let Some(v) = inputs.get(head) {
+        return walk(v, rest);
+    }
+    if head == "input" && !rest.is_empty() {
+        if let Some(v) = shared.run_input(&rest[0]) {
+            return walk(v, &rest[1..]);
+        }
+    }
+    if let Some(v) = shared.run_input(head) {
+        return walk(v, rest);
+    }
+    let outputs = shared.outputs_of(shared.step_index(head)?)?;
+    walk(outputs.get(rest.first()?)?, &rest[1..])
+}

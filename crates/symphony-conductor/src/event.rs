@@ -1,0 +1,461 @@
+//! The live event stream of a run: one closed enum, and a channel that never blocks the engine.
+//!
+//! Every state change of a run is a [`RunEvent`]. Hosts (the CLI view, the store, the app, a
+//! remote board) read them from an [`EventStream`]. The channel is unbounded so a slow listener
+//! never slows the conductor, and state changes are never dropped. Progress (streamed tokens or
+//! bytes) is the one kind of event that may be coalesced: while a step's previous progress is
+//! still unread, new progress is added to it instead of queued behind it, so a step streaming
+//! thousands of tokens a second costs the listener one event per read, not one per token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::step::{Outputs, Usage};
+
+/// A step id, cheap to clone into events.
+pub type StepId = Arc<str>;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    /// Every step succeeded, was skipped, or failed while optional.
+    Succeeded,
+    /// A required step failed; the steps that finished kept their outputs.
+    Failed,
+    /// The run, or a required step, was cancelled.
+    Cancelled,
+}
+
+/// What became of a step, as reported at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepOutcome {
+    /// It produced its outputs.
+    Succeeded,
+    /// It was not played (skip condition, router, skipped or failed upstream).
+    Skipped,
+    /// It failed after its retries and fallbacks.
+    Failed,
+    /// It was cancelled.
+    Cancelled,
+    /// It never became ready (the run ended first).
+    NotRun,
+}
+
+/// Counts and sums over a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    /// Steps in the melody.
+    pub steps: u32,
+    /// Steps that succeeded.
+    pub succeeded: u32,
+    /// Steps that failed (optional ones included).
+    pub failed: u32,
+    /// Steps skipped.
+    pub skipped: u32,
+    /// Steps cancelled or never run.
+    pub cancelled: u32,
+    /// Attempts made, retries and map items included.
+    pub attempts: u32,
+    /// Wall time of the run in milliseconds.
+    pub elapsed_ms: u64,
+    /// Input tokens used by instruments.
+    pub input_tokens: u64,
+    /// Output tokens produced by instruments.
+    pub output_tokens: u64,
+    /// Whether any token count was estimated rather than reported by a provider.
+    pub tokens_estimated: bool,
+    /// Cost in US dollars, where prices are known.
+    pub cost_usd: f64,
+}
+
+/// Why a bottleneck warning was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BottleneckKind {
+    /// The step waited for a free slot (max parallel or an instrument's concurrency limit).
+    WaitingForSlot,
+    /// The step is running far longer than its estimate.
+    SlowerThanEstimate,
+    /// The step keeps failing and being retried.
+    RepeatedRetries,
+    /// The step's own instrument gave up and a fallback took over.
+    FallbackTaken,
+}
+
+/// One thing that happened in a run. Every state change is one of these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum RunEvent {
+    /// The run began.
+    RunStarted {
+        /// The run's id.
+        run_id: String,
+        /// The melody's id.
+        melody_id: String,
+        /// How many steps the melody has.
+        steps: u32,
+        /// How many steps may work at once.
+        max_parallel: u32,
+        /// True when every instrument in the melody is offline (no model is called).
+        offline: bool,
+    },
+    /// The run stopped starting new steps; running ones go on.
+    RunPaused,
+    /// The run starts new steps again.
+    RunResumed,
+    /// The run ended.
+    RunFinished {
+        /// How it ended.
+        status: RunStatus,
+        /// Counts and sums.
+        totals: Totals,
+    },
+    /// The step (or one map item of it) is ready and waits for a free slot.
+    StepQueued {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+    },
+    /// An attempt of the step began.
+    StepStarted {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// The step type playing it (differs from the step's own after a fallback).
+        type_name: String,
+        /// True when the instrument calls no model.
+        offline: bool,
+    },
+    /// Streamed work from a running step. Coalesced: one event may carry many chunks.
+    StepProgress {
+        /// The step.
+        step: StepId,
+        /// Text streamed since the previous progress event.
+        text: String,
+        /// Tokens streamed since the previous progress event.
+        tokens: u64,
+        /// Bytes streamed since the previous progress event.
+        bytes: u64,
+    },
+    /// One item of a map finished.
+    StepItemFinished {
+        /// The map step.
+        step: StepId,
+        /// The item's position.
+        item: u32,
+        /// Whether it succeeded.
+        ok: bool,
+        /// Items finished so far.
+        done: u32,
+        /// Items in all.
+        total: u32,
+    },
+    /// The step produced its outputs (sent just before [`RunEvent::StepSucceeded`]).
+    StepOutput {
+        /// The step.
+        step: StepId,
+        /// Its outputs by port.
+        outputs: Arc<Outputs>,
+    },
+    /// An attempt failed and will be tried again after `delay_ms`.
+    StepRetrying {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// The attempt that comes next.
+        next_attempt: u32,
+        /// The wait before it.
+        delay_ms: u64,
+        /// Why the attempt failed.
+        error: String,
+    },
+    /// The step's attempts were exhausted and a fallback takes over.
+    StepFellBack {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// The fallback's position in `policy.fallbacks`.
+        fallback: u32,
+        /// The step type of the fallback.
+        type_name: String,
+        /// Why the previous way failed.
+        error: String,
+    },
+    /// The step will not be played.
+    StepSkipped {
+        /// The step.
+        step: StepId,
+        /// Why.
+        reason: String,
+    },
+    /// The step failed for good.
+    StepFailed {
+        /// The step.
+        step: StepId,
+        /// What went wrong.
+        error: String,
+        /// True when the step is optional, so the run goes on.
+        optional: bool,
+    },
+    /// The step was cancelled.
+    StepCancelled {
+        /// The step.
+        step: StepId,
+    },
+    /// The step succeeded.
+    StepSucceeded {
+        /// The step.
+        step: StepId,
+        /// Time from its first start to its end, in milliseconds.
+        elapsed_ms: u64,
+        /// Attempts made (all items of a map included).
+        attempts: u32,
+        /// Tokens and cost, for instruments.
+        usage: Option<Usage>,
+    },
+    /// Data went along an edge.
+    DataSent {
+        /// The upstream step.
+        from_step: StepId,
+        /// Its output port.
+        from_port: String,
+        /// The downstream step.
+        to_step: StepId,
+        /// Its input port.
+        to_port: String,
+        /// The size of the value as JSON text.
+        bytes: u64,
+    },
+    /// Something is holding the run up.
+    Bottleneck {
+        /// The step concerned.
+        step: StepId,
+        /// What kind of bottleneck.
+        kind: BottleneckKind,
+        /// What is happening, with figures.
+        message: String,
+        /// What could be done about it.
+        advice: String,
+    },
+}
+
+/// An event with the time it happened, in milliseconds since the run started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: RunEvent,
+}
+
+enum Envelope {
+    Event(EventRecord),
+    /// Progress for this step waits in the shared slot.
+    Progress(StepId),
+}
+
+#[derive(Default)]
+struct Pending {
+    at_ms: u64,
+    text: String,
+    tokens: u64,
+    bytes: u64,
+}
+
+/// Progress not yet read, per step. A step has an entry exactly while an `Envelope::Progress`
+/// for it is in the channel.
+type ProgressSlots = Arc<Mutex<HashMap<StepId, Pending>>>;
+
+/// The sending side, held by the conductor and its steps. Cloning is cheap.
+#[derive(Clone)]
+pub struct EventSink {
+    tx: mpsc::UnboundedSender<Envelope>,
+    /// A `std` mutex: it is held for a few instructions and never across an `.await`.
+    progress: ProgressSlots,
+    start: Instant,
+}
+
+/// The receiving side, held by a host.
+pub struct EventStream {
+    rx: mpsc::UnboundedReceiver<Envelope>,
+    progress: ProgressSlots,
+}
+
+/// Makes a connected sink and stream; times are measured from `start`.
+pub fn channel(start: Instant) -> (EventSink, EventStream) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let progress = ProgressSlots::default();
+    (
+        EventSink {
+            tx,
+            progress: progress.clone(),
+            start,
+        },
+        EventStream { rx, progress },
+    )
+}
+
+impl EventSink {
+    /// Milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Sends a state change. Never blocks; if nobody listens any more, the event is dropped.
+    pub fn send(&self, event: RunEvent) {
+        let _ = self.tx.send(Envelope::Event(EventRecord {
+            at_ms: self.now_ms(),
+            event,
+        }));
+    }
+
+    /// Reports streamed progress, merging it with any progress of the step not yet read.
+    pub fn progress(&self, step: &StepId, text: &str, tokens: u64, bytes: u64) {
+        let at_ms = self.now_ms();
+        let mut slots = self
+            .progress
+            .lock()
+            .expect("the progress lock is never held across a panic");
+        match slots.get_mut(step) {
+            Some(p) => {
+                p.text.push_str(text);
+                p.tokens += tokens;
+                p.bytes += bytes;
+                p.at_ms = at_ms;
+            }
+            None => {
+                slots.insert(
+                    step.clone(),
+                    Pending {
+                        at_ms,
+                        text: text.to_owned(),
+                        tokens,
+                        bytes,
+                    },
+                );
+                let _ = self.tx.send(Envelope::Progress(step.clone()));
+            }
+        }
+    }
+}
+
+impl EventStream {
+    /// The next event, or `None` once the run has finished and every event was read.
+    pub async fn recv(&mut self) -> Option<EventRecord> {
+        let envelope = self.rx.recv().await?;
+        Some(self.open(envelope))
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<EventRecord> {
+        let envelope = self.rx.try_recv().ok()?;
+        Some(self.open(envelope))
+    }
+
+    fn open(&self, envelope: Envelope) -> EventRecord {
+        match envelope {
+            Envelope::Event(record) => record,
+            Envelope::Progress(step) => {
+                let p = self
+                    .progress
+                    .lock()
+                    .expect("the progress lock is never held across a panic")
+                    .remove(&step)
+                    .unwrap_or_default();
+                EventRecord {
+                    at_ms: p.at_ms,
+                    event: RunEvent::StepProgress {
+                        step,
+                        text: p.text,
+                        tokens: p.tokens,
+                        bytes: p.bytes,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The size of a value as compact JSON, without building the text for strings.
+pub fn json_size(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => s.len() as u64 + 2,
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(n) => n.to_string().len() as u64,
+        Value::Array(items) => 2 + items.iter().map(|v| json_size(v) + 1).sum::<u64>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() as u64 + 4 + json_size(v))
+                .sum::<u64>()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn progress_is_coalesced_but_state_changes_are_kept_in_order() {
+        let (sink, mut stream) = channel(Instant::now());
+        let step: StepId = Arc::from("plan");
+        sink.send(RunEvent::RunPaused);
+        for word in ["a ", "b ", "c "] {
+            sink.progress(&step, word, 1, 2);
+        }
+        sink.send(RunEvent::StepCancelled { step: step.clone() });
+        sink.progress(&step, "d", 1, 1);
+        drop(sink);
+        let mut events = Vec::new();
+        while let Some(r) = stream.recv().await {
+            events.push(r.event);
+        }
+        assert_eq!(
+            events,
+            vec![
+                RunEvent::RunPaused,
+                RunEvent::StepProgress {
+                    step: step.clone(),
+                    text: "a b c ".into(),
+                    tokens: 3,
+                    bytes: 6
+                },
+                RunEvent::StepCancelled { step: step.clone() },
+                RunEvent::StepProgress {
+                    step,
+                    text: "d".into(),
+                    tokens: 1,
+                    bytes: 1
+                },
+            ]
+        );
+    }
+}

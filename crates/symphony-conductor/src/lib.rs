@@ -1,0 +1,33 @@
+//! The conductor: plays a melody.
+//!
+//! [`Conductor::start`] checks a melody and its run inputs, prepares the run workspace and
+//! spawns the scheduler ([`conductor`]), which starts each step as soon as its inputs are in,
+//! in parallel within the melody's limits, and plays each through [`attempt`] (timeouts,
+//! retries, fallbacks). Everything that happens is a [`RunEvent`] on an [`EventStream`]; a
+//! [`RunControl`] cancels, pauses and resumes. Step types live one per file in [`steps`] and are
+//! registered in [`registry`].
+//!
+//! **Architecture Invariant:** this crate knows nothing of Tauri, SQL or HTTP servers. Hosts
+//! (the CLI, the app, the store) read events and call this API; nothing here calls them.
+
+pub mod attempt;
+pub mod conductor;
+pub mod event;
+pub mod registry;
+mod score;
+pub mod step;
+pub mod steps;
+pub mod workspace;
+
+pub use conductor::{
+    resolve_inputs, Conductor, Run, RunControl, RunOptions, RunReport, StartError, StepReport,
+};
+pub use event::{
+    BottleneckKind, EventRecord, EventStream, RunEvent, RunStatus, StepId, StepOutcome, Totals,
+};
+pub use registry::Registry;
+pub use score::{DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT};
+pub use step::{
+    BoxFuture, ErrorKind, Outputs, Played, StepContext, StepError, StepOutput, StepType, Usage,
+};
+pub use workspace::Workspace;

@@ -1,0 +1,239 @@
+//! A validated melody compiled for playing: steps by position, resolved step types, edges as
+//! indexes, and policies with their defaults filled in. Built once per run; the scheduler never
+//! looks names up on its hot path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use symphony_melody::{
+    Condition, InlineStep, Melody, Policy, PortType, ResolvedPort, Retry, StepKind,
+};
+
+use crate::event::StepId;
+use crate::registry::{Entry, Registry};
+use crate::step::{Outputs, RunView};
+
+/// Used when neither the step nor the melody sets a timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Used when neither the melody nor the run sets max parallel.
+pub const DEFAULT_MAX_PARALLEL: u32 = 8;
+
+/// One way to play a step: a type and the config in force.
+pub(crate) struct Variant {
+    pub entry: Entry,
+    pub config: Map<String, Value>,
+}
+
+/// How to play a step or a map's body: the step's own way first, then its fallbacks.
+pub(crate) struct Playbook {
+    pub variants: Vec<Variant>,
+    pub timeout: Duration,
+    pub retry: Option<Retry>,
+}
+
+/// An edge leaving a step.
+pub(crate) struct OutEdge {
+    pub from_port: String,
+    pub to: usize,
+    /// Position of the input port in the target's `inputs`.
+    pub to_port: usize,
+    /// Position of this edge among the edges into that port.
+    pub slot: usize,
+}
+
+pub(crate) struct CompiledStep {
+    pub id: StepId,
+    pub kind: StepKind,
+    pub inputs: Vec<ResolvedPort>,
+    /// Edges into each input port.
+    pub fan_in: Vec<usize>,
+    /// The source step of each slot of each input port, for skip reasons.
+    pub sources: Vec<Vec<(usize, String)>>,
+    pub in_edges: u32,
+    pub out_edges: Vec<OutEdge>,
+    pub playbook: Playbook,
+    /// The body of a map cue.
+    pub body: Option<Playbook>,
+    pub priority: i32,
+    pub optional: bool,
+    pub skip_if: Option<Condition>,
+    pub estimate_ms: Option<u64>,
+    pub concurrency_key: Option<String>,
+}
+
+impl CompiledStep {
+    /// Cues route and fan out; they take no slot of their own.
+    pub fn takes_slot(&self) -> bool {
+        self.kind != StepKind::Cue
+    }
+}
+
+pub(crate) struct Score {
+    pub steps: Vec<CompiledStep>,
+    pub max_parallel: usize,
+    pub limits: HashMap<String, u32>,
+    pub offline: bool,
+}
+
+/// What steps can read while playing: run inputs and finished outputs, shared by all tasks.
+pub(crate) struct Shared {
+    pub run_inputs: Map<String, Value>,
+    pub index: HashMap<StepId, usize>,
+    /// Each slot is set once, when its step succeeds, and read by steps downstream of it.
+    pub outputs: Box<[OnceLock<Arc<Outputs>>]>,
+}
+
+impl RunView for Shared {
+    fn run_input(&self, name: &str) -> Option<&Value> {
+        self.run_inputs.get(name)
+    }
+    fn step_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+    fn outputs_of(&self, step: usize) -> Option<&Outputs> {
+        self.outputs.get(step)?.get().map(|o| &**o)
+    }
+}
+
+/// Compiles a melody that has passed validation against `registry`.
+pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option<u32>) -> Score {
+    let default_timeout = melody
+        .settings
+        .default_timeout_ms
+        .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+    let index: HashMap<&str, usize> = melody
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut steps: Vec<CompiledStep> = melody
+        .steps
+        .iter()
+        .map(|step| {
+            let entry = registry
+                .get(&step.type_name)
+                .expect("validation checked every step type")
+                .clone();
+            let inputs = entry.spec.inputs_of(step);
+            let body = step
+                .config
+                .get("body")
+                .filter(|_| step.type_name == "cue.map")
+                .and_then(|b| serde_json::from_value::<InlineStep>(b.clone()).ok())
+                .map(|b| {
+                    playbook(
+                        registry,
+                        &b.type_name,
+                        &b.config,
+                        &b.policy,
+                        default_timeout,
+                    )
+                });
+            CompiledStep {
+                id: Arc::from(step.id.as_str()),
+                kind: step.kind,
+                fan_in: vec![0; inputs.len()],
+                sources: vec![Vec::new(); inputs.len()],
+                inputs,
+                in_edges: 0,
+                out_edges: Vec::new(),
+                concurrency_key: entry.step_type.concurrency_key(&step.config),
+                playbook: playbook(
+                    registry,
+                    &step.type_name,
+                    &step.config,
+                    &step.policy,
+                    default_timeout,
+                ),
+                body,
+                priority: step.policy.priority,
+                optional: step.policy.optional,
+                skip_if: step.policy.skip_if.clone(),
+                estimate_ms: step.policy.estimate_ms,
+            }
+        })
+        .collect();
+    for edge in &melody.edges {
+        let from = index[edge.from.step.as_str()];
+        let to = index[edge.to.step.as_str()];
+        let to_port = steps[to]
+            .inputs
+            .iter()
+            .position(|p| p.name == edge.to.port)
+            .expect("validation checked every edge's ports");
+        let slot = steps[to].fan_in[to_port];
+        steps[to].fan_in[to_port] += 1;
+        steps[to].sources[to_port].push((from, edge.from.port.clone()));
+        steps[to].in_edges += 1;
+        steps[from].out_edges.push(OutEdge {
+            from_port: edge.from.port.clone(),
+            to,
+            to_port,
+            slot,
+        });
+    }
+    let offline = steps.iter().all(|s| {
+        s.kind != StepKind::Instrument || s.playbook.variants.iter().all(|v| v.entry.spec.offline)
+    }) && steps.iter().filter_map(|s| s.body.as_ref()).all(|b| {
+        b.variants
+            .iter()
+            .all(|v| v.entry.spec.offline || v.entry.spec.kind != StepKind::Instrument)
+    });
+    Score {
+        steps,
+        max_parallel: max_parallel
+            .or(melody.settings.max_parallel)
+            .unwrap_or(DEFAULT_MAX_PARALLEL)
+            .max(1) as usize,
+        limits: melody
+            .settings
+            .concurrency
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        offline,
+    }
+}
+
+fn playbook(
+    registry: &Registry,
+    type_name: &str,
+    config: &Map<String, Value>,
+    policy: &Policy,
+    default_timeout: Duration,
+) -> Playbook {
+    let mut variants = vec![Variant {
+        entry: registry
+            .get(type_name)
+            .expect("validation checked every step type")
+            .clone(),
+        config: config.clone(),
+    }];
+    for fb in &policy.fallbacks {
+        let name = fb.type_name.as_deref().unwrap_or(type_name);
+        let mut merged = config.clone();
+        merged.extend(fb.config.clone());
+        variants.push(Variant {
+            entry: registry
+                .get(name)
+                .expect("validation checked every fallback type")
+                .clone(),
+            config: merged,
+        });
+    }
+    Playbook {
+        variants,
+        timeout: policy
+            .timeout_ms
+            .map_or(default_timeout, Duration::from_millis),
+        retry: policy.retry.clone(),
+    }
+}
+
+/// Whether a list port collects its edges into one list.
+pub(crate) fn collects(port: &ResolvedPort, fan_in: usize) -> bool {
+    port.ty == PortType::List && fan_in > 1
+}

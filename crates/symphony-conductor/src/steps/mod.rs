@@ -1,0 +1,33 @@
+//! The built-in step types, one file each. Each file holds the type's spec (ports, config,
+//! capabilities) and how it plays; `registry.rs` lists them.
+
+pub mod delay;
+pub mod file_write;
+pub mod json_extract;
+pub mod map;
+pub mod merge;
+pub mod offline;
+pub mod pass;
+pub mod router;
+pub mod template;
+
+use symphony_melody::{StepKind, TypeSpec};
+
+/// A spec with no ports, config or capabilities yet; each type fills in its own.
+pub(crate) fn spec(name: &str, kind: StepKind, title: &str, summary: &str) -> TypeSpec {
+    TypeSpec {
+        name: name.into(),
+        kind,
+        version: 1,
+        title: title.into(),
+        summary: summary.into(),
+        inputs: Vec::new(),
+        extra_inputs: None,
+        outputs: Vec::new(),
+        extra_outputs: None,
+        config: Vec::new(),
+        capabilities: Vec::new(),
+        offline: false,
+        estimate_ms: 1,
+    }
+}
