@@ -846,8 +846,8 @@ impl Importer {
         None
     }
 
-    /// Turns the tasks into steps, edges and layout. Returns `None` when a task has problems
-    /// (they are already reported).
+    /// Turns the tasks into steps, edges and layout. Returns `None` when something is wrong
+    /// (already reported).
     fn build(
         &mut self,
         metadata: Metadata,
@@ -855,6 +855,54 @@ impl Importer {
         execution: Execution,
         tasks: &[Task],
     ) -> Option<Melody> {
+        let links = self.resolve(agents, tasks);
+        if !self.problems.is_empty() {
+            return None;
+        }
+        let mut inputs = BTreeMap::new();
+        if tasks
+            .iter()
+            .filter_map(|t| t.description.as_deref())
+            .any(|d| d.contains("{goal}"))
+        {
+            inputs.insert(
+                GOAL_INPUT.to_owned(),
+                RunInput {
+                    ty: ValueType::String,
+                    description: "The orchestra's goal".to_owned(),
+                    default: None,
+                },
+            );
+        }
+        let plan = Plan {
+            tasks,
+            ids: step_ids(tasks, &inputs),
+            links,
+            default_priority: if tasks.iter().any(|t| t.priority.is_some()) {
+                MEDIUM
+            } else {
+                0
+            },
+            retry: execution.retry,
+        };
+        let mut edges = Vec::new();
+        let steps = (0..tasks.len())
+            .map(|t| plan.step(t, &inputs, &mut edges))
+            .collect();
+        Some(Melody {
+            format_version: FORMAT_VERSION,
+            melody: metadata,
+            layout: plan.layout(),
+            inputs,
+            settings: execution.settings,
+            steps,
+            edges,
+        })
+    }
+
+    /// Checks what tasks refer to (unique names, declared agents, existing dependencies) and
+    /// resolves each task's dependencies to task positions.
+    fn resolve(&mut self, agents: Option<&[String]>, tasks: &[Task]) -> Vec<Vec<Link>> {
         // Task names must be unique: `context` refers to tasks by name.
         let mut by_name: HashMap<&str, usize> = HashMap::new();
         for (t, task) in tasks.iter().enumerate() {
@@ -881,23 +929,24 @@ impl Importer {
                     continue;
                 };
                 if !agents.iter().any(|a| a == agent) {
-                    let hint = did_you_mean(agent, agents.iter().map(String::as_str));
-                    let message = if hint.is_empty() {
-                        format!(
-                            "agent {agent:?} is not listed under `agents` ({}); add it there or \
-                             correct the name",
-                            agents.join(", ")
-                        )
-                    } else {
-                        format!("agent {agent:?} is not listed under `agents`{hint}")
-                    };
-                    self.problem(join(&task.path, "agent"), message);
+                    let hint = hint_or(
+                        agent,
+                        &agents.iter().map(String::as_str).collect::<Vec<_>>(),
+                        || {
+                            format!(
+                                "add it there or correct the name (agents: {})",
+                                listing(agents.iter().map(String::as_str))
+                            )
+                        },
+                    );
+                    self.problem(
+                        join(&task.path, "agent"),
+                        format!("agent {agent:?} is not listed under `agents`{hint}"),
+                    );
                 }
             }
         }
 
-        // Resolve dependencies to task positions: (target, reads_output), first mention wins its
-        // place, and reading the output wins over only waiting.
         // Names in file order, each once, so suggestions are deterministic.
         let mut seen = HashSet::new();
         let names: Vec<&str> = tasks
@@ -905,169 +954,153 @@ impl Importer {
             .filter_map(|t| t.name.as_deref())
             .filter(|n| seen.insert(*n))
             .collect();
-        let mut deps: Vec<Vec<(usize, bool)>> = Vec::with_capacity(tasks.len());
+        let mut links = Vec::with_capacity(tasks.len());
         for task in tasks {
-            let mut resolved: Vec<(usize, bool)> = Vec::new();
+            // A task named twice keeps its first place; reading the output wins over waiting.
+            let mut resolved: Vec<Link> = Vec::new();
             for dep in &task.dependencies {
-                match by_name.get(dep.name.as_str()) {
-                    Some(&d) => match resolved.iter_mut().find(|(x, _)| *x == d) {
-                        Some(existing) => existing.1 |= dep.reads_output,
-                        None => resolved.push((d, dep.reads_output)),
-                    },
-                    None => {
-                        let hint = did_you_mean(&dep.name, names.iter().copied());
-                        let message = if hint.is_empty() {
-                            format!(
-                                "no task named {:?}; name one of this orchestra's tasks ({})",
-                                dep.name,
-                                names.join(", ")
-                            )
-                        } else {
-                            format!("no task named {:?}{hint}", dep.name)
-                        };
-                        self.problem(dep.path.clone(), message);
-                    }
+                let Some(&d) = by_name.get(dep.name.as_str()) else {
+                    let hint = hint_or(&dep.name, &names, || {
+                        format!(
+                            "name one of this orchestra's tasks ({})",
+                            listing(names.iter().copied())
+                        )
+                    });
+                    self.problem(
+                        dep.path.clone(),
+                        format!("no task named {:?}{hint}", dep.name),
+                    );
+                    continue;
+                };
+                match resolved.iter_mut().find(|l| l.task == d) {
+                    Some(link) => link.reads_output |= dep.reads_output,
+                    None => resolved.push(Link {
+                        task: d,
+                        reads_output: dep.reads_output,
+                    }),
                 }
             }
-            deps.push(resolved);
+            links.push(resolved);
         }
+        links
+    }
+}
 
-        if !self.problems.is_empty() {
-            return None;
-        }
+/// A resolved dependency: the position of the task depended on, and how.
+struct Link {
+    task: usize,
+    reads_output: bool,
+}
 
-        let mut inputs = BTreeMap::new();
-        if tasks
-            .iter()
-            .filter_map(|t| t.description.as_deref())
-            .any(|d| d.contains("{goal}"))
-        {
-            inputs.insert(
-                GOAL_INPUT.to_owned(),
-                RunInput {
-                    ty: ValueType::String,
-                    description: "The orchestra's goal".to_owned(),
+/// Checked tasks on their way to becoming steps.
+struct Plan<'a> {
+    tasks: &'a [Task],
+    /// Step id of each task.
+    ids: Vec<String>,
+    /// Dependencies of each task.
+    links: Vec<Vec<Link>>,
+    /// The priority of a task that names none.
+    default_priority: i32,
+    /// The orchestra's retry, before a task's own `retry_count`.
+    retry: Option<Retry>,
+}
+
+impl Plan<'_> {
+    /// The step of task `t`; its incoming edges are appended to `edges`.
+    fn step(&self, t: usize, inputs: &BTreeMap<String, RunInput>, edges: &mut Vec<Edge>) -> Step {
+        let task = &self.tasks[t];
+        let id = &self.ids[t];
+        let agent = task.agent.as_deref().unwrap_or_default();
+
+        let mut prompt = fill_placeholders(
+            &escape_holes(task.description.as_deref().unwrap_or_default()),
+            inputs,
+        );
+        let mut ports = BTreeMap::new();
+        for link in &self.links[t] {
+            let dep_id = &self.ids[link.task];
+            let dep_name = self.tasks[link.task].name.as_deref().unwrap_or_default();
+            let description = if link.reads_output {
+                prompt.push_str(&format!(
+                    "\n\n## From {}\n{{{{{dep_id}}}}}",
+                    escape_holes(dep_name)
+                ));
+                format!("The output of task `{dep_name}`.")
+            } else {
+                format!(
+                    "The output of task `{dep_name}`; not used in the prompt, it only makes \
+                     this task wait for that one."
+                )
+            };
+            ports.insert(
+                dep_id.clone(),
+                PortDecl {
+                    ty: PortType::Text,
                     default: None,
+                    description,
                 },
             );
-        }
-
-        // Step ids: slugs of the task names, unique, and never a name a template would read as
-        // something else (`input` is reserved; a step `goal` would shadow the run input).
-        let mut taken: HashSet<String> = inputs.keys().cloned().collect();
-        taken.insert("input".to_owned());
-        let ids: Vec<String> = tasks
-            .iter()
-            .map(|t| {
-                let base = slug(t.name.as_deref().unwrap_or_default(), "task");
-                let mut id = base.clone();
-                let mut n = 2;
-                while taken.contains(&id) {
-                    id = format!("{base}-{n}");
-                    n += 1;
-                }
-                taken.insert(id.clone());
-                id
-            })
-            .collect();
-
-        let any_priority = tasks.iter().any(|t| t.priority.is_some());
-        let mut steps = Vec::with_capacity(tasks.len());
-        let mut edges = Vec::new();
-        for (t, task) in tasks.iter().enumerate() {
-            let id = &ids[t];
-            let name = task.name.clone().unwrap_or_default();
-            let agent = task.agent.clone().unwrap_or_default();
-
-            let mut prompt = fill_placeholders(
-                &escape_holes(task.description.as_deref().unwrap_or_default()),
-                &inputs,
-            );
-            let mut ports = BTreeMap::new();
-            for &(d, reads_output) in &deps[t] {
-                let dep_id = &ids[d];
-                let dep_name = tasks[d].name.as_deref().unwrap_or_default();
-                if reads_output {
-                    prompt.push_str(&format!(
-                        "\n\n## From {}\n{{{{{dep_id}}}}}",
-                        escape_holes(dep_name)
-                    ));
-                }
-                ports.insert(
-                    dep_id.clone(),
-                    PortDecl {
-                        ty: PortType::Text,
-                        default: None,
-                        description: if reads_output {
-                            format!("The output of task `{dep_name}`.")
-                        } else {
-                            format!(
-                                "The output of task `{dep_name}`; not used in the prompt, it \
-                                 only makes this task wait for that one."
-                            )
-                        },
-                    },
-                );
-                edges.push(Edge {
-                    from: PortRef::new(dep_id.clone(), "output"),
-                    to: PortRef::new(id.clone(), dep_id.clone()),
-                });
-            }
-
-            let mut description = format!("Played by agent `{agent}`.");
-            if let Some(expected) = &task.expected_output {
-                description.push_str(&format!("\n\nExpected output: {expected}"));
-            }
-
-            let mut config = Map::new();
-            config.insert("prompt".to_owned(), Value::String(prompt));
-            config.insert(
-                "model".to_owned(),
-                Value::String(format!("{MODEL_PREFIX}{agent}")),
-            );
-
-            let retry = match (&execution.retry, task.retry_count) {
-                (Some(r), Some(n)) => Some(Retry {
-                    max: n,
-                    ..r.clone()
-                }),
-                (Some(r), None) => Some(r.clone()),
-                (None, Some(n)) => Some(retry_with(n, 2.0)),
-                (None, None) => None,
-            }
-            .filter(|r| r.max > 0);
-
-            steps.push(Step {
-                id: id.clone(),
-                kind: StepKind::Instrument,
-                type_name: STEP_TYPE.to_owned(),
-                name,
-                description,
-                inputs: ports,
-                outputs: BTreeMap::new(),
-                config,
-                policy: Policy {
-                    timeout_ms: task.timeout_ms,
-                    retry,
-                    priority: task
-                        .priority
-                        .unwrap_or(if any_priority { MEDIUM } else { 0 }),
-                    ..Policy::default()
-                },
-                capabilities: BTreeSet::new(),
+            edges.push(Edge {
+                from: PortRef::new(dep_id.clone(), "output"),
+                to: PortRef::new(id.clone(), dep_id.clone()),
             });
         }
 
-        let dep_lists: Vec<Vec<usize>> = deps
+        let mut description = format!("Played by agent `{agent}`.");
+        if let Some(expected) = &task.expected_output {
+            description.push_str(&format!("\n\nExpected output: {expected}"));
+        }
+
+        let mut config = Map::new();
+        config.insert("prompt".to_owned(), Value::String(prompt));
+        config.insert(
+            "model".to_owned(),
+            Value::String(format!("{MODEL_PREFIX}{agent}")),
+        );
+
+        let retry = match (&self.retry, task.retry_count) {
+            (Some(r), Some(n)) => Some(Retry {
+                max: n,
+                ..r.clone()
+            }),
+            (Some(r), None) => Some(r.clone()),
+            (None, Some(n)) => Some(retry_with(n, 2.0)),
+            (None, None) => None,
+        }
+        .filter(|r| r.max > 0);
+
+        Step {
+            id: id.clone(),
+            kind: StepKind::Instrument,
+            type_name: STEP_TYPE.to_owned(),
+            name: task.name.clone().unwrap_or_default(),
+            description,
+            inputs: ports,
+            outputs: BTreeMap::new(),
+            config,
+            policy: Policy {
+                timeout_ms: task.timeout_ms,
+                retry,
+                priority: task.priority.unwrap_or(self.default_priority),
+                ..Policy::default()
+            },
+            capabilities: BTreeSet::new(),
+        }
+    }
+
+    /// Columns by dependency depth, rows in file order within a column.
+    fn layout(&self) -> Layout {
+        let deps: Vec<Vec<usize>> = self
+            .links
             .iter()
-            .map(|d| d.iter().map(|(x, _)| *x).collect())
+            .map(|l| l.iter().map(|link| link.task).collect())
             .collect();
         let mut rows: HashMap<usize, usize> = HashMap::new();
         let mut layout = Layout::default();
-        for (t, depth) in depths(&dep_lists).into_iter().enumerate() {
+        for (t, depth) in depths(&deps).into_iter().enumerate() {
             let row = rows.entry(depth).or_insert(0);
             layout.steps.insert(
-                ids[t].clone(),
+                self.ids[t].clone(),
                 Position {
                     x: COLUMN_WIDTH * depth as f64,
                     y: ROW_HEIGHT * *row as f64,
@@ -1075,17 +1108,41 @@ impl Importer {
             );
             *row += 1;
         }
-
-        Some(Melody {
-            format_version: FORMAT_VERSION,
-            melody: metadata,
-            inputs,
-            settings: execution.settings,
-            steps,
-            edges,
-            layout,
-        })
+        layout
     }
+}
+
+/// Step ids: slugs of the task names, unique, and never a name a template would read as
+/// something else (`input` is reserved; a step called like a run input would shadow it in the
+/// prompts of the steps it feeds).
+fn step_ids(tasks: &[Task], inputs: &BTreeMap<String, RunInput>) -> Vec<String> {
+    let mut taken: HashSet<String> = inputs.keys().cloned().collect();
+    taken.insert("input".to_owned());
+    tasks
+        .iter()
+        .map(|t| {
+            let base = slug(t.name.as_deref().unwrap_or_default(), "task");
+            let mut id = base.clone();
+            let mut n = 2;
+            while taken.contains(&id) {
+                id = format!("{base}-{n}");
+                n += 1;
+            }
+            taken.insert(id.clone());
+            id
+        })
+        .collect()
+}
+
+/// Names for a message, the first dozen at most.
+fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 12;
+    let mut names = names.into_iter();
+    let mut out: Vec<&str> = names.by_ref().take(SHOWN).collect();
+    if names.next().is_some() {
+        out.push("...");
+    }
+    out.join(", ")
 }
 
 /// `; did you mean `x`?` when one of `choices` is close to `word`, otherwise `; ` and the advice.
@@ -1784,6 +1841,32 @@ tasks:
                  must be unique because `context` refers to tasks by name"
             ]
         );
+    }
+
+    #[test]
+    fn undeclared_agents_are_reported() {
+        let yaml = "
+agents: [researcher, writer]
+tasks:
+  - {name: a, agent: researcher, description: A.}
+  - {name: b, agent: editor, description: B.}
+";
+        assert_eq!(
+            problems(yaml),
+            vec![
+                "o.yaml: tasks[1].agent: agent \"editor\" is not listed under `agents`; add it \
+                 there or correct the name (agents: researcher, writer)"
+            ]
+        );
+        // Without an `agents` list, any agent name is taken as it is.
+        let m = import(
+            yaml.replace("agents: [researcher, writer]", "").as_bytes(),
+            "o.yaml",
+        )
+        .expect("imports");
+        assert_eq!(m.steps[1].config["model"], "superoptix:editor");
+        assert_eq!(listing((0..20).map(|_| "t")).matches('t').count(), 12);
+        assert!(listing((0..20).map(|_| "t")).ends_with(", ..."));
     }
 
     #[test]
