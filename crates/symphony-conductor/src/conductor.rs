@@ -953,12 +953,7 @@ impl Scheduler {
                 let present: Vec<Value> = slots.iter_mut().filter_map(Option::take).collect();
                 (!present.is_empty()).then_some(Value::Array(present))
             } else {
-                match slots.first_mut().and_then(Option::take) {
-                    Some(v) if port.ty == symphony_melody::PortType::List && !v.is_array() => {
-                        Some(Value::Array(vec![v]))
-                    }
-                    other => other,
-                }
+                slots.first_mut().and_then(Option::take)
             };
             match value.or_else(|| port.default.clone()) {
                 Some(v) => {

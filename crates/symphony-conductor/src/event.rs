@@ -270,21 +270,30 @@ pub struct EventRecord {
 
 enum Envelope {
     Event(EventRecord),
-    /// Progress for this step waits in the shared slot.
-    Progress(StepId),
+    /// Progress of this step waits in the shared slots under this marker.
+    Progress(u64, StepId),
 }
 
 #[derive(Default)]
 struct Pending {
+    marker: u64,
     at_ms: u64,
     text: String,
     tokens: u64,
     bytes: u64,
 }
 
-/// Progress not yet read, per step. A step has an entry exactly while an `Envelope::Progress`
-/// for it is in the channel.
-type ProgressSlots = Arc<Mutex<HashMap<StepId, Pending>>>;
+/// Progress not yet read. A step's progress is merged into its open slot until a state change
+/// of that step is sent; the slot is then detached (kept by marker) so later progress opens a
+/// new one and is delivered after the state change, never before it.
+#[derive(Default)]
+struct Slots {
+    open: HashMap<StepId, Pending>,
+    detached: HashMap<u64, Pending>,
+    next_marker: u64,
+}
+
+type ProgressSlots = Arc<Mutex<Slots>>;
 
 /// The sending side, held by the conductor and its steps. Cloning is cheap.
 #[derive(Clone)]
@@ -315,6 +324,31 @@ pub fn channel(start: Instant) -> (EventSink, EventStream) {
     )
 }
 
+impl RunEvent {
+    /// The step an event is about, if it is about one.
+    pub fn step(&self) -> Option<&StepId> {
+        match self {
+            RunEvent::StepQueued { step, .. }
+            | RunEvent::StepStarted { step, .. }
+            | RunEvent::StepProgress { step, .. }
+            | RunEvent::StepItemFinished { step, .. }
+            | RunEvent::StepOutput { step, .. }
+            | RunEvent::StepRetrying { step, .. }
+            | RunEvent::StepFellBack { step, .. }
+            | RunEvent::StepSkipped { step, .. }
+            | RunEvent::StepFailed { step, .. }
+            | RunEvent::StepCancelled { step }
+            | RunEvent::StepSucceeded { step, .. }
+            | RunEvent::Bottleneck { step, .. } => Some(step),
+            RunEvent::DataSent { from_step, .. } => Some(from_step),
+            RunEvent::RunStarted { .. }
+            | RunEvent::RunPaused
+            | RunEvent::RunResumed
+            | RunEvent::RunFinished { .. } => None,
+        }
+    }
+}
+
 impl EventSink {
     /// Milliseconds since the run started.
     pub fn now_ms(&self) -> u64 {
@@ -323,39 +357,52 @@ impl EventSink {
 
     /// Sends a state change. Never blocks; if nobody listens any more, the event is dropped.
     pub fn send(&self, event: RunEvent) {
-        let _ = self.tx.send(Envelope::Event(EventRecord {
+        let record = EventRecord {
             at_ms: self.now_ms(),
             event,
-        }));
+        };
+        if let Some(step) = record.event.step() {
+            let mut slots = self.lock();
+            if let Some(p) = slots.open.remove(step) {
+                slots.detached.insert(p.marker, p);
+            }
+            // Sent under the lock, so no progress of this step can slip in ahead of it.
+            let _ = self.tx.send(Envelope::Event(record));
+        } else {
+            let _ = self.tx.send(Envelope::Event(record));
+        }
     }
 
     /// Reports streamed progress, merging it with any progress of the step not yet read.
     pub fn progress(&self, step: &StepId, text: &str, tokens: u64, bytes: u64) {
         let at_ms = self.now_ms();
-        let mut slots = self
-            .progress
-            .lock()
-            .expect("the progress lock is never held across a panic");
-        match slots.get_mut(step) {
-            Some(p) => {
-                p.text.push_str(text);
-                p.tokens += tokens;
-                p.bytes += bytes;
-                p.at_ms = at_ms;
-            }
-            None => {
-                slots.insert(
-                    step.clone(),
-                    Pending {
-                        at_ms,
-                        text: text.to_owned(),
-                        tokens,
-                        bytes,
-                    },
-                );
-                let _ = self.tx.send(Envelope::Progress(step.clone()));
-            }
+        let mut slots = self.lock();
+        if let Some(p) = slots.open.get_mut(step) {
+            p.text.push_str(text);
+            p.tokens += tokens;
+            p.bytes += bytes;
+            p.at_ms = at_ms;
+            return;
         }
+        slots.next_marker += 1;
+        let marker = slots.next_marker;
+        slots.open.insert(
+            step.clone(),
+            Pending {
+                marker,
+                at_ms,
+                text: text.to_owned(),
+                tokens,
+                bytes,
+            },
+        );
+        let _ = self.tx.send(Envelope::Progress(marker, step.clone()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.progress
+            .lock()
+            .expect("the progress lock is never held across a panic")
     }
 }
 
@@ -375,13 +422,16 @@ impl EventStream {
     fn open(&self, envelope: Envelope) -> EventRecord {
         match envelope {
             Envelope::Event(record) => record,
-            Envelope::Progress(step) => {
-                let p = self
+            Envelope::Progress(marker, step) => {
+                let mut slots = self
                     .progress
                     .lock()
-                    .expect("the progress lock is never held across a panic")
-                    .remove(&step)
-                    .unwrap_or_default();
+                    .expect("the progress lock is never held across a panic");
+                let p = match slots.open.get(&step) {
+                    Some(p) if p.marker == marker => slots.open.remove(&step),
+                    _ => slots.detached.remove(&marker),
+                }
+                .unwrap_or_default();
                 EventRecord {
                     at_ms: p.at_ms,
                     event: RunEvent::StepProgress {

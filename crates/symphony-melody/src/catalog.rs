@@ -48,8 +48,8 @@ pub enum PortType {
     Boolean,
     /// Any JSON value.
     Json,
-    /// A JSON list. A list input may be fed by several edges of any type; it receives their
-    /// values in edge order. Fed by one edge, it takes a list as is and wraps anything else.
+    /// A JSON list. A list input fed by several edges (of any type) receives their values as one
+    /// list, in edge order; fed by one edge, it takes that edge's list as is.
     List,
     /// A path to a file in the run workspace.
     File,
@@ -63,7 +63,8 @@ impl PortType {
         use PortType::*;
         match (self, from) {
             (Any, _) | (_, Any) => true,
-            // A list port takes a list as is, and collects any other value (one per edge).
+            // A list port collects values of any type when several edges feed it; the validator
+            // checks that a single edge brings a list.
             (List, _) => true,
             (a, b) if a == b => true,
             // Text ports render scalars; JSON ports take any JSON value.

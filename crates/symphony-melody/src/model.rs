@@ -142,7 +142,11 @@ pub struct RunInput {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// The value used when the run does not give one. An input without a default is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<Value>,
 }
 
@@ -235,7 +239,11 @@ pub struct PortDecl {
     pub ty: PortType,
     /// For an input: the value used when its upstream step was skipped or failed optionally.
     /// Without one, the step is skipped too.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<Value>,
     /// What the port carries.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -442,4 +450,10 @@ pub struct InlineStep {
     /// Timeouts and retries of each play.
     #[serde(default, skip_serializing_if = "Policy::is_default")]
     pub policy: Policy,
+}
+
+/// Reads a present field as `Some`, even when it holds `null` (a `null` default is meaningful:
+/// "use null when upstream produced nothing"); an absent field stays `None` via `default`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }

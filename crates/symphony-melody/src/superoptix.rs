@@ -2046,9 +2046,10 @@ tasks:
         assert_eq!(position(&m, "t19999"), (280.0 * 19_999.0, 0.0));
     }
 
-    /// A stand-in for the conductor's `instrument.offline`, shaped as this importer assumes it
-    /// is: a required `prompt` template, a `model` string, extra text inputs and one `output`.
-    /// If the real type differs, the conductor's tests of imported melodies will say so.
+    /// A stand-in for the conductor's `instrument.offline` (which this crate cannot depend on),
+    /// with the parts of its spec the importer relies on, as in `symphony-conductor`'s
+    /// `steps/offline.rs`: a required `prompt` template, an optional `model` string, extra
+    /// inputs of any type and one `output` port.
     struct StandIn(crate::TypeSpec);
 
     impl crate::Catalog for StandIn {
@@ -2069,8 +2070,8 @@ tasks:
             title: "Offline instrument".into(),
             summary: "Answers a prompt without calling a model.".into(),
             inputs: vec![],
-            extra_inputs: Some(PortType::Text),
-            outputs: vec![PortSpec::required("output", PortType::Text, "The answer.")],
+            extra_inputs: Some(PortType::Any),
+            outputs: vec![PortSpec::required("output", PortType::Any, "The answer.")],
             extra_outputs: None,
             config: vec![
                 ConfigField::required("prompt", FieldType::Template, "What to ask."),

@@ -287,6 +287,7 @@ impl<'m> Validator<'m> {
     /// Checks edges; returns, per step, the input ports fed by at least one edge.
     fn check_edges(&mut self) -> Vec<HashSet<&'m str>> {
         let mut fed: Vec<HashSet<&'m str>> = vec![HashSet::new(); self.melody.steps.len()];
+        let mut single_into_list = Vec::new();
         for (e, edge) in self.melody.edges.iter().enumerate() {
             let from = self.port_of(e, "from", &edge.from.step, &edge.from.port, false);
             let to = self.port_of(e, "to", &edge.to.step, &edge.to.port, true);
@@ -305,11 +306,37 @@ impl<'m> Validator<'m> {
                     ),
                 ));
             }
+            single_into_list.push((e, to_step, from_ty, to_ty));
             if !fed[to_step].insert(edge.to.port.as_str()) && to_ty != PortType::List {
                 self.problems.push(Problem::at(
                     format!("edges[{e}].to"),
                     format!(
                         "{} already has an incoming edge; only list ports collect several",
+                        edge.to
+                    ),
+                ));
+            }
+        }
+        // A list port fed by one edge takes that value as the list, so it must be one.
+        let mut fan_in: HashMap<(usize, &str), usize> = HashMap::new();
+        for edge in &self.melody.edges {
+            if let Some(&t) = self.index.get(edge.to.step.as_str()) {
+                *fan_in.entry((t, edge.to.port.as_str())).or_default() += 1;
+            }
+        }
+        for (e, to_step, from_ty, to_ty) in single_into_list {
+            let edge = &self.melody.edges[e];
+            let single = fan_in.get(&(to_step, edge.to.port.as_str())) == Some(&1);
+            if to_ty == PortType::List
+                && single
+                && !matches!(from_ty, PortType::List | PortType::Any | PortType::Json)
+            {
+                self.problems.push(Problem::at(
+                    format!("edges[{e}]"),
+                    format!(
+                        "{} is {} but {} takes a list; connect a list, or several edges to collect their values",
+                        edge.from,
+                        from_ty.as_str(),
                         edge.to
                     ),
                 ));
@@ -636,6 +663,27 @@ impl<'m> Validator<'m> {
                     ))
                 } else {
                     None
+                }
+            }
+            Ok(Target::OwnInput { port, path }) if !path.is_empty() => {
+                let ty = self.ports[i]
+                    .as_ref()
+                    .and_then(|(ins, _)| ins.iter().find(|p| p.name == port))
+                    .map(|p| p.ty);
+                match ty {
+                    Some(
+                        t
+                        @ (PortType::Text | PortType::Number | PortType::Boolean | PortType::File),
+                    ) => Some(format!(
+                        "`{r}`: `{port}` is this step's own {} input port, which has no fields{}",
+                        t.as_str(),
+                        if self.index.contains_key(port) {
+                            format!("; it hides the step `{port}`, so rename the port to read that step")
+                        } else {
+                            String::new()
+                        }
+                    )),
+                    _ => None,
                 }
             }
             Ok(_) => None,

@@ -1,5 +1,5 @@
-//! `operator.json.extract`: reads JSON out of a value (model output included: a fenced
-//! ```json block or the first JSON object or list in the text) and picks a field by path.
+//! `operator.json.extract`: reads JSON out of a value (model output included: a fenced `json`
+//! code block, or the first JSON object or list in the text) and picks a field by path.
 
 use serde_json::Value;
 use symphony_melody::catalog::describe;

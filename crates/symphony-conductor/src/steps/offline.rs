@@ -135,13 +135,15 @@ async fn stream(cx: &StepContext, text: &str, latency_ms: u64) {
         return;
     }
     // At most 50 pauses, so a long answer does not mean thousands of timers.
-    let chunks = words.len().min(50);
-    let per_chunk = words.len().div_ceil(chunks);
-    let pause = Duration::from_millis(latency_ms) / chunks as u32;
-    for chunk in words.chunks(per_chunk) {
-        tokio::time::sleep(pause).await;
-        let piece: String = chunk.concat();
-        cx.progress(&piece, chunk.len() as u64);
+    let per_chunk = words.len().div_ceil(words.len().min(50));
+    let chunks: Vec<&[&str]> = words.chunks(per_chunk).collect();
+    let n = chunks.len() as u64;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        // Whole milliseconds that add up to exactly `latency_ms`.
+        let i = i as u64;
+        let pause = latency_ms * (i + 1) / n - latency_ms * i / n;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        cx.progress(&chunk.concat(), chunk.len() as u64);
     }
 }
 
