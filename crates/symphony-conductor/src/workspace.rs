@@ -126,9 +126,20 @@ impl Workspace {
                         dir.strip_prefix(&self.files).unwrap_or(&dir).display()
                     )))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).map_err(|e| io(e, &dir))?
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    // Another step made it first (map items write in parallel): check it again.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let meta = fs::symlink_metadata(&dir).map_err(|e| io(e, &dir))?;
+                        if !meta.is_dir() || meta.file_type().is_symlink() {
+                            return Err(refuse(format!(
+                                "`{}` appeared as something other than a folder",
+                                dir.strip_prefix(&self.files).unwrap_or(&dir).display()
+                            )));
+                        }
+                    }
+                    Err(e) => return Err(io(e, &dir)),
+                },
                 Err(e) => return Err(io(e, &dir)),
             }
         }
