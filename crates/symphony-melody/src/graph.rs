@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use serde::Serialize;
@@ -81,7 +81,9 @@ impl MelodyGraph {
     /// Each cycle, as the steps along it in order.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
         let mut out = Vec::new();
-        for scc in tarjan_scc(&self.graph) {
+        // Kosaraju, not Tarjan: petgraph's Tarjan recurses per node and overflows the stack on a
+        // 100,000-step chain; Kosaraju walks with explicit stacks.
+        for scc in kosaraju_scc(&self.graph) {
             let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
             if scc.len() > 1 || self_loop {
                 out.push(self.cycle_through(&scc));

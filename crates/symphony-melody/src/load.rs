@@ -299,7 +299,10 @@ fn plain(serde_words: &str) -> String {
 
 /// Rewrites serde's wording into ours: "expected a string, found the number `42`".
 fn humanize(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    {
         if let Some((found, expected)) = rest.split_once(", expected ") {
             return format!("expected {}, found {}", plain(expected), plain(found));
         }

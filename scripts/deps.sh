@@ -1,0 +1,41 @@
+# Shared by scripts/start and scripts/test: installs what Symphony needs on Debian.
+# Sourced, not run. Everything here is idempotent and quiet when there is nothing to do.
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs Debian packages that are missing (by dpkg status), running apt-get update once.
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# A Rust toolchain new enough for the workspace (rust-version in Cargo.toml).
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+      export PATH="$HOME/.cargo/bin:$PATH"
+    else
+      echo "==> installing Rust with rustup (https://rustup.rs)"
+      ensure_packages curl ca-certificates
+      curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+      export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+  fi
+}
+
+# What building the workspace needs: a C toolchain for linking and for crates with C parts.
+ensure_build_deps() {
+  if command -v apt-get >/dev/null 2>&1; then
+    ensure_packages build-essential pkg-config ca-certificates
+  fi
+  ensure_rust
+}
