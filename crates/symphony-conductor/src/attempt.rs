@@ -14,7 +14,7 @@ use symphony_melody::Retry;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{BottleneckKind, EventSink, RunEvent, StepId};
-use crate::registry::Entry;
+use crate::score::Playbook;
 use crate::step::{ErrorKind, Outputs, Played, RunView, StepContext, StepError, Usage};
 use crate::workspace::Workspace;
 
@@ -28,10 +28,8 @@ pub(crate) struct Job {
     pub id: StepId,
     pub item: Option<u32>,
     pub inputs: Map<String, Value>,
-    /// The step's own way to play, then its fallbacks.
-    pub variants: Vec<(Entry, Map<String, Value>)>,
-    pub timeout: Duration,
-    pub retry: Option<Retry>,
+    /// The step's own way to play, then its fallbacks; timeout and retries.
+    pub playbook: Arc<Playbook>,
     pub view: Arc<dyn RunView>,
     pub events: EventSink,
     pub workspace: Option<Arc<Workspace>>,
@@ -61,9 +59,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
         id,
         item,
         inputs,
-        variants,
-        timeout,
-        retry,
+        playbook,
         view,
         events,
         workspace,
@@ -80,22 +76,25 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
         step: id.clone(),
         item,
         attempt: 0,
-        config: Map::new(),
+        config: Arc::default(),
         inputs,
         view,
         events: events.clone(),
         workspace: workspace.clone(),
         cancel: token.clone(),
     };
-    let max_attempts = 1 + retry.as_ref().map_or(0, |r| r.max);
-    'variants: for (v, (entry, config)) in variants.into_iter().enumerate() {
+    let retry = playbook.retry.as_ref();
+    let timeout = playbook.timeout;
+    let max_attempts = 1 + retry.map_or(0, |r| r.max);
+    'variants: for (v, variant) in playbook.variants.iter().enumerate() {
+        let entry = &variant.entry;
         if let Some(e) = &last_error {
             let e: &StepError = e;
             events.send(RunEvent::StepFellBack {
                 step: id.clone(),
                 item,
                 fallback: v as u32 - 1,
-                type_name: entry.spec.name.clone(),
+                type_name: entry.name.clone(),
                 error: e.message.clone(),
             });
             if item.is_none() {
@@ -113,7 +112,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                 });
             }
         }
-        cx.config = config;
+        cx.config = variant.config.clone();
         for attempt in 1..=max_attempts {
             attempts += 1;
             cx.attempt = attempt;
@@ -121,7 +120,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                 step: id.clone(),
                 item,
                 attempt: attempts,
-                type_name: entry.spec.name.clone(),
+                type_name: entry.name.clone(),
                 offline: entry.spec.offline,
             });
             let result = tokio::select! {

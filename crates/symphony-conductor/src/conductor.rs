@@ -603,13 +603,7 @@ impl Scheduler {
             id: step.id.clone(),
             item: unit.item,
             inputs: unit.inputs,
-            variants: playbook
-                .variants
-                .iter()
-                .map(|v| (v.entry.clone(), v.config.clone()))
-                .collect(),
-            timeout: playbook.timeout,
-            retry: playbook.retry.clone(),
+            playbook: playbook.clone(),
             view: self.shared.clone(),
             events: self.events.clone(),
             workspace: self.workspace.clone(),

@@ -138,7 +138,7 @@ pub enum RunEvent {
         /// 1 for the first attempt.
         attempt: u32,
         /// The step type playing it (differs from the step's own after a fallback).
-        type_name: String,
+        type_name: Arc<str>,
         /// True when the instrument calls no model.
         offline: bool,
     },
@@ -195,7 +195,7 @@ pub enum RunEvent {
         /// The fallback's position in `policy.fallbacks`.
         fallback: u32,
         /// The step type of the fallback.
-        type_name: String,
+        type_name: Arc<str>,
         /// Why the previous way failed.
         error: String,
     },

@@ -12,13 +12,16 @@ use symphony_melody::{Catalog, Problem, Step, TypeSpec};
 use crate::step::StepType;
 use crate::steps;
 
-/// A registered type: its implementation and its spec (computed once).
+/// A registered type: its implementation and its spec (computed once). Cheap to clone: the
+/// scheduler hands one to every attempt.
 #[derive(Clone)]
 pub struct Entry {
     /// The implementation.
     pub step_type: Arc<dyn StepType>,
     /// Its description.
-    pub spec: TypeSpec,
+    pub spec: Arc<TypeSpec>,
+    /// Its name, shared into events.
+    pub name: Arc<str>,
 }
 
 /// The set of step types a conductor can play.
@@ -64,8 +67,14 @@ impl Registry {
         if self.types.contains_key(&spec.name) {
             return Err(DuplicateType(spec.name));
         }
-        self.types
-            .insert(spec.name.clone(), Entry { step_type, spec });
+        self.types.insert(
+            spec.name.clone(),
+            Entry {
+                step_type,
+                name: Arc::from(spec.name.as_str()),
+                spec: Arc::new(spec),
+            },
+        );
         Ok(())
     }
 
@@ -76,13 +85,13 @@ impl Registry {
 
     /// Every registered spec, sorted by name.
     pub fn specs(&self) -> impl Iterator<Item = &TypeSpec> {
-        self.types.values().map(|e| &e.spec)
+        self.types.values().map(|e| &*e.spec)
     }
 }
 
 impl Catalog for Registry {
     fn spec(&self, type_name: &str) -> Option<&TypeSpec> {
-        self.types.get(type_name).map(|e| &e.spec)
+        self.types.get(type_name).map(|e| &*e.spec)
     }
 
     fn type_names(&self) -> Vec<&str> {

@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_PARALLEL: u32 = 8;
 /// One way to play a step: a type and the config in force.
 pub(crate) struct Variant {
     pub entry: Entry,
-    pub config: Map<String, Value>,
+    pub config: Arc<Map<String, Value>>,
 }
 
 /// How to play a step or a map's body: the step's own way first, then its fallbacks.
@@ -53,9 +53,9 @@ pub(crate) struct CompiledStep {
     pub sources: Vec<Vec<(usize, String)>>,
     pub in_edges: u32,
     pub out_edges: Vec<OutEdge>,
-    pub playbook: Playbook,
+    pub playbook: Arc<Playbook>,
     /// The body of a map cue.
-    pub body: Option<Playbook>,
+    pub body: Option<Arc<Playbook>>,
     pub priority: i32,
     pub optional: bool,
     pub skip_if: Option<Condition>,
@@ -124,13 +124,13 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option
                 .filter(|_| step.type_name == "cue.map")
                 .and_then(|b| serde_json::from_value::<InlineStep>(b.clone()).ok())
                 .map(|b| {
-                    playbook(
+                    Arc::new(playbook(
                         registry,
                         &b.type_name,
                         &b.config,
                         &b.policy,
                         default_timeout,
-                    )
+                    ))
                 });
             CompiledStep {
                 id: Arc::from(step.id.as_str()),
@@ -141,13 +141,13 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option
                 in_edges: 0,
                 out_edges: Vec::new(),
                 concurrency_key: entry.step_type.concurrency_key(&step.config),
-                playbook: playbook(
+                playbook: Arc::new(playbook(
                     registry,
                     &step.type_name,
                     &step.config,
                     &step.policy,
                     default_timeout,
-                ),
+                )),
                 body,
                 priority: step.policy.priority,
                 optional: step.policy.optional,
@@ -210,7 +210,7 @@ fn playbook(
             .get(type_name)
             .expect("validation checked every step type")
             .clone(),
-        config: config.clone(),
+        config: Arc::new(config.clone()),
     }];
     for fb in &policy.fallbacks {
         let name = fb.type_name.as_deref().unwrap_or(type_name);
@@ -221,7 +221,7 @@ fn playbook(
                 .get(name)
                 .expect("validation checked every fallback type")
                 .clone(),
-            config: merged,
+            config: Arc::new(merged),
         });
     }
     Playbook {

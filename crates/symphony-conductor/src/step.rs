@@ -203,7 +203,7 @@ pub struct StepContext {
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The config in force (the step's own, or a fallback's merged over it).
-    pub config: Map<String, Value>,
+    pub config: Arc<Map<String, Value>>,
     /// Input values by port (`item` and `index` too, for a map's body).
     pub inputs: Map<String, Value>,
     pub(crate) view: Arc<dyn RunView>,

@@ -27,6 +27,7 @@ impl StepType for Flaky {
             .get("instrument.offline")
             .unwrap()
             .spec
+            .as_ref()
             .clone();
         s.name = "instrument.flaky".into();
         s.offline = false;
@@ -75,6 +76,7 @@ impl StepType for Probe {
             .get("operator.delay")
             .unwrap()
             .spec
+            .as_ref()
             .clone();
         s.name = "operator.probe".into();
         s.inputs = vec![PortSpec::optional("input", PortType::Any, "")];
