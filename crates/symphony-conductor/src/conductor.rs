@@ -259,8 +259,8 @@ pub fn resolve_inputs(
             Some(decl) if !decl.ty.accepts(value) => problems.push(Problem::at(
                 format!("inputs.{name}"),
                 format!(
-                    "expected a value of type {:?}, found {}",
-                    decl.ty,
+                    "expected {}, found {}",
+                    decl.ty.describe(),
                     symphony_melody::catalog::describe(value)
                 ),
             )),
@@ -408,6 +408,8 @@ struct Scheduler {
     paused: bool,
     cancelled: bool,
     warned: HashSet<(usize, BottleneckKind)>,
+    /// Limiters already warned about (`None` is maxParallel).
+    slot_warned: HashSet<Option<String>>,
     done_steps: usize,
 }
 
@@ -455,6 +457,7 @@ impl Scheduler {
             paused: false,
             cancelled: false,
             warned: HashSet::new(),
+            slot_warned: HashSet::new(),
             done_steps: 0,
         }
     }
@@ -567,11 +570,13 @@ impl Scheduler {
             .token
             .clone()
             .expect("a map's token is set when the map starts");
-        if waited >= SLOT_WAIT_WARNING
-            && self
-                .warned
-                .insert((unit.step, BottleneckKind::WaitingForSlot))
-        {
+        // One warning per limiter (maxParallel, or an instrument key), on the first step that
+        // waited long: forty steps queued behind one limit are one bottleneck, not forty.
+        let limiter = key
+            .as_ref()
+            .filter(|k| self.score.limits.contains_key(*k))
+            .cloned();
+        if waited >= SLOT_WAIT_WARNING && self.slot_warned.insert(limiter) {
             let limit = key
                 .as_ref()
                 .and_then(|k| {
@@ -690,6 +695,7 @@ impl Scheduler {
         map.running -= 1;
         map.done += 1;
         let total = map.results.len() as u32;
+        let mut item_error = None;
         let ok = match result {
             Ok(Played::Done(out)) => {
                 map.results[item as usize] = Some(
@@ -713,6 +719,7 @@ impl Scheduler {
                 false
             }
             Err(e) => {
+                item_error = Some(e.message.clone());
                 if map.error.is_none() {
                     // Stop the items still running: the map has failed.
                     if e.kind != ErrorKind::Cancelled {
@@ -732,6 +739,7 @@ impl Scheduler {
             step: id,
             item,
             ok,
+            error: item_error,
             done: map.done,
             total,
         });

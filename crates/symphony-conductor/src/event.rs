@@ -161,6 +161,8 @@ pub enum RunEvent {
         item: u32,
         /// Whether it succeeded.
         ok: bool,
+        /// Why it failed, when it did.
+        error: Option<String>,
         /// Items finished so far.
         done: u32,
         /// Items in all.

@@ -83,6 +83,18 @@ impl Registry {
         self.types.get(name)
     }
 
+    /// A step's expected duration: its own `policy.estimateMs`, else what its type says for
+    /// its config, else the type's default; 0 for an unknown type.
+    pub fn estimate_ms(&self, step: &Step) -> u64 {
+        step.policy.estimate_ms.unwrap_or_else(|| {
+            self.types.get(&step.type_name).map_or(0, |e| {
+                e.step_type
+                    .estimate_ms(&step.config)
+                    .unwrap_or(e.spec.estimate_ms)
+            })
+        })
+    }
+
     /// Every registered spec, sorted by name.
     pub fn specs(&self) -> impl Iterator<Item = &TypeSpec> {
         self.types.values().map(|e| &*e.spec)

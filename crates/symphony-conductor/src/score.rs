@@ -175,13 +175,25 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option
             slot,
         });
     }
-    let offline = steps.iter().all(|s| {
-        s.kind != StepKind::Instrument || s.playbook.variants.iter().all(|v| v.entry.spec.offline)
-    }) && steps.iter().filter_map(|s| s.body.as_ref()).all(|b| {
-        b.variants
-            .iter()
-            .all(|v| v.entry.spec.offline || v.entry.spec.kind != StepKind::Instrument)
+    // Offline means: there are instruments, and none of them calls a model.
+    let has_instruments = steps.iter().any(|s| {
+        s.kind == StepKind::Instrument
+            || s.body.as_ref().is_some_and(|b| {
+                b.variants
+                    .iter()
+                    .any(|v| v.entry.spec.kind == StepKind::Instrument)
+            })
     });
+    let offline = has_instruments
+        && steps.iter().all(|s| {
+            s.kind != StepKind::Instrument
+                || s.playbook.variants.iter().all(|v| v.entry.spec.offline)
+        })
+        && steps.iter().filter_map(|s| s.body.as_ref()).all(|b| {
+            b.variants
+                .iter()
+                .all(|v| v.entry.spec.offline || v.entry.spec.kind != StepKind::Instrument)
+        });
     Score {
         steps,
         max_parallel: max_parallel

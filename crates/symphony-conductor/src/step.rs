@@ -42,6 +42,12 @@ pub trait StepType: Send + Sync + 'static {
         None
     }
 
+    /// How long a step with this config is expected to take, when the type can tell better
+    /// than its spec's fixed `estimate_ms` (e.g. an offline instrument's simulated latency).
+    fn estimate_ms(&self, _config: &Map<String, Value>) -> Option<u64> {
+        None
+    }
+
     /// Plays the step once (one attempt).
     fn play<'a>(&'a self, cx: &'a StepContext) -> BoxFuture<'a, Result<Played, StepError>>;
 }

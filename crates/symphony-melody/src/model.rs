@@ -89,6 +89,17 @@ pub enum ValueType {
 }
 
 impl ValueType {
+    /// The type as a person reads it: "a string", "a number".
+    pub fn describe(self) -> &'static str {
+        match self {
+            ValueType::String => "a string",
+            ValueType::Number => "a number",
+            ValueType::Boolean => "true or false",
+            ValueType::List => "a list",
+            ValueType::Json => "any JSON value",
+        }
+    }
+
     /// Whether `value` has this type.
     pub fn accepts(self, value: &Value) -> bool {
         match self {

@@ -88,6 +88,12 @@ impl<'m> Validator<'m> {
     }
 
     fn check_inputs_and_settings(&mut self) {
+        if !valid_name(&self.melody.melody.id) {
+            self.problems.push(Problem::at(
+                "melody.id",
+                "melody ids hold letters, digits, `_` and `-` (they name run folders and files)",
+            ));
+        }
         for (name, input) in &self.melody.inputs {
             if !valid_name(name) {
                 self.problems.push(Problem::at(
@@ -99,11 +105,7 @@ impl<'m> Validator<'m> {
                 if !input.ty.accepts(d) {
                     self.problems.push(Problem::at(
                         format!("inputs.{name}.default"),
-                        format!(
-                            "expected a value of type {:?}, found {}",
-                            input.ty,
-                            describe(d)
-                        ),
+                        format!("expected {}, found {}", input.ty.describe(), describe(d)),
                     ));
                 }
             }

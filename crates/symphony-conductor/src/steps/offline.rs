@@ -73,6 +73,13 @@ impl StepType for Offline {
         s
     }
 
+    fn estimate_ms(&self, config: &serde_json::Map<String, Value>) -> Option<u64> {
+        config
+            .get("latencyMs")
+            .and_then(Value::as_u64)
+            .map(|ms| ms + 1)
+    }
+
     fn concurrency_key(&self, _config: &serde_json::Map<String, Value>) -> Option<String> {
         Some("offline".into())
     }
@@ -143,7 +150,8 @@ async fn stream(cx: &StepContext, text: &str, latency_ms: u64) {
         let i = i as u64;
         let pause = latency_ms * (i + 1) / n - latency_ms * i / n;
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        cx.progress(&chunk.concat(), chunk.len() as u64);
+        let piece = chunk.concat();
+        cx.progress(&piece, estimate_tokens(&piece));
     }
 }
 

@@ -1,0 +1,491 @@
+//! `symphony run FILE`: plays a melody with the conductor and shows it as it happens.
+//!
+//! The command validates the melody, parses `--input` values by each input's declared type,
+//! resolves defaults, picks a workspace folder (`runs/<melody>-<UTC time>-<4 hex>` unless
+//! `--workspace` names one) and starts the run. It then reads the run's events into a view
+//! ([`crate::view`]): the live terminal view, plain lines when stdout is not a terminal, or
+//! newline-delimited JSON with `--json`. `--dry-run` stops after resolving the inputs and prints
+//! the plan, writing nothing.
+//!
+//! Ctrl-C once cancels the run (running steps are stopped, finished outputs are kept, the
+//! workspace is closed properly) and the command exits 130; a second Ctrl-C exits at once.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+use symphony_conductor::{
+    resolve_inputs, Conductor, Registry, RunOptions, RunReport, RunStatus, StartError,
+};
+use symphony_melody::problem::did_you_mean;
+use symphony_melody::{Melody, Problem, Problems};
+use tokio::sync::mpsc;
+
+use super::plan::{plan_json, plan_of, print_plan};
+use super::{is_offline, load_melody};
+use crate::exit::{Exit, Failure, Outcome};
+use crate::view::{self, Mode, RunContext};
+
+/// How often the live view redraws elapsed times and countdowns.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Arguments of `symphony run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The melody file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A run input, parsed as the input's declared type (string as is; number, boolean, or
+    /// JSON for lists and json). Repeat for each input.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE", value_parser = name_value)]
+    pub inputs: Vec<(String, String)>,
+    /// A run input read from a file: its text for a string input, else parsed like --input.
+    #[arg(long = "input-file", value_name = "NAME=PATH", value_parser = name_value)]
+    pub input_files: Vec<(String, String)>,
+    /// The folder the run writes into (created if needed; must not hold another run).
+    /// Default: runs/<melody-id>-<UTC time>-<4 hex> under the current folder.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// How many steps may work at once (overrides the melody's settings.maxParallel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// Validate, resolve the inputs and print the plan; write nothing and play nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print every event as one JSON object per line, then the report; messages go to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the retry jitter, to replay a run's timing exactly (default: random, shown).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// Splits `name=value` at the first `=`.
+fn name_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected NAME=VALUE, found `{raw}`")),
+    }
+}
+
+/// Runs `symphony run`.
+pub async fn run(args: Args) -> Outcome {
+    let registry = Registry::standard();
+    let melody = load_melody(&args.file, &registry)?;
+    let source = args.file.display().to_string();
+    let given = parse_inputs(&melody, &args, &source)?;
+    let inputs =
+        resolve_inputs(&melody, &given).map_err(|p| Failure::problems(p.in_file(&source)))?;
+    let run_id = new_run_id(&melody.melody.id);
+    let workspace = args
+        .workspace
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let seed = args.seed.unwrap_or_else(random_u64);
+
+    if args.dry_run {
+        return dry_run(&melody, &registry, &args, &run_id, &workspace, &inputs);
+    }
+    refuse_used_workspace(&workspace)?;
+
+    let mode = if args.json {
+        Mode::Json
+    } else if std::io::stdout().is_terminal() {
+        Mode::Live
+    } else {
+        Mode::Plain
+    };
+    // Caught from here on: a Ctrl-C while the workspace is being prepared cancels cleanly too.
+    let mut presses = interrupts();
+    let context = RunContext::new(&melody, &registry, &run_id, &workspace, seed);
+    let conductor = Conductor::new(registry);
+    let options = RunOptions {
+        run_id,
+        inputs,
+        workspace: Some(workspace.clone()),
+        max_parallel: args.max_parallel,
+        seed,
+    };
+    let started = conductor
+        .start(melody, options)
+        .await
+        .map_err(|e| match e {
+            StartError::Invalid(problems) => Failure::problems(problems.in_file(&source)),
+            StartError::Workspace { path, source: error } => Failure::new(
+                Exit::Io,
+                format!(
+                    "cannot prepare the run workspace `{}`: {error}; choose a writable folder with --workspace",
+                    path.display()
+                ),
+            ),
+        })?;
+    let mut view = view::open(mode, context);
+    let (report, interrupted) =
+        follow(started, &mut presses, view.as_mut(), mode == Mode::Live).await?;
+    view.finish(&report);
+    Ok(match report.status {
+        RunStatus::Succeeded => Exit::Success,
+        RunStatus::Failed => Exit::Failed,
+        RunStatus::Cancelled if interrupted => Exit::Interrupted,
+        RunStatus::Cancelled => Exit::Cancelled,
+    })
+}
+
+/// Feeds the run's events to the view until the run ends, handling Ctrl-C. Returns the report
+/// and whether the user interrupted.
+async fn follow(
+    run: symphony_conductor::Run,
+    presses: &mut mpsc::UnboundedReceiver<()>,
+    view: &mut dyn view::View,
+    ticking: bool,
+) -> Result<(RunReport, bool), Failure> {
+    let (mut events, control, mut finished) = run.into_parts();
+    let mut interrupted = false;
+    let mut events_open = true;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let joined = loop {
+        tokio::select! {
+            // A press first, so a flood of events cannot delay it; events before the report, so
+            // the view has seen everything when the report arrives.
+            biased;
+            Some(()) = presses.recv() => {
+                if interrupted {
+                    view.abandon();
+                    errln!("interrupted again: exiting now; the workspace may be incomplete");
+                    std::process::exit(i32::from(Exit::Interrupted.code()));
+                }
+                interrupted = true;
+                control.cancel();
+                view.note("Ctrl-C: cancelling the run; finished outputs are kept. Press Ctrl-C again to exit at once.");
+            }
+            record = events.recv(), if events_open => match record {
+                Some(record) => view.event(&record),
+                None => events_open = false,
+            },
+            joined = &mut finished => break joined,
+            _ = tick.tick(), if ticking => view.tick(),
+        }
+    };
+    // The scheduler sent its last event before returning; whatever is still queued is read now.
+    while let Some(record) = events.try_recv() {
+        view.event(&record);
+    }
+    let report = joined.map_err(|e| {
+        view.abandon();
+        Failure::new(
+            Exit::Internal,
+            format!("the run's scheduler stopped unexpectedly: {e}; this is a bug in Symphony, please report it"),
+        )
+    })?;
+    Ok((report, interrupted))
+}
+
+/// Ctrl-C presses, as a channel, so the run loop decides what each press means.
+///
+/// On Unix the handler is installed before this returns (a press right after is never lost
+/// to the default action, which would kill the process without closing the run).
+fn interrupts() -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+        Ok(mut signal) => {
+            tokio::spawn(async move {
+                while signal.recv().await.is_some() {
+                    if tx.send(()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::warn!(
+            "Ctrl-C cannot be caught ({e}); it will stop the command without closing the run"
+        ),
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Parses `--input` and `--input-file` values by each input's declared type. Every problem is
+/// reported at once, as `FILE: inputs.NAME: …`.
+fn parse_inputs(melody: &Melody, args: &Args, source: &str) -> Result<Map<String, Value>, Failure> {
+    let mut given = Map::new();
+    let mut problems = Vec::new();
+    let declared = || melody.inputs.keys().map(String::as_str);
+    let mut add = |name: &str, raw: &str, flag: &str, problems: &mut Vec<Problem>| {
+        let path = format!("inputs.{name}");
+        let Some(decl) = melody.inputs.get(name) else {
+            let names: Vec<&str> = declared().collect();
+            let known = if names.is_empty() {
+                "it declares no inputs".to_owned()
+            } else {
+                format!("it declares: {}", names.join(", "))
+            };
+            problems.push(Problem::at(
+                path,
+                format!(
+                    "{flag} {name}: the melody has no input `{name}`{}; {known}",
+                    did_you_mean(name, declared())
+                ),
+            ));
+            return;
+        };
+        if given.contains_key(name) {
+            problems.push(Problem::at(
+                path,
+                format!("{flag} {name}: given more than once; give each input once"),
+            ));
+            return;
+        }
+        match decl.ty.parse_cli(raw) {
+            Ok(value) => {
+                given.insert(name.to_owned(), value);
+            }
+            Err(e) => problems.push(Problem::at(path, format!("{flag} {name}: {e}"))),
+        }
+    };
+    for (name, raw) in &args.inputs {
+        add(name, raw, "--input", &mut problems);
+    }
+    for (name, file) in &args.input_files {
+        let path = Path::new(file);
+        let bytes = super::read(path)?;
+        let Ok(text) = String::from_utf8(bytes) else {
+            problems.push(Problem::at(
+                format!("inputs.{name}"),
+                format!("--input-file {name}: `{file}` is not UTF-8 text"),
+            ));
+            continue;
+        };
+        let is_string = melody
+            .inputs
+            .get(name.as_str())
+            .is_some_and(|d| d.ty == symphony_melody::ValueType::String);
+        let raw = if is_string {
+            text.as_str()
+        } else {
+            text.trim()
+        };
+        add(name, raw, "--input-file", &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(given)
+    } else {
+        Err(Failure::problems(Problems::new(problems).in_file(source)))
+    }
+}
+
+/// A workspace that already holds a run is left alone: mixing two runs' outputs would make
+/// both unreadable.
+fn refuse_used_workspace(workspace: &Path) -> Result<(), Failure> {
+    if workspace.join("run.json").exists() {
+        return Err(Failure::new(
+            Exit::Io,
+            format!(
+                "the workspace `{}` already holds a run (run.json); choose another --workspace or remove that folder",
+                workspace.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Prints what would run, touching nothing.
+fn dry_run(
+    melody: &Melody,
+    registry: &Registry,
+    args: &Args,
+    run_id: &str,
+    workspace: &Path,
+    inputs: &Map<String, Value>,
+) -> Outcome {
+    let plan = plan_of(melody, registry)?;
+    if args.json {
+        let doc = json!({
+            "type": "dryRun",
+            "runId": run_id,
+            "workspace": workspace.display().to_string(),
+            "inputs": inputs,
+            "maxParallel": args.max_parallel.or(melody.settings.max_parallel)
+                .unwrap_or(symphony_conductor::DEFAULT_MAX_PARALLEL),
+            "plan": plan_json(melody, registry, &plan)?,
+        });
+        outln!("{doc}");
+        return Ok(Exit::Success);
+    }
+    outln!(
+        "dry run of `{}` ({}): nothing is written and no step is played",
+        melody.melody.id,
+        args.file.display()
+    );
+    if inputs.is_empty() {
+        outln!("inputs: none");
+    }
+    for (name, value) in inputs {
+        outln!("input {name} = {}", short(value));
+    }
+    outln!("workspace: {} (not created)", workspace.display());
+    print_plan(melody, registry, &plan);
+    outln!("would run:");
+    let width = melody
+        .steps
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(0)
+        .min(32);
+    for step in &melody.steps {
+        let mut notes = Vec::new();
+        if is_offline(registry, &step.type_name) {
+            notes.push("offline".to_owned());
+        }
+        if !step.capabilities.is_empty() {
+            let caps: Vec<&str> = step.capabilities.iter().map(|c| c.as_str()).collect();
+            notes.push(format!("may use: {}", caps.join(", ")));
+        }
+        if let Some(r) = &step.policy.retry {
+            notes.push(format!("retries {}", r.max));
+        }
+        if !step.policy.fallbacks.is_empty() {
+            notes.push(format!("{} fallback(s)", step.policy.fallbacks.len()));
+        }
+        if step.policy.optional {
+            notes.push("optional".into());
+        }
+        outln!(
+            "  {:<width$}  {}{}",
+            step.id,
+            step.type_name,
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join("; "))
+            }
+        );
+    }
+    Ok(Exit::Success)
+}
+
+/// A value on one line, cut at 80 characters.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 80 {
+        let cut: String = text.chars().take(79).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+/// `<melody-id>-<YYYYMMDD-HHMMSS UTC>-<4 hex>`, safe as a folder name whatever the melody id.
+fn new_run_id(melody_id: &str) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{}-{}-{:04x}",
+        folder_safe(melody_id),
+        utc_stamp(secs),
+        random_u64() & 0xffff
+    )
+}
+
+/// Keeps ASCII letters, digits, `-` and `_`, so a melody id (which the format does not restrict)
+/// can never name a path outside `runs/`.
+fn folder_safe(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let cleaned = cleaned.trim_matches('-');
+    if cleaned.is_empty() {
+        "melody".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` for seconds since the Unix epoch, in UTC.
+fn utc_stamp(secs: u64) -> String {
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// 64 random bits from the standard library's per-process hash keys (no extra crate needed
+/// for a folder suffix and a jitter seed).
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400 + 3_723), "20000229-010203");
+        assert_eq!(utc_stamp(1_767_225_599), "20251231-235959");
+    }
+
+    #[test]
+    fn run_ids_are_folder_safe() {
+        assert_eq!(folder_safe("idea-to-code"), "idea-to-code");
+        assert_eq!(folder_safe("../../etc/x"), "etc-x");
+        assert_eq!(folder_safe("..."), "melody");
+        assert_eq!(folder_safe(""), "melody");
+        let id = new_run_id("a b");
+        assert!(id.starts_with("a-b-"), "{id}");
+        assert_eq!(id.len(), "a-b-".len() + 15 + 5, "{id}");
+    }
+
+    #[test]
+    fn name_value_pairs() {
+        assert_eq!(
+            name_value("goal=a=b").unwrap(),
+            ("goal".into(), "a=b".into())
+        );
+        assert_eq!(name_value("n=").unwrap(), ("n".into(), String::new()));
+        assert!(name_value("goal").is_err());
+        assert!(name_value("=x").is_err());
+    }
+}
