@@ -10,7 +10,11 @@ use symphony_conductor::{Conductor, Registry, RunOptions, RunStatus};
 
 /// Loads and validates; returns every problem as text (empty when the melody is fine).
 fn check(text: &str) -> Vec<String> {
-    match symphony_melody::load_and_validate(text.as_bytes(), "hostile.melody.json", &Registry::standard()) {
+    match symphony_melody::load_and_validate(
+        text.as_bytes(),
+        "hostile.melody.json",
+        &Registry::standard(),
+    ) {
         Ok(_) => Vec::new(),
         Err(p) => p.iter().map(ToString::to_string).collect(),
     }
@@ -41,7 +45,10 @@ fn expect(text: &str, needles: &[&str]) {
 
 #[test]
 fn truncated_json_and_garbage() {
-    let good = doc(json!([{"id": "a", "kind": "operator", "type": "operator.pass"}]), json!([]));
+    let good = doc(
+        json!([{"id": "a", "kind": "operator", "type": "operator.pass"}]),
+        json!([]),
+    );
     for cut in [1, good.len() / 3, good.len() / 2, good.len() - 1] {
         expect(&good[..cut], &["truncated JSON"]);
     }
@@ -89,10 +96,22 @@ fn wrong_types_name_the_step_and_field() {
 
 #[test]
 fn unknown_versions_and_missing_sections() {
-    expect(r#"{"formatVersion": 99, "melody": {"id": "x", "name": "x"}, "steps": []}"#, &["unknown format version 99", "newer Symphony"]);
-    expect(r#"{"formatVersion": "1"}"#, &["formatVersion: expected a whole number"]);
+    expect(
+        r#"{"formatVersion": 99, "melody": {"id": "x", "name": "x"}, "steps": []}"#,
+        &["unknown format version 99", "newer Symphony"],
+    );
+    expect(
+        r#"{"formatVersion": "1"}"#,
+        &["formatVersion: expected a whole number"],
+    );
     expect(r#"{"melody": {}}"#, &["formatVersion: missing"]);
-    expect(r#"{"formatVersion": 1}"#, &["melody: missing required field", "steps: missing required field"]);
+    expect(
+        r#"{"formatVersion": 1}"#,
+        &[
+            "melody: missing required field",
+            "steps: missing required field",
+        ],
+    );
 }
 
 #[test]
@@ -150,9 +169,19 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
     expect(&deep, &["invalid JSON"]);
     // A condition nested 5,000 deep: the JSON parser's depth limit refuses it.
-    let cond = format!("{}{{\"op\":\"empty\",\"ref\":\"goal\"}}{}", "{\"op\":\"not\",\"of\":".repeat(5_000), "}".repeat(5_000));
-    let text = doc(json!([{"id": "a", "kind": "operator", "type": "operator.pass"}]), json!([]))
-        .replace("\"type\":\"operator.pass\"", &format!("\"type\":\"operator.pass\",\"policy\":{{\"skipIf\":{cond}}}"));
+    let cond = format!(
+        "{}{{\"op\":\"empty\",\"ref\":\"goal\"}}{}",
+        "{\"op\":\"not\",\"of\":".repeat(5_000),
+        "}".repeat(5_000)
+    );
+    let text = doc(
+        json!([{"id": "a", "kind": "operator", "type": "operator.pass"}]),
+        json!([]),
+    )
+    .replace(
+        "\"type\":\"operator.pass\"",
+        &format!("\"type\":\"operator.pass\",\"policy\":{{\"skipIf\":{cond}}}"),
+    );
     expect(&text, &["recursion limit exceeded"]);
 }
 
@@ -166,16 +195,24 @@ fn a_100k_step_melody_validates_and_plans_in_linear_time() {
         .map(|i| json!({"from": format!("s{}.output", i - 1), "to": format!("s{i}.input")}))
         .collect();
     let text = doc(json!(steps), json!(edges));
-    let melody = symphony_melody::load_and_validate(text.as_bytes(), "big", &Registry::standard()).unwrap();
+    let melody =
+        symphony_melody::load_and_validate(text.as_bytes(), "big", &Registry::standard()).unwrap();
     let graph = symphony_melody::graph::MelodyGraph::build(&melody);
     let plan = graph.plan(&melody, |_| 1).unwrap();
     assert_eq!(plan.waves.len(), n);
     assert_eq!(plan.critical_ms, n as u64);
     // The same chain with a cycle back to the start is reported, not looped on.
     let mut cyclic: Value = serde_json::from_str(&text).unwrap();
-    cyclic["edges"].as_array_mut().unwrap().push(json!({"from": format!("s{}.output", n - 1), "to": "s0.input"}));
+    cyclic["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": format!("s{}.output", n - 1), "to": "s0.input"}));
     let problems = check(&cyclic.to_string());
-    assert!(problems.iter().any(|p| p.contains("cycle: s0 → s1")), "{:?}", &problems[..problems.len().min(3)]);
+    assert!(
+        problems.iter().any(|p| p.contains("cycle: s0 → s1")),
+        "{:?}",
+        &problems[..problems.len().min(3)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,16 +260,51 @@ async fn hostile_paths_and_non_lists_fail_their_step_with_a_reason() {
     );
     let melody = symphony_melody::load(text.as_bytes(), "hostile").unwrap();
     let report = Conductor::new(Registry::standard())
-        .start(melody, RunOptions { workspace: Some(ws.clone()), ..RunOptions::default() })
+        .start(
+            melody,
+            RunOptions {
+                workspace: Some(ws.clone()),
+                ..RunOptions::default()
+            },
+        )
         .await
         .unwrap()
         .finished()
         .await;
-    let note = |id: &str| report.steps.iter().find(|s| s.id == id).unwrap().note.clone().unwrap_or_default();
-    assert!(note("dotdot").contains("`..` is not allowed"), "{}", note("dotdot"));
-    assert!(note("absolute").contains("absolute paths are not allowed"), "{}", note("absolute"));
+    let note = |id: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(
+        note("dotdot").contains("`..` is not allowed"),
+        "{}",
+        note("dotdot")
+    );
+    assert!(
+        note("absolute").contains("absolute paths are not allowed"),
+        "{}",
+        note("absolute")
+    );
     assert!(note("link").contains("symbolic link"), "{}", note("link"));
-    assert!(note("each").contains("needs a list of items"), "{}", note("each"));
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing escaped");
-    assert_eq!(report.status, RunStatus::Succeeded, "all of them were optional");
+    assert!(
+        note("each").contains("needs a list of items"),
+        "{}",
+        note("each")
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing escaped"
+    );
+    assert_eq!(
+        report.status,
+        RunStatus::Succeeded,
+        "all of them were optional"
+    );
 }
