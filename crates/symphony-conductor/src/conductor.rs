@@ -634,7 +634,10 @@ impl Scheduler {
             }
         }
         let s = done.step;
-        self.books[s].attempts += done.attempts;
+        // A map's own play only lists its items; its attempts are its items' attempts.
+        if !matches!(done.result, Ok(Played::FanOut(_))) {
+            self.books[s].attempts += done.attempts;
+        }
         if let Some(u) = &done.usage {
             self.books[s]
                 .usage
@@ -1102,7 +1105,10 @@ impl Scheduler {
                 elapsed_ms: book.elapsed_ms,
                 note: book.note.take(),
                 usage: book.usage.clone(),
-                offline: step.playbook.variants[0].entry.spec.offline,
+                offline: step.body.as_ref().unwrap_or(&step.playbook).variants[0]
+                    .entry
+                    .spec
+                    .offline,
             });
         }
         let status = if required_failed {

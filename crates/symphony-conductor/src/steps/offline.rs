@@ -145,13 +145,20 @@ async fn stream(cx: &StepContext, text: &str, latency_ms: u64) {
     let per_chunk = words.len().div_ceil(words.len().min(50));
     let chunks: Vec<&[&str]> = words.chunks(per_chunk).collect();
     let n = chunks.len() as u64;
+    // Tokens are counted on the text so far, so the chunks add up to the same estimate as
+    // the whole answer (rounding each chunk up would overcount).
+    let mut so_far = String::new();
+    let mut counted = 0;
     for (i, chunk) in chunks.into_iter().enumerate() {
         // Whole milliseconds that add up to exactly `latency_ms`.
         let i = i as u64;
         let pause = latency_ms * (i + 1) / n - latency_ms * i / n;
         tokio::time::sleep(Duration::from_millis(pause)).await;
         let piece = chunk.concat();
-        cx.progress(&piece, estimate_tokens(&piece));
+        so_far.push_str(&piece);
+        let total = estimate_tokens(&so_far);
+        cx.progress(&piece, total - counted);
+        counted = total;
     }
 }
 
