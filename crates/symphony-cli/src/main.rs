@@ -13,6 +13,7 @@
 mod out;
 mod cmd;
 mod exit;
+mod registry;
 mod summary;
 mod view;
 

@@ -223,6 +223,7 @@ impl Conductor {
                 .collect(),
             outputs: (0..score.steps.len()).map(|_| OnceLock::new()).collect(),
             run_inputs,
+            settings: melody.settings.clone(),
         });
         let start = Instant::now();
         let (events, stream) = channel(start);

@@ -88,6 +88,9 @@ pub enum BottleneckKind {
     RepeatedRetries,
     /// The step's own instrument gave up and a fallback took over.
     FallbackTaken,
+    /// The step waits for its provider's rate-limit budget (requests or tokens per minute,
+    /// or the provider's concurrency limit shared by every run in this process).
+    WaitingForBudget,
 }
 
 /// One thing that happened in a run. Every state change is one of these.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use symphony_melody::{
-    Condition, InlineStep, Melody, Policy, PortType, ResolvedPort, Retry, StepKind,
+    Condition, InlineStep, Melody, Policy, PortType, ResolvedPort, Retry, Settings, StepKind,
 };
 
 use crate::event::StepId;
@@ -80,6 +80,8 @@ pub(crate) struct Score {
 /// What steps can read while playing: run inputs and finished outputs, shared by all tasks.
 pub(crate) struct Shared {
     pub run_inputs: Map<String, Value>,
+    /// The melody's run settings.
+    pub settings: Settings,
     pub index: HashMap<StepId, usize>,
     /// Each slot is set once, when its step succeeds, and read by steps downstream of it.
     pub outputs: Box<[OnceLock<Arc<Outputs>>]>,
@@ -94,6 +96,9 @@ impl RunView for Shared {
     }
     fn outputs_of(&self, step: usize) -> Option<&Outputs> {
         self.outputs.get(step)?.get().map(|o| &**o)
+    }
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 }
 

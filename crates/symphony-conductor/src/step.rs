@@ -19,10 +19,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use symphony_melody::reference::Reference;
-use symphony_melody::{Problem, Step, Template, TypeSpec};
+use symphony_melody::{Problem, Settings, Step, Template, TypeSpec};
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{EventSink, StepId};
+use crate::event::{BottleneckKind, EventSink, RunEvent, StepId};
 use crate::workspace::Workspace;
 
 /// A boxed future, as `play` returns.
@@ -198,6 +198,8 @@ pub trait RunView: Send + Sync {
     fn step_index(&self, id: &str) -> Option<usize>;
     /// The outputs of a finished step.
     fn outputs_of(&self, step: usize) -> Option<&Outputs>;
+    /// The melody's run settings.
+    fn settings(&self) -> &Settings;
 }
 
 /// Everything one attempt of a step may use.
@@ -255,6 +257,28 @@ impl StepContext {
     pub fn progress(&self, text: &str, tokens: u64) {
         self.events
             .progress(&self.step, text, tokens, text.len() as u64);
+    }
+
+    /// The melody's run settings (e.g. what the network operator may reach).
+    pub fn settings(&self) -> &Settings {
+        self.view.settings()
+    }
+
+    /// Says the step is held up by something outside it (e.g. waiting for its provider's
+    /// rate-limit budget), as a bottleneck warning. Call it once per wait, when the wait
+    /// starts; `message` says what is awaited with figures, `advice` what would help.
+    pub fn waiting(
+        &self,
+        kind: BottleneckKind,
+        message: impl Into<String>,
+        advice: impl Into<String>,
+    ) {
+        self.events.send(RunEvent::Bottleneck {
+            step: self.step.clone(),
+            kind,
+            message: message.into(),
+            advice: advice.into(),
+        });
     }
 
     /// The run workspace, or an error saying this step needs one.

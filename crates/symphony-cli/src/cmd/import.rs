@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Outcome {
             let source = a.file.display().to_string();
             let melody =
                 symphony_melody::superoptix::import(&bytes, &source).map_err(Failure::problems)?;
-            let registry = Registry::standard();
+            let registry = crate::registry::registry();
             check(&melody, &registry, &source)?;
             write(&a.out, &symphony_melody::to_bytes(&melody), a.force)?;
             summarize(&melody, &registry, &a.file, &a.out);

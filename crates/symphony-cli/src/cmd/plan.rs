@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Runs `symphony plan`.
 pub fn run(args: Args) -> Outcome {
-    let registry = Registry::standard();
+    let registry = crate::registry::registry();
     let melody = load_melody(&args.file, &registry)?;
     let plan = plan_of(&melody, &registry)?;
     if args.json {

@@ -75,7 +75,7 @@ fn name_value(raw: &str) -> Result<(String, String), String> {
 
 /// Runs `symphony run`.
 pub async fn run(args: Args) -> Outcome {
-    let registry = Registry::standard();
+    let registry = crate::registry::registry();
     let melody = load_melody(&args.file, &registry)?;
     let source = args.file.display().to_string();
     let given = parse_inputs(&melody, &args, &source)?;

@@ -1,9 +1,8 @@
 //! `symphony types`: the step types this build can play, as the validator sees them.
 //!
-//! Reads [`Registry::specs`] and prints each type's kind, title, ports, config fields and
+//! Reads [`symphony_conductor::Registry::specs`] and prints each type's kind, title, ports, config fields and
 //! capabilities, marking offline instruments. `--json` prints the specs themselves.
 
-use symphony_conductor::Registry;
 use symphony_melody::{ConfigField, FieldType, PortSpec, PortType, TypeSpec};
 
 use crate::exit::{Exit, Failure, Outcome};
@@ -18,7 +17,7 @@ pub struct Args {
 
 /// Runs `symphony types`.
 pub fn run(args: Args) -> Outcome {
-    let registry = Registry::standard();
+    let registry = crate::registry::registry();
     let specs: Vec<&TypeSpec> = registry.specs().collect();
     if args.json {
         let text = serde_json::to_string_pretty(&specs).map_err(|e| {

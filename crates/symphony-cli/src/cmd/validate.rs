@@ -10,7 +10,6 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use symphony_conductor::Registry;
 use symphony_melody::Problem;
 
 use super::plural;
@@ -39,7 +38,7 @@ struct Verdict {
 
 /// Runs `symphony validate`.
 pub fn run(args: Args) -> Outcome {
-    let registry = Registry::standard();
+    let registry = crate::registry::registry();
     let mut worst = Exit::Success;
     let mut verdicts = Vec::with_capacity(args.files.len());
     for path in &args.files {

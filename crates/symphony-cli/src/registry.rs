@@ -1,0 +1,9 @@
+//! The one place the CLI assembles the step types it can play: the conductor's built-in types,
+//! then each crate of real players registers its own.
+
+use symphony_conductor::Registry;
+
+/// Every step type the CLI knows.
+pub fn registry() -> Registry {
+    Registry::standard()
+}
