@@ -323,6 +323,26 @@ pub struct ResolvedPort {
 }
 
 impl TypeSpec {
+    /// A spec with a name, kind, title and summary; no ports, config or capabilities yet,
+    /// version 1, online, expected to take 1 ms.
+    pub fn new(name: &str, kind: StepKind, title: &str, summary: &str) -> TypeSpec {
+        TypeSpec {
+            name: name.into(),
+            kind,
+            version: 1,
+            title: title.into(),
+            summary: summary.into(),
+            inputs: Vec::new(),
+            extra_inputs: None,
+            outputs: Vec::new(),
+            extra_outputs: None,
+            config: Vec::new(),
+            capabilities: Vec::new(),
+            offline: false,
+            estimate_ms: 1,
+        }
+    }
+
     /// The step's input ports: the type's fixed ones (refined by the step's declarations), then
     /// the extra ones the step declares, in name order.
     pub fn inputs_of(&self, step: &Step) -> Vec<ResolvedPort> {

@@ -15,19 +15,5 @@ use symphony_melody::{StepKind, TypeSpec};
 
 /// A spec with no ports, config or capabilities yet; each type fills in its own.
 pub(crate) fn spec(name: &str, kind: StepKind, title: &str, summary: &str) -> TypeSpec {
-    TypeSpec {
-        name: name.into(),
-        kind,
-        version: 1,
-        title: title.into(),
-        summary: summary.into(),
-        inputs: Vec::new(),
-        extra_inputs: None,
-        outputs: Vec::new(),
-        extra_outputs: None,
-        config: Vec::new(),
-        capabilities: Vec::new(),
-        offline: false,
-        estimate_ms: 1,
-    }
+    TypeSpec::new(name, kind, title, summary)
 }

@@ -1,0 +1,1 @@
+//! Coding-agent instruments: agent CLIs (Claude Code, Codex, Aider, Gemini, a command template) run in the workspace or a git worktree.

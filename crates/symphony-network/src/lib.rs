@@ -1,0 +1,1 @@
+//! The network operator: http.request with timeouts, size limits, limited redirects and an SSRF guard.
