@@ -14,7 +14,9 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -39,6 +41,10 @@ use crate::workspace::Workspace;
 
 /// A step waiting at least this long for a slot raises a bottleneck warning.
 const SLOT_WAIT_WARNING: Duration = Duration::from_secs(1);
+
+/// How many units may finish on their first poll, inside the scheduler, before it yields to
+/// the runtime and reads its commands (a long chain of quick operators must not hold it).
+const INLINE_BUDGET: u32 = 128;
 
 /// Plays melodies with a set of step types.
 #[derive(Clone)]
@@ -183,19 +189,50 @@ impl Conductor {
         &self.registry
     }
 
+    /// Checks a melody against this conductor's step types and compiles it for playing. The
+    /// result can be played any number of times with [`Conductor::start_prepared`].
+    pub fn prepare(&self, melody: Melody) -> Result<Prepared, Problems> {
+        let problems = symphony_melody::validate(&melody, self.registry.as_ref());
+        if !problems.is_empty() {
+            return Err(Problems::new(problems));
+        }
+        Ok(self.prepare_checked(melody))
+    }
+
+    /// Compiles a melody the caller has already validated against this conductor's registry
+    /// (e.g. with `symphony_melody::load_and_validate`), without validating it again.
+    ///
+    /// Compiling relies on validation: a melody with problems may panic here. Use
+    /// [`Conductor::prepare`] unless the problems were checked just before.
+    pub fn prepare_checked(&self, melody: Melody) -> Prepared {
+        let score = Arc::new(compile(&melody, &self.registry));
+        Prepared {
+            melody: Arc::new(melody),
+            score,
+        }
+    }
+
     /// Checks the melody and inputs, prepares the workspace and starts the run.
     #[instrument(skip_all, fields(melody = %melody.melody.id, run = %options.run_id))]
     pub async fn start(&self, melody: Melody, options: RunOptions) -> Result<Run, StartError> {
-        let problems = symphony_melody::validate(&melody, self.registry.as_ref());
-        if !problems.is_empty() {
-            return Err(StartError::Invalid(Problems::new(problems)));
-        }
-        let run_inputs = resolve_inputs(&melody, &options.inputs).map_err(StartError::Invalid)?;
+        let prepared = self.prepare(melody).map_err(StartError::Invalid)?;
+        self.start_prepared(&prepared, options).await
+    }
+
+    /// Checks the run inputs, prepares the workspace and starts a run of a prepared melody.
+    #[instrument(skip_all, fields(melody = %prepared.melody.melody.id, run = %options.run_id))]
+    pub async fn start_prepared(
+        &self,
+        prepared: &Prepared,
+        options: RunOptions,
+    ) -> Result<Run, StartError> {
+        let melody = &prepared.melody;
+        let run_inputs = resolve_inputs(melody, &options.inputs).map_err(StartError::Invalid)?;
         let workspace = match &options.workspace {
             Some(path) => {
                 let path = path.clone();
-                let bytes = symphony_melody::to_bytes(&melody);
-                let record = run_record(&options.run_id, &melody, &run_inputs, "running", None);
+                let bytes = symphony_melody::to_bytes(melody);
+                let record = run_record(&options.run_id, melody, &run_inputs, "running", None);
                 let ws = tokio::task::spawn_blocking(move || {
                     let ws = Workspace::create(&path)?;
                     ws.write_record_bytes("melody.json", &bytes)?;
@@ -213,28 +250,39 @@ impl Conductor {
             None => None,
         };
 
-        let score = Arc::new(compile(&melody, &self.registry, options.max_parallel));
+        let score = prepared.score.clone();
         let shared = Arc::new(Shared {
-            index: score
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.id.clone(), i))
-                .collect(),
             outputs: (0..score.steps.len()).map(|_| OnceLock::new()).collect(),
             run_inputs,
-            settings: melody.settings.clone(),
+            melody: prepared.melody.clone(),
+            score: score.clone(),
         });
         let start = Instant::now();
         let (events, stream) = channel(start);
         let (tx, rx) = mpsc::unbounded_channel();
-        let scheduler = Scheduler::new(score, shared, events, workspace, options, melody, start);
+        let scheduler = Scheduler::new(score, shared, events, workspace, options, start);
         let finished = tokio::spawn(scheduler.run(rx));
         Ok(Run {
             events: stream,
             control: RunControl { tx },
             finished,
         })
+    }
+}
+
+/// A melody checked against a conductor's step types and compiled for playing: steps by
+/// position, resolved types, edges as indexes. Made once by [`Conductor::prepare`], played any
+/// number of times; each run keeps its own state. Cheap to clone.
+#[derive(Clone)]
+pub struct Prepared {
+    melody: Arc<Melody>,
+    score: Arc<Score>,
+}
+
+impl Prepared {
+    /// The melody.
+    pub fn melody(&self) -> &Melody {
+        &self.melody
     }
 }
 
@@ -394,8 +442,8 @@ struct Scheduler {
     events: EventSink,
     workspace: Option<Arc<Workspace>>,
     options: RunOptions,
-    melody: Melody,
     start: Instant,
+    max_parallel: usize,
     books: Vec<StepBook>,
     ready: BinaryHeap<ReadyUnit>,
     /// Ready units waiting for their instrument's concurrency limit, by key.
@@ -421,7 +469,6 @@ impl Scheduler {
         events: EventSink,
         workspace: Option<Arc<Workspace>>,
         options: RunOptions,
-        melody: Melody,
         start: Instant,
     ) -> Self {
         let books = score
@@ -439,13 +486,16 @@ impl Scheduler {
                 token: None,
             })
             .collect();
+        let max_parallel = options
+            .max_parallel
+            .map_or(score.max_parallel, |n| n.max(1) as usize);
         Scheduler {
             score,
             shared,
             events,
             workspace,
+            max_parallel,
             options,
-            melody,
             start,
             books,
             ready: BinaryHeap::new(),
@@ -466,9 +516,9 @@ impl Scheduler {
     async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> RunReport {
         self.events.send(RunEvent::RunStarted {
             run_id: self.options.run_id.clone(),
-            melody_id: self.melody.melody.id.clone(),
+            melody_id: self.shared.melody.melody.id.clone(),
             steps: self.score.steps.len() as u32,
-            max_parallel: self.score.max_parallel as u32,
+            max_parallel: self.max_parallel as u32,
             offline: self.score.offline,
         });
         let roots: Vec<usize> = (0..self.score.steps.len())
@@ -482,7 +532,22 @@ impl Scheduler {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut control_open = true;
         loop {
-            self.dispatch();
+            if self.dispatch() {
+                // Many units finished inline: let others run, then take what came in.
+                self.events.flush();
+                tokio::task::yield_now().await;
+                while let Some(done) = self.tasks.try_join_next() {
+                    self.on_joined(done);
+                }
+                while control_open {
+                    match control.try_recv() {
+                        Ok(cmd) => self.on_control(cmd),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => control_open = false,
+                    }
+                }
+                continue;
+            }
             if self.tasks.is_empty() {
                 let idle = self.ready.is_empty() && self.parked.values().all(Vec::is_empty);
                 // Paused with work left, the run waits for a command; in every other case an
@@ -491,13 +556,10 @@ impl Scheduler {
                     break;
                 }
             }
+            // Everything said so far reaches the listener before the scheduler waits.
+            self.events.flush();
             tokio::select! {
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    match done {
-                        Ok(done) => self.on_done(done),
-                        Err(e) => tracing::error!("a step task panicked: {e}"),
-                    }
-                }
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => self.on_joined(done),
                 cmd = control.recv(), if control_open => match cmd {
                     Some(cmd) => self.on_control(cmd),
                     None => control_open = false,
@@ -508,16 +570,28 @@ impl Scheduler {
         self.finish().await
     }
 
-    /// Starts ready units while slots are free.
-    fn dispatch(&mut self) {
-        if self.paused || self.cancelled {
-            return;
+    fn on_joined(&mut self, joined: Result<UnitDone, tokio::task::JoinError>) {
+        match joined {
+            Ok(done) => self.on_done(done),
+            Err(e) => tracing::error!("a step task panicked: {e}"),
         }
+    }
+
+    /// Starts ready units while slots are free. Returns true when it stopped because
+    /// [`INLINE_BUDGET`] units finished inline and there may be more to start.
+    fn dispatch(&mut self) -> bool {
+        if self.paused || self.cancelled {
+            return false;
+        }
+        let mut inline = 0;
         while let Some(top) = self.ready.peek() {
+            if inline >= INLINE_BUDGET {
+                return true;
+            }
             let step = &self.score.steps[top.step];
             let needs_slot = step.takes_slot() || top.item.is_some();
-            if needs_slot && self.busy >= self.score.max_parallel {
-                return;
+            if needs_slot && self.busy >= self.max_parallel {
+                return false;
             }
             let unit = self.ready.pop().expect("peeked just above");
             if !self.still_wanted(&unit) {
@@ -541,8 +615,11 @@ impl Scheduler {
             if needs_slot {
                 self.busy += 1;
             }
-            self.launch(unit, needs_slot, key);
+            if self.launch(unit, needs_slot, key) {
+                inline += 1;
+            }
         }
+        false
     }
 
     fn still_wanted(&self, unit: &ReadyUnit) -> bool {
@@ -552,7 +629,10 @@ impl Scheduler {
         }
     }
 
-    fn launch(&mut self, unit: ReadyUnit, holds_slot: bool, key: Option<String>) {
+    /// Starts a unit. Its first poll happens here, inside the scheduler: a unit that needs no
+    /// waiting (most operators) finishes on the spot, with no task and no wake-up; the others
+    /// go on in a task of their own. Returns true when the unit finished inline.
+    fn launch(&mut self, unit: ReadyUnit, holds_slot: bool, key: Option<String>) -> bool {
         let now = Instant::now();
         let waited = now.saturating_duration_since(unit.queued_at);
         let step = &self.score.steps[unit.step];
@@ -586,7 +666,7 @@ impl Scheduler {
                         .get(k)
                         .map(|l| format!("the `{k}` limit of {l}"))
                 })
-                .unwrap_or_else(|| format!("maxParallel {}", self.score.max_parallel));
+                .unwrap_or_else(|| format!("maxParallel {}", self.max_parallel));
             self.events.send(RunEvent::Bottleneck {
                 step: step.id.clone(),
                 kind: BottleneckKind::WaitingForSlot,
@@ -619,7 +699,31 @@ impl Scheduler {
             holds_slot,
             key,
         };
-        self.tasks.spawn(perform(job));
+        let mut unit = Box::pin(perform(job));
+        // A future may be polled with one waker and then with another: whatever it registers
+        // with this one is registered again, with the task's waker, on its first poll there.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match unit.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(done) => {
+                self.on_done(done);
+                true
+            }
+            std::task::Poll::Pending => {
+                self.spawn_unit(unit);
+                false
+            }
+        }
+    }
+
+    /// Runs a unit in a task of its own, flushing the events it sends each time it waits.
+    fn spawn_unit<F>(&mut self, unit: Pin<Box<F>>)
+    where
+        F: Future<Output = UnitDone> + Send + 'static,
+    {
+        self.tasks.spawn(Flushing {
+            unit,
+            events: self.events.clone(),
+        });
     }
 
     fn on_done(&mut self, done: UnitDone) {
@@ -783,7 +887,7 @@ impl Scheduler {
             Some(ws) => {
                 let ws = ws.clone();
                 let id = self.score.steps[s].id.clone();
-                self.tasks.spawn(async move {
+                self.spawn_unit(Box::pin(async move {
                     let result = record_outputs(&ws, &id, &out.outputs)
                         .await
                         .map(|()| Played::Done(out));
@@ -796,7 +900,7 @@ impl Scheduler {
                         holds_slot: false,
                         key: None,
                     }
-                });
+                }));
             }
             None => self.succeed(s, out),
         }
@@ -1005,7 +1109,7 @@ impl Scheduler {
                 self.parked.clear();
             }
             Control::CancelStep(id) => {
-                let Some(&s) = self.shared.index.get(id.as_str()) else {
+                let Some(&s) = self.score.index.get(id.as_str()) else {
                     return;
                 };
                 match self.books[s].state {
@@ -1136,7 +1240,7 @@ impl Scheduler {
                 .to_owned();
             let record = run_record(
                 &self.options.run_id,
-                &self.melody,
+                &self.shared.melody,
                 &self.shared.run_inputs,
                 &status_name,
                 Some(&totals),
@@ -1155,6 +1259,7 @@ impl Scheduler {
             status,
             totals: totals.clone(),
         });
+        self.events.flush();
         RunReport {
             run_id: self.options.run_id.clone(),
             status,
@@ -1162,6 +1267,26 @@ impl Scheduler {
             steps,
             result,
         }
+    }
+}
+
+/// A unit's future that flushes the run's events after every poll, so what a step reports
+/// reaches the listener as soon as the step waits (or ends).
+struct Flushing<F> {
+    unit: Pin<Box<F>>,
+    events: EventSink,
+}
+
+impl<F: Future> Future for Flushing<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let polled = self.unit.as_mut().poll(cx);
+        self.events.flush();
+        polled
     }
 }
 

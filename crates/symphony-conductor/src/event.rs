@@ -288,11 +288,17 @@ struct Pending {
     bytes: u64,
 }
 
-/// Progress not yet read. A step's progress is merged into its open slot until a state change
-/// of that step is sent; the slot is then detached (kept by marker) so later progress opens a
-/// new one and is delivered after the state change, never before it.
+/// Events not yet sent, and progress not yet read. Every event goes into `batch` first (under
+/// the lock, so the order of the batch is the order of sending) and reaches the stream when
+/// someone flushes: the scheduler before each wait, a step task after each poll, a sink when it
+/// is dropped. One wake-up of the listener then carries many events.
+///
+/// A step's progress is merged into its open slot until a state change of that step is sent;
+/// the slot is then detached (kept by marker) so later progress opens a new one and is
+/// delivered after the state change, never before it.
 #[derive(Default)]
 struct Slots {
+    batch: Vec<Envelope>,
     open: HashMap<StepId, Pending>,
     detached: HashMap<u64, Pending>,
     next_marker: u64,
@@ -300,18 +306,36 @@ struct Slots {
 
 type ProgressSlots = Arc<Mutex<Slots>>;
 
-/// The sending side, held by the conductor and its steps. Cloning is cheap.
-#[derive(Clone)]
+/// The sending side, held by the conductor and its steps. Cloning is cheap. Events are sent in
+/// batches: see [`EventSink::flush`]; a sink flushes when it is dropped.
 pub struct EventSink {
-    tx: mpsc::UnboundedSender<Envelope>,
+    tx: mpsc::UnboundedSender<Vec<Envelope>>,
     /// A `std` mutex: it is held for a few instructions and never across an `.await`.
     progress: ProgressSlots,
     start: Instant,
 }
 
+impl Clone for EventSink {
+    fn clone(&self) -> Self {
+        EventSink {
+            tx: self.tx.clone(),
+            progress: self.progress.clone(),
+            start: self.start,
+        }
+    }
+}
+
+impl Drop for EventSink {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// The receiving side, held by a host.
 pub struct EventStream {
-    rx: mpsc::UnboundedReceiver<Envelope>,
+    rx: mpsc::UnboundedReceiver<Vec<Envelope>>,
+    /// The rest of the batch being read.
+    buffer: std::vec::IntoIter<Envelope>,
     progress: ProgressSlots,
 }
 
@@ -325,7 +349,11 @@ pub fn channel(start: Instant) -> (EventSink, EventStream) {
             progress: progress.clone(),
             start,
         },
-        EventStream { rx, progress },
+        EventStream {
+            rx,
+            buffer: Vec::new().into_iter(),
+            progress,
+        },
     )
 }
 
@@ -360,22 +388,35 @@ impl EventSink {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Sends a state change. Never blocks; if nobody listens any more, the event is dropped.
+    /// Sends a state change: queues it behind every event sent before it, for the next
+    /// [`EventSink::flush`]. Never blocks; if nobody listens any more, the event is dropped.
     pub fn send(&self, event: RunEvent) {
         let record = EventRecord {
             at_ms: self.now_ms(),
             event,
         };
+        let mut slots = self.lock();
         if let Some(step) = record.event.step() {
-            let mut slots = self.lock();
+            // Progress of this step not yet read is delivered before the state change; later
+            // progress opens a new slot, after it.
             if let Some(p) = slots.open.remove(step) {
                 slots.detached.insert(p.marker, p);
             }
-            // Sent under the lock, so no progress of this step can slip in ahead of it.
-            let _ = self.tx.send(Envelope::Event(record));
-        } else {
-            let _ = self.tx.send(Envelope::Event(record));
         }
+        slots.batch.push(Envelope::Event(record));
+    }
+
+    /// Delivers every queued event to the stream, in order.
+    pub fn flush(&self) {
+        let mut slots = self.lock();
+        if slots.batch.is_empty() {
+            return;
+        }
+        // The next batch starts as large as this one was: no regrowing it event by event.
+        let capacity = slots.batch.len();
+        let batch = std::mem::replace(&mut slots.batch, Vec::with_capacity(capacity));
+        // Sent under the lock, so a flush from another clone cannot overtake this one.
+        let _ = self.tx.send(batch);
     }
 
     /// Reports streamed progress, merging it with any progress of the step not yet read.
@@ -401,27 +442,37 @@ impl EventSink {
                 bytes,
             },
         );
-        let _ = self.tx.send(Envelope::Progress(marker, step.clone()));
+        slots.batch.push(Envelope::Progress(marker, step.clone()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // Nothing panics while holding it; should something, the queue is still consistent
+        // (each change is one push or one insert), so carry on rather than lose events.
         self.progress
             .lock()
-            .expect("the progress lock is never held across a panic")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl EventStream {
     /// The next event, or `None` once the run has finished and every event was read.
     pub async fn recv(&mut self) -> Option<EventRecord> {
-        let envelope = self.rx.recv().await?;
-        Some(self.open(envelope))
+        loop {
+            if let Some(envelope) = self.buffer.next() {
+                return Some(self.open(envelope));
+            }
+            self.buffer = self.rx.recv().await?.into_iter();
+        }
     }
 
     /// The next event if one is waiting, without waiting.
     pub fn try_recv(&mut self) -> Option<EventRecord> {
-        let envelope = self.rx.try_recv().ok()?;
-        Some(self.open(envelope))
+        loop {
+            if let Some(envelope) = self.buffer.next() {
+                return Some(self.open(envelope));
+            }
+            self.buffer = self.rx.try_recv().ok()?.into_iter();
+        }
     }
 
     fn open(&self, envelope: Envelope) -> EventRecord {
@@ -488,6 +539,7 @@ mod tests {
         }
         sink.send(RunEvent::StepCancelled { step: step.clone() });
         sink.progress(&step, "d", 1, 1);
+        // Dropping the sink flushes it.
         drop(sink);
         let mut events = Vec::new();
         while let Some(r) = stream.recv().await {

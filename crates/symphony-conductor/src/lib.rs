@@ -20,7 +20,8 @@ pub mod steps;
 pub mod workspace;
 
 pub use conductor::{
-    resolve_inputs, Conductor, Run, RunControl, RunOptions, RunReport, StartError, StepReport,
+    resolve_inputs, Conductor, Prepared, Run, RunControl, RunOptions, RunReport, StartError,
+    StepReport,
 };
 pub use event::{
     BottleneckKind, EventRecord, EventStream, RunEvent, RunStatus, StepId, StepOutcome, Totals,

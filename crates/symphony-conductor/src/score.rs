@@ -72,7 +72,10 @@ impl CompiledStep {
 
 pub(crate) struct Score {
     pub steps: Vec<CompiledStep>,
+    /// The melody's own max parallel (a run may override it).
     pub max_parallel: usize,
+    /// Step positions by id.
+    pub index: HashMap<StepId, usize>,
     pub limits: HashMap<String, u32>,
     pub offline: bool,
 }
@@ -80,9 +83,9 @@ pub(crate) struct Score {
 /// What steps can read while playing: run inputs and finished outputs, shared by all tasks.
 pub(crate) struct Shared {
     pub run_inputs: Map<String, Value>,
-    /// The melody's run settings.
-    pub settings: Settings,
-    pub index: HashMap<StepId, usize>,
+    /// The melody (for its settings).
+    pub melody: Arc<Melody>,
+    pub score: Arc<Score>,
     /// Each slot is set once, when its step succeeds, and read by steps downstream of it.
     pub outputs: Box<[OnceLock<Arc<Outputs>>]>,
 }
@@ -92,18 +95,18 @@ impl RunView for Shared {
         self.run_inputs.get(name)
     }
     fn step_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.score.index.get(id).copied()
     }
     fn outputs_of(&self, step: usize) -> Option<&Outputs> {
         self.outputs.get(step)?.get().map(|o| &**o)
     }
     fn settings(&self) -> &Settings {
-        &self.settings
+        &self.melody.settings
     }
 }
 
 /// Compiles a melody that has passed validation against `registry`.
-pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option<u32>) -> Score {
+pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
     let default_timeout = melody
         .settings
         .default_timeout_ms
@@ -199,10 +202,17 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry, max_parallel: Option
                 .iter()
                 .all(|v| v.entry.spec.offline || v.entry.spec.kind != StepKind::Instrument)
         });
+    let index = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
     Score {
+        index,
         steps,
-        max_parallel: max_parallel
-            .or(melody.settings.max_parallel)
+        max_parallel: melody
+            .settings
+            .max_parallel
             .unwrap_or(DEFAULT_MAX_PARALLEL)
             .max(1) as usize,
         limits: melody

@@ -1125,3 +1125,83 @@ async fn file_write_without_a_workspace_says_what_to_do() {
         .unwrap()
         .contains("no workspace"));
 }
+
+fn chain(n: usize) -> symphony_melody::Melody {
+    let steps: Vec<Value> = (0..n)
+        .map(|i| step(&format!("s{i}"), "operator.pass", json!({})))
+        .collect();
+    let edges: Vec<Value> = (1..n)
+        .map(|i| edge(&format!("s{}.output", i - 1), &format!("s{i}.input")))
+        .collect();
+    melody(json!(steps), json!(edges), json!({}))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prepared_melody_plays_many_times_each_run_with_its_own_state() {
+    let h = harness();
+    let prepared = h.conductor.prepare(chain(3)).unwrap();
+    for i in 0..2 {
+        let options = RunOptions {
+            run_id: format!("run-{i}"),
+            ..RunOptions::default()
+        };
+        let run = h
+            .conductor
+            .start_prepared(&prepared, options)
+            .await
+            .unwrap();
+        let (mut events, _control, finished) = run.into_parts();
+        let report = finished.await.unwrap();
+        assert_eq!(report.run_id, format!("run-{i}"));
+        assert_eq!(report.status, RunStatus::Succeeded);
+        assert_eq!(report.totals.succeeded, 3);
+        let mut succeeded = 0;
+        while let Some(e) = events.recv().await {
+            succeeded += u32::from(matches!(e.event, RunEvent::StepSucceeded { .. }));
+        }
+        assert_eq!(succeeded, 3, "run {i} reports its own steps, once each");
+    }
+    // A melody with problems is refused at `prepare`, naming them.
+    let bad = melody(
+        json!([step("a", "operator.pass", json!({}))]),
+        json!([edge("a.output", "ghost.input")]),
+        json!({}),
+    );
+    let problems = h.conductor.prepare(bad).err().unwrap();
+    assert!(problems.to_string().contains("ghost"), "{problems}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_reaches_a_long_chain_of_steps_that_finish_at_once() {
+    // Pass steps finish on their first poll, inside the scheduler; it must still stop now and
+    // then to read its commands, or a cancel would wait for the whole chain.
+    let h = harness();
+    let n = 5_000;
+    let (report, events) = play_with(&h, chain(n), RunOptions::default(), |control| {
+        control.cancel()
+    })
+    .await;
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert!(report.totals.succeeded > 0);
+    assert!(
+        (report.totals.succeeded as usize) < n / 10,
+        "{} of {n} steps ran after the cancel was sent",
+        report.totals.succeeded
+    );
+    // Every step that succeeded was reported, in chain order, before the run's end.
+    let order: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::StepSucceeded { step, .. } => Some(&**step),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = (0..report.totals.succeeded)
+        .map(|i| format!("s{i}"))
+        .collect();
+    assert_eq!(order, expected);
+    assert!(matches!(
+        events.last().unwrap().event,
+        RunEvent::RunFinished { .. }
+    ));
+}

@@ -104,6 +104,8 @@ pub async fn run(args: Args) -> Outcome {
     let mut presses = interrupts();
     let context = RunContext::new(&melody, &registry, &run_id, &workspace, seed);
     let conductor = Conductor::new(registry);
+    // `load_melody` validated it against this same registry: compile it without a second pass.
+    let prepared = conductor.prepare_checked(melody);
     let options = RunOptions {
         run_id,
         inputs,
@@ -112,7 +114,7 @@ pub async fn run(args: Args) -> Outcome {
         seed,
     };
     let started = conductor
-        .start(melody, options)
+        .start_prepared(&prepared, options)
         .await
         .map_err(|e| match e {
             StartError::Invalid(problems) => Failure::problems(problems.in_file(&source)),
