@@ -559,7 +559,13 @@ impl Scheduler {
             // Everything said so far reaches the listener before the scheduler waits.
             self.events.flush();
             tokio::select! {
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => self.on_joined(done),
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    self.on_joined(done);
+                    // Take every other unit that has finished too, before starting new ones.
+                    while let Some(done) = self.tasks.try_join_next() {
+                        self.on_joined(done);
+                    }
+                }
                 cmd = control.recv(), if control_open => match cmd {
                     Some(cmd) => self.on_control(cmd),
                     None => control_open = false,

@@ -49,6 +49,11 @@ pub trait StepType: Send + Sync + 'static {
     }
 
     /// Plays the step once (one attempt).
+    ///
+    /// The future's first poll runs inside the scheduler's own task (a step that needs no
+    /// waiting finishes there, with no task of its own); it is moved to a task of its own when
+    /// it first returns `Pending`. So `play` must never block its thread: file and process work
+    /// goes through `tokio::task::spawn_blocking` or tokio's async APIs.
     fn play<'a>(&'a self, cx: &'a StepContext) -> BoxFuture<'a, Result<Played, StepError>>;
 }
 
