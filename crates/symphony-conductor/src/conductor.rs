@@ -984,7 +984,7 @@ impl Scheduler {
                         from_step: step.id.clone(),
                         from_port: edge.from_port.clone(),
                         to_step: score.steps[edge.to].id.clone(),
-                        to_port: score.steps[edge.to].inputs[edge.to_port].name.clone(),
+                        to_port: edge.to_port_name.clone(),
                         bytes: json_size(v),
                     });
                     self.books[edge.to].slots[edge.to_port][edge.slot] = Some(v.clone());

@@ -241,11 +241,11 @@ pub enum RunEvent {
         /// The upstream step.
         from_step: StepId,
         /// Its output port.
-        from_port: String,
+        from_port: Arc<str>,
         /// The downstream step.
         to_step: StepId,
         /// Its input port.
-        to_port: String,
+        to_port: Arc<str>,
         /// The size of the value as JSON text.
         bytes: u64,
     },

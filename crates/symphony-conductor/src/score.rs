@@ -35,10 +35,12 @@ pub(crate) struct Playbook {
 
 /// An edge leaving a step.
 pub(crate) struct OutEdge {
-    pub from_port: String,
+    pub from_port: Arc<str>,
     pub to: usize,
     /// Position of the input port in the target's `inputs`.
     pub to_port: usize,
+    /// The input port's name, shared into events.
+    pub to_port_name: Arc<str>,
     /// Position of this edge among the edges into that port.
     pub slot: usize,
 }
@@ -176,10 +178,12 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
         steps[to].fan_in[to_port] += 1;
         steps[to].sources[to_port].push((from, edge.from.port.clone()));
         steps[to].in_edges += 1;
+        let to_port_name = Arc::from(steps[to].inputs[to_port].name.as_str());
         steps[from].out_edges.push(OutEdge {
-            from_port: edge.from.port.clone(),
+            from_port: Arc::from(edge.from.port.as_str()),
             to,
             to_port,
+            to_port_name,
             slot,
         });
     }
