@@ -123,15 +123,18 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                 type_name: entry.name.clone(),
                 offline: entry.spec.offline,
             });
+            // The play is polled first: a step that finishes at once never registers with the
+            // cancellation token or the timer. The scheduler starts nothing once cancelled, so
+            // a cancel always finds the play pending.
             let result = tokio::select! {
                 biased;
-                _ = token.cancelled() => Err(cancelled()),
                 r = tokio::time::timeout(timeout, entry.step_type.play(&cx)) => r.unwrap_or_else(|_| {
                     Err(StepError::retryable(
                         ErrorKind::Timeout,
                         format!("timed out after {}", human(timeout)),
                     ))
                 }),
+                _ = token.cancelled() => Err(cancelled()),
             };
             let error = match result {
                 Ok(played) => {
