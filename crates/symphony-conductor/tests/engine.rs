@@ -1205,3 +1205,36 @@ async fn a_cancel_reaches_a_long_chain_of_steps_that_finish_at_once() {
         RunEvent::RunFinished { .. }
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn what_a_waiting_step_reports_reaches_the_listener_while_it_waits() {
+    // Events go out in batches; a step's batch must be flushed when it waits, not when it ends.
+    let h = harness();
+    let m = melody(
+        json!([step(
+            "plan",
+            "instrument.offline",
+            json!({"prompt": "one two three four five six seven eight", "latencyMs": 8000})
+        )]),
+        json!([]),
+        json!({}),
+    );
+    let begun = Instant::now();
+    let run = h.conductor.start(m, RunOptions::default()).await.unwrap();
+    let (mut events, _control, finished) = run.into_parts();
+    let mut seen = Vec::new();
+    while let Some(e) = events.recv().await {
+        seen.push((begun.elapsed().as_millis() as u64, e.event));
+    }
+    finished.await.unwrap();
+    let at = |want: fn(&RunEvent) -> bool| seen.iter().find(|(_, e)| want(e)).unwrap().0;
+    let started = at(|e| matches!(e, RunEvent::StepStarted { .. }));
+    let first_progress = at(|e| matches!(e, RunEvent::StepProgress { .. }));
+    let succeeded = at(|e| matches!(e, RunEvent::StepSucceeded { .. }));
+    assert_eq!(started, 0, "StepStarted is read as the step starts");
+    assert!(
+        first_progress < 2000,
+        "the first words are read at {first_progress} ms, long before the end"
+    );
+    assert_eq!(succeeded, 8000);
+}
