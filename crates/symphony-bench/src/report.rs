@@ -248,6 +248,11 @@ fn render(results: &[Result1], m: &Machine, speed: (f64, f64)) -> String {
          file); `cargo run --release -p symphony-bench -- --scenario chain-1k` (one scenario, \
          prints a JSON line).\n"
     );
+    let _ = writeln!(
+        w,
+        "**Why a target is missed, and what was done about it:** see \
+         [performance.md](performance.md) (written by hand, with the profiles).\n"
+    );
     let _ = writeln!(w, "## Machine\n");
     let _ = writeln!(w, "- Date: {}", m.date);
     let _ = writeln!(w, "- CPU: {} (`nproc` = {})", m.cpu, m.nproc);
