@@ -140,6 +140,11 @@ fn row(step: &StepReport) -> [String; 7] {
         None => ("-".to_owned(), "-".to_owned()),
     };
     let mut note = Vec::new();
+    match step.origin {
+        symphony_conductor::OutputOrigin::Played => {}
+        symphony_conductor::OutputOrigin::Cached => note.push("cached".to_owned()),
+        symphony_conductor::OutputOrigin::Given => note.push("kept".to_owned()),
+    }
     if step.offline {
         note.push("offline".to_owned());
     }
@@ -235,6 +240,7 @@ mod tests {
             note: None,
             usage: None,
             offline: false,
+            origin: symphony_conductor::OutputOrigin::Played,
         }
     }
 

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use symphony_melody::Retry;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{BottleneckKind, EventSink, RunEvent, StepId};
+use crate::cache::OutputCache;
+use crate::event::{BottleneckKind, EventSink, OutputOrigin, RunEvent, StepId};
 use crate::score::Playbook;
 use crate::step::{ErrorKind, Outputs, Played, RunView, StepContext, StepError, Usage};
 use crate::workspace::Workspace;
@@ -27,7 +28,7 @@ pub(crate) struct Job {
     pub step: usize,
     pub id: StepId,
     pub item: Option<u32>,
-    pub inputs: Map<String, Value>,
+    pub inputs: Arc<Map<String, Value>>,
     /// The step's own way to play, then its fallbacks; timeout and retries.
     pub playbook: Arc<Playbook>,
     pub view: Arc<dyn RunView>,
@@ -39,6 +40,18 @@ pub(crate) struct Job {
     pub seed: u64,
     pub holds_slot: bool,
     pub key: Option<String>,
+    /// Whether the unit's output may be taken instead of playing it.
+    pub reuse: Reuse,
+}
+
+/// An output a unit may take instead of being played.
+pub(crate) enum Reuse {
+    /// Play it.
+    None,
+    /// The run was given this output.
+    Given(Outputs),
+    /// Look this key up in the cache; play on a miss.
+    Lookup(Arc<dyn OutputCache>, Arc<str>),
 }
 
 /// What a unit's task reports.
@@ -50,6 +63,8 @@ pub(crate) struct UnitDone {
     pub usage: Option<Usage>,
     pub holds_slot: bool,
     pub key: Option<String>,
+    /// Played, or reused.
+    pub origin: OutputOrigin,
 }
 
 /// Plays a unit through its attempts and fallbacks.
@@ -68,7 +83,29 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
         seed,
         holds_slot,
         key,
+        reuse,
     } = job;
+    let reused = match reuse {
+        Reuse::None => None,
+        Reuse::Given(outputs) => Some((outputs, OutputOrigin::Given)),
+        Reuse::Lookup(cache, key) => cache
+            .lookup(&key)
+            .await
+            .map(|outputs| (outputs, OutputOrigin::Cached)),
+    };
+    if let Some((outputs, origin)) = reused {
+        let (result, usage) = finish(Played::Done(outputs.into()), &workspace, record, &id).await;
+        return UnitDone {
+            step,
+            item,
+            result,
+            attempts: 0,
+            usage,
+            holds_slot,
+            key,
+            origin,
+        };
+    }
     let mut attempts = 0u32;
     let mut rng: Option<SmallRng> = None;
     let mut last_error = None;
@@ -147,6 +184,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                         usage,
                         holds_slot,
                         key,
+                        origin: OutputOrigin::Played,
                     };
                 }
                 Err(e) if e.kind == ErrorKind::Cancelled => {
@@ -158,6 +196,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                         usage: None,
                         holds_slot,
                         key,
+                        origin: OutputOrigin::Played,
                     }
                 }
                 Err(e) => e,
@@ -205,7 +244,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
             tokio::select! {
                 biased;
                 _ = token.cancelled() => {
-                    return UnitDone { step, item, result: Err(cancelled()), attempts, usage: None, holds_slot, key };
+                    return UnitDone { step, item, result: Err(cancelled()), attempts, usage: None, holds_slot, key, origin: OutputOrigin::Played };
                 }
                 _ = tokio::time::sleep(delay) => {}
             }
@@ -220,6 +259,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
         usage: None,
         holds_slot,
         key,
+        origin: OutputOrigin::Played,
     }
 }
 

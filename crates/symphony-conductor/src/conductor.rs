@@ -13,7 +13,7 @@
 //! unbounded channel; state changes are never dropped; only progress is coalesced.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -29,10 +29,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
-use crate::attempt::{perform, record_outputs, Job, UnitDone};
+use crate::attempt::{perform, record_outputs, Job, Reuse, UnitDone};
+use crate::cache::{cache_key, template_reads, CacheHandle};
 use crate::event::{
-    channel, json_size, BottleneckKind, EventSink, EventStream, RunEvent, RunStatus, StepOutcome,
-    Totals,
+    channel, json_size, BottleneckKind, EventSink, EventStream, OutputOrigin, RunEvent, RunStatus,
+    StepOutcome, Totals,
 };
 use crate::registry::Registry;
 use crate::score::{collects, compile, Score, Shared};
@@ -65,6 +66,17 @@ pub struct RunOptions {
     pub max_parallel: Option<u32>,
     /// Seeds retry jitter, so a run can be replayed exactly.
     pub seed: u64,
+    /// Outputs to use instead of playing these steps, by step id: a resumed run's finished
+    /// steps, a pinned output, or an edited output a fork starts from. Such a step is not
+    /// played; it succeeds with these outputs (origin `given`) once its inputs are in.
+    pub given: BTreeMap<String, Outputs>,
+    /// Where stored outputs of cacheable steps are looked up (origin `cached`).
+    pub cache: Option<CacheHandle>,
+    /// Play every step: look nothing up in the cache (keys are still computed and reported,
+    /// so the new outputs can be stored).
+    pub fresh: bool,
+    /// Play these steps even if the cache holds their output ("take again").
+    pub fresh_steps: BTreeSet<String>,
 }
 
 /// Why a run could not start.
@@ -158,6 +170,8 @@ pub struct StepReport {
     pub usage: Option<Usage>,
     /// Whether its instrument calls no model.
     pub offline: bool,
+    /// Played in this run, or its output reused (for a succeeded step).
+    pub origin: OutputOrigin,
 }
 
 /// The end of a run.
@@ -375,7 +389,7 @@ struct ReadyUnit {
     priority: i32,
     step: usize,
     item: Option<u32>,
-    inputs: Map<String, Value>,
+    inputs: Arc<Map<String, Value>>,
     queued_at: Instant,
 }
 
@@ -434,6 +448,8 @@ struct StepBook {
     usage: Option<Usage>,
     elapsed_ms: u64,
     token: Option<CancellationToken>,
+    origin: OutputOrigin,
+    cache_key: Option<Arc<str>>,
 }
 
 struct Scheduler {
@@ -484,6 +500,8 @@ impl Scheduler {
                 usage: None,
                 elapsed_ms: 0,
                 token: None,
+                origin: OutputOrigin::Played,
+                cache_key: None,
             })
             .collect();
         let max_parallel = options
@@ -690,6 +708,33 @@ impl Scheduler {
         } else {
             &step.playbook
         };
+        let mut reuse = Reuse::None;
+        if unit.item.is_none() {
+            let primary = &playbook.variants[0];
+            if let Some(outputs) = self.options.given.get(&*step.id) {
+                reuse = Reuse::Given(outputs.clone());
+            } else if primary.entry.spec.cacheable {
+                let reads = template_reads(
+                    &primary.entry.spec,
+                    &primary.config,
+                    &unit.inputs,
+                    self.shared.as_ref(),
+                );
+                let key: Arc<str> = Arc::from(cache_key(
+                    &primary.entry.spec.name,
+                    primary.entry.spec.version,
+                    &primary.config,
+                    &unit.inputs,
+                    &reads,
+                ));
+                book.cache_key = Some(key.clone());
+                let look = !self.options.fresh && !self.options.fresh_steps.contains(&*step.id);
+                reuse = match (&self.options.cache, look) {
+                    (Some(cache), true) => Reuse::Lookup(cache.0.clone(), key),
+                    _ => Reuse::None,
+                };
+            }
+        }
         let job = Job {
             step: unit.step,
             id: step.id.clone(),
@@ -704,6 +749,7 @@ impl Scheduler {
             seed: self.options.seed,
             holds_slot,
             key,
+            reuse,
         };
         let mut unit = Box::pin(perform(job));
         // A future may be polled with one waker and then with another: whatever it registers
@@ -745,6 +791,9 @@ impl Scheduler {
             }
         }
         let s = done.step;
+        if done.item.is_none() && done.origin != OutputOrigin::Played {
+            self.books[s].origin = done.origin;
+        }
         // A map's own play only lists its items; its attempts are its items' attempts.
         if !matches!(done.result, Ok(Played::FanOut(_))) {
             self.books[s].attempts += done.attempts;
@@ -777,9 +826,11 @@ impl Scheduler {
             let mut unit_inputs = inputs.clone();
             unit_inputs.insert("item".into(), item);
             unit_inputs.insert("index".into(), Value::from(i));
+            let unit_inputs = Arc::new(unit_inputs);
             self.events.send(RunEvent::StepQueued {
                 step: self.score.steps[s].id.clone(),
                 item: Some(i as u32),
+                inputs: unit_inputs.clone(),
             });
             self.ready.push(ReadyUnit {
                 priority: self.score.steps[s].priority,
@@ -905,6 +956,7 @@ impl Scheduler {
                         usage: None,
                         holds_slot: false,
                         key: None,
+                        origin: OutputOrigin::Played,
                     }
                 }));
             }
@@ -940,6 +992,8 @@ impl Scheduler {
             elapsed_ms,
             attempts: book.attempts,
             usage: book.usage.clone(),
+            origin: book.origin,
+            cache_key: book.cache_key.clone(),
         });
         self.propagate(s, Some(&outputs));
     }
@@ -1033,9 +1087,11 @@ impl Scheduler {
             }
         }
         self.books[s].state = State::Ready;
+        let inputs = Arc::new(inputs);
         self.events.send(RunEvent::StepQueued {
             step: step.id.clone(),
             item: None,
+            inputs: inputs.clone(),
         });
         self.ready.push(ReadyUnit {
             priority: step.priority,
@@ -1220,6 +1276,7 @@ impl Scheduler {
                     .entry
                     .spec
                     .offline,
+                origin: book.origin,
             });
         }
         let status = if required_failed {

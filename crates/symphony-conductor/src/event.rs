@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -76,6 +76,20 @@ pub struct Totals {
     pub cost_usd: f64,
 }
 
+/// Where a succeeded step's output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputOrigin {
+    /// The step was played in this run.
+    #[default]
+    Played,
+    /// A stored output of an earlier play with the same type, config and inputs was reused.
+    Cached,
+    /// The run was given the output (a resumed run's finished step, a pinned or edited
+    /// output).
+    Given,
+}
+
 /// Why a bottleneck warning was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,6 +145,8 @@ pub enum RunEvent {
         step: StepId,
         /// The map item, for a map's body.
         item: Option<u32>,
+        /// Its input values by port (`item` and `index` too, for a map item).
+        inputs: Arc<Map<String, Value>>,
     },
     /// An attempt of the step began.
     StepStarted {
@@ -231,10 +247,29 @@ pub enum RunEvent {
         step: StepId,
         /// Time from its first start to its end, in milliseconds.
         elapsed_ms: u64,
-        /// Attempts made (all items of a map included).
+        /// Attempts made (all items of a map included); 0 when the output was reused.
         attempts: u32,
-        /// Tokens and cost, for instruments.
+        /// Tokens and cost, for instruments (of this run: none for a reused output).
         usage: Option<Usage>,
+        /// Whether the step was played, or its output reused.
+        origin: OutputOrigin,
+        /// The key its output may be stored and found under, for cacheable step types: a hash
+        /// of the type, its version, the config and the inputs.
+        cache_key: Option<Arc<str>>,
+    },
+    /// What an instrument sent its model, once per attempt (rendered templates, no
+    /// credentials).
+    StepPrompt {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// The attempt (1 for the first).
+        attempt: u32,
+        /// The system prompt, if any.
+        system: Option<String>,
+        /// The prompt.
+        prompt: String,
     },
     /// Data went along an edge.
     DataSent {
@@ -372,6 +407,7 @@ impl RunEvent {
             | RunEvent::StepFailed { step, .. }
             | RunEvent::StepCancelled { step }
             | RunEvent::StepSucceeded { step, .. }
+            | RunEvent::StepPrompt { step, .. }
             | RunEvent::Bottleneck { step, .. } => Some(step),
             RunEvent::DataSent { from_step, .. } => Some(from_step),
             RunEvent::RunStarted { .. }

@@ -11,6 +11,7 @@
 //! (the CLI, the app, the store) read events and call this API; nothing here calls them.
 
 pub mod attempt;
+pub mod cache;
 pub mod conductor;
 pub mod event;
 pub mod registry;
@@ -19,12 +20,14 @@ pub mod step;
 pub mod steps;
 pub mod workspace;
 
+pub use cache::{cache_key, CacheHandle, OutputCache};
 pub use conductor::{
     resolve_inputs, Conductor, Prepared, Run, RunControl, RunOptions, RunReport, StartError,
     StepReport,
 };
 pub use event::{
-    BottleneckKind, EventRecord, EventStream, RunEvent, RunStatus, StepId, StepOutcome, Totals,
+    BottleneckKind, EventRecord, EventStream, OutputOrigin, RunEvent, RunStatus, StepId,
+    StepOutcome, Totals,
 };
 pub use registry::Registry;
 pub use score::{DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT};

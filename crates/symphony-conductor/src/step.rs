@@ -218,7 +218,7 @@ pub struct StepContext {
     /// The config in force (the step's own, or a fallback's merged over it).
     pub config: Arc<Map<String, Value>>,
     /// Input values by port (`item` and `index` too, for a map's body).
-    pub inputs: Map<String, Value>,
+    pub inputs: Arc<Map<String, Value>>,
     pub(crate) view: Arc<dyn RunView>,
     pub(crate) events: EventSink,
     pub(crate) workspace: Option<Arc<Workspace>>,
@@ -256,6 +256,18 @@ impl StepContext {
         let template = Template::parse(text)
             .map_err(|e| StepError::fatal(ErrorKind::Config, format!("config.{key}: {e}")))?;
         Ok(Some(template.render(|r| self.lookup(r))))
+    }
+
+    /// Reports what an instrument is about to send its model (rendered, without credentials),
+    /// once per attempt: it is kept with the run, for whoever debugs the step.
+    pub fn report_prompt(&self, system: Option<&str>, prompt: &str) {
+        self.events.send(RunEvent::StepPrompt {
+            step: self.step.clone(),
+            item: self.item,
+            attempt: self.attempt,
+            system: system.map(str::to_owned),
+            prompt: prompt.to_owned(),
+        });
     }
 
     /// Reports streamed work (coalesced for listeners).

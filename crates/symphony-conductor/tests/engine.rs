@@ -1238,3 +1238,219 @@ async fn what_a_waiting_step_reports_reaches_the_listener_while_it_waits() {
     );
     assert_eq!(succeeded, 8000);
 }
+
+/// An in-memory output cache that counts its lookups.
+#[derive(Default)]
+struct MemoryCache {
+    outputs: std::sync::Mutex<std::collections::HashMap<String, Outputs>>,
+    lookups: AtomicU32,
+}
+
+impl symphony_conductor::OutputCache for MemoryCache {
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Outputs>> {
+        Box::pin(async move {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.outputs.lock().unwrap().get(key).cloned()
+        })
+    }
+}
+
+/// What `review` produced, as its `StepOutput` event says.
+fn review_output(events: &[EventRecord]) -> Value {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepOutput { step, outputs } if &**step == "review" => {
+                outputs.get("output").cloned()
+            }
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// Stores every succeeded step's output under its cache key, as a run store would.
+fn store_outputs(events: &[EventRecord], cache: &MemoryCache) {
+    let mut outputs = std::collections::HashMap::new();
+    for e in events {
+        match &e.event {
+            RunEvent::StepOutput { step, outputs: o } => {
+                outputs.insert(step.clone(), (**o).clone());
+            }
+            RunEvent::StepSucceeded {
+                step,
+                cache_key: Some(key),
+                ..
+            } => {
+                let o = outputs[step].clone();
+                cache.outputs.lock().unwrap().insert(key.to_string(), o);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn two_instruments_and_an_operator() -> symphony_melody::Melody {
+    let mut review = step(
+        "review",
+        "instrument.offline",
+        json!({"prompt": "Review {{plan}}", "latencyMs": 100}),
+    );
+    review["inputs"] = json!({"plan": {"type": "text"}});
+    let mut shout = step(
+        "shout",
+        "operator.template",
+        json!({"template": "{{text}}!"}),
+    );
+    shout["inputs"] = json!({"text": {"type": "text"}});
+    melody(
+        json!([
+            step(
+                "ask",
+                "instrument.offline",
+                json!({"prompt": "Plan {{goal}}", "latencyMs": 100})
+            ),
+            review,
+            shout,
+        ]),
+        json!([
+            edge("ask.output", "review.plan"),
+            edge("review.output", "shout.text")
+        ]),
+        json!({}),
+    )
+}
+
+fn origin(report: &RunReport, id: &str) -> symphony_conductor::OutputOrigin {
+    report.steps.iter().find(|s| s.id == id).unwrap().origin
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rerun_reuses_stored_outputs_of_unchanged_cacheable_steps() {
+    use symphony_conductor::{CacheHandle, OutputOrigin};
+    let h = harness();
+    let cache = Arc::new(MemoryCache::default());
+    let with_cache = || RunOptions {
+        cache: Some(CacheHandle(cache.clone())),
+        ..RunOptions::default()
+    };
+    let (first, events) =
+        play_with(&h, two_instruments_and_an_operator(), with_cache(), |_| {}).await;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    assert_eq!(origin(&first, "ask"), OutputOrigin::Played);
+    // Cacheable steps report a key; the operator (cheap to replay) does not.
+    let keyed: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::StepSucceeded {
+                step,
+                cache_key: Some(_),
+                ..
+            } => Some(&**step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keyed, ["ask", "review"]);
+    store_outputs(&events, &cache);
+
+    // Same melody, same inputs: both instruments come from the cache, nothing is played.
+    let (second, events) =
+        play_with(&h, two_instruments_and_an_operator(), with_cache(), |_| {}).await;
+    assert_eq!(second.result, first.result);
+    assert_eq!(origin(&second, "ask"), OutputOrigin::Cached);
+    assert_eq!(origin(&second, "review"), OutputOrigin::Cached);
+    assert_eq!(origin(&second, "shout"), OutputOrigin::Played);
+    assert!(started_at(&events, "ask").is_empty() && started_at(&events, "review").is_empty());
+    assert_eq!(second.totals.elapsed_ms, 0, "no simulated latency was paid");
+    assert_eq!(second.steps[0].attempts, 0);
+
+    // Change the run input: `ask` reads it, so it is played again, and so is `review`, whose
+    // input changed with it.
+    let options = RunOptions {
+        inputs: json!({"goal": "ship it twice"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..with_cache()
+    };
+    let (third, _) = play_with(&h, two_instruments_and_an_operator(), options, |_| {}).await;
+    assert_eq!(origin(&third, "ask"), OutputOrigin::Played);
+    assert_eq!(origin(&third, "review"), OutputOrigin::Played);
+
+    // `fresh` plays everything; `fresh_steps` plays just the named step ("take again").
+    let lookups = cache.lookups.load(Ordering::SeqCst);
+    let (fresh, _) = play_with(
+        &h,
+        two_instruments_and_an_operator(),
+        RunOptions {
+            fresh: true,
+            ..with_cache()
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(origin(&fresh, "ask"), OutputOrigin::Played);
+    assert_eq!(
+        cache.lookups.load(Ordering::SeqCst),
+        lookups,
+        "fresh looks nothing up"
+    );
+    let (again, _) = play_with(
+        &h,
+        two_instruments_and_an_operator(),
+        RunOptions {
+            fresh_steps: ["review".to_owned()].into(),
+            ..with_cache()
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(origin(&again, "ask"), OutputOrigin::Cached);
+    assert_eq!(origin(&again, "review"), OutputOrigin::Played);
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_outputs_stand_in_for_their_steps_and_flow_downstream() {
+    use symphony_conductor::OutputOrigin;
+    let h = harness();
+    let options = RunOptions {
+        given: [(
+            "review".to_owned(),
+            Outputs::single(json!("an edited review")),
+        )]
+        .into(),
+        ..RunOptions::default()
+    };
+    let (report, events) = play_with(&h, two_instruments_and_an_operator(), options, |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(origin(&report, "review"), OutputOrigin::Given);
+    assert_eq!(origin(&report, "ask"), OutputOrigin::Played);
+    assert!(started_at(&events, "review").is_empty());
+    assert_eq!(report.result["shout"]["output"], json!("an edited review!"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_steps_carry_their_inputs_and_instruments_report_their_prompt() {
+    let h = harness();
+    let (_, events) = play(&h, two_instruments_and_an_operator()).await;
+    let queued = events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepQueued { step, inputs, .. } if &**step == "shout" => Some(inputs.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(queued.get("text"), Some(&review_output(&events)));
+    let prompt = events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepPrompt {
+                step,
+                prompt,
+                attempt,
+                ..
+            } if &**step == "ask" => Some((prompt.clone(), *attempt)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(prompt, ("Plan ship it".to_owned(), 1));
+}

@@ -294,6 +294,11 @@ pub struct TypeSpec {
     pub offline: bool,
     /// The expected duration when a step gives no estimate, in milliseconds.
     pub estimate_ms: u64,
+    /// The outputs depend only on the type's version, the config and the inputs, and are worth
+    /// keeping: a rerun may reuse a stored output instead of playing the step again. False for
+    /// cheap operators (replaying them costs nothing) and for steps whose work is a side
+    /// effect (files, commands).
+    pub cacheable: bool,
 }
 
 /// A set of step types, as seen by the validator.
@@ -340,6 +345,7 @@ impl TypeSpec {
             capabilities: Vec::new(),
             offline: false,
             estimate_ms: 1,
+            cacheable: false,
         }
     }
 

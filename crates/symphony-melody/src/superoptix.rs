@@ -2080,6 +2080,7 @@ tasks:
             capabilities: vec![],
             offline: true,
             estimate_ms: 1,
+            cacheable: true,
         })
     }
 

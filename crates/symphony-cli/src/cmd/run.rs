@@ -112,6 +112,7 @@ pub async fn run(args: Args) -> Outcome {
         workspace: Some(workspace.clone()),
         max_parallel: args.max_parallel,
         seed,
+        ..RunOptions::default()
     };
     let started = conductor
         .start_prepared(&prepared, options)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use symphony_conductor::{EventRecord, RunEvent, RunReport};
+use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, RunReport};
 
 use super::{one_line, tokens, unit, Bottlenecks, RunContext, Shown, View};
 use crate::cmd::duration;
@@ -256,7 +256,9 @@ impl View for Live {
             RunEvent::RunFinished { .. } => {
                 self.overall.finish_and_clear();
             }
-            RunEvent::StepQueued { step, item: None } => {
+            RunEvent::StepQueued {
+                step, item: None, ..
+            } => {
                 self.queued.insert(step.to_string());
                 if self.line(step, false).is_some() {
                     self.render(step);
@@ -266,6 +268,7 @@ impl View for Live {
             RunEvent::StepQueued {
                 step,
                 item: Some(_),
+                ..
             } => {
                 let map_style = self.map_style.clone();
                 if let Some(line) = self.line(step, true) {
@@ -329,7 +332,9 @@ impl View for Live {
                 }
                 self.render(step);
             }
-            RunEvent::StepOutput { .. } | RunEvent::DataSent { .. } => {}
+            RunEvent::StepOutput { .. }
+            | RunEvent::DataSent { .. }
+            | RunEvent::StepPrompt { .. } => {}
             RunEvent::StepRetrying {
                 step,
                 item,
@@ -404,6 +409,8 @@ impl View for Live {
                 elapsed_ms,
                 attempts,
                 usage,
+                origin,
+                ..
             } => {
                 let streamed = self.lines.get(step.as_ref()).map_or(0, |l| l.tokens);
                 let toks = usage
@@ -423,6 +430,11 @@ impl View for Live {
                     Some((_, total)) => log.push_str(&format!("  {total} items")),
                     None if *attempts > 1 => log.push_str(&format!("  {attempts} attempts")),
                     None => {}
+                }
+                match origin {
+                    OutputOrigin::Played => {}
+                    OutputOrigin::Cached => log.push_str(&format!("  {}", style("cached").cyan())),
+                    OutputOrigin::Given => log.push_str(&format!("  {}", style("kept").cyan())),
                 }
                 log.push_str(&self.offline_tag(step));
                 self.close(step, log);

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use symphony_conductor::{EventRecord, RunEvent, RunReport};
+use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, RunReport};
 
 use super::{one_line, tokens, unit, Bottlenecks, RunContext, Shown, View};
 use crate::cmd::duration;
@@ -65,7 +65,7 @@ impl View for Plain {
                     .unwrap_or_default();
                 Plain::line(at, "finished", &format!("run {status}"));
             }
-            RunEvent::StepQueued { .. } => {}
+            RunEvent::StepQueued { .. } | RunEvent::StepPrompt { .. } => {}
             RunEvent::StepStarted {
                 step,
                 item: None,
@@ -179,8 +179,15 @@ impl View for Plain {
                 elapsed_ms,
                 attempts,
                 usage,
+                origin,
+                ..
             } => {
                 let mut rest = format!("{step}  in {}", duration(*elapsed_ms));
+                match origin {
+                    OutputOrigin::Played => {}
+                    OutputOrigin::Cached => rest.push_str(", cached output reused"),
+                    OutputOrigin::Given => rest.push_str(", output kept from before"),
+                }
                 if let Some((toks, chunks)) = self.streamed.remove(step.as_ref()) {
                     if toks > 0 {
                         rest.push_str(&format!(

@@ -69,6 +69,7 @@ impl StepType for Offline {
             ),
         ];
         s.offline = true;
+        s.cacheable = true;
         s.estimate_ms = 50;
         s
     }
@@ -88,6 +89,7 @@ impl StepType for Offline {
         Box::pin(async move {
             let prompt = cx.render("prompt")?.unwrap_or_default();
             let system = cx.render("system")?.unwrap_or_default();
+            cx.report_prompt((!system.is_empty()).then_some(system.as_str()), &prompt);
             if u64::from(cx.attempt) <= cx.config_u64("failAttempts").unwrap_or(0) {
                 return Err(StepError::retryable(
                     ErrorKind::Instrument,
