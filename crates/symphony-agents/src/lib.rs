@@ -1,1 +1,107 @@
-//! Coding-agent instruments: agent CLIs (Claude Code, Codex, Aider, Gemini, a command template) run in the workspace or a git worktree.
+//! Coding-agent instruments: agent CLIs (Claude Code, Codex, Aider, Gemini, or a command line of
+//! your own) played as the `instrument.agent` step type, in the run workspace or in a git
+//! worktree of their own, with what they changed recorded as a diff.
+//!
+//! # The step type
+//!
+//! ```json
+//! {
+//!   "id": "implement", "kind": "instrument", "type": "instrument.agent",
+//!   "capabilities": ["command", "files", "secrets"],
+//!   "config": {
+//!     "preset": "claude",
+//!     "prompt": "Implement {{plan.output}}. Keep the tests green.",
+//!     "workdir": "worktree", "repo": "{{repoPath}}",
+//!     "credential": "anthropic"
+//!   },
+//!   "policy": {"timeoutMs": 900000}
+//! }
+//! ```
+//!
+//! ## Presets
+//!
+//! | preset | command line (prompt always one argv element) |
+//! |---|---|
+//! | `claude` | `claude -p --output-format text --permission-mode acceptEdits [--model M] [args] -- <prompt>` |
+//! | `codex` | `codex exec --skip-git-repo-check --color never --sandbox workspace-write [--model M] [args] -- <prompt>` |
+//! | `aider` | `aider --yes-always --no-pretty --no-check-update --no-gitignore [--no-git] [--model M] [args] --message=<prompt>` |
+//! | `gemini` | `gemini --approval-mode auto_edit [--model M] [args] --prompt=<prompt>` |
+//! | `command` | `config.command`, e.g. `["my-agent", "--task", "{{prompt}}", "--dir", "{{workdir}}"]` |
+//!
+//! `autonomy: "full"` swaps the edit-only permission for the CLI's do-anything one
+//! (`bypassPermissions`, `danger-full-access`, `yolo`); use it only where the agent cannot hurt
+//! you. The flags are each CLI's documented non-interactive mode; `preset.rs` says what each
+//! one does and why it is there.
+//!
+//! ## Config
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `preset` (required) | `claude`, `codex`, `aider`, `gemini` or `command` |
+//! | `prompt` (required) | the task, a template with `{{references}}` |
+//! | `program` | the binary to run instead of the preset's usual name (or of `command[0]`) |
+//! | `command` | the `command` preset's argv, with `{{prompt}}`, `{{workdir}}`, `{{model}}` |
+//! | `args` | extra arguments, added before the prompt |
+//! | `model` | passed as `--model` (or `{{model}}`) |
+//! | `autonomy` | `edit` (default) or `full` |
+//! | `workdir` | `workspace` (default) or `worktree` |
+//! | `repo`, `base` | worktree mode: the repository (a template) and the commit to start from (`HEAD`) |
+//! | `credential`, `credentialEnv` | a credential name, and the variable it is put in (claude: `ANTHROPIC_API_KEY`, codex: `CODEX_API_KEY`, gemini: `GEMINI_API_KEY`; aider and command: required) |
+//! | `env` | more environment variables (plain text in the melody: never secrets) |
+//! | `stdin` | also write the prompt to the agent's stdin (for prompts too long for an argument) |
+//! | `graceMs` | how long the agent gets between SIGTERM and SIGKILL (default 2000) |
+//!
+//! Outputs: `output` (stdout: the agent's answer), `diff` (a unified git diff of everything it
+//! changed, new files included), `files` (the changed paths), `workdir` (where it worked) and, in
+//! worktree mode, `branch`. Progress streams stdout and stderr line by line.
+//!
+//! A step declares `command` and `files`, and `secrets` when it names a `credential` (the
+//! validator says so, with the step and field, when one is missing).
+//!
+//! ## Decisions
+//!
+//! - **Where it works.** `workspace`: the run workspace's `files/`, shared with other steps, so
+//!   two agents in parallel there see (and record) each other's edits: give parallel agents
+//!   worktrees. `worktree`: a git worktree at `<workspace>/worktrees/<step>` on the branch
+//!   `symphony/<run id>/<step>` (`-item-N` for a map's items), made from `repo` (or from
+//!   `files/` when that folder is itself a repository's top) at `base`. The main checkout is
+//!   never touched; the branch and worktree stay after the run, for review and merging
+//!   (`git worktree remove` clears one). Each attempt starts again from `base`: a retry does not
+//!   build on a failed attempt's half-done edits. (The worktree lives beside `files/`, not in
+//!   it: it is the repository's, written by git and the agent, not a file the step produces.)
+//! - **What it changed** is measured against a baseline taken before the agent starts (the
+//!   worktree's commit; a snapshot of `files/` in a scratch repository), so it is exact whether
+//!   the agent commits (Aider does) or not, and needs no repository in the workspace. It honours
+//!   `.gitignore`. See `capture.rs`.
+//! - **Failure.** A non-zero exit is an `instrument` error carrying the end of stderr. It is
+//!   retryable: agents fail for passing reasons (provider errors, rate limits) as often as for
+//!   lasting ones, and `policy.retry` decides; a program that cannot be started is a `config`
+//!   error and is not retried.
+//! - **Stopping.** The agent runs in a process group of its own; on cancel, timeout (the
+//!   conductor drops the attempt) or exit, the whole group gets SIGTERM, then SIGKILL after
+//!   `graceMs`. See `process.rs` for what that cannot catch.
+//! - **Environment.** The agent sees only `PATH`, `HOME`, `USER`, `LOGNAME`, `LANG`, `LC_ALL`,
+//!   `TMPDIR` (when set), `TERM=dumb`, `NO_COLOR=1`, the step's `env`, and the credential. The
+//!   credential's value is scrubbed from everything the step reports: progress, output, diff,
+//!   file names and errors. (It cannot be scrubbed from files the agent writes.)
+//! - **No shell.** Nothing is run through a shell string; a `command` line that puts a
+//!   placeholder inside a shell's `-c` script is refused by the validator.
+//! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
+//!   cached: their work is a side effect.
+
+mod agent;
+pub mod capture;
+pub mod preset;
+pub mod process;
+
+use std::sync::Arc;
+
+pub use agent::Agent;
+use symphony_credentials::Credentials;
+
+/// Registers `instrument.agent`, reading credentials from `credentials`.
+pub fn register(registry: &mut symphony_conductor::Registry, credentials: Arc<dyn Credentials>) {
+    registry
+        .register(Arc::new(Agent::new(credentials)))
+        .expect("instrument.agent is registered once, by this crate");
+}

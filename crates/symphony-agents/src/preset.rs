@@ -1,0 +1,547 @@
+//! The agent CLIs Symphony knows how to drive, and how each one's command line is built.
+//!
+//! Every preset builds an argv list: the prompt is always one element of it, never part of a
+//! shell string, so nothing in the prompt (quotes, `;`, `$(…)`, a leading `-`) is interpreted
+//! by anyone but the agent. Where a CLI takes the prompt as a positional argument it comes
+//! after `--`, and where it takes it as an option value it is joined as `--flag=<prompt>`, so a
+//! prompt that starts with `-` cannot be read as an option.
+//!
+//! The flags below are each CLI's documented non-interactive mode (checked against their docs
+//! in November 2026):
+//!
+//! - **Claude Code**: `claude -p` (`--print`) runs one prompt and exits, printing the final
+//!   answer; `--output-format text` keeps stdout plain; `--permission-mode acceptEdits` lets it
+//!   edit files without asking (commands it would need approval for are refused, since nobody
+//!   is there to approve), `bypassPermissions` lets it do anything. `--model` picks the model.
+//!   Its key comes from `ANTHROPIC_API_KEY` (or the user's own `claude` login under `HOME`).
+//! - **Codex CLI**: `codex exec` runs one task without the TUI, streaming progress to stderr
+//!   and printing only the final message on stdout. It is read-only unless given
+//!   `--sandbox workspace-write` (or `danger-full-access`); it refuses to run outside a git
+//!   repository unless given `--skip-git-repo-check` (Symphony keeps its own record of the
+//!   changes, see the crate docs, so the check is skipped). `--color never` keeps output plain,
+//!   `--model` picks the model; `CODEX_API_KEY` carries a key for `exec`.
+//! - **Aider**: `aider --message <text>` sends one message, applies the edits and exits;
+//!   `--yes-always` answers every confirmation; `--no-pretty` and `--no-check-update` keep it
+//!   quiet; `--no-gitignore` stops it adding `.aider*` to the repository's `.gitignore`. In a
+//!   worktree Aider commits its edits on the step's branch (its default); in the workspace,
+//!   which is usually not a repository, `--no-git` stops it from creating one. Its chat history
+//!   files (`.aider*`) are left out of the captured changes.
+//! - **Gemini CLI**: `gemini --prompt <text>` (`-p`) runs headless and exits;
+//!   `--approval-mode auto_edit` approves edits, `yolo` approves everything; `--model` picks
+//!   the model; `GEMINI_API_KEY` carries the key.
+//! - **command**: any program, as an argv list with `{{prompt}}`, `{{workdir}}` and `{{model}}`
+//!   placeholders replaced inside each element.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use symphony_melody::Problem;
+
+/// A supported agent CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Claude Code (`claude -p`).
+    Claude,
+    /// OpenAI's Codex CLI (`codex exec`).
+    Codex,
+    /// Aider (`aider --message`).
+    Aider,
+    /// Google's Gemini CLI (`gemini --prompt`).
+    Gemini,
+    /// A command line given in the step's config.
+    Command,
+}
+
+/// How much the agent may do without a person approving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autonomy {
+    /// Edit files in its working folder; nothing else that needs approval.
+    Edit,
+    /// Everything the CLI can be allowed to do (commands, network): only in a folder and on a
+    /// machine you are ready to lose.
+    Full,
+}
+
+/// The placeholders an argv element of the `command` preset may hold.
+pub const PLACEHOLDERS: [&str; 3] = ["prompt", "workdir", "model"];
+
+/// Shells whose `-c` argument is a script: a placeholder there would be parsed as shell code.
+const SHELLS: [&str; 8] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh"];
+
+impl Preset {
+    /// Every preset name, as written in `config.preset`.
+    pub const NAMES: [&'static str; 5] = ["claude", "codex", "aider", "gemini", "command"];
+
+    /// The preset of a config name.
+    pub fn from_name(name: &str) -> Option<Preset> {
+        Some(match name {
+            "claude" => Preset::Claude,
+            "codex" => Preset::Codex,
+            "aider" => Preset::Aider,
+            "gemini" => Preset::Gemini,
+            "command" => Preset::Command,
+            _ => return None,
+        })
+    }
+
+    /// The name written in `config.preset`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Claude => "claude",
+            Preset::Codex => "codex",
+            Preset::Aider => "aider",
+            Preset::Gemini => "gemini",
+            Preset::Command => "command",
+        }
+    }
+
+    /// The program run when `config.program` does not name another.
+    pub fn default_program(self) -> Option<&'static str> {
+        match self {
+            Preset::Claude => Some("claude"),
+            Preset::Codex => Some("codex"),
+            Preset::Aider => Some("aider"),
+            Preset::Gemini => Some("gemini"),
+            Preset::Command => None,
+        }
+    }
+
+    /// The environment variable a credential is put in when `config.credentialEnv` does not
+    /// name one.
+    pub fn default_credential_env(self) -> Option<&'static str> {
+        match self {
+            Preset::Claude => Some("ANTHROPIC_API_KEY"),
+            Preset::Codex => Some("CODEX_API_KEY"),
+            Preset::Gemini => Some("GEMINI_API_KEY"),
+            // Aider reads the key of whichever provider its model uses; a command, anything.
+            Preset::Aider | Preset::Command => None,
+        }
+    }
+
+    /// Paths (git pathspecs, relative to the working folder) whose changes are the agent's own
+    /// bookkeeping, not its work: left out of the captured diff and file list.
+    pub fn bookkeeping(self) -> &'static [&'static str] {
+        match self {
+            Preset::Aider => &[".aider*"],
+            _ => &[],
+        }
+    }
+}
+
+/// Everything an argv is built from.
+pub struct ArgvInput<'a> {
+    /// The preset.
+    pub preset: Preset,
+    /// `config.program`, if set.
+    pub program: Option<&'a str>,
+    /// `config.command`, for the `command` preset.
+    pub command: Option<&'a [Value]>,
+    /// The rendered prompt.
+    pub prompt: &'a str,
+    /// `config.model`, if set.
+    pub model: Option<&'a str>,
+    /// `config.autonomy`.
+    pub autonomy: Autonomy,
+    /// `config.args`: appended before the prompt.
+    pub args: &'a [String],
+    /// The folder the agent works in.
+    pub workdir: &'a Path,
+    /// Whether the working folder is a git worktree made for this step.
+    pub in_worktree: bool,
+}
+
+/// Builds the program and its arguments. Errors say which config field is wrong.
+pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
+    let program = |default: &str| input.program.unwrap_or(default).to_owned();
+    let mut argv = Vec::new();
+    match input.preset {
+        Preset::Claude => {
+            argv.push(program("claude"));
+            argv.extend(["-p", "--output-format", "text", "--permission-mode"].map(String::from));
+            argv.push(
+                match input.autonomy {
+                    Autonomy::Edit => "acceptEdits",
+                    Autonomy::Full => "bypassPermissions",
+                }
+                .to_owned(),
+            );
+            push_model(&mut argv, input.model);
+            argv.extend(input.args.iter().cloned());
+            argv.push("--".into());
+            argv.push(input.prompt.to_owned());
+        }
+        Preset::Codex => {
+            argv.push(program("codex"));
+            argv.extend(
+                ["exec", "--skip-git-repo-check", "--color", "never", "--sandbox"]
+                    .map(String::from),
+            );
+            argv.push(
+                match input.autonomy {
+                    Autonomy::Edit => "workspace-write",
+                    Autonomy::Full => "danger-full-access",
+                }
+                .to_owned(),
+            );
+            push_model(&mut argv, input.model);
+            argv.extend(input.args.iter().cloned());
+            argv.push("--".into());
+            argv.push(input.prompt.to_owned());
+        }
+        Preset::Aider => {
+            argv.push(program("aider"));
+            argv.extend(
+                [
+                    "--yes-always",
+                    "--no-pretty",
+                    "--no-check-update",
+                    "--no-gitignore",
+                ]
+                .map(String::from),
+            );
+            if !input.in_worktree {
+                argv.push("--no-git".into());
+            }
+            push_model(&mut argv, input.model);
+            argv.extend(input.args.iter().cloned());
+            argv.push(format!("--message={}", input.prompt));
+        }
+        Preset::Gemini => {
+            argv.push(program("gemini"));
+            argv.push("--approval-mode".into());
+            argv.push(
+                match input.autonomy {
+                    Autonomy::Edit => "auto_edit",
+                    Autonomy::Full => "yolo",
+                }
+                .to_owned(),
+            );
+            push_model(&mut argv, input.model);
+            argv.extend(input.args.iter().cloned());
+            argv.push(format!("--prompt={}", input.prompt));
+        }
+        Preset::Command => {
+            let Some(command) = input.command else {
+                return Err(
+                    "config.command: the `command` preset needs a command line, e.g. [\"my-agent\", \"--task\", \"{{prompt}}\"]"
+                        .into(),
+                );
+            };
+            let workdir = input.workdir.to_string_lossy();
+            for (i, element) in command.iter().enumerate() {
+                let Some(text) = element.as_str() else {
+                    return Err(format!("config.command[{i}]: expected a string"));
+                };
+                argv.push(substitute(text, |name| match name {
+                    "prompt" => Some(input.prompt),
+                    "workdir" => Some(&workdir),
+                    "model" => Some(input.model.unwrap_or("")),
+                    _ => None,
+                }));
+            }
+            if let (Some(program), Some(first)) = (input.program, argv.first_mut()) {
+                *first = program.to_owned();
+            }
+            argv.extend(input.args.iter().cloned());
+            if argv.is_empty() {
+                return Err("config.command: the command line is empty".into());
+            }
+        }
+    }
+    Ok(argv)
+}
+
+fn push_model(argv: &mut Vec<String>, model: Option<&str>) {
+    if let Some(model) = model {
+        argv.push("--model".into());
+        argv.push(model.to_owned());
+    }
+}
+
+/// Replaces `{{name}}` holes whose name `value` knows; leaves other text as it is. The result
+/// is one argv element, so the value is never re-split or interpreted.
+pub fn substitute<'v>(text: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let name = rest[start + 2..start + 2 + len].trim();
+        out.push_str(&rest[..start]);
+        match value(name) {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&rest[start..start + 2 + len + 2]),
+        }
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The placeholder names used in a text.
+fn holes(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        names.push(rest[start + 2..start + 2 + len].trim());
+        rest = &rest[start + 2 + len + 2..];
+    }
+    names
+}
+
+/// Checks the parts of a config the declarative spec cannot: the preset's own needs, the
+/// command line's placeholders, a credential's environment variable and capability.
+pub fn check(
+    config: &Map<String, Value>,
+    declares_secrets: bool,
+    problems: &mut Vec<Problem>,
+    at: impl Fn(&str, String) -> Problem,
+) {
+    let preset = config
+        .get("preset")
+        .and_then(Value::as_str)
+        .and_then(Preset::from_name);
+    let command = config.get("command").and_then(Value::as_array);
+    match (preset, command) {
+        (Some(Preset::Command), None) => problems.push(at(
+            "config.command",
+            "the `command` preset needs a command line: a list like [\"my-agent\", \"--task\", \"{{prompt}}\"]".into(),
+        )),
+        (Some(Preset::Command), Some(list)) => check_command(list, problems, &at),
+        (Some(p), Some(_)) => problems.push(at(
+            "config.command",
+            format!(
+                "`command` is only read by the `command` preset; the `{}` preset builds its own command line (use `args` to add arguments, `program` to run another binary)",
+                p.name()
+            ),
+        )),
+        _ => {}
+    }
+    if let Some(args) = config.get("args").and_then(Value::as_array) {
+        for (i, a) in args.iter().enumerate() {
+            if !a.is_string() {
+                problems.push(at(&format!("config.args[{i}]"), "expected a string".into()));
+            }
+        }
+    }
+    if let Some(env) = config.get("env").and_then(Value::as_object) {
+        for (name, value) in env {
+            if !value.is_string() {
+                problems.push(at(
+                    &format!("config.env.{name}"),
+                    "expected a string".into(),
+                ));
+            }
+            if !valid_env_name(name) {
+                problems.push(at(
+                    &format!("config.env.{name}"),
+                    "not a valid environment variable name (letters, digits and `_`, not starting with a digit)".into(),
+                ));
+            }
+        }
+    }
+    if config.get("credential").is_some() {
+        if !declares_secrets {
+            problems.push(at(
+                "capabilities",
+                "this step uses a credential, so it needs the `secrets` capability; add \"secrets\" to the step's capabilities so readers see what it may do".into(),
+            ));
+        }
+        let env = config.get("credentialEnv").and_then(Value::as_str);
+        match env {
+            Some(name) if !valid_env_name(name) => problems.push(at(
+                "config.credentialEnv",
+                "not a valid environment variable name (letters, digits and `_`, not starting with a digit)".into(),
+            )),
+            None if preset.and_then(Preset::default_credential_env).is_none() => {
+                problems.push(at(
+                    "config.credentialEnv",
+                    "name the environment variable the agent reads the credential from (e.g. \"OPENAI_API_KEY\"); this preset has no usual one".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if config.get("workdir").and_then(Value::as_str) != Some("worktree") {
+        for key in ["repo", "base"] {
+            if config.contains_key(key) {
+                problems.push(at(
+                    &format!("config.{key}"),
+                    format!("`{key}` is only read with \"workdir\": \"worktree\""),
+                ));
+            }
+        }
+    }
+}
+
+fn check_command(
+    list: &[Value],
+    problems: &mut Vec<Problem>,
+    at: &impl Fn(&str, String) -> Problem,
+) {
+    if list.is_empty() {
+        problems.push(at(
+            "config.command",
+            "the command line is empty; give the program and its arguments".into(),
+        ));
+    }
+    let program = list
+        .first()
+        .and_then(Value::as_str)
+        .map(|p| p.rsplit('/').next().unwrap_or(p));
+    let is_shell = program.is_some_and(|p| SHELLS.contains(&p));
+    for (i, element) in list.iter().enumerate() {
+        let path = format!("config.command[{i}]");
+        let Some(text) = element.as_str() else {
+            problems.push(at(&path, "expected a string".into()));
+            continue;
+        };
+        for name in holes(text) {
+            if !PLACEHOLDERS.contains(&name) {
+                problems.push(at(
+                    &path,
+                    format!(
+                        "unknown placeholder `{{{{{name}}}}}`; a command line may use {{{{prompt}}}}, {{{{workdir}}}} and {{{{model}}}}"
+                    ),
+                ));
+            }
+        }
+        let after_c = i > 0 && list[i - 1].as_str().is_some_and(|p| p == "-c");
+        if i == 0 && !holes(text).is_empty() {
+            problems.push(at(
+                &path,
+                "the program itself cannot come from a placeholder".into(),
+            ));
+        }
+        if is_shell && after_c && !holes(text).is_empty() {
+            problems.push(at(
+                &path,
+                "a placeholder inside a shell's `-c` script would be run as shell code (a prompt could inject commands); pass it as its own argument instead: [\"bash\", \"-c\", \"my-agent \\\"$1\\\"\", \"agent\", \"{{prompt}}\"]".into(),
+            ));
+        }
+    }
+}
+
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build(preset: Preset, prompt: &str) -> Vec<String> {
+        argv(&ArgvInput {
+            preset,
+            program: None,
+            command: None,
+            prompt,
+            model: Some("m1"),
+            autonomy: Autonomy::Edit,
+            args: &["--extra".into()],
+            workdir: Path::new("/w"),
+            in_worktree: false,
+        })
+        .expect("presets build")
+    }
+
+    #[test]
+    fn presets_pass_the_prompt_as_one_element_that_cannot_be_an_option() {
+        let p = "-rf \"x\"; $(rm -rf /)";
+        assert_eq!(
+            build(Preset::Claude, p),
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "text",
+                "--permission-mode",
+                "acceptEdits",
+                "--model",
+                "m1",
+                "--extra",
+                "--",
+                p
+            ]
+        );
+        assert_eq!(
+            build(Preset::Codex, p),
+            [
+                "codex",
+                "exec",
+                "--skip-git-repo-check",
+                "--color",
+                "never",
+                "--sandbox",
+                "workspace-write",
+                "--model",
+                "m1",
+                "--extra",
+                "--",
+                p
+            ]
+        );
+        let aider = build(Preset::Aider, p);
+        assert_eq!(aider.last().map(String::as_str), Some(&*format!("--message={p}")));
+        assert!(aider.contains(&"--yes-always".to_owned()) && aider.contains(&"--no-git".into()));
+        let gemini = build(Preset::Gemini, p);
+        assert_eq!(gemini[..3], ["gemini", "--approval-mode", "auto_edit"]);
+        assert_eq!(gemini.last().map(String::as_str), Some(&*format!("--prompt={p}")));
+    }
+
+    #[test]
+    fn the_command_preset_fills_placeholders_inside_elements() {
+        let command = [json!("agent"), json!("--task={{prompt}}"), json!("{{ workdir }}")];
+        let argv = argv(&ArgvInput {
+            preset: Preset::Command,
+            program: Some("/opt/agent"),
+            command: Some(&command),
+            prompt: "a b {{model}}",
+            model: None,
+            autonomy: Autonomy::Edit,
+            args: &[],
+            workdir: Path::new("/w d"),
+            in_worktree: false,
+        })
+        .expect("builds");
+        // The prompt's own braces are not expanded again.
+        assert_eq!(argv, ["/opt/agent", "--task=a b {{model}}", "/w d"]);
+    }
+
+    fn problems(config: Value, secrets: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        check(
+            config.as_object().expect("an object"),
+            secrets,
+            &mut out,
+            |path, message| Problem::in_step("s", path, message),
+        );
+        out.into_iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn checks_say_what_is_wrong_and_where() {
+        let p = problems(
+            json!({"preset": "command", "command": ["bash", "-c", "agent {{prompt}}", "{{nope}}"]}),
+            false,
+        );
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(p[0].contains("config.command[2]") && p[0].contains("shell code"), "{p:#?}");
+        assert!(p[1].contains("config.command[3]") && p[1].contains("{{nope}}"), "{p:#?}");
+        let p = problems(json!({"preset": "aider", "credential": "openai"}), false);
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(p[0].contains("secrets"));
+        assert!(p[1].contains("config.credentialEnv"));
+        assert!(problems(json!({"preset": "claude", "credential": "anthropic"}), true).is_empty());
+        let p = problems(json!({"preset": "claude", "repo": "/x"}), false);
+        assert!(p[0].contains("config.repo"), "{p:#?}");
+        assert_eq!(problems(json!({"preset": "command"}), false).len(), 1);
+    }
+}
