@@ -6,10 +6,29 @@
 //! provider's error body, which may echo the key) runs it through [`Secret::scrub`] first.
 //!
 //! Where values come from is a [`Credentials`] source; [`EnvCredentials`] reads the
-//! environment.
+//! environment. A [`Store`] keeps values the user set with `symphony credential set`: the OS
+//! keychain when one answers ([`KeychainStore`]), else a file only the user can read
+//! ([`FileStore`]); [`open`] picks one and says which. A [`Chain`] asks the environment first,
+//! then the store.
+//!
+//! **Architecture Invariant:** a value never leaves this crate except through
+//! [`Secret::expose`]: errors, listings and `Debug` output carry names only.
+
+mod chain;
+mod file;
+mod keychain;
+mod store;
 
 use std::fmt;
 use std::sync::Arc;
+
+pub use chain::Chain;
+pub use file::{FileStore, FILE_NAME};
+pub use keychain::{Keychain, KeychainStore, MemoryKeychain, OsKeychain, SERVICE};
+pub use store::{
+    check_name, default_config_dir, open, Backend, Opened, Preference, Store, StoreCredentials,
+    StoreError, StoreOptions, PROBE_TIMEOUT, STORE_VARIABLE,
+};
 
 /// A credential's value. Never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
