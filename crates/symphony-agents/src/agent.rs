@@ -27,7 +27,9 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(2);
 
 /// Variables copied from Symphony's own environment into the agent's, when set. Everything
 /// else the agent gets is named in the step's config.
-const INHERITED_ENV: [&str; 7] = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR"];
+const INHERITED_ENV: [&str; 7] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR",
+];
 
 /// The `instrument.agent` step type.
 pub struct Agent {
@@ -163,7 +165,10 @@ impl StepType for Agent {
     }
 
     fn concurrency_key(&self, config: &Map<String, Value>) -> Option<String> {
-        let preset = config.get("preset").and_then(Value::as_str).unwrap_or("command");
+        let preset = config
+            .get("preset")
+            .and_then(Value::as_str)
+            .unwrap_or("command");
         Some(format!("agent:{preset}"))
     }
 
@@ -177,7 +182,12 @@ impl Agent {
         let preset = cx
             .config_str("preset")
             .and_then(Preset::from_name)
-            .ok_or_else(|| config_error(format!("config.preset: expected one of {}", Preset::NAMES.join(", "))))?;
+            .ok_or_else(|| {
+                config_error(format!(
+                    "config.preset: expected one of {}",
+                    Preset::NAMES.join(", ")
+                ))
+            })?;
         let secret = match cx.config_str("credential") {
             Some(name) => Some(
                 self.credentials
@@ -195,7 +205,11 @@ impl Agent {
         let argv = preset::argv(&ArgvInput {
             preset,
             program: cx.config_str("program"),
-            command: cx.config.get("command").and_then(Value::as_array).map(Vec::as_slice),
+            command: cx
+                .config
+                .get("command")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice),
             prompt: &prompt,
             model: cx.config_str("model"),
             autonomy: match cx.config_str("autonomy") {
@@ -218,7 +232,8 @@ impl Agent {
                 argv: &argv,
                 cwd: &workdir.path,
                 env: &env,
-                stdin: (cx.config.get("stdin") == Some(&Value::Bool(true))).then_some(prompt.as_str()),
+                stdin: (cx.config.get("stdin") == Some(&Value::Bool(true)))
+                    .then_some(prompt.as_str()),
                 grace,
                 secret,
             },
@@ -227,7 +242,10 @@ impl Agent {
         )
         .await
         .map_err(|stopped| match stopped {
-            Stopped::Cancelled => StepError::fatal(ErrorKind::Cancelled, "cancelled; the agent and everything it started were stopped"),
+            Stopped::Cancelled => StepError::fatal(
+                ErrorKind::Cancelled,
+                "cancelled; the agent and everything it started were stopped",
+            ),
             Stopped::Spawn(e) => spawn_error(&program, preset, &e),
             Stopped::Wait(e) => StepError::retryable(
                 ErrorKind::Instrument,
@@ -256,16 +274,27 @@ impl Agent {
         }
 
         let changes = workdir.baseline.changes().await.map_err(|e| {
-            io_error(format!("the agent finished, but what it changed could not be recorded: {e}"))
+            io_error(format!(
+                "the agent finished, but what it changed could not be recorded: {e}"
+            ))
         })?;
         let mut out = Map::new();
         out.insert("output".into(), Value::String(finished.stdout));
         out.insert("diff".into(), Value::String(scrub(secret, &changes.diff)));
         out.insert(
             "files".into(),
-            Value::Array(changes.files.iter().map(|f| Value::String(scrub(secret, f))).collect()),
+            Value::Array(
+                changes
+                    .files
+                    .iter()
+                    .map(|f| Value::String(scrub(secret, f)))
+                    .collect(),
+            ),
         );
-        out.insert("workdir".into(), Value::String(workdir.path.to_string_lossy().into_owned()));
+        out.insert(
+            "workdir".into(),
+            Value::String(workdir.path.to_string_lossy().into_owned()),
+        );
         if let Some(branch) = workdir.branch {
             out.insert("branch".into(), Value::String(branch));
         }
@@ -276,17 +305,26 @@ impl Agent {
     }
 
     /// Makes the working folder ready and takes its baseline.
-    async fn prepare_workdir(&self, cx: &StepContext, preset: Preset) -> Result<Workdir, StepError> {
+    async fn prepare_workdir(
+        &self,
+        cx: &StepContext,
+        preset: Preset,
+    ) -> Result<Workdir, StepError> {
         let ws = cx.workspace()?.clone();
         let files = ws.files_dir().to_owned();
-        tokio::fs::create_dir_all(&files)
-            .await
-            .map_err(|e| io_error(format!("cannot create the workspace folder {}: {e}", files.display())))?;
+        tokio::fs::create_dir_all(&files).await.map_err(|e| {
+            io_error(format!(
+                "cannot create the workspace folder {}: {e}",
+                files.display()
+            ))
+        })?;
         let excludes = preset.bookkeeping();
         if cx.config_str("workdir") != Some("worktree") {
-            let baseline = Baseline::of_folder(&files, excludes)
-                .await
-                .map_err(|e| io_error(format!("cannot snapshot the workspace before the agent runs: {e}")))?;
+            let baseline = Baseline::of_folder(&files, excludes).await.map_err(|e| {
+                io_error(format!(
+                    "cannot snapshot the workspace before the agent runs: {e}"
+                ))
+            })?;
             return Ok(Workdir {
                 path: files,
                 branch: None,
@@ -295,10 +333,14 @@ impl Agent {
         }
         let repo = match cx.render("repo")? {
             Some(repo) => tokio::fs::canonicalize(&repo).await.map_err(|e| {
-                config_error(format!("config.repo: cannot open the repository `{repo}`: {e}"))
+                config_error(format!(
+                    "config.repo: cannot open the repository `{repo}`: {e}"
+                ))
             })?,
             None => {
-                let files = tokio::fs::canonicalize(&files).await.unwrap_or(files.clone());
+                let files = tokio::fs::canonicalize(&files)
+                    .await
+                    .unwrap_or(files.clone());
                 match capture::toplevel(&files).await {
                     Some(top) if same_dir(&top, &files).await => files,
                     _ => {
@@ -320,7 +362,9 @@ impl Agent {
         let base = cx.config_str("base").unwrap_or("HEAD");
         let commit = capture::add_worktree(&repo, base, &path, &branch)
             .await
-            .map_err(|e| config_error(format!("cannot make a worktree of {}: {e}", repo.display())))?;
+            .map_err(|e| {
+                config_error(format!("cannot make a worktree of {}: {e}", repo.display()))
+            })?;
         Ok(Workdir {
             baseline: Baseline::of_commit(&path, &commit, excludes),
             path,
@@ -331,7 +375,10 @@ impl Agent {
 
 /// Whether two paths name the same folder.
 async fn same_dir(a: &Path, b: &Path) -> bool {
-    match (tokio::fs::canonicalize(a).await, tokio::fs::canonicalize(b).await) {
+    match (
+        tokio::fs::canonicalize(a).await,
+        tokio::fs::canonicalize(b).await,
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }

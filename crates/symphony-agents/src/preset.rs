@@ -173,8 +173,14 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
         Preset::Codex => {
             argv.push(program("codex"));
             argv.extend(
-                ["exec", "--skip-git-repo-check", "--color", "never", "--sandbox"]
-                    .map(String::from),
+                [
+                    "exec",
+                    "--skip-git-repo-check",
+                    "--color",
+                    "never",
+                    "--sandbox",
+                ]
+                .map(String::from),
             );
             argv.push(
                 match input.autonomy {
@@ -489,16 +495,26 @@ mod tests {
             ]
         );
         let aider = build(Preset::Aider, p);
-        assert_eq!(aider.last().map(String::as_str), Some(&*format!("--message={p}")));
+        assert_eq!(
+            aider.last().map(String::as_str),
+            Some(&*format!("--message={p}"))
+        );
         assert!(aider.contains(&"--yes-always".to_owned()) && aider.contains(&"--no-git".into()));
         let gemini = build(Preset::Gemini, p);
         assert_eq!(gemini[..3], ["gemini", "--approval-mode", "auto_edit"]);
-        assert_eq!(gemini.last().map(String::as_str), Some(&*format!("--prompt={p}")));
+        assert_eq!(
+            gemini.last().map(String::as_str),
+            Some(&*format!("--prompt={p}"))
+        );
     }
 
     #[test]
     fn the_command_preset_fills_placeholders_inside_elements() {
-        let command = [json!("agent"), json!("--task={{prompt}}"), json!("{{ workdir }}")];
+        let command = [
+            json!("agent"),
+            json!("--task={{prompt}}"),
+            json!("{{ workdir }}"),
+        ];
         let argv = argv(&ArgvInput {
             preset: Preset::Command,
             program: Some("/opt/agent"),
@@ -533,8 +549,14 @@ mod tests {
             false,
         );
         assert_eq!(p.len(), 2, "{p:#?}");
-        assert!(p[0].contains("config.command[2]") && p[0].contains("shell code"), "{p:#?}");
-        assert!(p[1].contains("config.command[3]") && p[1].contains("{{nope}}"), "{p:#?}");
+        assert!(
+            p[0].contains("config.command[2]") && p[0].contains("shell code"),
+            "{p:#?}"
+        );
+        assert!(
+            p[1].contains("config.command[3]") && p[1].contains("{{nope}}"),
+            "{p:#?}"
+        );
         let p = problems(json!({"preset": "aider", "credential": "openai"}), false);
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].contains("secrets"));

@@ -154,7 +154,8 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
         match stream {
             Stream::Out => {
                 let room = STDOUT_MAX.saturating_sub(self.stdout.len());
-                self.stdout.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                self.stdout
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
                 self.stdout_cut |= bytes.len() > room;
             }
             Stream::Err => {

@@ -1,0 +1,713 @@
+//! `instrument.agent` through the conductor, with a fake agent: a bash script written to a
+//! temporary folder that reads its prompt, edits files, prints on stdout and stderr, sleeps
+//! with a grandchild, fails, or echoes its credential, as its `FAKE_MODE` says. These are real
+//! processes, so timeouts are real (hundreds of milliseconds) and process deaths are polled
+//! for with a bounded loop; nothing asserts on how long anything took.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use symphony_conductor::{
+    Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, RunStatus, StepOutcome,
+};
+use symphony_credentials::{CredentialError, Credentials, Secret};
+
+const SENTINEL: &str = "sk-sentinel-7f3a9c-do-not-leak";
+
+/// Knows one credential, `anthropic`, whose value is the sentinel.
+struct TestCredentials;
+
+impl Credentials for TestCredentials {
+    fn get(&self, name: &str) -> Result<Secret, CredentialError> {
+        if name == "anthropic" {
+            Ok(Secret::new(SENTINEL))
+        } else {
+            Err(CredentialError::Missing {
+                name: name.into(),
+                looked: vec!["the test's credentials".into()],
+            })
+        }
+    }
+}
+
+const FAKE_AGENT: &str = r#"#!/usr/bin/env bash
+# A fake coding agent. The prompt is the last argument.
+prompt="${@: -1}"
+printf '%s' "$prompt" > prompt.txt
+printf '%s\n' "$@" > "${ARGS_FILE:-/dev/null}"
+env | cut -d= -f1 | sort > "${ENV_FILE:-/dev/null}"
+case "$FAKE_MODE" in
+  edit)
+    echo "working on it"
+    echo "progress on stderr" >&2
+    echo "changed by the agent" >> existing.txt
+    mkdir -p src && echo 'fn main() {}' > src/main.rs
+    rm -f doomed.txt
+    if [ -n "$FAKE_COMMIT" ]; then
+      git add -A && git -c user.name=agent -c user.email=agent@example.com commit -q -m "agent work"
+    fi
+    echo "done: $prompt"
+    ;;
+  sleep)
+    # A grandchild that ignores SIGTERM (ignored signals stay ignored across exec), so only
+    # the SIGKILL after the grace period can end it.
+    bash -c 'trap "" TERM; sleep 30 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; wait' &
+    echo "started"
+    wait
+    ;;
+  fail)
+    echo "partial answer"
+    echo "error: the model said no: quota exceeded" >&2
+    exit 3
+    ;;
+  leak)
+    printf '%s' "${#ANTHROPIC_API_KEY}" > key-length.txt
+    echo "using key $ANTHROPIC_API_KEY"
+    echo "debug: Authorization: Bearer $ANTHROPIC_API_KEY" >&2
+    if [ -n "$FAKE_FAIL" ]; then
+      echo "401 invalid key $ANTHROPIC_API_KEY" >&2
+      exit 1
+    fi
+    ;;
+esac
+"#;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    agent: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = dir.path().join("fake-agent.sh");
+        std::fs::write(&agent, FAKE_AGENT).unwrap();
+        let mut perms = std::fs::metadata(&agent).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&agent, perms).unwrap();
+        Fixture { dir, agent }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn workspace(&self) -> PathBuf {
+        self.path("run")
+    }
+
+    fn files(&self) -> PathBuf {
+        self.workspace().join("files")
+    }
+
+    /// A step running the fake agent through the `command` preset.
+    fn command_step(&self, id: &str, mode: &str, extra: Value) -> Value {
+        let mut config = json!({
+            "preset": "command",
+            "command": [self.agent.to_str().unwrap(), "{{prompt}}"],
+            "prompt": "make the change",
+            "env": {"FAKE_MODE": mode},
+        });
+        merge(&mut config, extra);
+        step(id, config, &["command", "files"])
+    }
+
+    /// A step running the fake agent through the `claude` preset, its binary overridden.
+    fn claude_step(&self, id: &str, mode: &str, extra: Value) -> Value {
+        let mut config = json!({
+            "preset": "claude",
+            "program": self.agent.to_str().unwrap(),
+            "prompt": "make the change",
+            "env": {"FAKE_MODE": mode},
+        });
+        merge(&mut config, extra);
+        step(id, config, &["command", "files"])
+    }
+}
+
+fn merge(config: &mut Value, extra: Value) {
+    let Value::Object(extra) = extra else { return };
+    for (k, v) in extra {
+        if k == "env" {
+            config["env"]
+                .as_object_mut()
+                .unwrap()
+                .extend(v.as_object().unwrap().clone());
+        } else {
+            config[k] = v;
+        }
+    }
+}
+
+fn step(id: &str, config: Value, capabilities: &[&str]) -> Value {
+    json!({
+        "id": id, "kind": "instrument", "type": "instrument.agent",
+        "config": config, "capabilities": capabilities,
+    })
+}
+
+fn melody(steps: Value) -> symphony_melody::Melody {
+    let doc = json!({
+        "formatVersion": 1,
+        "melody": {"id": "agents", "name": "Agents"},
+        "steps": steps,
+        "edges": [],
+    });
+    symphony_melody::load_value(doc).unwrap_or_else(|p| panic!("{p}"))
+}
+
+fn conductor() -> Conductor {
+    let mut registry = Registry::standard();
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials));
+    Conductor::new(registry)
+}
+
+fn options(f: &Fixture) -> RunOptions {
+    RunOptions {
+        run_id: "r1".into(),
+        workspace: Some(f.workspace()),
+        ..RunOptions::default()
+    }
+}
+
+/// Plays a melody to its end, collecting every event.
+async fn play(
+    m: symphony_melody::Melody,
+    options: RunOptions,
+    steer: impl FnOnce(symphony_conductor::RunControl) + Send + 'static,
+) -> (RunReport, Vec<EventRecord>) {
+    let run = conductor()
+        .start(m, options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut events, control, finished) = run.into_parts();
+    tokio::spawn(async move { steer(control) });
+    let collector = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(e) = events.recv().await {
+            all.push(e);
+        }
+        all
+    });
+    let report = finished.await.unwrap();
+    (report, collector.await.unwrap())
+}
+
+fn outputs(f: &Fixture, id: &str) -> Map<String, Value> {
+    let path = f.workspace().join("steps").join(id).join("output.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn note(report: &RunReport, id: &str) -> String {
+    let s = report.steps.iter().find(|s| s.id == id).unwrap();
+    s.note.clone().unwrap_or_default()
+}
+
+fn outcome(report: &RunReport, id: &str) -> StepOutcome {
+    report.steps.iter().find(|s| s.id == id).unwrap().outcome
+}
+
+fn progress_text(events: &[EventRecord]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::StepProgress { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Whether a process is gone (a zombie nobody reaps counts as gone: it runs nothing).
+fn is_dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state is the first field after the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+async fn wait_for_death(pid: u32) {
+    for _ in 0..200 {
+        if is_dead(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Do not leave it behind if the test fails.
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    panic!("process {pid} is still alive 10 s after the step was stopped");
+}
+
+async fn wait_for_file(path: &Path) -> String {
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.trim().is_empty() {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never appeared", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_mode_records_output_diff_and_files() {
+    let f = Fixture::new();
+    std::fs::create_dir_all(f.files()).unwrap();
+    std::fs::write(f.files().join("existing.txt"), "before\n").unwrap();
+    std::fs::write(f.files().join("doomed.txt"), "bye\n").unwrap();
+    let m = melody(json!([f.command_step("agent", "edit", json!({}))]));
+    let (report, events) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+
+    let out = outputs(&f, "agent");
+    assert_eq!(
+        out["output"],
+        json!("working on it\ndone: make the change\n")
+    );
+    assert_eq!(
+        out["files"],
+        json!(["doomed.txt", "existing.txt", "prompt.txt", "src/main.rs"])
+    );
+    let diff = out["diff"].as_str().unwrap();
+    assert!(diff.contains("+changed by the agent"), "{diff}");
+    assert!(
+        diff.contains("new file mode") && diff.contains("+fn main() {}"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("deleted file mode") && diff.contains("-bye"),
+        "{diff}"
+    );
+    let workdir = std::fs::canonicalize(f.files()).unwrap();
+    assert_eq!(out["workdir"], json!(workdir.to_str().unwrap()));
+    assert!(!out.contains_key("branch"));
+    // Both streams arrive as progress.
+    let progress = progress_text(&events);
+    assert!(
+        progress.contains("working on it") && progress.contains("progress on stderr"),
+        "{progress}"
+    );
+    // The workspace needs no repository of its own, and gets none.
+    assert!(!f.files().join(".git").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_runs_its_cli_with_its_flags_and_an_overridden_program() {
+    let f = Fixture::new();
+    let args_file = f.path("args.txt");
+    let m = melody(json!([f.claude_step(
+        "claude",
+        "edit",
+        json!({"model": "sonnet", "env": {"ARGS_FILE": args_file.to_str().unwrap()}})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        [
+            "-p",
+            "--output-format",
+            "text",
+            "--permission-mode",
+            "acceptEdits",
+            "--model",
+            "sonnet",
+            "--",
+            "make the change"
+        ]
+    );
+    assert!(outputs(&f, "claude")["files"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("src/main.rs")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_with_shell_metacharacters_is_passed_verbatim() {
+    let f = Fixture::new();
+    let prompt = "-rf it's \"quoted\"; $(touch pwned) `touch pwned2` && echo $HOME | cat > x * \\ \n second line &";
+    let m = melody(json!([f.command_step(
+        "cmd",
+        "edit",
+        json!({"prompt": prompt})
+    ),]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        std::fs::read_to_string(f.files().join("prompt.txt")).unwrap(),
+        prompt
+    );
+
+    // Through a preset too, where the prompt follows `--`.
+    let g = Fixture::new();
+    let m = melody(json!([g.claude_step(
+        "claude",
+        "edit",
+        json!({"prompt": prompt})
+    )]));
+    let (report, _) = play(m, options(&g), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        std::fs::read_to_string(g.files().join("prompt.txt")).unwrap(),
+        prompt
+    );
+    for dir in [
+        f.files(),
+        g.files(),
+        f.dir.path().to_owned(),
+        g.dir.path().to_owned(),
+    ] {
+        assert!(
+            !dir.join("pwned").exists() && !dir.join("pwned2").exists() && !dir.join("x").exists()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
+    let f = Fixture::new();
+    let repo = f.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("existing.txt"), "before\n").unwrap();
+    std::fs::write(repo.join("doomed.txt"), "bye\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "start"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+
+    let repo_s = repo.to_str().unwrap();
+    let m = melody(json!([
+        f.command_step("a", "edit", json!({"workdir": "worktree", "repo": repo_s})),
+        // This agent commits its work, as Aider does: the diff is against the start, so it
+        // is recorded all the same.
+        f.command_step(
+            "b",
+            "edit",
+            json!({"workdir": "worktree", "repo": repo_s, "env": {"FAKE_COMMIT": "1"}})
+        ),
+    ]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+
+    for id in ["a", "b"] {
+        let out = outputs(&f, id);
+        let branch = format!("symphony/r1/{id}");
+        assert_eq!(out["branch"], json!(branch));
+        assert_eq!(
+            out["files"],
+            json!(["doomed.txt", "existing.txt", "prompt.txt", "src/main.rs"]),
+            "{id}"
+        );
+        let diff = out["diff"].as_str().unwrap();
+        assert!(
+            diff.contains("+changed by the agent") && diff.contains("+fn main() {}"),
+            "{id}: {diff}"
+        );
+        let workdir = PathBuf::from(out["workdir"].as_str().unwrap());
+        assert_eq!(
+            workdir,
+            std::fs::canonicalize(f.workspace())
+                .unwrap()
+                .join("worktrees")
+                .join(id)
+        );
+        assert_eq!(
+            git(&workdir, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+            branch
+        );
+        assert!(workdir.join("src/main.rs").is_file());
+    }
+    let branches = git(
+        &repo,
+        &[
+            "branch",
+            "--list",
+            "symphony/*",
+            "--format=%(refname:short)",
+        ],
+    );
+    assert_eq!(
+        branches.lines().collect::<Vec<_>>(),
+        ["symphony/r1/a", "symphony/r1/b"]
+    );
+    // b's commit is on b's branch; a's work is left uncommitted in its worktree.
+    assert_ne!(git(&repo, &["rev-parse", "symphony/r1/b"]), head);
+    assert_eq!(git(&repo, &["rev-parse", "symphony/r1/a"]), head);
+
+    // The main checkout: same commit, same branch, no changes, no new files.
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "main"
+    );
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("existing.txt")).unwrap(),
+        "before\n"
+    );
+    assert!(!repo.join("src").exists() && repo.join("doomed.txt").exists());
+
+    // A second run with the same id starts each worktree afresh from the start commit.
+    let m = melody(json!([f.command_step(
+        "a",
+        "fail",
+        json!({"workdir": "worktree", "repo": repo_s})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(outcome(&report, "a"), StepOutcome::Failed);
+    let workdir = f.workspace().join("worktrees").join("a");
+    assert!(
+        !workdir.join("src").exists(),
+        "the old attempt's files were cleared"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_kills_the_whole_process_tree() {
+    let f = Fixture::new();
+    let pid_file = f.path("grandchild.pid");
+    let mut s = f.command_step(
+        "slow",
+        "sleep",
+        json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
+    );
+    s["policy"] = json!({"timeoutMs": 700});
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    assert_eq!(outcome(&report, "slow"), StepOutcome::Failed);
+    assert!(
+        note(&report, "slow").contains("timed out"),
+        "{}",
+        note(&report, "slow")
+    );
+    let pid: u32 = wait_for_file(&pid_file).await.trim().parse().unwrap();
+    wait_for_death(pid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_run_kills_the_whole_process_tree() {
+    let f = Fixture::new();
+    let pid_file = f.path("grandchild.pid");
+    let s = f.command_step(
+        "slow",
+        "sleep",
+        json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
+    );
+    let watched = pid_file.clone();
+    let (report, _) = play(melody(json!([s])), options(&f), move |control| {
+        tokio::spawn(async move {
+            wait_for_file(&watched).await;
+            control.cancel();
+        });
+    })
+    .await;
+    assert_eq!(report.status, RunStatus::Cancelled, "{:#?}", report.steps);
+    let pid: u32 = wait_for_file(&pid_file).await.trim().parse().unwrap();
+    wait_for_death(pid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_agent_gives_an_error_with_the_end_of_its_stderr() {
+    let f = Fixture::new();
+    let m = melody(json!([f.command_step("bad", "fail", json!({}))]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let note = note(&report, "bad");
+    assert!(note.contains("exited with code 3"), "{note}");
+    assert!(
+        note.contains("error: the model said no: quota exceeded"),
+        "{note}"
+    );
+    assert!(
+        note.contains(f.agent.to_str().unwrap()),
+        "the message names the agent: {note}"
+    );
+
+    // A missing binary is a config error that says what to do.
+    let mut s = f.claude_step("missing", "edit", json!({}));
+    s["config"]["program"] = json!(f.path("no-such-agent").to_str().unwrap());
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let note = self::note(&report, "missing");
+    assert!(
+        note.contains("was not found") && note.contains("config.program"),
+        "{note}"
+    );
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_reaches_the_agent_and_nothing_else() {
+    let f = Fixture::new();
+    let env_file = f.path("env.txt");
+    let with_key = |id: &str, extra: Value| {
+        let mut s = f.claude_step(id, "leak", extra);
+        s["config"]["credential"] = json!("anthropic");
+        s["capabilities"] = json!(["command", "files", "secrets"]);
+        s
+    };
+    let ok = with_key(
+        "ok",
+        json!({"env": {"ENV_FILE": env_file.to_str().unwrap()}}),
+    );
+    let mut failing = with_key("failing", json!({"env": {"FAKE_FAIL": "1"}}));
+    failing["config"]["workdir"] = json!("workspace");
+    // Played one after the other: both work in files/.
+    let m = symphony_melody::load_value(json!({
+        "formatVersion": 1,
+        "melody": {"id": "agents", "name": "Agents"},
+        "steps": [ok, failing],
+        "edges": [],
+        "settings": {"maxParallel": 1},
+    }))
+    .unwrap_or_else(|p| panic!("{p}"));
+    let (report, events) = play(m, options(&f), |_| {}).await;
+    assert_eq!(
+        outcome(&report, "ok"),
+        StepOutcome::Succeeded,
+        "{:#?}",
+        report.steps
+    );
+    assert_eq!(outcome(&report, "failing"), StepOutcome::Failed);
+
+    // The agent had it, under the preset's variable.
+    assert_eq!(
+        std::fs::read_to_string(f.files().join("key-length.txt")).unwrap(),
+        SENTINEL.len().to_string()
+    );
+    // It was scrubbed where the agent echoed it.
+    let out = outputs(&f, "ok");
+    assert_eq!(out["output"], json!("using key ***\n"));
+    let failing_note = note(&report, "failing");
+    assert!(
+        failing_note.contains("401 invalid key ***"),
+        "{failing_note}"
+    );
+    assert!(progress_text(&events).contains("Bearer ***"));
+    // Nowhere in events, the report or the workspace.
+    for e in &events {
+        let text = serde_json::to_string(e).unwrap();
+        assert!(
+            !text.contains(SENTINEL),
+            "an event holds the secret: {text}"
+        );
+    }
+    assert!(!serde_json::to_string(&report).unwrap().contains(SENTINEL));
+    let mut files = Vec::new();
+    all_files(&f.workspace(), &mut files);
+    assert!(files.len() > 3);
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SENTINEL),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    // The agent's environment was the clean one: nothing of the test's own (cargo sets
+    // CARGO_* for tests), just the named variables.
+    let names = std::fs::read_to_string(&env_file).unwrap();
+    let allowed = [
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LC_ALL",
+        "TMPDIR",
+        "TERM",
+        "NO_COLOR",
+        "ANTHROPIC_API_KEY",
+        "FAKE_MODE",
+        "ENV_FILE",
+        // bash sets these itself.
+        "PWD",
+        "SHLVL",
+        "_",
+        "OLDPWD",
+    ];
+    for name in names.lines() {
+        assert!(
+            allowed.contains(&name),
+            "unexpected variable {name} in the agent's environment"
+        );
+    }
+    assert!(names.lines().any(|n| n == "ANTHROPIC_API_KEY"));
+}
+
+#[test]
+fn a_credential_needs_the_secrets_capability_and_a_variable() {
+    let mut registry = Registry::standard();
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials));
+    let f = Fixture::new();
+    let mut s = f.claude_step("a", "edit", json!({}));
+    s["config"]["credential"] = json!("anthropic");
+    let mut c = f.command_step("c", "edit", json!({}));
+    c["config"]["credential"] = json!("anthropic");
+    c["capabilities"] = json!(["command", "files", "secrets"]);
+    let m = melody(json!([s, c]));
+    let problems: Vec<String> = symphony_melody::validate(&m, &registry)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].contains("steps.a") && problems[0].contains("`secrets` capability"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("steps.c") && problems[1].contains("credentialEnv"),
+        "{problems:#?}"
+    );
+
+    // And the type needs command and files.
+    let mut bare = f.command_step("d", "edit", json!({}));
+    bare["capabilities"] = json!([]);
+    let problems = symphony_melody::validate(&melody(json!([bare])), &registry);
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter().any(|p| p.contains("`command` capability")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|p| p.contains("`files` capability")),
+        "{text:#?}"
+    );
+}
