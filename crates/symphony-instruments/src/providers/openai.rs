@@ -59,7 +59,7 @@ pub(crate) async fn chat(
         if !answer.text.is_empty() {
             on_text(&answer.text);
         }
-        return finish(ep, answer, &String::new());
+        return finish(ep, answer, "");
     }
 
     let mut parser = SseParser::default();

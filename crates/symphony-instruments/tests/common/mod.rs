@@ -30,6 +30,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// When the request was read.
+    pub at: std::time::Instant,
 }
 
 /// How the server answers one request.
@@ -312,6 +314,7 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Recorded
         path,
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
     }))
 }
 
