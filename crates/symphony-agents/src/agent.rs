@@ -19,11 +19,15 @@ use symphony_melody::{
 };
 
 use crate::capture::{self, Baseline};
-use crate::preset::{self, ArgvInput, Autonomy, Preset};
+use crate::preset::{self, ArgvInput, Autonomy, Preset, PromptVia};
 use crate::process::{self, scrub, Spec, Stopped};
 
 /// The default SIGTERM-to-SIGKILL grace period.
 const DEFAULT_GRACE: Duration = Duration::from_secs(2);
+
+/// Prompts longer than this go to a preset's CLI on stdin (or in a file), not as an argument:
+/// Linux refuses a single argument over 128 KiB.
+const LONG_PROMPT: usize = 100_000;
 
 /// Variables copied from Symphony's own environment into the agent's, when set. Everything
 /// else the agent gets is named in the step's config.
@@ -189,11 +193,17 @@ impl Agent {
                 ))
             })?;
         let secret = match cx.config_str("credential") {
-            Some(name) => Some(
-                self.credentials
-                    .get(name)
-                    .map_err(|e| config_error(format!("config.credential: {e}")))?,
-            ),
+            Some(name) => {
+                // A source may block (an OS keychain asks a daemon): keep it off the runtime.
+                let credentials = self.credentials.clone();
+                let name = name.to_owned();
+                let got = tokio::task::spawn_blocking(move || credentials.get(&name))
+                    .await
+                    .map_err(|e| {
+                        config_error(format!("config.credential: the lookup failed: {e}"))
+                    })?;
+                Some(got.map_err(|e| config_error(format!("config.credential: {e}")))?)
+            }
             None => None,
         };
         let secret = secret.as_ref();
@@ -202,6 +212,21 @@ impl Agent {
 
         let workdir = self.prepare_workdir(cx, preset).await?;
         let args = string_list(cx.config.get("args"), "args")?;
+        let off_line = cx.config.get("stdin") == Some(&Value::Bool(true))
+            || (preset != Preset::Command && prompt.len() > LONG_PROMPT);
+        // Aider reads a long message from a file, kept outside the working folder so it is not
+        // recorded as the agent's change; removed when the attempt ends.
+        let message_dir = if off_line && !preset.reads_stdin() {
+            Some(write_message_file(&prompt).await?)
+        } else {
+            None
+        };
+        let message_file = message_dir.as_ref().map(|d| d.path().join("prompt.md"));
+        let via = match (&message_file, off_line) {
+            (Some(file), _) => PromptVia::File(file),
+            (None, true) => PromptVia::Stdin,
+            (None, false) => PromptVia::Argument,
+        };
         let argv = preset::argv(&ArgvInput {
             preset,
             program: cx.config_str("program"),
@@ -219,6 +244,7 @@ impl Agent {
             args: &args,
             workdir: &workdir.path,
             in_worktree: workdir.branch.is_some(),
+            via,
         })
         .map_err(config_error)?;
         let env = environment(cx, preset, secret)?;
@@ -226,14 +252,20 @@ impl Agent {
             .config_u64("graceMs")
             .map_or(DEFAULT_GRACE, Duration::from_millis);
         let program = argv[0].clone();
+        tracing::debug!(
+            step = %cx.step,
+            attempt = cx.attempt,
+            %program,
+            workdir = %workdir.path.display(),
+            "starting the agent"
+        );
 
         let finished = process::run(
             Spec {
                 argv: &argv,
                 cwd: &workdir.path,
                 env: &env,
-                stdin: (cx.config.get("stdin") == Some(&Value::Bool(true)))
-                    .then_some(prompt.as_str()),
+                stdin: (via == PromptVia::Stdin).then_some(prompt.as_str()),
                 grace,
                 secret,
             },
@@ -264,6 +296,16 @@ impl Agent {
             } else {
                 format!("stderr:\n{}", finished.stderr_tail)
             };
+            if matches!(finished.status.code(), Some(126 | 127)) {
+                // The shell convention for "cannot execute" and "command not found": a wrapper
+                // could not start the real agent, which another attempt will not change.
+                return Err(config_error(scrub(
+                    secret,
+                    &format!(
+                        "the agent `{program}` {how}: a command it runs could not be found or executed; {stderr}"
+                    ),
+                )));
+            }
             // Retryable: agents fail for passing reasons (the provider's 5xx, rate limits, a
             // dropped connection) as often as lasting ones, and whether to retry is the step's
             // policy's call (`policy.retry`); without one, nothing is retried.
@@ -371,6 +413,21 @@ impl Agent {
             branch: Some(branch),
         })
     }
+}
+
+/// Writes the prompt to `prompt.md` in a new temporary folder.
+async fn write_message_file(prompt: &str) -> Result<tempfile::TempDir, StepError> {
+    let prompt = prompt.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::Builder::new()
+            .prefix("symphony-prompt-")
+            .tempdir()?;
+        std::fs::write(dir.path().join("prompt.md"), prompt)?;
+        Ok::<_, std::io::Error>(dir)
+    })
+    .await
+    .map_err(|e| io_error(format!("the prompt file task failed: {e}")))?
+    .map_err(|e| io_error(format!("cannot write the prompt to a temporary file: {e}")))
 }
 
 /// Whether two paths name the same folder.

@@ -45,10 +45,10 @@
 //! | `model` | passed as `--model` (or `{{model}}`) |
 //! | `autonomy` | `edit` (default) or `full` |
 //! | `workdir` | `workspace` (default) or `worktree` |
-//! | `repo`, `base` | worktree mode: the repository (a template) and the commit to start from (`HEAD`) |
+//! | `repo`, `base` | worktree mode: the repository (a template; absolute, or relative to the folder Symphony was started in) and the commit to start from (`HEAD`) |
 //! | `credential`, `credentialEnv` | a credential name, and the variable it is put in (claude: `ANTHROPIC_API_KEY`, codex: `CODEX_API_KEY`, gemini: `GEMINI_API_KEY`; aider and command: required) |
 //! | `env` | more environment variables (plain text in the melody: never secrets) |
-//! | `stdin` | also write the prompt to the agent's stdin (for prompts too long for an argument) |
+//! | `stdin` | hand the prompt over on standard input, not on the command line (Aider: in a `--message-file`); a preset does so anyway for prompts over 100 KB, as Linux caps one argument at 128 KiB. With `command`, `{{prompt}}` is still filled in |
 //! | `graceMs` | how long the agent gets between SIGTERM and SIGKILL (default 2000) |
 //!
 //! Outputs: `output` (stdout: the agent's answer), `diff` (a unified git diff of everything it
@@ -89,19 +89,35 @@
 //! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
 //!   cached: their work is a side effect.
 
+//!
+//! ## Platforms
+//!
+//! Unix only (Linux, macOS): stopping a process tree rests on process groups. On other systems
+//! [`register`] adds nothing, so a melody using `instrument.agent` is refused by the validator
+//! as naming an unknown type (a Windows port would use a Job Object in `process.rs`).
+
+#[cfg(unix)]
 mod agent;
+#[cfg(unix)]
 pub mod capture;
 pub mod preset;
+#[cfg(unix)]
 pub mod process;
 
 use std::sync::Arc;
 
+#[cfg(unix)]
 pub use agent::Agent;
 use symphony_credentials::Credentials;
 
 /// Registers `instrument.agent`, reading credentials from `credentials`.
+#[cfg(unix)]
 pub fn register(registry: &mut symphony_conductor::Registry, credentials: Arc<dyn Credentials>) {
     registry
         .register(Arc::new(Agent::new(credentials)))
         .expect("instrument.agent is registered once, by this crate");
 }
+
+/// Registers nothing: agents need process groups, which this system lacks.
+#[cfg(not(unix))]
+pub fn register(_registry: &mut symphony_conductor::Registry, _credentials: Arc<dyn Credentials>) {}

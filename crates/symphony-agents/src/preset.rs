@@ -29,6 +29,10 @@
 //! - **Gemini CLI**: `gemini --prompt <text>` (`-p`) runs headless and exits;
 //!   `--approval-mode auto_edit` approves edits, `yolo` approves everything; `--model` picks
 //!   the model; `GEMINI_API_KEY` carries the key.
+//! - A prompt longer than one argument may be (Linux caps one at 128 KiB), or any prompt when
+//!   the step sets `stdin`, is handed over on standard input instead: `claude -p` with no
+//!   prompt argument and `codex exec -` read it there, Gemini CLI runs headless on piped input,
+//!   and Aider, which cannot read a message from stdin, gets `--message-file`.
 //! - **command**: any program, as an argv list with `{{prompt}}`, `{{workdir}}` and `{{model}}`
 //!   placeholders replaced inside each element.
 
@@ -148,6 +152,27 @@ pub struct ArgvInput<'a> {
     pub workdir: &'a Path,
     /// Whether the working folder is a git worktree made for this step.
     pub in_worktree: bool,
+    /// How a preset hands over the prompt.
+    pub via: PromptVia<'a>,
+}
+
+/// How a preset hands the prompt to its CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptVia<'a> {
+    /// As an argument (the default).
+    Argument,
+    /// On standard input: `claude -p` and `codex exec -` read it there, and Gemini CLI runs
+    /// headless on piped input. For prompts longer than one argument may be (128 KiB on Linux).
+    Stdin,
+    /// In a file (Aider's `--message-file`, as it cannot read a message from stdin).
+    File(&'a Path),
+}
+
+impl Preset {
+    /// Whether this preset's CLI can read its prompt from stdin (Aider cannot: it gets a file).
+    pub fn reads_stdin(self) -> bool {
+        !matches!(self, Preset::Aider)
+    }
 }
 
 /// Builds the program and its arguments. Errors say which config field is wrong.
@@ -167,8 +192,10 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
             );
             push_model(&mut argv, input.model);
             argv.extend(input.args.iter().cloned());
-            argv.push("--".into());
-            argv.push(input.prompt.to_owned());
+            if input.via == PromptVia::Argument {
+                argv.push("--".into());
+                argv.push(input.prompt.to_owned());
+            }
         }
         Preset::Codex => {
             argv.push(program("codex"));
@@ -191,8 +218,12 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
             );
             push_model(&mut argv, input.model);
             argv.extend(input.args.iter().cloned());
+            // `-` tells `codex exec` to read the prompt from stdin.
             argv.push("--".into());
-            argv.push(input.prompt.to_owned());
+            argv.push(match input.via {
+                PromptVia::Argument => input.prompt.to_owned(),
+                _ => "-".to_owned(),
+            });
         }
         Preset::Aider => {
             argv.push(program("aider"));
@@ -210,7 +241,10 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
             }
             push_model(&mut argv, input.model);
             argv.extend(input.args.iter().cloned());
-            argv.push(format!("--message={}", input.prompt));
+            argv.push(match input.via {
+                PromptVia::File(path) => format!("--message-file={}", path.display()),
+                _ => format!("--message={}", input.prompt),
+            });
         }
         Preset::Gemini => {
             argv.push(program("gemini"));
@@ -224,7 +258,9 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
             );
             push_model(&mut argv, input.model);
             argv.extend(input.args.iter().cloned());
-            argv.push(format!("--prompt={}", input.prompt));
+            if input.via == PromptVia::Argument {
+                argv.push(format!("--prompt={}", input.prompt));
+            }
         }
         Preset::Command => {
             let Some(command) = input.command else {
@@ -454,6 +490,7 @@ mod tests {
             args: &["--extra".into()],
             workdir: Path::new("/w"),
             in_worktree: false,
+            via: PromptVia::Argument,
         })
         .expect("presets build")
     }
@@ -509,6 +546,41 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_kept_off_the_command_line_goes_to_stdin_or_a_file() {
+        let build = |preset, via| {
+            argv(&ArgvInput {
+                preset,
+                program: None,
+                command: None,
+                prompt: "long prompt",
+                model: None,
+                autonomy: Autonomy::Full,
+                args: &[],
+                workdir: Path::new("/w"),
+                in_worktree: true,
+                via,
+            })
+            .expect("presets build")
+        };
+        let claude = build(Preset::Claude, PromptVia::Stdin);
+        assert_eq!(claude.last().map(String::as_str), Some("bypassPermissions"));
+        let codex = build(Preset::Codex, PromptVia::Stdin);
+        assert_eq!(codex[codex.len() - 2..], ["--", "-"]);
+        assert!(codex.contains(&"danger-full-access".to_owned()));
+        let gemini = build(Preset::Gemini, PromptVia::Stdin);
+        assert_eq!(gemini, ["gemini", "--approval-mode", "yolo"]);
+        let aider = build(Preset::Aider, PromptVia::File(Path::new("/t/prompt.md")));
+        assert_eq!(
+            aider.last().map(String::as_str),
+            Some("--message-file=/t/prompt.md")
+        );
+        assert!(
+            !aider.contains(&"--no-git".to_owned()),
+            "git stays on in a worktree"
+        );
+    }
+
+    #[test]
     fn the_command_preset_fills_placeholders_inside_elements() {
         let command = [
             json!("agent"),
@@ -525,6 +597,7 @@ mod tests {
             args: &[],
             workdir: Path::new("/w d"),
             in_worktree: false,
+            via: PromptVia::Stdin,
         })
         .expect("builds");
         // The prompt's own braces are not expanded again.

@@ -160,27 +160,28 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
             }
             Stream::Err => {
                 self.stderr_tail.extend_from_slice(bytes);
-                // Keep a generous margin so scrubbing still sees whole secrets at the cut.
+                // Keep a generous margin; scrub before cutting, so the cut never leaves part
+                // of a secret at the start of what is kept.
                 let keep = STDERR_TAIL * 4;
                 if self.stderr_tail.len() > keep * 2 {
-                    let cut = self.stderr_tail.len() - keep;
+                    scrub_bytes(self.secret, &mut self.stderr_tail);
+                    let cut = self.stderr_tail.len().saturating_sub(keep);
                     self.stderr_tail.drain(..cut);
                 }
             }
         }
+        let secret = self.secret;
         let pending = &mut self.pending[stream as usize];
         pending.extend_from_slice(bytes);
         let upto = match pending.iter().rposition(|&b| b == b'\n') {
             Some(i) => i + 1,
             None if pending.len() > LONG_LINE => {
-                // A long line without an end (a progress bar): report all but a tail that
-                // could hold the start of a secret, cut at a character boundary.
-                let margin = self.secret.map_or(0, |s| s.expose().len());
-                let mut at = pending.len().saturating_sub(margin);
-                while at > 0 && (pending[at] & 0b1100_0000) == 0b1000_0000 {
-                    at -= 1;
-                }
-                at
+                // A long line without an end (a progress bar): hide every whole secret in it,
+                // then report all but a tail that could hold the start of one still arriving,
+                // cut at a character boundary.
+                scrub_bytes(secret, pending);
+                let margin = secret.map_or(0, |s| s.expose().len().saturating_sub(1));
+                char_cut(pending, pending.len().saturating_sub(margin))
             }
             None => 0,
         };
@@ -212,6 +213,55 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
         let err = scrub(self.secret, &String::from_utf8_lossy(&self.stderr_tail));
         (stdout, tail(&err, STDERR_TAIL))
     }
+}
+
+/// The largest cut at or before `at` that splits no UTF-8 character: not inside one, and not
+/// after the first bytes of one still arriving.
+fn char_cut(bytes: &[u8], at: usize) -> usize {
+    let continuation = |b: u8| (b & 0b1100_0000) == 0b1000_0000;
+    let mut cut = at.min(bytes.len());
+    while cut > 0 && cut < bytes.len() && continuation(bytes[cut]) {
+        cut -= 1;
+    }
+    // The character that starts last before the cut must end before it too.
+    if let Some(start) = (cut.saturating_sub(4)..cut)
+        .rev()
+        .find(|&i| !continuation(bytes[i]))
+    {
+        let len = match bytes[start] {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        if start + len > cut {
+            cut = start;
+        }
+    }
+    cut
+}
+
+/// Replaces every whole occurrence of the secret in raw bytes with `***` (as [`Secret::scrub`]
+/// does for text, and like it ignoring values under four characters).
+fn scrub_bytes(secret: Option<&Secret>, bytes: &mut Vec<u8>) {
+    let Some(needle) = secret.map(|s| s.expose().as_bytes()) else {
+        return;
+    };
+    if needle.len() < 4 || bytes.len() < needle.len() {
+        return;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(needle) {
+            out.extend_from_slice(b"***");
+            i += needle.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    *bytes = out;
 }
 
 /// Hides the secret in text, if there is one.
@@ -367,5 +417,72 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(secret: Option<&Secret>, chunks: &[&[u8]]) -> (Vec<String>, String, String) {
+        let mut reports = Vec::new();
+        let mut c = Collector {
+            secret,
+            report: |t: &str| reports.push(t.to_owned()),
+            pending: [Vec::new(), Vec::new()],
+            stdout: Vec::new(),
+            stdout_cut: false,
+            stderr_tail: Vec::new(),
+        };
+        for chunk in chunks {
+            c.push(Stream::Out, chunk);
+            c.push(Stream::Err, chunk);
+        }
+        let (out, err) = c.finish();
+        (reports, out, err)
+    }
+
+    #[test]
+    fn lines_are_reported_whole_and_scrubbed_across_chunk_boundaries() {
+        let secret = Secret::new("sk-secret-value");
+        let (reports, out, err) = collect(
+            Some(&secret),
+            &[b"key sk-sec", b"ret-value here\nnext", b" line\n"],
+        );
+        let all: String = reports.concat();
+        assert!(
+            !all.contains("sk-secret-value") && !all.contains("ret-value"),
+            "{all}"
+        );
+        assert!(reports.iter().all(|r| r.ends_with('\n')), "{reports:?}");
+        assert_eq!(out, "key *** here\nnext line\n");
+        assert_eq!(err, "key *** here\nnext line");
+    }
+
+    #[test]
+    fn a_long_line_without_an_end_is_reported_without_splitting_a_secret() {
+        let secret = Secret::new("sk-secret-value");
+        let mut long = vec![b'.'; LONG_LINE + 5];
+        // The secret straddles the point where the long line is first reported.
+        long.extend_from_slice(b"sk-secr");
+        let (reports, out, _) = collect(Some(&secret), &[&long, "et-value é\n".as_bytes()]);
+        let all: String = reports.concat();
+        assert!(!all.contains("sk-secret-value"), "leaked");
+        assert!(
+            reports.len() >= 3,
+            "the long line was reported before its end: {}",
+            reports.len()
+        );
+        assert!(
+            all.ends_with("***-value é\n") || all.ends_with("*** é\n"),
+            "{}",
+            &all[all.len() - 20..]
+        );
+        assert!(out.ends_with("*** é\n"));
+        // No secret: the whole pending text is reported, and a split character survives.
+        let mut long = vec![b'.'; LONG_LINE];
+        long.extend_from_slice("é".as_bytes());
+        let (reports, _, _) = collect(None, &[&long[..LONG_LINE + 1], &long[LONG_LINE + 1..]]);
+        assert_eq!(reports.concat().chars().filter(|&c| c == 'é').count(), 2);
     }
 }

@@ -5,6 +5,7 @@
 //! for with a bounded loop; nothing asserts on how long anything took.
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +38,7 @@ impl Credentials for TestCredentials {
 
 const FAKE_AGENT: &str = r#"#!/usr/bin/env bash
 # A fake coding agent. The prompt is the last argument.
-prompt="${@: -1}"
+if [ -n "$PROMPT_FROM_STDIN" ]; then prompt="$(cat)"; else prompt="${@: -1}"; fi
 printf '%s' "$prompt" > prompt.txt
 printf '%s\n' "$@" > "${ARGS_FILE:-/dev/null}"
 env | cut -d= -f1 | sort > "${ENV_FILE:-/dev/null}"
@@ -390,6 +391,48 @@ async fn a_prompt_with_shell_metacharacters_is_passed_verbatim() {
             !dir.join("pwned").exists() && !dir.join("pwned2").exists() && !dir.join("x").exists()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_too_long_for_an_argument_goes_through_stdin() {
+    // Linux refuses one argument over 128 KiB; this prompt is 150 KB.
+    let prompt: String = "write the feature; ".repeat(8000);
+    let f = Fixture::new();
+    let args_file = f.path("args.txt");
+    let m = melody(json!([f.claude_step(
+        "claude",
+        "edit",
+        json!({"prompt": prompt, "env": {"PROMPT_FROM_STDIN": "1", "ARGS_FILE": args_file.to_str().unwrap()}})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let got = std::fs::read_to_string(f.files().join("prompt.txt")).unwrap();
+    assert!(
+        got == prompt,
+        "the agent read {} bytes of {}",
+        got.len(),
+        prompt.len()
+    );
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(
+        args.len() < 200,
+        "the prompt stayed off the command line: {} bytes",
+        args.len()
+    );
+
+    // The command preset sends it on stdin when asked.
+    let g = Fixture::new();
+    let m = melody(json!([g.command_step(
+        "cmd",
+        "edit",
+        json!({"prompt": "short, on stdin", "stdin": true, "env": {"PROMPT_FROM_STDIN": "1"}})
+    )]));
+    let (report, _) = play(m, options(&g), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        std::fs::read_to_string(g.files().join("prompt.txt")).unwrap(),
+        "short, on stdin"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
