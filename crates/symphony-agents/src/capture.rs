@@ -125,6 +125,9 @@ pub async fn add_worktree(
         }
         let _ = git(repo, ["worktree", "prune"], &[]).await;
     }
+    // Forget worktrees whose folders are gone (a deleted run workspace): their branches would
+    // otherwise count as checked out and refuse `-B`.
+    let _ = git(repo, ["worktree", "prune"], &[]).await;
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)
             .await

@@ -61,6 +61,12 @@ case "$FAKE_MODE" in
     echo "started"
     wait
     ;;
+  daemon)
+    # Leaves a process behind that holds stdout open, and exits.
+    bash -c 'trap "" TERM; sleep 30 & echo $! > "$PID_FILE.tmp"; mv "$PID_FILE.tmp" "$PID_FILE"; wait' &
+    while [ ! -s "$PID_FILE" ]; do sleep 0.05; done
+    echo "finished, leaving a helper running"
+    ;;
   fail)
     echo "partial answer"
     echo "error: the model said no: quota exceeded" >&2
@@ -550,6 +556,26 @@ async fn a_timeout_kills_the_whole_process_tree() {
         note(&report, "slow").contains("timed out"),
         "{}",
         note(&report, "slow")
+    );
+    let pid: u32 = wait_for_file(&pid_file).await.trim().parse().unwrap();
+    wait_for_death(pid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_finished_agent_leaves_running_is_stopped() {
+    let f = Fixture::new();
+    let pid_file = f.path("helper.pid");
+    let s = f.command_step(
+        "agent",
+        "daemon",
+        json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
+    );
+    // No timeout is set: the step ends although the helper holds the agent's stdout open.
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        outputs(&f, "agent")["output"],
+        json!("finished, leaving a helper running\n")
     );
     let pid: u32 = wait_for_file(&pid_file).await.trim().parse().unwrap();
     wait_for_death(pid).await;
