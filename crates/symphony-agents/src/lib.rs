@@ -108,16 +108,24 @@ use std::sync::Arc;
 
 #[cfg(unix)]
 pub use agent::Agent;
+use symphony_conductor::registry::DuplicateType;
 use symphony_credentials::Credentials;
 
-/// Registers `instrument.agent`, reading credentials from `credentials`.
+/// Registers `instrument.agent`, reading credentials from `credentials`. Fails only if the
+/// registry already has a type of that name.
 #[cfg(unix)]
-pub fn register(registry: &mut symphony_conductor::Registry, credentials: Arc<dyn Credentials>) {
-    registry
-        .register(Arc::new(Agent::new(credentials)))
-        .expect("instrument.agent is registered once, by this crate");
+pub fn register(
+    registry: &mut symphony_conductor::Registry,
+    credentials: Arc<dyn Credentials>,
+) -> Result<(), DuplicateType> {
+    registry.register(Arc::new(Agent::new(credentials)))
 }
 
 /// Registers nothing: agents need process groups, which this system lacks.
 #[cfg(not(unix))]
-pub fn register(_registry: &mut symphony_conductor::Registry, _credentials: Arc<dyn Credentials>) {}
+pub fn register(
+    _registry: &mut symphony_conductor::Registry,
+    _credentials: Arc<dyn Credentials>,
+) -> Result<(), DuplicateType> {
+    Ok(())
+}

@@ -170,7 +170,7 @@ fn melody(steps: Value) -> symphony_melody::Melody {
 
 fn conductor() -> Conductor {
     let mut registry = Registry::standard();
-    symphony_agents::register(&mut registry, Arc::new(TestCredentials));
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials)).unwrap();
     Conductor::new(registry)
 }
 
@@ -541,6 +541,41 @@ async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worktree_mode_branches_from_the_workspace_when_it_is_a_repository() {
+    // Not a repository: the step says what to do.
+    let f = Fixture::new();
+    let m = melody(json!([f.command_step(
+        "a",
+        "edit",
+        json!({"workdir": "worktree"})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    let note = note(&report, "a");
+    assert!(
+        note.contains("config.repo") && note.contains("needs a git repository"),
+        "{note}"
+    );
+
+    // A repository: the worktree branches from it and leaves its checkout alone.
+    let g = Fixture::new();
+    std::fs::create_dir_all(g.files()).unwrap();
+    git(&g.files(), &["init", "-q", "-b", "main"]);
+    std::fs::write(g.files().join("existing.txt"), "before\n").unwrap();
+    git(&g.files(), &["add", "-A"]);
+    git(&g.files(), &["commit", "-q", "-m", "start"]);
+    let m = melody(json!([g.command_step(
+        "a",
+        "edit",
+        json!({"workdir": "worktree"})
+    )]));
+    let (report, _) = play(m, options(&g), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(outputs(&g, "a")["branch"], json!("symphony/r1/a"));
+    assert_eq!(git(&g.files(), &["status", "--porcelain"]), "");
+    assert!(git(&g.files(), &["branch", "--list", "symphony/r1/a"]).contains("symphony/r1/a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_kills_the_whole_process_tree() {
     let f = Fixture::new();
     let pid_file = f.path("grandchild.pid");
@@ -744,7 +779,7 @@ async fn a_credential_reaches_the_agent_and_nothing_else() {
 #[test]
 fn a_credential_needs_the_secrets_capability_and_a_variable() {
     let mut registry = Registry::standard();
-    symphony_agents::register(&mut registry, Arc::new(TestCredentials));
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials)).unwrap();
     let f = Fixture::new();
     let mut s = f.claude_step("a", "edit", json!({}));
     s["config"]["credential"] = json!("anthropic");
@@ -765,6 +800,18 @@ fn a_credential_needs_the_secrets_capability_and_a_variable() {
         problems[1].contains("steps.c") && problems[1].contains("credentialEnv"),
         "{problems:#?}"
     );
+
+    // Agents of one CLI share one concurrency limit; the type is registered once.
+    let entry = registry.get("instrument.agent").unwrap();
+    let config = json!({"preset": "claude"});
+    assert_eq!(
+        entry
+            .step_type
+            .concurrency_key(config.as_object().unwrap())
+            .as_deref(),
+        Some("agent:claude")
+    );
+    assert!(symphony_agents::register(&mut registry, Arc::new(TestCredentials)).is_err());
 
     // And the type needs command and files.
     let mut bare = f.command_step("d", "edit", json!({}));
