@@ -1,0 +1,791 @@
+//! `operator.http.request` played by the real conductor against an HTTP/1.1 server on
+//! 127.0.0.1 (port 0) written here on raw sockets, so the wire format is real and no test needs
+//! the internet. Names other than `localhost` resolve through a [`StaticLookup`] table, which
+//! stands in for DNS (a "public-looking" name that points at the loopback server).
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use symphony_conductor::{
+    Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, StartError, StepOutcome,
+};
+use symphony_credentials::{CredentialError, Credentials, Secret};
+use symphony_network::{HttpRequest, Lookup, StaticLookup, SystemLookup};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A credential value no output, error or event may contain.
+const SENTINEL: &str = "ghp-sentinel-5f4e3d2c1b";
+
+// ---------------------------------------------------------------------------------------------
+// The loopback server.
+
+/// A request as the server received it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.addr.port())
+    }
+
+    /// The same server under another host name (mapped to 127.0.0.1 by the lookup table).
+    fn url_as(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.addr.port())
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn server() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let _ = serve(socket, addr, log).await;
+            });
+        }
+    });
+    Server { addr, seen }
+}
+
+/// Reads one request, answers it and closes the connection.
+async fn serve(
+    socket: TcpStream,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Seen>>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(socket);
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let target = parts.next().unwrap_or("").to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).await?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).await?;
+    let seen = Seen {
+        method,
+        target: target.clone(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let count = {
+        let mut log = log.lock().unwrap();
+        log.push(seen.clone());
+        log.iter().filter(|s| s.target == target).count()
+    };
+    let mut socket = reader.into_inner();
+    let path = target.split('?').next().unwrap_or("");
+    let port = addr.port();
+    let json_type = "application/json";
+    match path {
+        "/json" => {
+            respond(
+                &mut socket,
+                "200 OK",
+                json_type,
+                &[],
+                r#"{"ok":true,"items":[1,2,3]}"#,
+            )
+            .await
+        }
+        "/text" => respond(&mut socket, "200 OK", "text/plain", &[], "hello").await,
+        "/echo" => {
+            let echo = json!({
+                "method": seen.method,
+                "target": seen.target,
+                "headers": seen.headers,
+                "body": seen.body,
+            });
+            respond(&mut socket, "200 OK", json_type, &[], &echo.to_string()).await
+        }
+        "/echo-fail" => {
+            let auth = seen
+                .headers
+                .get("authorization")
+                .cloned()
+                .unwrap_or_default();
+            let body = format!("bad credentials: {auth}");
+            respond(&mut socket, "401 Unauthorized", "text/plain", &[], &body).await
+        }
+        "/big" => {
+            // Chunked, with no length announced: the limit must be enforced while reading.
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+                .await?;
+            let chunk = format!("400\r\n{}\r\n", "a".repeat(1024));
+            for _ in 0..200 {
+                socket.write_all(chunk.as_bytes()).await?;
+            }
+            socket.write_all(b"0\r\n\r\n").await
+        }
+        "/big-declared" => {
+            let body = "b".repeat(100_000);
+            respond(&mut socket, "200 OK", "text/plain", &[], &body).await
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            respond(&mut socket, "200 OK", "text/plain", &[], "late").await
+        }
+        "/rate" => {
+            respond(
+                &mut socket,
+                "429 Too Many Requests",
+                "text/plain",
+                &[("retry-after", "700".into())],
+                "slow down",
+            )
+            .await
+        }
+        "/rate-once" if count == 1 => {
+            respond(
+                &mut socket,
+                "429 Too Many Requests",
+                "text/plain",
+                &[("retry-after", "1".into())],
+                "slow down",
+            )
+            .await
+        }
+        "/rate-once" => respond(&mut socket, "200 OK", json_type, &[], r#"{"ok":true}"#).await,
+        "/missing" => {
+            respond(
+                &mut socket,
+                "404 Not Found",
+                "text/plain",
+                &[],
+                "no such thing",
+            )
+            .await
+        }
+        "/to-loopback" => {
+            let to = format!("http://127.0.0.1:{port}/json");
+            respond(
+                &mut socket,
+                "302 Found",
+                "text/plain",
+                &[("location", to)],
+                "",
+            )
+            .await
+        }
+        "/to-other-origin" => {
+            let to = format!("http://other.test:{port}/echo");
+            respond(
+                &mut socket,
+                "302 Found",
+                "text/plain",
+                &[("location", to)],
+                "",
+            )
+            .await
+        }
+        "/see-other" => {
+            respond(
+                &mut socket,
+                "303 See Other",
+                "text/plain",
+                &[("location", "/echo".into())],
+                "",
+            )
+            .await
+        }
+        p if p.starts_with("/redirect/") => {
+            let n: u32 = p["/redirect/".len()..].parse().unwrap_or(0);
+            if n == 0 {
+                respond(&mut socket, "200 OK", "text/plain", &[], "landed").await
+            } else {
+                let to = format!("/redirect/{}", n - 1);
+                respond(
+                    &mut socket,
+                    "302 Found",
+                    "text/plain",
+                    &[("location", to)],
+                    "",
+                )
+                .await
+            }
+        }
+        _ => {
+            respond(
+                &mut socket,
+                "404 Not Found",
+                "text/plain",
+                &[],
+                "unknown path",
+            )
+            .await
+        }
+    }
+}
+
+async fn respond(
+    socket: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    extra: &[(&str, String)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket.write_all(head.as_bytes()).await?;
+    socket.write_all(body.as_bytes()).await?;
+    socket.shutdown().await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playing a one-step melody.
+
+/// Credentials with one value, `github`.
+struct TestCredentials;
+
+impl Credentials for TestCredentials {
+    fn get(&self, name: &str) -> Result<Secret, CredentialError> {
+        match name {
+            "github" => Ok(Secret::new(SENTINEL)),
+            _ => Err(CredentialError::Missing {
+                name: name.into(),
+                looked: vec!["the test table".into()],
+            }),
+        }
+    }
+}
+
+/// Names the tests use, all pointing at the loopback server.
+fn table() -> Arc<dyn Lookup> {
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    Arc::new(
+        StaticLookup::default()
+            .with("api.test", &[lo])
+            .with("other.test", &[lo]),
+    )
+}
+
+struct Played {
+    report: RunReport,
+    events: Vec<EventRecord>,
+}
+
+impl Played {
+    fn outcome(&self) -> StepOutcome {
+        self.report.steps[0].outcome
+    }
+
+    fn note(&self) -> String {
+        self.report.steps[0].note.clone().unwrap_or_default()
+    }
+
+    /// The step's outputs, from its `StepOutput` event.
+    fn outputs(&self) -> serde_json::Map<String, Value> {
+        self.events
+            .iter()
+            .find_map(|e| match &e.event {
+                RunEvent::StepOutput { outputs, .. } => Some(outputs.0.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no output; the step ended: {}", self.note()))
+    }
+
+    /// Every event and the report, as the JSON a store or a remote board would see.
+    fn everything(&self) -> String {
+        format!(
+            "{}\n{}",
+            serde_json::to_string(&self.events).unwrap(),
+            serde_json::to_string(&self.report).unwrap()
+        )
+    }
+}
+
+fn melody(step: Value, settings: Value) -> symphony_melody::Melody {
+    let mut step = step;
+    let obj = step.as_object_mut().unwrap();
+    obj.insert("id".into(), json!("call"));
+    obj.insert("kind".into(), json!("operator"));
+    obj.insert("type".into(), json!("operator.http.request"));
+    obj.entry("capabilities").or_insert(json!(["network"]));
+    symphony_melody::load_value(json!({
+        "formatVersion": 1,
+        "melody": {"id": "http-test", "name": "HTTP test"},
+        "inputs": {"name": {"type": "string", "default": "world"}},
+        "settings": settings,
+        "steps": [step],
+    }))
+    .unwrap_or_else(|p| panic!("{p}"))
+}
+
+async fn start(
+    step: Value,
+    settings: Value,
+    lookup: Arc<dyn Lookup>,
+) -> Result<Played, StartError> {
+    let mut registry = Registry::standard();
+    registry
+        .register(Arc::new(HttpRequest::with_lookup(
+            Arc::new(TestCredentials),
+            lookup,
+        )))
+        .unwrap();
+    let run = Conductor::new(registry)
+        .start(melody(step, settings), RunOptions::default())
+        .await?;
+    let (mut events, _control, finished) = run.into_parts();
+    let collector = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(e) = events.recv().await {
+            all.push(e);
+        }
+        all
+    });
+    let report = finished.await.unwrap();
+    Ok(Played {
+        report,
+        events: collector.await.unwrap(),
+    })
+}
+
+/// Plays one step; the loopback server is allowed by name and address.
+async fn play(step: Value) -> Played {
+    play_with(
+        step,
+        json!({"network": {"allowHosts": ["127.0.0.1", "api.test"]}}),
+    )
+    .await
+}
+
+async fn play_with(step: Value, settings: Value) -> Played {
+    start(step, settings, table())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+#[tokio::test]
+async fn get_parses_a_json_body() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/json")}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    let out = p.outputs();
+    assert_eq!(out["status"], 200);
+    assert_eq!(out["body"], json!({"ok": true, "items": [1, 2, 3]}));
+    assert_eq!(out["output"], out["body"]);
+    assert_eq!(out["headers"]["content-type"], "application/json");
+    assert_eq!(out["url"], s.url("/json"));
+    assert_eq!(s.seen()[0].method, "GET");
+}
+
+#[tokio::test]
+async fn a_text_body_stays_text() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/text")}})).await;
+    assert_eq!(p.outputs()["body"], "hello");
+}
+
+#[tokio::test]
+async fn post_sends_the_rendered_body_query_and_headers() {
+    let s = server().await;
+    let p = play(json!({"config": {
+        "method": "POST",
+        "url": s.url("/echo"),
+        "query": {"q": "{{name}} & more"},
+        "headers": {"X-Trace": "trace-{{name}}", "Content-Type": "text/plain"},
+        "body": "hello {{name}}",
+    }}))
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    let seen = &s.seen()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(
+        seen.target, "/echo?q=world+%26+more",
+        "the query is encoded"
+    );
+    assert_eq!(seen.headers["x-trace"], "trace-world");
+    assert_eq!(seen.headers["content-type"], "text/plain");
+    assert_eq!(seen.body, "hello world");
+    assert_eq!(p.outputs()["body"]["body"], "hello world");
+}
+
+#[tokio::test]
+async fn a_body_past_the_limit_stops_the_read() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/big"), "maxBytes": 10_000}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note()
+            .contains("is longer, more than config.maxBytes (10000 bytes)"),
+        "{}",
+        p.note()
+    );
+    let p = play(json!({"config": {"url": s.url("/big-declared"), "maxBytes": 10_000}})).await;
+    assert!(
+        p.note()
+            .contains("declares 100000 bytes, more than config.maxBytes"),
+        "{}",
+        p.note()
+    );
+    let p = play(json!({"config": {"url": s.url("/big-declared")}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "10 MiB by default");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/redirect/2"), "maxRedirects": 2}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    assert_eq!(p.outputs()["body"], "landed");
+    assert_eq!(p.outputs()["url"], s.url("/redirect/0"));
+
+    let p = play(json!({"config": {"url": s.url("/redirect/3"), "maxRedirects": 2}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note().contains("too many redirects: 2 followed"),
+        "{}",
+        p.note()
+    );
+
+    let p = play(json!({"config": {"url": s.url("/redirect/1"), "maxRedirects": 0}})).await;
+    assert!(
+        p.note().contains("too many redirects: 0 followed"),
+        "{}",
+        p.note()
+    );
+}
+
+#[tokio::test]
+async fn see_other_turns_a_post_into_a_get() {
+    let s = server().await;
+    let p =
+        play(json!({"config": {"method": "POST", "url": s.url("/see-other"), "body": "x"}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    assert_eq!(p.outputs()["body"]["method"], "GET");
+    assert_eq!(p.outputs()["body"]["body"], "");
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_host_to_a_private_address_is_refused() {
+    let s = server().await;
+    // `api.test` is allowed by name (it stands for a public host); the redirect goes to
+    // 127.0.0.1, which nothing allows.
+    let p = play_with(
+        json!({"config": {"url": s.url_as("api.test", "/to-loopback")}}),
+        json!({"network": {"allowHosts": ["api.test"]}}),
+    )
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    let note = p.note();
+    assert!(note.contains("refused to connect to 127.0.0.1"), "{note}");
+    assert!(note.contains("a loopback address"), "{note}");
+    assert!(note.contains("settings.network.allowHosts"), "{note}");
+    assert_eq!(
+        s.seen()
+            .iter()
+            .map(|r| r.target.as_str())
+            .collect::<Vec<_>>(),
+        ["/to-loopback"],
+        "the private address was never contacted"
+    );
+}
+
+#[tokio::test]
+async fn loopback_is_refused_by_default_and_allowed_by_the_setting() {
+    let s = server().await;
+    let localhost = s.url_as("localhost", "/json");
+    // The system resolver, as in real use.
+    let system: Arc<dyn Lookup> = Arc::new(SystemLookup);
+
+    let p = start(
+        json!({"config": {"url": localhost}}),
+        json!({}),
+        system.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    let note = p.note();
+    assert!(note.contains("(an address of `localhost`)"), "{note}");
+    assert!(note.contains("a loopback address"), "{note}");
+    assert!(note.contains("allowPrivate to true"), "{note}");
+
+    let p = start(
+        json!({"config": {"url": s.url("/json")}}),
+        json!({}),
+        system.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        p.note()
+            .contains("refused to connect to 127.0.0.1: it is a loopback address"),
+        "{}",
+        p.note()
+    );
+    assert!(s.seen().is_empty(), "nothing reached the server");
+
+    let p = start(
+        json!({"config": {"url": localhost}}),
+        json!({"network": {"allowPrivate": true}}),
+        system,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    assert_eq!(p.outputs()["status"], 200);
+}
+
+#[tokio::test]
+async fn the_metadata_address_is_refused_even_with_allow_private() {
+    let p = play_with(
+        json!({"config": {"url": "http://169.254.169.254/latest/meta-data/"}}),
+        json!({"network": {"allowPrivate": true}}),
+    )
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    let note = p.note();
+    assert!(
+        note.contains("refused to connect to 169.254.169.254"),
+        "{note}"
+    );
+    assert!(note.contains("cloud metadata endpoint"), "{note}");
+    assert!(note.contains("allowPrivate does not cover it"), "{note}");
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_loopback_address_is_refused() {
+    let s = server().await;
+    let url = format!("http://[::ffff:127.0.0.1]:{}/json", s.addr.port());
+    let p = play_with(json!({"config": {"url": url}}), json!({})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note()
+            .contains("refused to connect to 127.0.0.1: it is a loopback address"),
+        "{}",
+        p.note()
+    );
+    // Decimal and hexadecimal IPv4 forms are the same address.
+    for host in ["2130706433", "0x7f.1"] {
+        let url = format!("http://{host}:{}/json", s.addr.port());
+        let p = play_with(json!({"config": {"url": url}}), json!({})).await;
+        assert!(
+            p.note().contains("refused to connect to 127.0.0.1"),
+            "{host}: {}",
+            p.note()
+        );
+    }
+    assert!(s.seen().is_empty());
+}
+
+#[tokio::test]
+async fn schemes_other_than_http_are_refused() {
+    // A literal URL is caught by the validator, before the run.
+    let Err(StartError::Invalid(problems)) = start(
+        json!({"config": {"url": "file:///etc/passwd"}}),
+        json!({}),
+        table(),
+    )
+    .await
+    else {
+        panic!("a file: URL must not validate");
+    };
+    let text = problems.to_string();
+    assert!(text.contains("config.url"), "{text}");
+    assert!(text.contains("only http and https are allowed"), "{text}");
+
+    // A URL made by a template is checked when it is rendered.
+    let p = play(json!({"config": {"url": "ftp://{{name}}/file"}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note().contains("uses `ftp:`; only http and https"),
+        "{}",
+        p.note()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/slow"), "timeoutMs": 200}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note()
+            .contains("took longer than 200 ms (config.timeoutMs)"),
+        "{}",
+        p.note()
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_carry_the_retry_after_hint() {
+    let s = server().await;
+    // 700 s is more than the conductor waits, so it gives up and says why.
+    let p = play(json!({"config": {"url": s.url("/rate")}, "policy": {"retry": {"max": 2, "backoffMs": 10}}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    let note = p.note();
+    assert!(
+        note.contains("answered 429 Too Many Requests: slow down"),
+        "{note}"
+    );
+    assert!(
+        note.contains("asks to wait"),
+        "the hint reached the conductor: {note}"
+    );
+    assert_eq!(p.report.steps[0].attempts, 1);
+
+    // One second: the retry waits at least that long, then succeeds.
+    let p = play(json!({"config": {"url": s.url("/rate-once")}, "policy": {"retry": {"max": 1, "backoffMs": 10}}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    let delay = p
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepRetrying { delay_ms, .. } => Some(*delay_ms),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(delay, 1000, "the wait is the server's Retry-After");
+}
+
+#[tokio::test]
+async fn other_statuses_fail_for_good_unless_asked_not_to() {
+    let s = server().await;
+    let p = play(json!({"config": {"url": s.url("/missing")}, "policy": {"retry": {"max": 2, "backoffMs": 10}}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert_eq!(p.report.steps[0].attempts, 1, "a 404 is not retried");
+    assert!(
+        p.note().contains("answered 404 Not Found: no such thing"),
+        "{}",
+        p.note()
+    );
+
+    let p = play(json!({"config": {"url": s.url("/missing"), "failOnStatus": false}})).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded);
+    assert_eq!(p.outputs()["status"], 404);
+    assert_eq!(p.outputs()["body"], "no such thing");
+}
+
+#[tokio::test]
+async fn the_credential_is_sent_and_never_shown() {
+    let s = server().await;
+    let step = |path: &str| {
+        json!({
+            "config": {"url": s.url_as("api.test", path), "credential": "github", "scheme": "Bearer"},
+            "capabilities": ["network", "secrets"],
+        })
+    };
+    let p = play(step("/echo")).await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    assert_eq!(
+        s.seen()[0].headers["authorization"],
+        format!("Bearer {SENTINEL}"),
+        "the server got the credential"
+    );
+    assert_eq!(
+        p.outputs()["body"]["headers"]["authorization"],
+        "Bearer ***",
+        "the echo is scrubbed"
+    );
+    assert!(!p.everything().contains(SENTINEL), "{}", p.everything());
+
+    // An error page that quotes it is scrubbed too.
+    let p = play(step("/echo-fail")).await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(
+        p.note().contains("bad credentials: Bearer ***"),
+        "{}",
+        p.note()
+    );
+    assert!(!p.everything().contains(SENTINEL), "{}", p.everything());
+
+    // A redirect to another origin does not take it along.
+    let p = play_with(
+        step("/to-other-origin"),
+        json!({"network": {"allowHosts": ["api.test", "other.test"]}}),
+    )
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    let last = s.seen().last().unwrap().clone();
+    assert_eq!(last.target, "/echo");
+    assert_eq!(last.headers.get("authorization"), None, "{last:?}");
+}
+
+#[tokio::test]
+async fn a_credential_in_another_header_without_a_scheme() {
+    let s = server().await;
+    let p = play(json!({
+        "config": {"url": s.url("/echo"), "credential": "github", "scheme": "", "credentialHeader": "X-Api-Key"},
+        "capabilities": ["network", "secrets"],
+    }))
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
+    assert_eq!(s.seen()[0].headers["x-api-key"], SENTINEL);
+    assert_eq!(p.outputs()["body"]["headers"]["x-api-key"], "***");
+}
+
+#[tokio::test]
+async fn a_credential_needs_the_secrets_capability_and_a_known_name() {
+    let Err(StartError::Invalid(problems)) = start(
+        json!({"config": {"url": "https://api.test/", "credential": "github"}}),
+        json!({}),
+        table(),
+    )
+    .await
+    else {
+        panic!("a credential without the secrets capability must not validate");
+    };
+    let text = problems.to_string();
+    assert!(text.contains("needs the `secrets` capability"), "{text}");
+
+    let p = play(json!({
+        "config": {"url": "https://api.test/", "credential": "nobody"},
+        "capabilities": ["network", "secrets"],
+    }))
+    .await;
+    assert_eq!(p.outcome(), StepOutcome::Failed);
+    assert!(p.note().contains("no credential `nobody`"), "{}", p.note());
+}
