@@ -269,6 +269,12 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
                         .into(),
                 );
             };
+            if command.is_empty() {
+                return Err(
+                    "config.command: the command line is empty; give the program and its arguments"
+                        .into(),
+                );
+            }
             let workdir = input.workdir.to_string_lossy();
             for (i, element) in command.iter().enumerate() {
                 let Some(text) = element.as_str() else {
@@ -285,9 +291,6 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
                 *first = program.to_owned();
             }
             argv.extend(input.args.iter().cloned());
-            if argv.is_empty() {
-                return Err("config.command: the command line is empty".into());
-            }
         }
     }
     Ok(argv)
