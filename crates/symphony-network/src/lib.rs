@@ -23,11 +23,13 @@ use std::sync::Arc;
 pub use guard::{classify, Policy, Refusal, Restriction};
 pub use request::HttpRequest;
 pub use resolve::{GuardedResolver, Lookup, StaticLookup, SystemLookup};
+use symphony_conductor::registry::DuplicateType;
 use symphony_credentials::Credentials;
 
 /// Registers `operator.http.request`, reading credentials from `credentials`.
-pub fn register(registry: &mut symphony_conductor::Registry, credentials: Arc<dyn Credentials>) {
-    registry
-        .register(Arc::new(HttpRequest::new(credentials)))
-        .expect("operator.http.request is registered once, by this crate");
+pub fn register(
+    registry: &mut symphony_conductor::Registry,
+    credentials: Arc<dyn Credentials>,
+) -> Result<(), DuplicateType> {
+    registry.register(Arc::new(HttpRequest::new(credentials)))
 }

@@ -789,3 +789,16 @@ async fn a_credential_needs_the_secrets_capability_and_a_known_name() {
     assert_eq!(p.outcome(), StepOutcome::Failed);
     assert!(p.note().contains("no credential `nobody`"), "{}", p.note());
 }
+
+#[test]
+fn register_adds_the_type_once() {
+    let mut registry = Registry::standard();
+    symphony_network::register(&mut registry, Arc::new(TestCredentials)).unwrap();
+    let spec = &registry.get("operator.http.request").unwrap().spec;
+    assert_eq!(spec.capabilities, [symphony_melody::Capability::Network]);
+    let again = symphony_network::register(&mut registry, Arc::new(TestCredentials));
+    assert_eq!(
+        again.unwrap_err().to_string(),
+        "step type `operator.http.request` is registered twice"
+    );
+}
