@@ -38,14 +38,21 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Show how a melody would be played: waves of parallel steps and the critical path.
     Plan(cmd::plan::Args),
-    /// Play a melody, showing each step live, and write its workspace.
+    /// Play a melody, showing each step live, and write its workspace; the run is kept in the
+    /// run store.
     Run(cmd::run::Args),
+    /// Continue a run that did not finish: finished steps are kept, the rest are played.
+    Resume(cmd::runs::ResumeArgs),
+    /// The runs in the store: list, show, events, export, diff, prune.
+    Runs(cmd::runs::Args),
     /// Convert a workflow from another tool into a melody.
     Import(cmd::import::Args),
     /// Rewrite melody files in their canonical, deterministic form.
     Fmt(cmd::fmt::Args),
     /// List the step types this build can play.
     Types(cmd::types::Args),
+    /// Set, list and remove the credentials melodies name (values never on the command line).
+    Credential(cmd::credential::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,14 +94,20 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Import(args) => cmd::import::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Types(args) => cmd::types::run(args),
-        Command::Run(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-            runtime.block_on(cmd::run::run(args))
-        }
+        Command::Credential(args) => cmd::credential::run(args),
+        Command::Run(args) => block_on(cmd::run::run(args))?,
+        Command::Resume(args) => block_on(cmd::runs::resume(args))?,
+        Command::Runs(args) => block_on(cmd::runs::run(args))?,
     })
+}
+
+/// Runs an async command on a multi-thread runtime.
+fn block_on(command: impl std::future::Future<Output = Outcome>) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    Ok(runtime.block_on(command))
 }
 
 /// Engine diagnostics go to stderr, filtered by `RUST_LOG` (warnings and errors by default), so

@@ -5,5 +5,8 @@ use symphony_conductor::Registry;
 
 /// Every step type the CLI knows.
 pub fn registry() -> Registry {
-    Registry::standard()
+    let mut r = Registry::standard();
+    symphony_instruments::register(&mut r, symphony_instruments::InstrumentsConfig::from_env())
+        .expect("instrument.chat is registered once");
+    r
 }

@@ -40,6 +40,8 @@ fn symphony(dir: &Path, args: &[&str]) -> Ran {
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
+        // Each test folder keeps its own run store.
+        .env("SYMPHONY_DB", dir.join("runs.db"))
         .stdin(Stdio::null())
         .output()
         .expect("the symphony binary runs");
@@ -784,6 +786,7 @@ fn ctrl_c_cancels_the_run_and_exits_130() {
         ])
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
+        .env("SYMPHONY_DB", dir.path().join("runs.db"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

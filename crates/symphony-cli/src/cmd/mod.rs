@@ -5,10 +5,12 @@
 //! [`Outcome`](crate::exit::Outcome); none of them prints an error itself, so every error
 //! reaches the user the same way (`error: …` on stderr, from `main`).
 
+pub mod credential;
 pub mod fmt;
 pub mod import;
 pub mod plan;
 pub mod run;
+pub mod runs;
 pub mod types;
 pub mod validate;
 

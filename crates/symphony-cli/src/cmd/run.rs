@@ -17,11 +17,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
 use symphony_conductor::{
-    resolve_inputs, Conductor, Registry, RunOptions, RunReport, RunStatus, StartError,
+    resolve_inputs, CacheHandle, Conductor, Prepared, Registry, RunOptions, RunReport, RunStatus,
+    StartError,
 };
 use symphony_melody::problem::did_you_mean;
 use symphony_melody::{Melody, Problem, Problems};
+use symphony_store::{NewRun, Recorder, Store};
 use tokio::sync::mpsc;
 
 use super::plan::{plan_json, plan_of, print_plan};
@@ -61,6 +65,34 @@ pub struct Args {
     /// Seed of the retry jitter, to replay a run's timing exactly (default: random, shown).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Play every step: reuse no stored output (new outputs are still stored).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Play this step again even if an unchanged stored output exists ("take again").
+    /// Repeat for each step.
+    #[arg(long = "again", value_name = "STEP")]
+    pub again: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where runs are kept.
+#[derive(clap::Args, Clone)]
+pub struct StoreArgs {
+    /// The run store (SQLite file). Default: $SYMPHONY_DB, else
+    /// $XDG_DATA_HOME/symphony/runs.db, else ~/.local/share/symphony/runs.db.
+    #[arg(long = "store", value_name = "FILE", global = true)]
+    pub path: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// Opens the store, or says why it cannot be.
+    pub async fn open(&self) -> Result<Store, Failure> {
+        let path = self.path.clone().unwrap_or_else(Store::default_path);
+        Store::open(&path)
+            .await
+            .map_err(|e| Failure::new(Exit::Io, e.to_string()))
+    }
 }
 
 /// Splits `name=value` at the first `=`.
@@ -87,22 +119,24 @@ pub async fn run(args: Args) -> Outcome {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
     let seed = args.seed.unwrap_or_else(random_u64);
+    for step in &args.again {
+        if !melody.steps.iter().any(|s| &s.id == step) {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "--again {step}: the melody has no step `{step}`{}",
+                    did_you_mean(step, melody.steps.iter().map(|s| s.id.as_str()))
+                ),
+            ));
+        }
+    }
 
     if args.dry_run {
         return dry_run(&melody, &registry, &args, &run_id, &workspace, &inputs);
     }
     refuse_used_workspace(&workspace)?;
 
-    let mode = if args.json {
-        Mode::Json
-    } else if std::io::stdout().is_terminal() {
-        Mode::Live
-    } else {
-        Mode::Plain
-    };
-    // Caught from here on: a Ctrl-C while the workspace is being prepared cancels cleanly too.
-    let mut presses = interrupts();
-    let context = RunContext::new(&melody, &registry, &run_id, &workspace, seed);
+    let store = args.store.open().await?;
     let conductor = Conductor::new(registry);
     // `load_melody` validated it against this same registry: compile it without a second pass.
     let prepared = conductor.prepare_checked(melody);
@@ -112,13 +146,79 @@ pub async fn run(args: Args) -> Outcome {
         workspace: Some(workspace.clone()),
         max_parallel: args.max_parallel,
         seed,
+        cache: Some(CacheHandle(Arc::new(store.clone()))),
+        fresh: args.fresh,
+        fresh_steps: args.again.iter().cloned().collect(),
         ..RunOptions::default()
     };
+    let recorder = begin_record(&store, &prepared, &options, None).await?;
+    play(&conductor, &prepared, options, recorder, args.json, &source).await
+}
+
+/// Records a run that is about to start in the store.
+pub async fn begin_record(
+    store: &Store,
+    prepared: &Prepared,
+    options: &RunOptions,
+    parent: Option<(&str, &str)>,
+) -> Result<Recorder, Failure> {
+    let melody = prepared.melody();
+    let bytes = symphony_melody::to_bytes(melody);
+    let inputs = resolve_inputs(melody, &options.inputs)
+        .map_err(|p| Failure::problems(p.in_file(&melody.melody.id)))?;
+    store
+        .begin(NewRun {
+            id: &options.run_id,
+            melody_bytes: &bytes,
+            melody_id: &melody.melody.id,
+            melody_name: &melody.melody.name,
+            inputs: &inputs,
+            options: json!({
+                "seed": options.seed,
+                "maxParallel": options.max_parallel,
+                "fresh": options.fresh,
+                "freshSteps": options.fresh_steps,
+                "given": options.given.keys().collect::<Vec<_>>(),
+            }),
+            workspace: options.workspace.as_deref(),
+            parent,
+        })
+        .await
+        .map_err(|e| Failure::new(Exit::Io, e.to_string()))
+}
+
+/// Plays a prepared melody with the view the terminal calls for, recording every event, and
+/// maps how it ended to an exit code.
+pub async fn play(
+    conductor: &Conductor,
+    prepared: &Prepared,
+    options: RunOptions,
+    recorder: Recorder,
+    json: bool,
+    source: &str,
+) -> Outcome {
+    let mode = if json {
+        Mode::Json
+    } else if std::io::stdout().is_terminal() {
+        Mode::Live
+    } else {
+        Mode::Plain
+    };
+    // Caught from here on: a Ctrl-C while the workspace is being prepared cancels cleanly too.
+    let mut presses = interrupts();
+    let workspace = options.workspace.clone().unwrap_or_default();
+    let context = RunContext::new(
+        prepared.melody(),
+        conductor.registry(),
+        &options.run_id,
+        &workspace,
+        options.seed,
+    );
     let started = conductor
-        .start_prepared(&prepared, options)
+        .start_prepared(prepared, options)
         .await
         .map_err(|e| match e {
-            StartError::Invalid(problems) => Failure::problems(problems.in_file(&source)),
+            StartError::Invalid(problems) => Failure::problems(problems.in_file(source)),
             StartError::Workspace { path, source: error } => Failure::new(
                 Exit::Io,
                 format!(
@@ -128,9 +228,18 @@ pub async fn run(args: Args) -> Outcome {
             ),
         })?;
     let mut view = view::open(mode, context);
-    let (report, interrupted) =
-        follow(started, &mut presses, view.as_mut(), mode == Mode::Live).await?;
+    let (report, interrupted) = follow(
+        started,
+        &mut presses,
+        view.as_mut(),
+        mode == Mode::Live,
+        &recorder,
+    )
+    .await?;
     view.finish(&report);
+    if let Err(e) = recorder.finish().await {
+        errln!("warning: the run finished but the run store could not keep all of it: {e}");
+    }
     Ok(match report.status {
         RunStatus::Succeeded => Exit::Success,
         RunStatus::Failed => Exit::Failed,
@@ -146,6 +255,7 @@ async fn follow(
     presses: &mut mpsc::UnboundedReceiver<()>,
     view: &mut dyn view::View,
     ticking: bool,
+    recorder: &Recorder,
 ) -> Result<(RunReport, bool), Failure> {
     let (mut events, control, mut finished) = run.into_parts();
     let mut interrupted = false;
@@ -168,7 +278,10 @@ async fn follow(
                 view.note("Ctrl-C: cancelling the run; finished outputs are kept. Press Ctrl-C again to exit at once.");
             }
             record = events.recv(), if events_open => match record {
-                Some(record) => view.event(&record),
+                Some(record) => {
+                    recorder.record(&record);
+                    view.event(&record);
+                }
                 None => events_open = false,
             },
             joined = &mut finished => break joined,
@@ -177,6 +290,7 @@ async fn follow(
     };
     // The scheduler sent its last event before returning; whatever is still queued is read now.
     while let Some(record) = events.try_recv() {
+        recorder.record(&record);
         view.event(&record);
     }
     let report = joined.map_err(|e| {

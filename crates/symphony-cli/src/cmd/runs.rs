@@ -1,0 +1,336 @@
+//! The run store from the command line: `symphony resume RUN`, and `symphony runs list | show
+//! | events | export | diff | prune`.
+//!
+//! Every run `symphony run` plays is kept in the store (see [`super::run::StoreArgs`]). A run
+//! that did not finish (the process was killed, the machine went down) is resumed where it
+//! stopped: the steps that finished are not played again, the ones that were in flight are.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+use symphony_conductor::{CacheHandle, Conductor, RunOptions};
+
+use super::run::{play, StoreArgs};
+use crate::exit::{Exit, Failure, Outcome};
+
+/// Arguments of `symphony resume`.
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    /// The run to resume (`symphony runs list` shows them).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Print every event as one JSON object per line, then the report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Arguments of `symphony runs`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// The newest runs first, and the store's size.
+    List {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run, step by step.
+    Show {
+        /// The run.
+        run: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run's event log, one JSON object per line.
+    Events {
+        /// The run.
+        run: String,
+    },
+    /// One self-contained JSON trace of a run (melody, inputs, every step with its data; no
+    /// credentials), to share or attach to a bug report.
+    Export {
+        /// The run.
+        run: String,
+        /// Write it here instead of to stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Compare two runs step by step: outcome, output, inputs (by cache key), time, cost.
+    Diff {
+        /// The first run.
+        a: String,
+        /// The second run.
+        b: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove all but the newest runs (running ones are kept) and the outputs only they used.
+    Prune {
+        /// How many of the newest runs to keep.
+        #[arg(long, value_name = "N")]
+        keep: u32,
+    },
+}
+
+/// Runs `symphony resume RUN`.
+pub async fn resume(args: ResumeArgs) -> Outcome {
+    let store = args.store.open().await?;
+    let (resumable, recorder) = store.resume(&args.run).await.map_err(store_failure)?;
+    let registry = crate::registry::registry();
+    let source = format!("run {} (its melody as it was run)", args.run);
+    let melody = symphony_melody::load_and_validate(&resumable.melody_bytes, &source, &registry)
+        .map_err(Failure::problems)?;
+    let conductor = Conductor::new(registry);
+    let prepared = conductor.prepare_checked(melody);
+    let options = RunOptions {
+        run_id: args.run.clone(),
+        inputs: resumable.inputs,
+        workspace: resumable.workspace,
+        max_parallel: resumable.options["maxParallel"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok()),
+        seed: resumable.options["seed"].as_u64().unwrap_or_default(),
+        given: resumable.finished,
+        cache: Some(CacheHandle(Arc::new(store.clone()))),
+        // The run goes on as it was asked to: a fresh run stays fresh.
+        fresh: resumable.options["fresh"].as_bool().unwrap_or(false),
+        fresh_steps: resumable.options["freshSteps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+    };
+    if !args.json {
+        errln!(
+            "resuming {}: {} finished step{} kept, the rest played (session {})",
+            args.run,
+            options.given.len(),
+            super::plural(options.given.len()),
+            resumable.session
+        );
+    }
+    play(&conductor, &prepared, options, recorder, args.json, &source).await
+}
+
+/// Runs `symphony runs …`.
+pub async fn run(args: Args) -> Outcome {
+    let store = args.store.open().await?;
+    match args.action {
+        Action::List { limit, json } => {
+            let runs = store.list(limit).await.map_err(store_failure)?;
+            if json {
+                outln!(
+                    "{}",
+                    json!({"runs": runs, "store": store.path(), "bytes": store.size_bytes()})
+                );
+            } else {
+                for r in &runs {
+                    outln!(
+                        "{:<44} {:<10} {:<24} {}{}",
+                        r.id,
+                        r.status,
+                        r.melody_id,
+                        time(r.started_at),
+                        r.parent_id
+                            .as_deref()
+                            .map_or(String::new(), |p| format!("  (fork of {p})"))
+                    );
+                }
+                if runs.is_empty() {
+                    outln!("no runs yet; `symphony run FILE` plays one and keeps it here");
+                }
+                outln!(
+                    "store: {} ({})",
+                    store.path().display(),
+                    bytes(store.size_bytes())
+                );
+            }
+        }
+        Action::Show { run, json } => {
+            let detail = store.run(&run).await.map_err(store_failure)?;
+            if json {
+                outln!("{}", serde_json::to_string(&detail).unwrap_or_default());
+            } else {
+                outln!(
+                    "{}  {}  melody {}  started {}{}",
+                    detail.summary.id,
+                    detail.summary.status,
+                    detail.summary.melody_id,
+                    time(detail.summary.started_at),
+                    if detail.sessions > 1 {
+                        format!("  ({} sessions)", detail.sessions)
+                    } else {
+                        String::new()
+                    }
+                );
+                outln!("inputs: {}", detail.inputs);
+                if let Some(ws) = &detail.workspace {
+                    outln!("workspace: {ws}");
+                }
+                outln!(
+                    "{:<24} {:<10} {:<7} {:>8} {:>9}  note",
+                    "step",
+                    "outcome",
+                    "origin",
+                    "attempts",
+                    "time"
+                );
+                for s in &detail.steps {
+                    outln!(
+                        "{:<24} {:<10} {:<7} {:>8} {:>9}  {}",
+                        s.step,
+                        s.outcome,
+                        s.origin.as_deref().unwrap_or("-"),
+                        s.attempts,
+                        super::duration(s.elapsed_ms.max(0) as u64),
+                        s.note.as_deref().unwrap_or("")
+                    );
+                }
+                if !detail.totals.is_null() {
+                    outln!("totals: {}", detail.totals);
+                }
+            }
+        }
+        Action::Events { run } => {
+            for e in store.events(&run).await.map_err(store_failure)? {
+                outln!("{}", e.data);
+            }
+        }
+        Action::Export { run, output } => {
+            let trace = store.export(&run).await.map_err(store_failure)?;
+            let text = serde_json::to_string_pretty(&trace).unwrap_or_default();
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text + "\n").map_err(|e| Failure::write(&path, &e))?;
+                    errln!("wrote the trace of {run} to {}", path.display());
+                }
+                None => outln!("{text}"),
+            }
+        }
+        Action::Diff { a, b, json } => {
+            let diff = store.diff(&a, &b).await.map_err(store_failure)?;
+            if json {
+                outln!("{}", serde_json::to_string(&diff).unwrap_or_default());
+            } else {
+                outln!(
+                    "{:<24} {:<22} {:<9} {:<9} {:>19}",
+                    "step",
+                    "outcome (a → b)",
+                    "inputs",
+                    "output",
+                    "time (a → b)"
+                );
+                for d in &diff {
+                    let arrow = |x: &str, y: &str| {
+                        if x == y {
+                            x.to_owned()
+                        } else {
+                            format!("{x} → {y}")
+                        }
+                    };
+                    outln!(
+                        "{:<24} {:<22} {:<9} {:<9} {:>19}",
+                        d.step,
+                        arrow(&d.outcome.0, &d.outcome.1),
+                        match d.same_key {
+                            Some(true) => "same",
+                            Some(false) => "changed",
+                            None => "-",
+                        },
+                        if d.same_output { "same" } else { "changed" },
+                        format!(
+                            "{} → {}",
+                            super::duration(d.elapsed_ms.0.max(0) as u64),
+                            super::duration(d.elapsed_ms.1.max(0) as u64)
+                        )
+                    );
+                }
+            }
+        }
+        Action::Prune { keep } => {
+            let pruned = store.prune(keep).await.map_err(store_failure)?;
+            outln!(
+                "removed {} run{} and {} stored output{}; the store went from {} to {}",
+                pruned.runs,
+                super::plural(pruned.runs as usize),
+                pruned.outputs,
+                super::plural(pruned.outputs as usize),
+                bytes(pruned.bytes.0),
+                bytes(pruned.bytes.1)
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn store_failure(e: symphony_store::StoreError) -> Failure {
+    let exit = match e {
+        symphony_store::StoreError::UnknownRun(_)
+        | symphony_store::StoreError::NotResumable { .. } => Exit::Usage,
+        _ => Exit::Io,
+    };
+    Failure::new(exit, e.to_string())
+}
+
+/// A UTC time, `2026-11-23 02:51:07`.
+fn time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's method).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn bytes(n: u64) -> String {
+    if n < 1024 * 1024 {
+        format!("{:.1} KB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(time(0), "1970-01-01 00:00:00");
+        assert_eq!(time(1_795_402_267_000), "2026-11-23 02:51:07");
+        assert_eq!(time(951_782_400_000), "2000-02-29 00:00:00");
+    }
+}

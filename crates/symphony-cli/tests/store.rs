@@ -1,0 +1,306 @@
+//! The run store through the real binary: every run is kept; a run killed with SIGKILL is
+//! resumed without playing its finished steps again and ends as an uninterrupted run does;
+//! reruns reuse unchanged outputs; runs can be listed, shown, exported, compared and pruned.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// A chain of five offline instrument steps, each "thinking" `latency_ms`, and a file write.
+fn chain(latency_ms: u64) -> String {
+    let mut steps = vec![
+        json!({"id": "s1", "kind": "instrument", "type": "instrument.offline",
+        "config": {"prompt": "Start on {{goal}}", "latencyMs": latency_ms}}),
+    ];
+    let mut edges = Vec::new();
+    for i in 2..=5 {
+        steps.push(json!({"id": format!("s{i}"), "kind": "instrument", "type": "instrument.offline",
+            "inputs": {"prev": {"type": "text"}},
+            "config": {"prompt": format!("Step {i} after: {{{{prev}}}}"), "latencyMs": latency_ms}}));
+        edges.push(json!({"from": format!("s{}.output", i - 1), "to": format!("s{i}.prev")}));
+    }
+    steps.push(
+        json!({"id": "save", "kind": "operator", "type": "operator.file.write",
+        "config": {"path": "out.md"}, "capabilities": ["files"]}),
+    );
+    edges.push(json!({"from": "s5.output", "to": "save.content"}));
+    json!({"formatVersion": 1, "melody": {"id": "chain", "name": "Chain"},
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": steps, "edges": edges})
+    .to_string()
+}
+
+fn symphony(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_symphony"));
+    c.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("SYMPHONY_DB", dir.join("runs.db"))
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs to the end and returns (exit code, stdout lines parsed as JSON where they are).
+fn finish(cmd: &mut Command) -> (i32, Vec<Value>, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        format!(
+            "{stdout}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn of_type<'a>(events: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == json!(ty)).collect()
+}
+
+/// The final outputs of a run, from its result.json.
+fn result(dir: &Path, workspace: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(workspace).join("result.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("chain.melody.json"), chain(400)).unwrap();
+    // The reference: the same melody, played through without interruption, nothing reused.
+    let (code, _, out) = finish(symphony(d).args([
+        "run",
+        "chain.melody.json",
+        "--workspace",
+        "whole",
+        "--json",
+        "--fresh",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    let whole = result(d, "whole");
+
+    // Kill after 1 and after 3 finished steps.
+    for (n, killed_after) in [1usize, 3].into_iter().enumerate() {
+        let ws = format!("killed{n}");
+        let mut child = symphony(d)
+            .args([
+                "run",
+                "chain.melody.json",
+                "--workspace",
+                &ws,
+                "--json",
+                "--fresh",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut run_id = String::new();
+        let mut succeeded = 0;
+        while succeeded < killed_after {
+            let line = lines
+                .next()
+                .expect("the run ended before the kill")
+                .unwrap();
+            let e: Value = serde_json::from_str(&line).unwrap();
+            if e["type"] == json!("runStarted") {
+                run_id = e["runId"].as_str().unwrap().to_owned();
+            }
+            if e["type"] == json!("stepSucceeded") {
+                succeeded += 1;
+            }
+        }
+        // Let the store write what was printed; the next step is mid-way through its 400 ms.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+        child.wait().unwrap();
+
+        let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
+        assert_eq!(code, 0, "{out}");
+        let status = listed[0]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == json!(run_id))
+            .unwrap()["status"]
+            .clone();
+        assert_eq!(status, json!("running"), "a killed run is left as it was");
+
+        let (code, events, out) = finish(symphony(d).args(["resume", &run_id, "--json"]));
+        assert_eq!(code, 0, "{out}");
+        let replayed: Vec<&str> = of_type(&events, "stepStarted")
+            .iter()
+            .map(|e| e["step"].as_str().unwrap())
+            .collect();
+        let kept: Vec<&str> = of_type(&events, "stepSucceeded")
+            .iter()
+            .filter(|e| e["origin"] == json!("given"))
+            .map(|e| e["step"].as_str().unwrap())
+            .collect();
+        let finished_before: Vec<String> = (1..=killed_after).map(|i| format!("s{i}")).collect();
+        assert_eq!(kept, finished_before, "{out}");
+        for s in &finished_before {
+            assert!(
+                !replayed.contains(&s.as_str()),
+                "{s} was played again: {out}"
+            );
+        }
+        assert!(
+            replayed.contains(&format!("s{}", killed_after + 1).as_str()),
+            "the step in flight is played again"
+        );
+        assert_eq!(
+            result(d, &ws)["outputs"],
+            whole["outputs"],
+            "same result as an uninterrupted run"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(&ws).join("files/out.md")).unwrap(),
+            std::fs::read_to_string(d.join("whole/files/out.md")).unwrap()
+        );
+
+        let (_, shown, _) = finish(symphony(d).args(["runs", "show", &run_id, "--json"]));
+        assert_eq!(shown[0]["status"], json!("succeeded"));
+        assert_eq!(shown[0]["sessions"], json!(2));
+    }
+}
+
+#[test]
+fn reruns_reuse_unchanged_steps_and_runs_can_be_compared_exported_and_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("chain.melody.json"), chain(50)).unwrap();
+    let run = |ws: &str, extra: &[&str]| {
+        let mut args = vec!["run", "chain.melody.json", "--workspace", ws, "--json"];
+        args.extend_from_slice(extra);
+        let (code, events, out) = finish(symphony(d).args(&args));
+        assert_eq!(code, 0, "{out}");
+        events
+    };
+    let first = run("a", &[]);
+    let second = run("b", &[]);
+    let origins = |events: &[Value]| -> Vec<String> {
+        of_type(events, "stepSucceeded")
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["step"].as_str().unwrap(),
+                    e["origin"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert!(origins(&first).iter().all(|o| o.ends_with(":played")));
+    assert_eq!(
+        origins(&second),
+        [
+            "s1:cached",
+            "s2:cached",
+            "s3:cached",
+            "s4:cached",
+            "s5:cached",
+            "save:played"
+        ]
+    );
+    assert!(of_type(&second, "stepStarted")
+        .iter()
+        .all(|e| e["step"] == json!("save")));
+    // "Take again" one step: it and what depends on it are played; the rest is reused.
+    let third = run("c", &["--again", "s4"]);
+    assert_eq!(
+        origins(&third),
+        [
+            "s1:cached",
+            "s2:cached",
+            "s3:cached",
+            "s4:played",
+            "s5:cached",
+            "save:played"
+        ],
+        "the offline instrument answers the same, so s5's input is unchanged and it is reused"
+    );
+    // A new input: everything that reads it is played.
+    let fourth = run("d", &["-i", "goal=another goal"]);
+    assert!(origins(&fourth).iter().all(|o| o.ends_with(":played")));
+
+    let id = |events: &[Value]| {
+        of_type(events, "runStarted")[0]["runId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (a, b, d4) = (id(&first), id(&second), id(&fourth));
+    let (code, diff, out) = finish(symphony(d).args(["runs", "diff", &a, &d4, "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let s1 = diff[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["step"] == json!("s1"))
+        .unwrap()
+        .clone();
+    assert_eq!(s1["sameKey"], json!(false));
+    assert_eq!(s1["sameOutput"], json!(false));
+    let (_, diff, _) = finish(symphony(d).args(["runs", "diff", &a, &b, "--json"]));
+    assert!(diff[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["sameOutput"] == json!(true)));
+
+    let (code, _, out) = finish(symphony(d).args(["runs", "export", &a, "-o", "trace.json"]));
+    assert_eq!(code, 0, "{out}");
+    let trace: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("trace.json")).unwrap()).unwrap();
+    assert_eq!(trace["run"]["id"], json!(a));
+    assert_eq!(
+        trace["steps"][0]["attempts"][0]["prompt"],
+        json!("Start on ship it")
+    );
+    assert!(!trace["steps"][0]["outputs"].is_null());
+
+    let (code, _, out) = finish(symphony(d).args(["runs", "prune", "--keep", "2"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("removed 2 runs"), "{out}");
+    let (_, listed, _) = finish(symphony(d).args(["runs", "list", "--json"]));
+    assert_eq!(listed[0]["runs"].as_array().unwrap().len(), 2);
+
+    // Unknown runs are a usage error that says what to do.
+    let (code, _, out) = finish(symphony(d).args(["runs", "show", "no-such-run"]));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("symphony runs list"), "{out}");
+}
+
+#[test]
+fn a_damaged_store_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("runs.db"),
+        "not a database at all, but long enough to have a header",
+    )
+    .unwrap();
+    std::fs::write(d.join("chain.melody.json"), chain(1)).unwrap();
+    let (code, _, out) = finish(symphony(d).args(["run", "chain.melody.json", "--workspace", "w"]));
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("runs.db") && out.contains("move it aside"),
+        "{out}"
+    );
+    assert!(std::fs::read_to_string(d.join("runs.db"))
+        .unwrap()
+        .starts_with("not a database"));
+}
