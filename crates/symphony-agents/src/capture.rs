@@ -8,18 +8,27 @@
 //!
 //! - In a worktree the baseline is the commit the worktree was made from.
 //! - In a plain folder the baseline is a tree written into a scratch repository in a temporary
-//!   folder (`git --git-dir=<scratch> --work-tree=<folder> add -A`, then `write-tree`); the
-//!   folder itself is never touched and needs no repository of its own.
+//!   folder: the folder is walked (honouring its `.gitignore` files, looking into nested
+//!   repositories), its files hashed with `git hash-object` and the tree written with
+//!   `update-index` and `write-tree`. The folder itself is never touched and needs no
+//!   repository of its own. After the agent exits the same walk gives a second tree, and
+//!   `git diff-tree` between the two gives the diff and the changed paths.
 //!
-//! After the agent exits, a temporary index is filled from the baseline and then from the folder
-//! (`git add -A`, which honours `.gitignore`), and `git diff --cached <baseline>` gives the
-//! diff and the changed paths. The index of the agent's own checkout is never touched.
+//! In a worktree, after the agent exits, a temporary index is filled from the baseline commit
+//! and then from the worktree (`git add -A`, which honours `.gitignore`), and
+//! `git diff-index --cached <commit>` gives the diff and the changed paths. The index of the
+//! agent's own checkout is never touched. Only plumbing commands produce the record, so the
+//! user's diff settings (prefixes, external tools, colours) never change its format.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+
 use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// A diff longer than this is cut (the file list stays complete).
@@ -32,16 +41,34 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    git_with_input(cwd, args, extra_env, None).await
+}
+
+/// [`git`], writing `input` to its stdin (while reading its stdout, so neither pipe can fill
+/// up and stall the other side).
+async fn git_with_input<I, S>(
+    cwd: &Path,
+    args: I,
+    extra_env: &[(&str, &OsStr)],
+    input: Option<Vec<u8>>,
+) -> Result<String, String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let mut command = Command::new("git");
     command
         .args(&args)
         .current_dir(cwd)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .env("GIT_TERMINAL_PROMPT", "0");
+        .kill_on_drop(true);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("GIT_") {
             command.env_remove(key);
@@ -57,13 +84,22 @@ where
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let out = command.output().await.map_err(|e| {
+    let mut child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             "git is not installed (or not on PATH); the agent step needs it to record what the agent changed".to_owned()
         } else {
             format!("could not run `git {}`: {e}", shown())
         }
     })?;
+    let stdin = child.stdin.take();
+    let write = async move {
+        if let (Some(mut stdin), Some(input)) = (stdin, input) {
+            let _ = stdin.write_all(&input).await;
+            // Dropping stdin closes it: git sees the end of its input.
+        }
+    };
+    let (_, out) = tokio::join!(write, child.wait_with_output());
+    let out = out.map_err(|e| format!("could not run `git {}`: {e}", shown()))?;
     if !out.status.success() {
         return Err(format!(
             "`git {}` in {} failed: {}",
@@ -235,14 +271,89 @@ impl Baseline {
             base: String::new(),
             excludes: excludes.iter().map(|e| (*e).to_owned()).collect(),
         };
-        let index = baseline.index_path("before")?;
-        baseline.add_all(&index).await?;
-        baseline.base = baseline
-            .run(["write-tree"], &index)
-            .await?
-            .trim()
-            .to_owned();
+        baseline.base = baseline.folder_tree("before").await?;
         Ok(baseline)
+    }
+
+    /// Writes the plain folder's current content into the scratch repository as a tree, and
+    /// returns the tree's id.
+    ///
+    /// The folder is walked here rather than by `git add`, which stops at a nested repository
+    /// (a folder with its own `.git`, as `cargo new` makes) and records it as a submodule link,
+    /// or fails when it has no commit yet; here its files count like any others. `.gitignore`
+    /// files inside the folder are honoured (so `node_modules/` stays out when a scaffold
+    /// ignores it); `.git` folders, and ignore rules from outside the folder, are not read.
+    async fn folder_tree(&self, name: &str) -> Result<String, String> {
+        let dir = self.work_tree.clone();
+        let excludes = self.excludes.clone();
+        let entries = tokio::task::spawn_blocking(move || walk(&dir, &excludes))
+            .await
+            .map_err(|e| format!("the folder walk failed: {e}"))??;
+        let index = self.index_path(name)?;
+        let _ = tokio::fs::remove_file(&index).await;
+        // Regular files are hashed in one batch; names holding a newline, which the batch
+        // cannot carry, and symbolic links (whose content is their target) one by one.
+        let mut batch = Vec::new();
+        let mut batched = Vec::new();
+        let mut lines: Vec<u8> = Vec::new();
+        for entry in &entries {
+            match &entry.kind {
+                Kind::File { .. } if !entry.path.contains(&b'\n') => {
+                    batch.extend_from_slice(&entry.path);
+                    batch.push(b'\n');
+                    batched.push(entry);
+                }
+                Kind::File { executable } => {
+                    let id = self
+                        .run(
+                            [
+                                OsStr::new("hash-object"),
+                                OsStr::new("-w"),
+                                OsStr::new("--no-filters"),
+                                OsStr::new("--"),
+                                OsStr::from_bytes(&entry.path),
+                            ],
+                            &index,
+                        )
+                        .await?;
+                    index_line(&mut lines, file_mode(*executable), id.trim(), &entry.path);
+                }
+                Kind::Link { target } => {
+                    let id = self
+                        .run_with_input(
+                            ["hash-object", "-w", "--no-filters", "--stdin"],
+                            &index,
+                            target.clone(),
+                        )
+                        .await?;
+                    index_line(&mut lines, "120000", id.trim(), &entry.path);
+                }
+            }
+        }
+        if !batched.is_empty() {
+            let ids = self
+                .run_with_input(
+                    ["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                    &index,
+                    batch,
+                )
+                .await?;
+            let ids: Vec<&str> = ids.lines().collect();
+            if ids.len() != batched.len() {
+                return Err(format!(
+                    "git hashed {} of {} files; was the folder changing while it was read?",
+                    ids.len(),
+                    batched.len()
+                ));
+            }
+            for (entry, id) in batched.iter().zip(ids) {
+                let executable = matches!(entry.kind, Kind::File { executable: true });
+                index_line(&mut lines, file_mode(executable), id, &entry.path);
+            }
+        }
+        self.run_with_input(["update-index", "-z", "--index-info"], &index, lines)
+            .await?;
+        Ok(self.run(["write-tree"], &index).await?.trim().to_owned())
     }
 
     fn index_path(&self, name: &str) -> Result<PathBuf, String> {
@@ -275,6 +386,34 @@ impl Baseline {
         .await
     }
 
+    /// [`Baseline::run`], with `input` on git's stdin.
+    async fn run_with_input<I, S>(
+        &self,
+        args: I,
+        index: &Path,
+        input: Vec<u8>,
+    ) -> Result<String, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut all: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(s) = &self.scratch {
+            all.push("--git-dir".into());
+            all.push(s.path().join("repo.git").into_os_string());
+            all.push("--work-tree".into());
+            all.push(self.work_tree.clone().into_os_string());
+        }
+        all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        git_with_input(
+            &self.work_tree,
+            all,
+            &[("GIT_INDEX_FILE", index.as_os_str())],
+            Some(input),
+        )
+        .await
+    }
+
     async fn add_all(&self, index: &Path) -> Result<(), String> {
         let mut args = vec!["add".to_owned(), "-A".into(), "--".into(), ".".into()];
         args.extend(self.excludes.iter().map(|e| format!(":(exclude){e}")));
@@ -283,35 +422,63 @@ impl Baseline {
 
     /// What changed in the working folder since the baseline.
     pub async fn changes(&self) -> Result<Changes, String> {
-        // A worktree has no scratch folder: its temporary index lives in a folder of its own.
-        let holder;
-        let index = match &self.scratch {
-            Some(_) => self.index_path("after")?,
+        // Plumbing only (`diff-tree`, `diff-index`): they ignore the user's diff settings
+        // (prefixes, external diff tools, colours), so the record has one format everywhere.
+        let (diff, names) = match &self.scratch {
+            Some(_) => {
+                let after = self.folder_tree("after").await?;
+                let index = self.index_path("after")?;
+                let (base, after) = (self.base.as_str(), after.as_str());
+                let patch = ["diff-tree", "-r", "--no-renames", "-p", base, after];
+                let names = [
+                    "diff-tree",
+                    "-r",
+                    "--no-renames",
+                    "--name-only",
+                    "-z",
+                    base,
+                    after,
+                ];
+                (
+                    self.run(patch, &index).await?,
+                    self.run(names, &index).await?,
+                )
+            }
             None => {
-                holder = tokio::task::spawn_blocking(|| {
+                // A worktree: its content goes into a temporary index (never the checkout's
+                // own), starting from the baseline so left-out paths count as unchanged.
+                let holder = tokio::task::spawn_blocking(|| {
                     tempfile::Builder::new().prefix("symphony-index-").tempdir()
                 })
                 .await
                 .map_err(|e| format!("the index task failed: {e}"))?
                 .map_err(|e| format!("cannot make a temporary index: {e}"))?;
-                holder.path().join("index")
+                let index = holder.path().join("index");
+                self.run(["read-tree", self.base.as_str()], &index).await?;
+                self.add_all(&index).await?;
+                let base = self.base.as_str();
+                (
+                    self.run(
+                        ["diff-index", "--cached", "-p", "--no-renames", base],
+                        &index,
+                    )
+                    .await?,
+                    self.run(
+                        [
+                            "diff-index",
+                            "--cached",
+                            "--name-only",
+                            "-z",
+                            "--no-renames",
+                            base,
+                        ],
+                        &index,
+                    )
+                    .await?,
+                )
             }
         };
-        self.run(["read-tree", self.base.as_str()], &index).await?;
-        self.add_all(&index).await?;
-        let mut diff = self
-            .run(
-                [
-                    "diff",
-                    "--cached",
-                    "--no-color",
-                    "--no-ext-diff",
-                    "--no-renames",
-                    self.base.as_str(),
-                ],
-                &index,
-            )
-            .await?;
+        let mut diff = diff;
         if diff.len() > DIFF_MAX {
             let mut cut = DIFF_MAX;
             while !diff.is_char_boundary(cut) {
@@ -323,19 +490,6 @@ impl Baseline {
                 DIFF_MAX >> 20
             ));
         }
-        let names = self
-            .run(
-                [
-                    "diff",
-                    "--cached",
-                    "--name-only",
-                    "-z",
-                    "--no-renames",
-                    self.base.as_str(),
-                ],
-                &index,
-            )
-            .await?;
         let mut files: Vec<String> = names
             .split('\0')
             .filter(|s| !s.is_empty())
@@ -344,6 +498,103 @@ impl Baseline {
         files.sort();
         Ok(Changes { diff, files })
     }
+}
+
+/// What a walked path is.
+enum Kind {
+    /// A regular file.
+    File {
+        /// Any execute bit is set.
+        executable: bool,
+    },
+    /// A symbolic link, with its target.
+    Link {
+        /// The target, as stored by git (the link's content).
+        target: Vec<u8>,
+    },
+}
+
+/// A file of a walked folder.
+struct Entry {
+    /// Relative to the folder, `/`-separated, as bytes (names need not be UTF-8).
+    path: Vec<u8>,
+    kind: Kind,
+}
+
+/// Every file under `dir` that belongs in its record (see [`Baseline::folder_tree`]).
+fn walk(dir: &Path, excludes: &[String]) -> Result<Vec<Entry>, String> {
+    let mut overrides = ignore::overrides::OverrideBuilder::new(dir);
+    for e in excludes {
+        overrides
+            .add(&format!("!{e}"))
+            .map_err(|err| format!("bad exclude pattern `{e}`: {err}"))?;
+    }
+    let overrides = overrides
+        .build()
+        .map_err(|err| format!("bad exclude patterns: {err}"))?;
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .follow_links(false)
+        .overrides(overrides)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    let mut entries = Vec::new();
+    for item in walker {
+        let item = item.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let Some(file_type) = item.file_type() else {
+            continue;
+        };
+        let Ok(relative) = item.path().strip_prefix(dir) else {
+            continue;
+        };
+        if relative.as_os_str().is_empty() || file_type.is_dir() {
+            continue;
+        }
+        let path = relative.as_os_str().as_bytes().to_vec();
+        let kind = if file_type.is_symlink() {
+            let target = std::fs::read_link(item.path())
+                .map_err(|e| format!("cannot read the link {}: {e}", item.path().display()))?;
+            Kind::Link {
+                target: target.as_os_str().as_bytes().to_vec(),
+            }
+        } else if file_type.is_file() {
+            let mode = item
+                .metadata()
+                .map_err(|e| format!("cannot read {}: {e}", item.path().display()))?
+                .permissions()
+                .mode();
+            Kind::File {
+                executable: mode & 0o111 != 0,
+            }
+        } else {
+            // Sockets, fifos, devices: not content.
+            continue;
+        };
+        entries.push(Entry { path, kind });
+    }
+    Ok(entries)
+}
+
+/// Git's mode of a regular file.
+fn file_mode(executable: bool) -> &'static str {
+    if executable {
+        "100755"
+    } else {
+        "100644"
+    }
+}
+
+/// Appends one `git update-index -z --index-info` record.
+fn index_line(out: &mut Vec<u8>, mode: &str, id: &str, path: &[u8]) {
+    out.extend_from_slice(format!("{mode} {id}\t").as_bytes());
+    out.extend_from_slice(path);
+    out.push(0);
 }
 
 #[cfg(test)]

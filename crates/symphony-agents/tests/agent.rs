@@ -49,6 +49,14 @@ case "$FAKE_MODE" in
     echo "changed by the agent" >> existing.txt
     mkdir -p src && echo 'fn main() {}' > src/main.rs
     rm -f doomed.txt
+    if [ -n "$FAKE_SCAFFOLD" ]; then
+      # What scaffolding tools do: a nested repository with no commit yet (cargo new), an
+      # ignored build folder, an executable script and a symbolic link.
+      mkdir -p app/node_modules/dep && (cd app && git init -q) && echo 'pub fn f() {}' > app/lib.rs
+      echo 'node_modules/' > app/.gitignore && echo 'ignored' > app/node_modules/dep/index.js
+      printf '#!/bin/sh\n' > run.sh && chmod +x run.sh && ln -s src/main.rs link
+      echo 'history' > .aider.chat.history.md
+    fi
     if [ -n "$FAKE_COMMIT" ]; then
       git add -A && git -c user.name=agent -c user.email=agent@example.com commit -q -m "agent work"
     fi
@@ -324,6 +332,78 @@ async fn workspace_mode_records_output_diff_and_files() {
     );
     // The workspace needs no repository of its own, and gets none.
     assert!(!f.files().join(".git").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_looks_into_nested_repositories_and_honours_gitignore() {
+    let f = Fixture::new();
+    let m = melody(json!([f.command_step(
+        "agent",
+        "edit",
+        json!({"env": {"FAKE_SCAFFOLD": "1"}})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let out = outputs(&f, "agent");
+    assert_eq!(
+        out["files"],
+        json!([
+            // Only an aider step leaves out `.aider*`: this is the command preset.
+            ".aider.chat.history.md",
+            "app/.gitignore",
+            "app/lib.rs",
+            "existing.txt",
+            "link",
+            "prompt.txt",
+            "run.sh",
+            "src/main.rs"
+        ])
+    );
+    let diff = out["diff"].as_str().unwrap();
+    assert!(diff.contains("new file mode 100755"), "{diff}");
+    assert!(
+        diff.contains("new file mode 120000") && diff.contains("+src/main.rs"),
+        "{diff}"
+    );
+    assert!(diff.contains("+pub fn f() {}"), "{diff}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aider_step_leaves_aiders_own_files_out_of_the_record() {
+    let f = Fixture::new();
+    let args_file = f.path("args.txt");
+    let mut s = f.claude_step(
+        "aider",
+        "edit",
+        json!({"env": {"FAKE_SCAFFOLD": "1", "ARGS_FILE": args_file.to_str().unwrap()}}),
+    );
+    s["config"]["preset"] = json!("aider");
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let files = outputs(&f, "aider")["files"].clone();
+    assert!(
+        !files
+            .as_array()
+            .unwrap()
+            .contains(&json!(".aider.chat.history.md")),
+        "{files}"
+    );
+    assert!(
+        files.as_array().unwrap().contains(&json!("app/lib.rs")),
+        "{files}"
+    );
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        [
+            "--yes-always",
+            "--no-pretty",
+            "--no-check-update",
+            "--no-gitignore",
+            "--no-git",
+            "--message=make the change"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
