@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use symphony_conductor::{
-    BoxFuture, ErrorKind, Outputs, Played, StepContext, StepError, StepOutput, StepType,
+    BoxFuture, ErrorKind, Outputs, Played, StepContext, StepError, StepOutput, StepType, Usage,
 };
 use symphony_credentials::{Credentials, Secret};
 use symphony_melody::{
@@ -268,6 +268,7 @@ impl Agent {
                 stdin: (via == PromptVia::Stdin).then_some(prompt.as_str()),
                 grace,
                 secret,
+                stream_stdout: !preset.json_result(),
             },
             &cx.cancel,
             |text| cx.progress(text, 0),
@@ -285,8 +286,26 @@ impl Agent {
             ),
         })?;
 
-        if !finished.status.success() {
+        // A JSON-speaking CLI's answer and costs; its answer is shown as progress now, as the
+        // JSON itself was not streamed.
+        let result = preset
+            .json_result()
+            .then(|| preset::parse_result(&finished.stdout))
+            .flatten();
+        if let Some(r) = &result {
+            cx.progress(&scrub(secret, &r.text), r.output_tokens.unwrap_or(0));
+        } else if preset.json_result() {
+            cx.progress(&finished.stdout, 0);
+        }
+        if !finished.status.success() || result.as_ref().is_some_and(|r| r.is_error) {
+            let answer = match &result {
+                Some(r) if !r.text.trim().is_empty() => {
+                    format!("; it answered: {}", process::tail(&r.text, 1000))
+                }
+                _ => String::new(),
+            };
             let how = match (finished.status.code(), signal_of(&finished.status)) {
+                (Some(0), _) => "reported an error".to_owned(),
                 (Some(code), _) => format!("exited with code {code}"),
                 (None, Some(sig)) => format!("was killed by signal {sig}"),
                 (None, None) => "failed".to_owned(),
@@ -311,7 +330,10 @@ impl Agent {
             // policy's call (`policy.retry`); without one, nothing is retried.
             return Err(StepError::retryable(
                 ErrorKind::Instrument,
-                scrub(secret, &format!("the agent `{program}` {how}; {stderr}")),
+                scrub(
+                    secret,
+                    &format!("the agent `{program}` {how}{answer}; {stderr}"),
+                ),
             ));
         }
 
@@ -320,8 +342,22 @@ impl Agent {
                 "the agent finished, but what it changed could not be recorded: {e}"
             ))
         })?;
+        let usage = result.as_ref().and_then(|r| {
+            (r.input_tokens.is_some() || r.output_tokens.is_some() || r.cost_usd.is_some()).then(
+                || Usage {
+                    input_tokens: r.input_tokens.unwrap_or(0),
+                    output_tokens: r.output_tokens.unwrap_or(0),
+                    estimated: false,
+                    cost_usd: r.cost_usd,
+                },
+            )
+        });
+        let output = match result {
+            Some(r) => scrub(secret, &r.text),
+            None => finished.stdout,
+        };
         let mut out = Map::new();
-        out.insert("output".into(), Value::String(finished.stdout));
+        out.insert("output".into(), Value::String(output));
         out.insert("diff".into(), Value::String(scrub(secret, &changes.diff)));
         out.insert(
             "files".into(),
@@ -342,7 +378,7 @@ impl Agent {
         }
         Ok(Played::Done(StepOutput {
             outputs: Outputs(out),
-            usage: None,
+            usage,
         }))
     }
 

@@ -22,7 +22,7 @@
 //!
 //! | preset | command line (prompt always one argv element) |
 //! |---|---|
-//! | `claude` | `claude -p --output-format text --permission-mode acceptEdits [--model M] [args] -- <prompt>` |
+//! | `claude` | `claude -p --output-format json --permission-mode acceptEdits [--model M] [args] -- <prompt>` |
 //! | `codex` | `codex exec --skip-git-repo-check --color never --sandbox workspace-write [--model M] [args] -- <prompt>` |
 //! | `aider` | `aider --yes-always --no-pretty --no-check-update --no-gitignore [--no-git] [--model M] [args] --message=<prompt>` |
 //! | `gemini` | `gemini --approval-mode auto_edit [--model M] [args] --prompt=<prompt>` |
@@ -51,7 +51,8 @@
 //! | `stdin` | hand the prompt over on standard input, not on the command line (Aider: in a `--message-file`); a preset does so anyway for prompts over 100 KB, as Linux caps one argument at 128 KiB. With `command`, `{{prompt}}` is still filled in |
 //! | `graceMs` | how long the agent gets between SIGTERM and SIGKILL (default 2000) |
 //!
-//! Outputs: `output` (stdout: the agent's answer), `diff` (a unified git diff of everything it
+//! Outputs: `output` (stdout: the agent's answer; for `claude`, the `result` of its JSON, whose
+//! tokens and cost become the step's usage), `diff` (a unified git diff of everything it
 //! changed, new files included), `files` (the changed paths), `workdir` (where it worked) and, in
 //! worktree mode, `branch`. Progress streams stdout and stderr line by line.
 //!

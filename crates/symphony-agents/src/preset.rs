@@ -10,7 +10,10 @@
 //! in November 2026):
 //!
 //! - **Claude Code**: `claude -p` (`--print`) runs one prompt and exits, printing the final
-//!   answer; `--output-format text` keeps stdout plain; `--permission-mode acceptEdits` lets it
+//!   answer; `--output-format json` makes that answer one JSON object whose `result` is the
+//!   text and which reports `usage` (tokens) and `total_cost_usd`, so the step reports the run's
+//!   real tokens and cost (text mode prints nothing until the end either, so no streaming is
+//!   lost); `--permission-mode acceptEdits` lets it
 //!   edit files without asking (commands it would need approval for are refused, since nobody
 //!   is there to approve), `bypassPermissions` lets it do anything. `--model` picks the model.
 //!   Its key comes from `ANTHROPIC_API_KEY` (or the user's own `claude` login under `HOME`).
@@ -122,6 +125,11 @@ impl Preset {
         }
     }
 
+    /// Whether its stdout is one JSON result object (see [`parse_result`]) rather than text.
+    pub fn json_result(self) -> bool {
+        matches!(self, Preset::Claude)
+    }
+
     /// Paths (git pathspecs, relative to the working folder) whose changes are the agent's own
     /// bookkeeping, not its work: left out of the captured diff and file list.
     pub fn bookkeeping(self) -> &'static [&'static str] {
@@ -182,7 +190,7 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
     match input.preset {
         Preset::Claude => {
             argv.push(program("claude"));
-            argv.extend(["-p", "--output-format", "text", "--permission-mode"].map(String::from));
+            argv.extend(["-p", "--output-format", "json", "--permission-mode"].map(String::from));
             argv.push(
                 match input.autonomy {
                     Autonomy::Edit => "acceptEdits",
@@ -294,6 +302,51 @@ pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
         }
     }
     Ok(argv)
+}
+
+/// What a JSON-speaking CLI reported: its answer, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonResult {
+    /// The answer text (`result`).
+    pub text: String,
+    /// Whether the CLI says the run failed (`is_error`).
+    pub is_error: bool,
+    /// Tokens sent: plain, cache-writing and cache-reading input tokens together.
+    pub input_tokens: Option<u64>,
+    /// Tokens produced.
+    pub output_tokens: Option<u64>,
+    /// The cost the CLI computed, in US dollars.
+    pub cost_usd: Option<f64>,
+}
+
+/// Reads Claude Code's `--output-format json` result:
+/// `{"type": "result", "result": "...", "is_error": false, "total_cost_usd": 0.01,
+/// "usage": {"input_tokens": 4, "cache_creation_input_tokens": 10, "cache_read_input_tokens": 20,
+/// "output_tokens": 5}}`. `None` when stdout is not such an object (an older CLI, a wrapper
+/// that prints text): the caller then keeps stdout as it is.
+pub fn parse_result(stdout: &str) -> Option<JsonResult> {
+    let value: Value = serde_json::from_str(stdout.trim()).ok()?;
+    let text = value.get("result")?.as_str()?.to_owned();
+    let usage = value.get("usage");
+    let count = |key: &str| usage.and_then(|u| u.get(key)).and_then(Value::as_u64);
+    let input = [
+        "input_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ]
+    .iter()
+    .filter_map(|k| count(k))
+    .reduce(|a, b| a + b);
+    Some(JsonResult {
+        text,
+        is_error: value
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        input_tokens: input,
+        output_tokens: count("output_tokens"),
+        cost_usd: value.get("total_cost_usd").and_then(Value::as_f64),
+    })
 }
 
 fn push_model(argv: &mut Vec<String>, model: Option<&str>) {
@@ -507,7 +560,7 @@ mod tests {
                 "claude",
                 "-p",
                 "--output-format",
-                "text",
+                "json",
                 "--permission-mode",
                 "acceptEdits",
                 "--model",
@@ -581,6 +634,27 @@ mod tests {
             !aider.contains(&"--no-git".to_owned()),
             "git stays on in a worktree"
         );
+    }
+
+    #[test]
+    fn a_json_result_gives_the_answer_tokens_and_cost() {
+        let r = parse_result(
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"Done.","total_cost_usd":0.0123,
+               "usage":{"input_tokens":4,"cache_creation_input_tokens":10,"cache_read_input_tokens":20,"output_tokens":5}}"#,
+        )
+        .expect("a result");
+        assert_eq!(
+            r,
+            JsonResult {
+                text: "Done.".into(),
+                is_error: false,
+                input_tokens: Some(34),
+                output_tokens: Some(5),
+                cost_usd: Some(0.0123),
+            }
+        );
+        assert_eq!(parse_result("plain text\n"), None);
+        assert_eq!(parse_result(r#"{"no":"result"}"#), None);
     }
 
     #[test]

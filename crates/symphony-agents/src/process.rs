@@ -108,6 +108,8 @@ pub struct Spec<'a> {
     pub grace: Duration,
     /// Hidden from everything streamed or kept.
     pub secret: Option<&'a Secret>,
+    /// Report stdout as progress (off when stdout is a JSON result, not text for people).
+    pub stream_stdout: bool,
 }
 
 /// What a finished child left.
@@ -142,6 +144,7 @@ enum Stream {
 /// and the tail of stderr.
 struct Collector<'a, F: FnMut(&str)> {
     secret: Option<&'a Secret>,
+    stream_stdout: bool,
     report: F,
     pending: [Vec<u8>; 2],
     stdout: Vec<u8>,
@@ -187,7 +190,9 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
         };
         if upto > 0 {
             let chunk: Vec<u8> = pending.drain(..upto).collect();
-            self.emit(&chunk);
+            if self.stream_stdout || matches!(stream, Stream::Err) {
+                self.emit(&chunk);
+            }
         }
     }
 
@@ -199,7 +204,7 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
     fn finish(mut self) -> (String, String) {
         for i in 0..2 {
             let rest = std::mem::take(&mut self.pending[i]);
-            if !rest.is_empty() {
+            if !rest.is_empty() && (i == Stream::Err as usize || self.stream_stdout) {
                 self.emit(&rest);
             }
         }
@@ -335,7 +340,7 @@ pub async fn run(
         &mut child,
         &mut guard,
         spec.grace,
-        spec.secret,
+        (spec.secret, spec.stream_stdout),
         cancel,
         report,
         write,
@@ -347,7 +352,7 @@ async fn drive(
     child: &mut Child,
     guard: &mut GroupGuard,
     grace: Duration,
-    secret: Option<&Secret>,
+    (secret, stream_stdout): (Option<&Secret>, bool),
     cancel: &CancellationToken,
     report: impl FnMut(&str),
     write_stdin: impl std::future::Future<Output = ()>,
@@ -356,6 +361,7 @@ async fn drive(
     let mut stderr = child.stderr.take();
     let mut collector = Collector {
         secret,
+        stream_stdout,
         report,
         pending: [Vec::new(), Vec::new()],
         stdout: Vec::new(),
@@ -428,6 +434,7 @@ mod tests {
         let mut reports = Vec::new();
         let mut c = Collector {
             secret,
+            stream_stdout: true,
             report: |t: &str| reports.push(t.to_owned()),
             pending: [Vec::new(), Vec::new()],
             stdout: Vec::new(),

@@ -75,6 +75,12 @@ case "$FAKE_MODE" in
     while [ ! -s "$PID_FILE" ]; do sleep 0.05; done
     echo "finished, leaving a helper running"
     ;;
+  json)
+    # Claude Code's --output-format json result.
+    echo 'new' > made.txt
+    printf '{"type":"result","subtype":"success","is_error":%s,"result":"All done: made.txt","total_cost_usd":0.0421,"usage":{"input_tokens":12,"cache_creation_input_tokens":100,"cache_read_input_tokens":1000,"output_tokens":345}}\n' "${FAKE_IS_ERROR:-false}"
+    [ -z "$FAKE_IS_ERROR" ]
+    ;;
   fail)
     echo "partial answer"
     echo "error: the model said no: quota exceeded" >&2
@@ -423,7 +429,7 @@ async fn a_preset_runs_its_cli_with_its_flags_and_an_overridden_program() {
         [
             "-p",
             "--output-format",
-            "text",
+            "json",
             "--permission-mode",
             "acceptEdits",
             "--model",
@@ -436,6 +442,40 @@ async fn a_preset_runs_its_cli_with_its_flags_and_an_overridden_program() {
         .as_array()
         .unwrap()
         .contains(&json!("src/main.rs")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_json_gives_the_answer_tokens_and_cost() {
+    let f = Fixture::new();
+    let m = melody(json!([f.claude_step("ok", "json", json!({})),]));
+    let (report, events) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let out = outputs(&f, "ok");
+    assert_eq!(out["output"], json!("All done: made.txt"));
+    assert_eq!(out["files"], json!(["made.txt", "prompt.txt"]));
+    let usage = report.steps[0].usage.clone().unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (1112, 345));
+    assert_eq!(usage.cost_usd, Some(0.0421));
+    assert!(!usage.estimated);
+    // The answer is shown as progress, not the JSON around it.
+    let progress = progress_text(&events);
+    assert!(
+        progress.contains("All done") && !progress.contains("total_cost_usd"),
+        "{progress}"
+    );
+
+    // An error result fails the step with the answer in the message.
+    let m = melody(json!([f.claude_step(
+        "bad",
+        "json",
+        json!({"env": {"FAKE_IS_ERROR": "true"}})
+    )]));
+    let (report, _) = play(m, options(&f), |_| {}).await;
+    let note = note(&report, "bad");
+    assert!(
+        note.contains("exited with code 1") && note.contains("it answered: All done"),
+        "{note}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
