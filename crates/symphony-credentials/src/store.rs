@@ -257,12 +257,15 @@ pub fn open(options: StoreOptions) -> Result<Opened, StoreError> {
                         warning: None,
                     })
                 }
-                Err(e) if pref == Preference::Keychain => return Err(StoreError::NoKeychain {
-                    keychain: described,
-                    message: format!(
+                Err(e) if pref == Preference::Keychain => {
+                    let message = format!(
                         "it does not answer ({e}); unset ${STORE_VARIABLE} to use the file instead"
-                    ),
-                }),
+                    );
+                    return Err(StoreError::NoKeychain {
+                        keychain: described,
+                        message,
+                    });
+                }
                 Err(e) => format!("{described} does not answer: {e}"),
             }
         }

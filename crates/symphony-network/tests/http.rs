@@ -802,3 +802,36 @@ fn register_adds_the_type_once() {
         "step type `operator.http.request` is registered twice"
     );
 }
+
+#[test]
+fn network_settings_round_trip_and_are_left_out_when_default() {
+    let step = || json!({"config": {"url": "https://api.test/"}});
+    let with = melody(
+        step(),
+        json!({"network": {"allowPrivate": true, "allowHosts": ["localhost", "10.0.0.0/8"]}}),
+    );
+    let bytes = symphony_melody::to_bytes(&with);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains(r#""allowHosts""#) && text.contains(r#""allowPrivate": true"#),
+        "{text}"
+    );
+    let again = symphony_melody::load(&bytes, "saved").unwrap();
+    assert_eq!(again.settings, with.settings);
+    assert_eq!(symphony_melody::to_bytes(&again), bytes, "saving is stable");
+
+    let without = symphony_melody::to_bytes(&melody(step(), json!({})));
+    let without = String::from_utf8(without).unwrap();
+    assert!(!without.contains("settings"), "{without}");
+
+    let unknown = symphony_melody::load_value(json!({
+        "formatVersion": 1,
+        "melody": {"id": "x", "name": "x"},
+        "settings": {"network": {"allowPrivat": true}},
+        "steps": [],
+    }));
+    assert!(
+        unknown.is_err(),
+        "a misspelt setting is an error, not ignored"
+    );
+}
