@@ -74,10 +74,13 @@
 //!   worktree's commit; a snapshot of `files/` in a scratch repository), so it is exact whether
 //!   the agent commits (Aider does) or not, and needs no repository in the workspace. It honours
 //!   `.gitignore`. See `capture.rs`.
-//! - **Failure.** A non-zero exit is an `instrument` error carrying the end of stderr. It is
-//!   retryable: agents fail for passing reasons (provider errors, rate limits) as often as for
-//!   lasting ones, and `policy.retry` decides; a program that cannot be started is a `config`
-//!   error and is not retried.
+//! - **Failure.** A non-zero exit (or Claude Code's `is_error`) is an `instrument` error carrying
+//!   the end of stderr (and the agent's answer, when it gave one). It is retryable: agents fail
+//!   for passing reasons (provider errors, rate limits) as often as for lasting ones, and
+//!   `policy.retry` decides. A program that cannot be started, and exit codes 126 and 127 (a
+//!   wrapper could not run or find a command), are `config` errors and are not retried. In
+//!   `workspace` mode a retry finds the failed attempt's edits in place (nothing is rolled
+//!   back); in `worktree` mode it starts afresh.
 //! - **Stopping.** The agent runs in a process group of its own; on cancel, timeout (the
 //!   conductor drops the attempt) or exit, the whole group gets SIGTERM, then SIGKILL after
 //!   `graceMs`. See `process.rs` for what that cannot catch.
@@ -89,7 +92,6 @@
 //!   placeholder inside a shell's `-c` script is refused by the validator.
 //! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
 //!   cached: their work is a side effect.
-
 //!
 //! ## Platforms
 //!
