@@ -22,7 +22,7 @@ mod store;
 use std::fmt;
 use std::sync::Arc;
 
-pub use chain::Chain;
+pub use chain::{Chain, UserCredentials};
 pub use file::{FileStore, FILE_NAME};
 pub use keychain::{Keychain, KeychainStore, MemoryKeychain, OsKeychain, SERVICE};
 pub use store::{
