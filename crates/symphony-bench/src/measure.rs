@@ -61,13 +61,43 @@ pub fn run(scenario: &Scenario) -> Result<Value> {
         .build()
         .context("cannot build the tokio runtime")?;
 
+    // A stored scenario writes into a fresh store of its own, removed at the end.
+    let store_dir = tempfile::tempdir().context("cannot make a folder for the run store")?;
+    let store = if scenario.stored {
+        let path = store_dir.path().join("runs.db");
+        Some(
+            runtime
+                .block_on(symphony_store::Store::open(&path))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+    } else {
+        None
+    };
     let mut runs = Vec::with_capacity(scenario.runs);
     for i in 0..scenario.runs {
         let figures = runtime
-            .block_on(play(&conductor, &prepared, scenario.steps(), i))
+            .block_on(play(
+                &conductor,
+                &prepared,
+                scenario.steps(),
+                i,
+                store.as_ref(),
+            ))
             .with_context(|| format!("run {i} of {}", scenario.name))?;
         runs.push(figures);
     }
+    // Bytes per step: the store's size (checkpointed into the main file) over every step of
+    // every run it holds.
+    let stored_bytes_per_step = match &store {
+        Some(store) => {
+            runtime
+                .block_on(store.checkpoint())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(store.size_bytes() as f64 / (scenario.runs * scenario.steps()) as f64)
+        }
+        None => None,
+    };
+    drop(store);
     drop(runtime);
 
     let events = runs.first().map_or(0, |r| r.events);
@@ -90,6 +120,7 @@ pub fn run(scenario: &Scenario) -> Result<Value> {
         "load_ms": load_ms,
         "validate_ms": validate_ms,
         "compile_ms": compile_ms,
+        "stored_bytes_per_step": stored_bytes_per_step,
         "rss_after_build_mb": rss_after_build_mb,
         "peak_rss_mb": status_mb("VmHWM")?,
     }))
@@ -100,6 +131,7 @@ async fn play(
     prepared: &Prepared,
     steps: usize,
     i: usize,
+    store: Option<&symphony_store::Store>,
 ) -> Result<RunFigures> {
     let options = RunOptions {
         run_id: format!("bench-{i}"),
@@ -107,6 +139,28 @@ async fn play(
         ..RunOptions::default()
     };
     let t = Instant::now();
+    let recorder = match store {
+        Some(store) => {
+            let melody = prepared.melody();
+            let bytes = symphony_melody::to_bytes(melody);
+            Some(
+                store
+                    .begin(symphony_store::NewRun {
+                        id: &options.run_id,
+                        melody_bytes: &bytes,
+                        melody_id: &melody.melody.id,
+                        melody_name: &melody.melody.name,
+                        inputs: &options.inputs,
+                        options: json!({}),
+                        workspace: None,
+                        parent: None,
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
+        None => None,
+    };
     let run = conductor
         .start_prepared(prepared, options)
         .await
@@ -119,14 +173,20 @@ async fn play(
         let mut finished_at = None;
         while let Some(record) = events.recv().await {
             n += 1;
+            if let Some(r) = &recorder {
+                r.record(&record);
+            }
             if matches!(record.event, RunEvent::RunFinished { .. }) {
                 finished_at = Some(ms(t));
             }
         }
-        (n, finished_at)
+        if let Some(r) = recorder {
+            r.finish().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok::<_, anyhow::Error>((n, finished_at))
     });
     let report = finished.await.context("the scheduler task failed")?;
-    let (events, finished_at) = listener.await.context("the listener task failed")?;
+    let (events, finished_at) = listener.await.context("the listener task failed")??;
     let wall_ms = ms(t);
     let finished_event_ms = finished_at.context("the run sent no RunFinished event")?;
     if report.status != RunStatus::Succeeded || report.totals.succeeded as usize != steps {

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 /// The shape of a scenario's melody.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// `n` pass steps, each fed by the one before.
     Chain(usize),
@@ -40,6 +40,9 @@ pub enum Target {
     OverheadAndPeakMb(f64, f64),
     /// The whole run (median wall time) below this many milliseconds.
     WallMs(f64),
+    /// Persisting every event adds less than this many microseconds per step over the same
+    /// melody unstored.
+    StoredAddedUs(f64),
     /// No target; measured for the record.
     None,
 }
@@ -55,6 +58,8 @@ pub struct Scenario {
     pub runs: usize,
     /// What the issue asks of it.
     pub target: Target,
+    /// Every event is persisted in a run store (SQLite) as the run goes.
+    pub stored: bool,
 }
 
 /// Every scenario, in report order.
@@ -64,30 +69,35 @@ pub const ALL: &[Scenario] = &[
         shape: Shape::Chain(1_000),
         runs: 9,
         target: Target::OverheadPerStepUs(2.0),
+        stored: false,
     },
     Scenario {
         name: "chain-10k",
         shape: Shape::Chain(10_000),
         runs: 5,
         target: Target::OverheadPerStepUs(2.0),
+        stored: false,
     },
     Scenario {
         name: "chain-100k",
         shape: Shape::Chain(100_000),
         runs: 3,
         target: Target::OverheadPerStepUs(2.0),
+        stored: false,
     },
     Scenario {
         name: "fanout-1k",
         shape: Shape::Fanout(1_000),
         runs: 9,
         target: Target::OverheadPerStepUs(2.0),
+        stored: false,
     },
     Scenario {
         name: "fanout-10k",
         shape: Shape::Fanout(10_000),
         runs: 5,
         target: Target::OverheadAndPeakMb(2.0, 100.0),
+        stored: false,
     },
     Scenario {
         name: "dag-32x32",
@@ -97,18 +107,35 @@ pub const ALL: &[Scenario] = &[
         },
         runs: 9,
         target: Target::None,
+        stored: false,
     },
     Scenario {
         name: "wait-1k",
         shape: Shape::Wait { n: 1_000, ms: 10 },
         runs: 9,
         target: Target::WallMs(15.0),
+        stored: false,
     },
     Scenario {
         name: "wait-10k",
         shape: Shape::Wait { n: 10_000, ms: 10 },
         runs: 5,
         target: Target::None,
+        stored: false,
+    },
+    Scenario {
+        name: "chain-1k-stored",
+        shape: Shape::Chain(1_000),
+        runs: 9,
+        target: Target::StoredAddedUs(50.0),
+        stored: true,
+    },
+    Scenario {
+        name: "chain-10k-stored",
+        shape: Shape::Chain(10_000),
+        runs: 3,
+        target: Target::StoredAddedUs(50.0),
+        stored: true,
     },
 ];
 
@@ -138,6 +165,15 @@ impl Scenario {
 
     /// A one-line description of the melody, for the report.
     pub fn describe(&self) -> String {
+        let shape = self.describe_shape();
+        if self.stored {
+            format!("{shape}; every event persisted in a SQLite run store (one new file per scenario, WAL), the clock stopping when the store has written the last one")
+        } else {
+            shape
+        }
+    }
+
+    fn describe_shape(&self) -> String {
         match self.shape {
             Shape::Chain(n) => format!("{n} `operator.pass` in a chain, maxParallel default (8)"),
             Shape::Fanout(n) => format!(

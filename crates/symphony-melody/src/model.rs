@@ -174,11 +174,38 @@ pub struct Settings {
     /// Concurrency limits per instrument key (e.g. `{"offline": 2}`); see each step type's key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub concurrency: BTreeMap<String, u32>,
+    /// What network steps (`operator.http.request`) may reach besides public addresses.
+    #[serde(default, skip_serializing_if = "NetworkSettings::is_default")]
+    pub network: NetworkSettings,
 }
 
 impl Settings {
     fn is_default(&self) -> bool {
         *self == Settings::default()
+    }
+}
+
+/// Where network steps may connect. By default only public internet addresses: loopback,
+/// private (RFC 1918, `fc00::/7`), link-local (cloud metadata at `169.254.169.254`), CGNAT and
+/// similar addresses are refused, so a melody from someone else cannot reach the services
+/// behind the user's firewall (server-side request forgery).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Allow loopback, private, link-local and CGNAT addresses (e.g. a model server on
+    /// `localhost`). Cloud metadata addresses stay refused unless listed in `allow_hosts`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_private: bool,
+    /// Host names (`ollama.lan`, `localhost`, `*.lan` for every name under `lan`), addresses
+    /// (`10.0.0.5`, `::1`) or ranges (`10.0.0.0/8`) that may be reached even though they are
+    /// not public. A listed name allows every address it resolves to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<String>,
+}
+
+impl NetworkSettings {
+    fn is_default(&self) -> bool {
+        *self == NetworkSettings::default()
     }
 }
 

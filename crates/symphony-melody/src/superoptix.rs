@@ -1406,6 +1406,7 @@ tasks:
                 max_parallel: Some(2),
                 default_timeout_ms: Some(300_000),
                 concurrency: BTreeMap::new(),
+                ..Settings::default()
             }
         );
         assert_eq!(

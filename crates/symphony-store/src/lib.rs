@@ -290,6 +290,16 @@ impl Store {
         ))
     }
 
+    /// Moves everything in the write-ahead log into the main file (what `size_bytes` then
+    /// reports is the data, not the log).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err("checkpointing", e))?;
+        Ok(())
+    }
+
     /// Reads outputs stored under a content hash.
     pub async fn output(&self, hash: &str) -> Result<Option<Value>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as("SELECT content FROM outputs WHERE hash = ?")

@@ -1,0 +1,347 @@
+//! `symphony run` on a melody of real chat steps, against loopback servers that speak the
+//! OpenAI-compatible and Anthropic wire formats (streaming included): streamed progress,
+//! usage and cost reach the JSON events and the report, and a credential's value never
+//! appears in any byte the command writes (stdout, stderr, every file it leaves), even when
+//! a server echoes the key back in an error.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const OPENAI_KEY: &str = "sk-sentinel-openai-5d1f0c2e9a7b";
+const ANTHROPIC_KEY: &str = "sk-sentinel-anthropic-83c4e6f1";
+
+/// A request's head (lower-cased header lines) and body.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A loopback server on its own thread, answering every request with `reply(head, body)`:
+/// the status line's code, the content type and the body chunks (sent chunked, with a pause).
+fn serve(reply: fn(&str) -> (u16, &'static str, Vec<String>)) -> (String, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let _ = answer(stream, reply, &log);
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn answer(
+    mut s: TcpStream,
+    reply: fn(&str) -> (u16, &'static str, Vec<String>),
+    log: &Seen,
+) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    log.lock().unwrap().push((head.clone(), body));
+    let (status, content_type, chunks) = reply(&head);
+    write!(s, "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
+    for c in chunks {
+        write!(s, "{:x}\r\n{c}\r\n", c.len())?;
+        s.flush()?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.write_all(b"0\r\n\r\n")?;
+    s.flush()
+}
+
+fn sse(v: Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+fn named(event: &str, v: Value) -> String {
+    format!("event: {event}\ndata: {v}\n\n")
+}
+
+fn openai_ok(_: &str) -> (u16, &'static str, Vec<String>) {
+    let mut chunks: Vec<String> = ["Plan: ", "dig ", "a canal."]
+        .iter()
+        .map(|p| {
+            sse(json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]}))
+        })
+        .collect();
+    chunks.push(sse(
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+    ));
+    chunks.push(sse(
+        json!({"choices": [], "usage": {"prompt_tokens": 2000, "completion_tokens": 1000}}),
+    ));
+    chunks.push("data: [DONE]\n\n".into());
+    (200, "text/event-stream", chunks)
+}
+
+fn anthropic_ok(_: &str) -> (u16, &'static str, Vec<String>) {
+    let mut chunks = vec![
+        named(
+            "message_start",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 3000, "output_tokens": 1}}}),
+        ),
+        named(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        named("ping", json!({"type": "ping"})),
+    ];
+    for p in ["Looks ", "sound."] {
+        chunks.push(named("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})));
+    }
+    chunks.push(named(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    chunks.push(named("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 500}})));
+    chunks.push(named("message_stop", json!({"type": "message_stop"})));
+    (200, "text/event-stream", chunks)
+}
+
+/// A server that echoes the key it was sent, as some do in "invalid key" errors.
+fn openai_echoes_the_key(head: &str) -> (u16, &'static str, Vec<String>) {
+    let key = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: bearer "))
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    // The head was lower-cased; the sentinel is lower-case already.
+    let body = json!({"error": {"message": format!("Incorrect API key provided: {key}."), "code": "invalid_api_key"}});
+    (401, "application/json", vec![body.to_string()])
+}
+
+fn melody(openai: &str, anthropic: &str) -> String {
+    json!({
+        "formatVersion": 1,
+        "melody": {"id": "chat-e2e", "name": "Chat end to end"},
+        "inputs": {"goal": {"type": "string", "default": "move water"}},
+        "steps": [
+            {"id": "plan", "kind": "instrument", "type": "instrument.chat", "capabilities": ["network", "secrets"],
+             "config": {"baseUrl": format!("{openai}/v1"), "model": "gpt-4o-mini", "credential": "openai",
+                        "prompt": "Plan how to {{goal}}", "firstByteTimeoutMs": 5000}},
+            {"id": "review", "kind": "instrument", "type": "instrument.chat", "capabilities": ["network", "secrets"],
+             "inputs": {"plan": {"type": "text"}},
+             "config": {"provider": "anthropic", "baseUrl": anthropic, "model": "claude-sonnet-4-5", "credential": "anthropic",
+                        "system": "You review plans.", "prompt": "Review: {{plan}}"}}
+        ],
+        "edges": [{"from": "plan.output", "to": "review.plan"}]
+    })
+    .to_string()
+}
+
+/// Runs `symphony run melody.json --json` in `dir` with the sentinel keys in its environment
+/// and its home inside `dir`, so every file it writes is under `dir`.
+fn run(dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_symphony"))
+        .args(["run", "melody.json", "--json", "--workspace", "ws"])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("SYMPHONY_CREDENTIAL_OPENAI", OPENAI_KEY)
+        .env("SYMPHONY_CREDENTIAL_ANTHROPIC", ANTHROPIC_KEY)
+        .env("HOME", dir.join("home"))
+        .env("XDG_CONFIG_HOME", dir.join("home/.config"))
+        .env("XDG_DATA_HOME", dir.join("home/.local/share"))
+        .env("SYMPHONY_PRICES", dir.join("home/no-prices.json"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// No sentinel in stdout, stderr or any file under `dir`; returns how many files were searched.
+fn assert_no_key(dir: &Path, stdout: &str, stderr: &str) -> usize {
+    let all = files(dir);
+    for key in [OPENAI_KEY, ANTHROPIC_KEY] {
+        assert!(!stdout.contains(key), "the key leaked to stdout");
+        assert!(!stderr.contains(key), "the key leaked to stderr");
+        for (name, bytes) in &all {
+            assert!(!contains(bytes, key), "the key leaked into {name}");
+        }
+    }
+    all.len()
+}
+
+#[test]
+fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
+    let (openai, openai_seen) = serve(openai_ok);
+    let (anthropic, anthropic_seen) = serve(anthropic_ok);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(dir.path().join("melody.json"), melody(&openai, &anthropic)).unwrap();
+
+    let (code, stdout, stderr) = run(dir.path());
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    // Streamed progress from both steps, adding up to their answers.
+    let streamed = |step: &str| -> (String, usize) {
+        let ev: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["type"] == "stepProgress" && l["step"] == step)
+            .collect();
+        (
+            ev.iter().map(|l| l["text"].as_str().unwrap()).collect(),
+            ev.len(),
+        )
+    };
+    assert_eq!(streamed("plan").0, "Plan: dig a canal.");
+    assert_eq!(streamed("review").0, "Looks sound.");
+    assert!(streamed("plan").1 >= 2, "the plan arrived in pieces");
+
+    // The review received the plan.
+    let (_, review_body) = anthropic_seen.lock().unwrap()[0].clone();
+    let review_body: Value = serde_json::from_str(&review_body).unwrap();
+    assert_eq!(
+        review_body["messages"][0]["content"],
+        "Review: Plan: dig a canal."
+    );
+
+    // Usage and cost, per step in the events and summed in the report.
+    let usage_of = |step: &str| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "stepSucceeded" && l["step"] == step)
+            .unwrap()["usage"]
+            .clone()
+    };
+    let plan = usage_of("plan");
+    assert_eq!(
+        (
+            plan["inputTokens"].as_u64(),
+            plan["outputTokens"].as_u64(),
+            plan["estimated"].as_bool()
+        ),
+        (Some(2000), Some(1000), Some(false))
+    );
+    // gpt-4o-mini: 2000 × $0.15 + 1000 × $0.60 per million.
+    assert!(
+        (plan["costUsd"].as_f64().unwrap() - 0.0009).abs() < 1e-12,
+        "{plan}"
+    );
+    let review = usage_of("review");
+    // claude-sonnet-4-5: 3000 × $3 + 500 × $15 per million.
+    assert!(
+        (review["costUsd"].as_f64().unwrap() - 0.0165).abs() < 1e-12,
+        "{review}"
+    );
+    let report = lines.iter().find(|l| l["type"] == "report").unwrap();
+    let totals = &report["totals"];
+    assert_eq!(
+        (
+            totals["inputTokens"].as_u64(),
+            totals["outputTokens"].as_u64()
+        ),
+        (Some(5000), Some(1500))
+    );
+    assert!(
+        (totals["costUsd"].as_f64().unwrap() - 0.0174).abs() < 1e-12,
+        "{totals}"
+    );
+    assert_eq!(totals["tokensEstimated"], false);
+
+    // The keys went where they belong, in headers, and nowhere else.
+    let (openai_head, _) = openai_seen.lock().unwrap()[0].clone();
+    assert!(openai_head.contains(&format!("authorization: bearer {OPENAI_KEY}")));
+    let (anthropic_head, _) = anthropic_seen.lock().unwrap()[0].clone();
+    assert!(anthropic_head.contains(&format!("x-api-key: {ANTHROPIC_KEY}")));
+    let searched = assert_no_key(dir.path(), &stdout, &stderr);
+    assert!(
+        searched >= 3,
+        "the workspace was written ({searched} files)"
+    );
+}
+
+#[test]
+fn a_key_echoed_by_the_server_is_hidden_everywhere() {
+    let (openai, seen) = serve(openai_echoes_the_key);
+    let (anthropic, _) = serve(anthropic_ok);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(dir.path().join("melody.json"), melody(&openai, &anthropic)).unwrap();
+
+    let (code, stdout, stderr) = run(dir.path());
+    assert_eq!(
+        code, 1,
+        "the run fails\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1, "a wrong key is not retried");
+    let failed = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["type"] == "stepFailed")
+        .unwrap();
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("Incorrect API key provided: ***.")
+            && error.contains("check credential `openai`"),
+        "{error}"
+    );
+    assert_no_key(dir.path(), &stdout, &stderr);
+}
