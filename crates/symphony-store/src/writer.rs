@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite};
 use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, StepOutcome};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -71,94 +71,122 @@ struct Writer {
     seq: i64,
     /// Content hash of each step's latest outputs, until its success is recorded.
     outputs: HashMap<String, String>,
-    /// The latest attempt number of each (step, item).
-    attempts: HashMap<(String, i64), u32>,
+    /// The latest attempt of each (step, item), as its row will be written.
+    attempts: HashMap<(String, i64), AttemptRow>,
 }
+
+/// Rows of one batch, written with a handful of multi-row statements in one transaction:
+/// sqlx hands each statement to SQLite's thread, so a statement per event would cost more
+/// than the work itself.
+#[derive(Default)]
+struct Batch {
+    events: Vec<EventRow>,
+    /// Outputs by content hash (each stored once).
+    outputs: HashMap<String, String>,
+    /// Attempts changed in this batch, by (step, item); the latest state wins.
+    attempts: HashMap<(String, i64), AttemptRow>,
+    /// Step results set in this batch, by step; the latest wins.
+    results: HashMap<String, ResultRow>,
+    /// Cache entries: key → output hash.
+    cache: Vec<(String, String)>,
+    /// The run's end: status and totals.
+    finished: Option<(String, Option<String>)>,
+}
+
+struct EventRow {
+    seq: i64,
+    at_ms: i64,
+    kind: String,
+    step: Option<String>,
+    data: String,
+}
+
+#[derive(Clone)]
+struct AttemptRow {
+    attempt: u32,
+    type_name: String,
+    started_ms: i64,
+    ended_ms: Option<i64>,
+    system: Option<String>,
+    prompt: Option<String>,
+    error: Option<String>,
+}
+
+struct ResultRow {
+    outcome: StepOutcome,
+    origin: Option<OutputOrigin>,
+    attempts: u32,
+    elapsed_ms: u64,
+    output_hash: Option<String>,
+    cache_key: Option<String>,
+    usage: Option<String>,
+    note: Option<String>,
+    seq: i64,
+}
+
+/// Rows per multi-row statement: well under SQLite's limit of 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 512;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<EventRecord>) -> Result<(), StoreError> {
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut records = Vec::with_capacity(BATCH);
         while let Some(first) = rx.recv().await {
-            batch.push(first);
-            while batch.len() < BATCH {
+            records.push(first);
+            while records.len() < BATCH {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => records.push(r),
                     Err(_) => break,
                 }
             }
-            self.write(&batch).await?;
-            batch.clear();
+            let mut batch = Batch::default();
+            for record in &records {
+                self.add(&mut batch, record);
+            }
+            records.clear();
+            let store = self.store.clone();
+            write(&store, &self.run_id, self.session, batch)
+                .await
+                .map_err(|e| store.err("writing events", e))?;
         }
         Ok(())
     }
 
-    async fn write(&mut self, batch: &[EventRecord]) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        let mut tx = store
-            .pool
-            .begin()
-            .await
-            .map_err(|e| store.err("writing events", e))?;
-        for record in batch {
-            self.write_one(&mut tx, record)
-                .await
-                .map_err(|e| store.err("writing events", e))?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| store.err("writing events", e))
-    }
-
-    async fn write_one(
-        &mut self,
-        tx: &mut Transaction<'_, Sqlite>,
-        record: &EventRecord,
-    ) -> Result<(), sqlx::Error> {
+    /// Turns one event into rows of the batch.
+    fn add(&mut self, batch: &mut Batch, record: &EventRecord) {
         let mut data = serde_json::to_value(record).unwrap_or(Value::Null);
         let kind = data
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or("unknown")
             .to_owned();
-        let step = record.event.step().map(|s| s.to_string());
         // Large values are stored once, by content, and referenced from the log.
         match &record.event {
             RunEvent::StepOutput { step, outputs } => {
-                let hash =
-                    put_output(tx, &serde_json::to_value(&**outputs).unwrap_or_default()).await?;
+                let hash = put_output(batch, serde_json::to_value(&**outputs).unwrap_or_default());
                 data["outputs"] = serde_json::json!({ "$hash": hash });
                 self.outputs.insert(step.to_string(), hash);
             }
             RunEvent::StepQueued { inputs, .. } if !inputs.is_empty() => {
-                let hash = put_output(tx, &Value::Object((**inputs).clone())).await?;
+                let hash = put_output(batch, Value::Object((**inputs).clone()));
                 data["inputs"] = serde_json::json!({ "$hash": hash });
             }
             _ => {}
         }
-        sqlx::query(
-            "INSERT INTO events (run_id, seq, session, at_ms, kind, step, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&self.run_id)
-        .bind(self.seq)
-        .bind(i64::from(self.session))
-        .bind(record.at_ms as i64)
-        .bind(&kind)
-        .bind(&step)
-        .bind(data.to_string())
-        .execute(&mut **tx)
-        .await?;
-        self.derive(tx, record).await?;
+        batch.events.push(EventRow {
+            seq: self.seq,
+            at_ms: record.at_ms as i64,
+            kind,
+            step: record.event.step().map(|s| s.to_string()),
+            data: data.to_string(),
+        });
+        self.derive(batch, record);
         self.seq += 1;
-        Ok(())
     }
 
     /// Keeps the step results, attempts and cache in step with the log.
-    async fn derive(
-        &mut self,
-        tx: &mut Transaction<'_, Sqlite>,
-        record: &EventRecord,
-    ) -> Result<(), sqlx::Error> {
+    fn derive(&mut self, batch: &mut Batch, record: &EventRecord) {
         let at = record.at_ms as i64;
+        let seq = self.seq;
         match &record.event {
             RunEvent::StepStarted {
                 step,
@@ -167,20 +195,18 @@ impl Writer {
                 type_name,
                 ..
             } => {
-                let item = item.map_or(-1, i64::from);
-                self.attempts.insert((step.to_string(), item), *attempt);
-                sqlx::query(
-                    "INSERT OR REPLACE INTO attempts (run_id, step, item, attempt, session, type_name, started_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&self.run_id)
-                .bind(&**step)
-                .bind(item)
-                .bind(i64::from(*attempt))
-                .bind(i64::from(self.session))
-                .bind(&**type_name)
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
+                let row = AttemptRow {
+                    attempt: *attempt,
+                    type_name: type_name.to_string(),
+                    started_ms: at,
+                    ended_ms: None,
+                    system: None,
+                    prompt: None,
+                    error: None,
+                };
+                let key = (step.to_string(), item.map_or(-1, i64::from));
+                self.attempts.insert(key.clone(), row.clone());
+                batch.attempts.insert(key, row);
             }
             RunEvent::StepPrompt {
                 step,
@@ -188,31 +214,19 @@ impl Writer {
                 system,
                 prompt,
                 ..
-            } => {
-                self.update_attempt(
-                    tx,
-                    step,
-                    *item,
-                    "system = ?, prompt = ?",
-                    vec![Bind::Text(system.clone()), Bind::Text(Some(prompt.clone()))],
-                )
-                .await?;
-            }
+            } => self.update_attempt(batch, step, *item, |a| {
+                a.system.clone_from(system);
+                a.prompt = Some(prompt.clone());
+            }),
             RunEvent::StepRetrying {
                 step, item, error, ..
             }
             | RunEvent::StepFellBack {
                 step, item, error, ..
-            } => {
-                self.update_attempt(
-                    tx,
-                    step,
-                    *item,
-                    "error = ?, ended_ms = ?",
-                    vec![Bind::Text(Some(error.clone())), Bind::Int(at)],
-                )
-                .await?;
-            }
+            } => self.update_attempt(batch, step, *item, |a| {
+                a.error = Some(error.clone());
+                a.ended_ms = Some(at);
+            }),
             RunEvent::StepSucceeded {
                 step,
                 elapsed_ms,
@@ -221,201 +235,196 @@ impl Writer {
                 origin,
                 cache_key,
             } => {
-                self.update_attempt(tx, step, None, "ended_ms = ?", vec![Bind::Int(at)])
-                    .await?;
+                self.update_attempt(batch, step, None, |a| a.ended_ms = Some(at));
                 let hash = self.outputs.remove(&**step);
-                put_result(
-                    tx,
-                    &self.run_id,
-                    step,
-                    StepOutcome::Succeeded,
-                    Some(*origin),
-                    *attempts,
-                    *elapsed_ms,
-                    hash.as_deref(),
-                    cache_key.as_deref(),
-                    usage.as_ref().and_then(|u| serde_json::to_string(u).ok()),
-                    None,
-                    self.seq,
-                )
-                .await?;
                 if let (Some(key), Some(hash), OutputOrigin::Played) = (cache_key, &hash, origin) {
-                    sqlx::query(
-                        "INSERT OR REPLACE INTO cache (key, output_hash, run_id, created_at) VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(&**key)
-                    .bind(hash)
-                    .bind(&self.run_id)
-                    .bind(now_ms())
-                    .execute(&mut **tx)
-                    .await?;
+                    batch.cache.push((key.to_string(), hash.clone()));
                 }
+                batch.results.insert(
+                    step.to_string(),
+                    ResultRow {
+                        outcome: StepOutcome::Succeeded,
+                        origin: Some(*origin),
+                        attempts: *attempts,
+                        elapsed_ms: *elapsed_ms,
+                        output_hash: hash,
+                        cache_key: cache_key.as_deref().map(str::to_owned),
+                        usage: usage.as_ref().and_then(|u| serde_json::to_string(u).ok()),
+                        note: None,
+                        seq,
+                    },
+                );
             }
             RunEvent::StepFailed { step, error, .. } => {
-                self.update_attempt(
-                    tx,
-                    step,
-                    None,
-                    "error = ?, ended_ms = ?",
-                    vec![Bind::Text(Some(error.clone())), Bind::Int(at)],
-                )
-                .await?;
-                put_result(
-                    tx,
-                    &self.run_id,
-                    step,
-                    StepOutcome::Failed,
-                    None,
-                    0,
-                    0,
-                    None,
-                    None,
-                    None,
-                    Some(error),
-                    self.seq,
-                )
-                .await?;
+                self.update_attempt(batch, step, None, |a| {
+                    a.error = Some(error.clone());
+                    a.ended_ms = Some(at);
+                });
+                batch.results.insert(
+                    step.to_string(),
+                    ResultRow::ended(StepOutcome::Failed, Some(error), seq),
+                );
             }
             RunEvent::StepSkipped { step, reason } => {
-                put_result(
-                    tx,
-                    &self.run_id,
-                    step,
-                    StepOutcome::Skipped,
-                    None,
-                    0,
-                    0,
-                    None,
-                    None,
-                    None,
-                    Some(reason),
-                    self.seq,
-                )
-                .await?;
+                batch.results.insert(
+                    step.to_string(),
+                    ResultRow::ended(StepOutcome::Skipped, Some(reason), seq),
+                );
             }
             RunEvent::StepCancelled { step } => {
-                put_result(
-                    tx,
-                    &self.run_id,
-                    step,
-                    StepOutcome::Cancelled,
-                    None,
-                    0,
-                    0,
-                    None,
-                    None,
-                    None,
-                    None,
-                    self.seq,
-                )
-                .await?;
+                batch.results.insert(
+                    step.to_string(),
+                    ResultRow::ended(StepOutcome::Cancelled, None, seq),
+                );
             }
             RunEvent::RunFinished { status, totals } => {
                 let status = serde_json::to_value(status)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default();
-                sqlx::query("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?")
-                    .bind(status)
-                    .bind(now_ms())
-                    .bind(serde_json::to_string(totals).ok())
-                    .bind(&self.run_id)
-                    .execute(&mut **tx)
-                    .await?;
+                batch.finished = Some((status, serde_json::to_string(totals).ok()));
             }
             _ => {}
         }
-        Ok(())
     }
 
-    /// Sets columns of the latest attempt of a step (or map item).
-    async fn update_attempt(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
+    /// Changes the latest attempt of a step (or map item) and marks it for writing.
+    fn update_attempt(
+        &mut self,
+        batch: &mut Batch,
         step: &str,
         item: Option<u32>,
-        set: &str,
-        values: Vec<Bind>,
-    ) -> Result<(), sqlx::Error> {
-        let item = item.map_or(-1, i64::from);
-        let Some(&attempt) = self.attempts.get(&(step.to_owned(), item)) else {
-            return Ok(());
-        };
-        let sql = format!(
-            "UPDATE attempts SET {set} WHERE run_id = ? AND step = ? AND item = ? AND session = ? AND attempt = ?"
-        );
-        let mut query = sqlx::query(&sql);
-        for v in values {
-            query = match v {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
+        change: impl FnOnce(&mut AttemptRow),
+    ) {
+        let key = (step.to_owned(), item.map_or(-1, i64::from));
+        if let Some(row) = self.attempts.get_mut(&key) {
+            change(row);
+            batch.attempts.insert(key, row.clone());
         }
-        query
-            .bind(&self.run_id)
-            .bind(step)
-            .bind(item)
-            .bind(i64::from(self.session))
-            .bind(i64::from(attempt))
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 }
 
-/// A value bound into an attempt update.
-enum Bind {
-    Text(Option<String>),
-    Int(i64),
+impl ResultRow {
+    fn ended(outcome: StepOutcome, note: Option<&str>, seq: i64) -> Self {
+        ResultRow {
+            outcome,
+            origin: None,
+            attempts: 0,
+            elapsed_ms: 0,
+            output_hash: None,
+            cache_key: None,
+            usage: None,
+            note: note.map(str::to_owned),
+            seq,
+        }
+    }
 }
 
-/// Stores a value once, by the SHA-256 of its compact JSON; returns the hash.
-async fn put_output(
-    tx: &mut Transaction<'_, Sqlite>,
-    value: &Value,
-) -> Result<String, sqlx::Error> {
+/// Adds a value to the batch's outputs, by the SHA-256 of its compact JSON; returns the hash.
+fn put_output(batch: &mut Batch, value: Value) -> String {
     let text = value.to_string();
     let hash = hash_bytes(text.as_bytes());
-    sqlx::query("INSERT OR IGNORE INTO outputs (hash, content) VALUES (?, ?)")
-        .bind(&hash)
-        .bind(text)
-        .execute(&mut **tx)
-        .await?;
-    Ok(hash)
+    batch.outputs.entry(hash.clone()).or_insert(text);
+    hash
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn put_result(
-    tx: &mut Transaction<'_, Sqlite>,
-    run_id: &str,
-    step: &str,
-    outcome: StepOutcome,
-    origin: Option<OutputOrigin>,
-    attempts: u32,
-    elapsed_ms: u64,
-    output_hash: Option<&str>,
-    cache_key: Option<&str>,
-    usage: Option<String>,
-    note: Option<&str>,
-    seq: i64,
-) -> Result<(), sqlx::Error> {
-    let name = |v: Value| v.as_str().map(str::to_owned);
-    sqlx::query(
-        "INSERT OR REPLACE INTO step_results (run_id, step, outcome, origin, attempts, elapsed_ms, output_hash, cache_key, usage, note, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(run_id)
-    .bind(step)
-    .bind(serde_json::to_value(outcome).ok().and_then(name))
-    .bind(origin.and_then(|o| serde_json::to_value(o).ok()).and_then(name))
-    .bind(i64::from(attempts))
-    .bind(elapsed_ms as i64)
-    .bind(output_hash)
-    .bind(cache_key)
-    .bind(usage)
-    .bind(note)
-    .bind(seq)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// The name serde gives a unit enum variant (`succeeded`, `played`).
+fn name_of(v: impl serde::Serialize) -> Option<String> {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Writes a batch in one transaction: outputs first (the rest refers to them), then the log,
+/// attempts, results, cache entries and the run's end.
+async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Result<(), sqlx::Error> {
+    let mut tx = store.pool.begin().await?;
+    let outputs: Vec<(String, String)> = batch.outputs.into_iter().collect();
+    for rows in outputs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outputs (hash, content) ");
+        q.push_values(rows, |mut b, (hash, content)| {
+            b.push_bind(hash).push_bind(content);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for rows in batch.events.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (run_id, seq, session, at_ms, kind, step, data) ",
+        );
+        q.push_values(rows, |mut b, e| {
+            b.push_bind(run_id)
+                .push_bind(e.seq)
+                .push_bind(i64::from(session))
+                .push_bind(e.at_ms)
+                .push_bind(&e.kind)
+                .push_bind(&e.step)
+                .push_bind(&e.data);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let attempts: Vec<((String, i64), AttemptRow)> = batch.attempts.into_iter().collect();
+    for rows in attempts.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO attempts (run_id, step, item, attempt, session, type_name, started_ms, ended_ms, system, prompt, error) ",
+        );
+        q.push_values(rows, |mut b, ((step, item), a)| {
+            b.push_bind(run_id)
+                .push_bind(step)
+                .push_bind(*item)
+                .push_bind(i64::from(a.attempt))
+                .push_bind(i64::from(session))
+                .push_bind(&a.type_name)
+                .push_bind(a.started_ms)
+                .push_bind(a.ended_ms)
+                .push_bind(&a.system)
+                .push_bind(&a.prompt)
+                .push_bind(&a.error);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let results: Vec<(String, ResultRow)> = batch.results.into_iter().collect();
+    for rows in results.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO step_results (run_id, step, outcome, origin, attempts, elapsed_ms, output_hash, cache_key, usage, note, seq) ",
+        );
+        q.push_values(rows, |mut b, (step, r)| {
+            b.push_bind(run_id)
+                .push_bind(step)
+                .push_bind(name_of(r.outcome))
+                .push_bind(r.origin.and_then(name_of))
+                .push_bind(i64::from(r.attempts))
+                .push_bind(r.elapsed_ms as i64)
+                .push_bind(&r.output_hash)
+                .push_bind(&r.cache_key)
+                .push_bind(&r.usage)
+                .push_bind(&r.note)
+                .push_bind(r.seq);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    if !batch.cache.is_empty() {
+        let now = now_ms();
+        for rows in batch.cache.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO cache (key, output_hash, run_id, created_at) ",
+            );
+            q.push_values(rows, |mut b, (key, hash)| {
+                b.push_bind(key)
+                    .push_bind(hash)
+                    .push_bind(run_id)
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+    }
+    if let Some((status, totals)) = batch.finished {
+        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?")
+            .bind(status)
+            .bind(now_ms())
+            .bind(totals)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
