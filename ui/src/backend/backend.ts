@@ -1,0 +1,94 @@
+/**
+ * The one interface the UI uses to reach the backend (docs/app-api.md). Two implementations
+ * behave the same: Tauri IPC (`tauri.ts`) and HTTP/WebSocket against `symphony serve`
+ * (`http.ts`). Only this folder knows which one is in use.
+ */
+import type {
+  BackendError,
+  FileChangedPayload,
+  MelodyDocument,
+  MelodyEntry,
+  MelodyFile,
+  Permissions,
+  Problem,
+  ProjectInfo,
+  RunEventsPayload,
+  StepTypeInfo,
+  Json,
+} from "./types";
+
+export type Unsubscribe = () => void;
+
+export interface Backend {
+  /** Which transport this is, for the status bar. */
+  readonly transport: "tauri" | "http";
+  projectInfo(): Promise<ProjectInfo>;
+  listMelodies(): Promise<MelodyEntry[]>;
+  openMelody(path: string): Promise<MelodyDocument>;
+  saveMelody(path: string, melody: MelodyFile): Promise<MelodyDocument>;
+  validateMelody(melody: MelodyFile): Promise<Problem[]>;
+  stepTypes(): Promise<StepTypeInfo[]>;
+  importSuperoptix(yaml: string): Promise<MelodyDocument>;
+  exportMelody(melody: MelodyFile): Promise<{ text: string }>;
+  permissions(melody: MelodyFile): Promise<Permissions>;
+  trustMelody(melody: MelodyFile): Promise<{ trusted: true }>;
+  startRun(melody: MelodyFile, path: string | undefined, inputs: Record<string, Json>): Promise<{ runId: string }>;
+  pauseRun(runId: string): Promise<void>;
+  resumeRun(runId: string): Promise<void>;
+  stopRun(runId: string): Promise<void>;
+  onRunEvents(handler: (payload: RunEventsPayload) => void): Unsubscribe;
+  onFileChanged(handler: (payload: FileChangedPayload) => void): Unsubscribe;
+}
+
+/** The command names and their argument objects, shared by both transports. */
+export type Call = <T>(command: string, args: Record<string, unknown>) => Promise<T>;
+export type Listen = <T>(channel: string, handler: (payload: T) => void) => Unsubscribe;
+
+/** Builds a Backend from a transport's `call` and `listen`: the commands are the same for both. */
+export function makeBackend(transport: Backend["transport"], call: Call, listen: Listen): Backend {
+  return {
+    transport,
+    projectInfo: () => call("projectInfo", {}),
+    listMelodies: () => call("listMelodies", {}),
+    openMelody: (path) => call("openMelody", { path }),
+    saveMelody: (path, melody) => call("saveMelody", { path, melody }),
+    validateMelody: (melody) => call("validateMelody", { melody }),
+    stepTypes: () => call("stepTypes", {}),
+    importSuperoptix: (yaml) => call("importSuperoptix", { yaml }),
+    exportMelody: (melody) => call("exportMelody", { melody }),
+    permissions: (melody) => call("permissions", { melody }),
+    trustMelody: (melody) => call("trustMelody", { melody }),
+    startRun: (melody, path, inputs) => call("startRun", path ? { melody, path, inputs } : { melody, inputs }),
+    pauseRun: async (runId) => {
+      await call<Record<string, never>>("pauseRun", { runId });
+    },
+    resumeRun: async (runId) => {
+      await call<Record<string, never>>("resumeRun", { runId });
+    },
+    stopRun: async (runId) => {
+      await call<Record<string, never>>("stopRun", { runId });
+    },
+    onRunEvents: (handler) => listen<RunEventsPayload>("run-events", handler),
+    onFileChanged: (handler) => listen<FileChangedPayload>("file-changed", handler),
+  };
+}
+
+/** Turns whatever a transport rejected with into the contract's `{ message, problems? }`. */
+export function toBackendError(raw: unknown): BackendError {
+  if (typeof raw === "string") return { message: raw };
+  if (raw && typeof raw === "object") {
+    const r = raw as { message?: unknown; problems?: unknown };
+    if (typeof r.message === "string") {
+      return Array.isArray(r.problems)
+        ? { message: r.message, problems: r.problems as Problem[] }
+        : { message: r.message };
+    }
+  }
+  if (raw instanceof Error) return { message: raw.message };
+  return { message: "The backend failed without saying why." };
+}
+
+/** Reads a rejection's message for display. */
+export function errorMessage(raw: unknown): string {
+  return toBackendError(raw).message;
+}

@@ -1,0 +1,197 @@
+/**
+ * Every change to a melody as a pure function `(melody, …) → melody`. The document store runs
+ * them through one history, so each is undoable; none mutates its argument, and unchanged steps
+ * keep their identity (the canvas relies on it to skip re-rendering them).
+ */
+import type {
+  CommentDoc,
+  EdgeDoc,
+  GroupDoc,
+  JsonObject,
+  MelodyFile,
+  Point,
+  PortType,
+  StepDoc,
+  StepTypeInfo,
+} from "../backend/types";
+import { uniqueId } from "./ids";
+import { parseRef } from "./ports";
+
+export function stepIds(m: MelodyFile): Set<string> {
+  return new Set(m.steps.map((s) => s.id));
+}
+
+function withLayout(m: MelodyFile, patch: (l: NonNullable<MelodyFile["layout"]>) => void): MelodyFile {
+  const layout = { ...(m.layout ?? {}) };
+  patch(layout);
+  return { ...m, layout };
+}
+
+/** A new step of `type` at `at`, with an id made from the type's title. */
+export function addStep(m: MelodyFile, type: StepTypeInfo, at: Point): { melody: MelodyFile; id: string } {
+  const id = uniqueId(type.title || type.name.split(".").pop() || "step", stepIds(m));
+  const step: StepDoc = { id, kind: type.kind, type: type.name };
+  if (type.capabilities.length > 0) step.capabilities = [...type.capabilities];
+  // Routers must declare their output ports; start with one so the step can be connected.
+  if (type.outputs.length === 0 && type.extraOutputs) step.outputs = { out: { type: type.extraOutputs } };
+  const melody = withLayout({ ...m, steps: [...m.steps, step] }, (l) => {
+    l.steps = { ...(l.steps ?? {}), [id]: { x: Math.round(at.x), y: Math.round(at.y) } };
+  });
+  return { melody, id };
+}
+
+/** Removes steps (with their edges and positions), edges, comments and groups by canvas id. */
+export function removeItems(
+  m: MelodyFile,
+  ids: { steps: ReadonlySet<string>; edges: ReadonlySet<string>; comments: ReadonlySet<string>; groups: ReadonlySet<string> },
+): MelodyFile {
+  const steps = m.steps.filter((s) => !ids.steps.has(s.id));
+  const edges = m.edges.filter(
+    (e) => !ids.edges.has(`${e.from}->${e.to}`) && !ids.steps.has(parseRef(e.from).step) && !ids.steps.has(parseRef(e.to).step),
+  );
+  return withLayout({ ...m, steps, edges }, (l) => {
+    if (l.steps) {
+      const pos = { ...l.steps };
+      for (const id of ids.steps) delete pos[id];
+      l.steps = pos;
+    }
+    if (l.comments) l.comments = l.comments.filter((c) => !ids.comments.has(c.id));
+    if (l.comments?.length === 0) delete l.comments;
+    if (l.groups) l.groups = l.groups.filter((g) => !ids.groups.has(g.id));
+    if (l.groups?.length === 0) delete l.groups;
+  });
+}
+
+export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; ty: PortType }): MelodyFile {
+  let steps = m.steps;
+  if (newPort) {
+    const target = parseRef(edge.to).step;
+    steps = m.steps.map((s) =>
+      s.id === target ? { ...s, inputs: { ...(s.inputs ?? {}), [newPort.name]: { type: newPort.ty } } } : s,
+    );
+  }
+  return { ...m, steps, edges: [...m.edges, edge] };
+}
+
+/** Sets positions (rounded to whole pixels) of steps, comments and groups by canvas id. */
+export function moveItems(
+  m: MelodyFile,
+  steps: ReadonlyMap<string, Point>,
+  comments: ReadonlyMap<string, Point> = new Map(),
+  groups: ReadonlyMap<string, Point> = new Map(),
+): MelodyFile {
+  return withLayout(m, (l) => {
+    if (steps.size > 0) {
+      const pos = { ...(l.steps ?? {}) };
+      for (const [id, p] of steps) pos[id] = { x: Math.round(p.x), y: Math.round(p.y) };
+      l.steps = pos;
+    }
+    if (comments.size > 0 && l.comments) {
+      l.comments = l.comments.map((c) => {
+        const p = comments.get(c.id);
+        return p ? { ...c, x: Math.round(p.x), y: Math.round(p.y) } : c;
+      });
+    }
+    if (groups.size > 0 && l.groups) {
+      l.groups = l.groups.map((g) => {
+        const p = groups.get(g.id);
+        return p ? { ...g, x: Math.round(p.x), y: Math.round(p.y) } : g;
+      });
+    }
+  });
+}
+
+/** Replaces one step through `fn`; other steps keep their identity. */
+export function updateStep(m: MelodyFile, id: string, fn: (s: StepDoc) => StepDoc): MelodyFile {
+  return { ...m, steps: m.steps.map((s) => (s.id === id ? fn(s) : s)) };
+}
+
+/** Sets (or, with `undefined`, removes) one config key of a step. */
+export function setConfig(m: MelodyFile, id: string, key: string, value: JsonObject[string] | undefined): MelodyFile {
+  return updateStep(m, id, (s) => {
+    const config: JsonObject = { ...(s.config ?? {}) };
+    if (value === undefined) delete config[key];
+    else config[key] = value;
+    const next: StepDoc = { ...s, config };
+    if (Object.keys(config).length === 0) delete next.config;
+    return next;
+  });
+}
+
+/** Rewrites `{{old.` and `{{old}}` references in every string of a JSON value. */
+export function renameRefs<T>(value: T, renames: ReadonlyMap<string, string>): T {
+  if (renames.size === 0) return value;
+  if (typeof value === "string") {
+    return value.replace(/\{\{(\s*)([A-Za-z0-9_-]+)(?=[.\s}])/g, (all, ws: string, root: string) => {
+      const to = renames.get(root);
+      return to ? `{{${ws}${to}` : all;
+    }) as T;
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => renameRefs(v, renames)) as T;
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = renameRefs(v, renames);
+    return out as T;
+  }
+  return value;
+}
+
+/** Renames a step: its edges, its position and references to it in other steps follow. */
+export function renameStep(m: MelodyFile, from: string, to: string): MelodyFile {
+  const renames = new Map([[from, to]]);
+  const fix = (ref: string) => {
+    const r = parseRef(ref);
+    return r.step === from ? `${to}.${r.port}` : ref;
+  };
+  const steps = m.steps.map((s) => {
+    const renamed = s.id === from ? { ...s, id: to } : s;
+    if (!renamed.config) return renamed;
+    const config = renameRefs(renamed.config, renames);
+    return JSON.stringify(config) === JSON.stringify(renamed.config) ? renamed : { ...renamed, config };
+  });
+  const edges = m.edges.map((e) => (parseRef(e.from).step === from || parseRef(e.to).step === from ? { from: fix(e.from), to: fix(e.to) } : e));
+  return withLayout({ ...m, steps, edges }, (l) => {
+    if (l.steps?.[from]) {
+      const pos = { ...l.steps };
+      pos[to] = pos[from]!;
+      delete pos[from];
+      l.steps = pos;
+    }
+  });
+}
+
+function layoutIds(items: readonly { id: string }[] | undefined): Set<string> {
+  return new Set((items ?? []).map((i) => i.id));
+}
+
+export function addComment(m: MelodyFile, at: Point, text = ""): { melody: MelodyFile; id: string } {
+  const id = uniqueId("note", layoutIds(m.layout?.comments));
+  const comment: CommentDoc = { id, x: Math.round(at.x), y: Math.round(at.y), width: 220, height: 120, text };
+  return { melody: withLayout(m, (l) => void (l.comments = [...(l.comments ?? []), comment])), id };
+}
+
+export function updateComment(m: MelodyFile, id: string, patch: Partial<CommentDoc>): MelodyFile {
+  return withLayout(m, (l) => void (l.comments = (l.comments ?? []).map((c) => (c.id === id ? { ...c, ...patch } : c))));
+}
+
+export function addGroup(m: MelodyFile, box: { x: number; y: number; width: number; height: number }, label: string): { melody: MelodyFile; id: string } {
+  const id = uniqueId("group", layoutIds(m.layout?.groups));
+  const group: GroupDoc = { id, label, ...box };
+  return { melody: withLayout(m, (l) => void (l.groups = [...(l.groups ?? []), group])), id };
+}
+
+export function updateGroup(m: MelodyFile, id: string, patch: Partial<GroupDoc>): MelodyFile {
+  return withLayout(m, (l) => void (l.groups = (l.groups ?? []).map((g) => (g.id === id ? { ...g, ...patch } : g))));
+}
+
+/** A new, empty melody. */
+export function newMelody(id: string, name: string): MelodyFile {
+  return {
+    formatVersion: 1,
+    melody: { id, name },
+    inputs: { goal: { type: "string", description: "What this melody should work on" } },
+    steps: [],
+    edges: [],
+    layout: { steps: {} },
+  };
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from "vitest";
+import { ideaToCodeMelody, type, TYPES } from "../test/fixtures";
+import { accepts, canConnect, NEW_INPUT } from "./ports";
+import { graphToMelody, melodyToEdges, melodyToNodes } from "./graph";
+import { addEdge, addStep, renameStep } from "./edits";
+import { copy, paste } from "./clipboard";
+import { checkTemplate, scopeOf } from "./templates";
+import { uniqueId } from "./ids";
+import { autoLayout } from "./autolayout";
+import type { MelodyFile } from "../backend/types";
+
+describe("port types", () => {
+  it("follow the engine's rules", () => {
+    expect(accepts("text", "number")).toBe(true);
+    expect(accepts("number", "text")).toBe(false);
+    expect(accepts("json", "list")).toBe(true);
+    expect(accepts("list", "text")).toBe(true);
+    expect(accepts("boolean", "file")).toBe(false);
+    expect(accepts("file", "any")).toBe(true);
+  });
+});
+
+describe("canConnect", () => {
+  const m = ideaToCodeMelody();
+  it("accepts a fitting edge to a free port", () => {
+    const r = canConnect(m, TYPES, { step: "spec", port: "output" }, { step: "write_code", port: "items" });
+    expect(r).toEqual({ ok: true, edge: { from: "spec.output", to: "write_code.items" } });
+  });
+  it("refuses a cycle and says which way it closes", () => {
+    const r = canConnect(m, TYPES, { step: "architecture", port: "output" }, { step: "features", port: "spec" });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/cycle/);
+  });
+  it("refuses a second edge into a non-list port", () => {
+    const r = canConnect(m, TYPES, { step: "features", port: "output" }, { step: "features", port: "spec" });
+    expect(r.ok).toBe(false);
+    const r2 = canConnect(m, TYPES, { step: "architecture", port: "output" }, { step: "write_spec", port: "content" });
+    expect(r2.ok).toBe(false);
+    if (!r2.ok) expect(r2.reason).toMatch(/already has an incoming edge/);
+  });
+  it("refuses mismatched types", () => {
+    const withNumber: MelodyFile = {
+      ...m,
+      steps: [...m.steps, { id: "n", kind: "operator", type: "operator.template", inputs: { count: { type: "number" } } }],
+    };
+    const r = canConnect(withNumber, TYPES, { step: "write_spec", port: "path" }, { step: "n", port: "count" });
+    expect(r).toEqual({ ok: false, reason: "write_spec.path is file but n.count takes number." });
+  });
+  it("makes a new input port on a type that takes extra inputs", () => {
+    const r = canConnect(m, TYPES, { step: "spec", port: "output" }, { step: "code", port: NEW_INPUT });
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.newPort).toEqual({ name: "spec", ty: "any" });
+      const next = addEdge(m, r.edge, r.newPort);
+      expect(next.steps.find((s) => s.id === "code")?.inputs?.spec).toEqual({ type: "any" });
+    }
+  });
+  it("refuses a new input on a type without extra inputs", () => {
+    const r = canConnect(m, TYPES, { step: "spec", port: "output" }, { step: "write_spec", port: NEW_INPUT });
+    expect(r.ok).toBe(true); // file.write takes extra inputs
+    const withDelay = addStep(m, type("operator.delay"), { x: 0, y: 0 });
+    const r2 = canConnect(withDelay.melody, TYPES, { step: "spec", port: "output" }, { step: withDelay.id, port: NEW_INPUT });
+    expect(r2).toEqual({ ok: false, reason: "operator.delay takes no extra inputs." });
+  });
+});
+
+describe("melody ↔ graph", () => {
+  it("round-trips, keeping unknown fields, layout extras, comments and groups", () => {
+    const m: MelodyFile = {
+      ...ideaToCodeMelody(),
+      futureField: { kept: true },
+      layout: {
+        ...ideaToCodeMelody().layout,
+        viewport: { zoom: 1.5 },
+        comments: [{ id: "note", x: 1, y: 2, width: 200, height: 100, text: "hello" }],
+        groups: [{ id: "group", x: -10, y: -10, width: 500, height: 300, label: "Planning" }],
+      },
+    };
+    const before = JSON.stringify(m);
+    const nodes = melodyToNodes(m, TYPES, new Set());
+    const edges = melodyToEdges(m, new Set());
+    expect(nodes.filter((n) => n.type === "step")).toHaveLength(m.steps.length);
+    expect(edges).toHaveLength(m.edges.length);
+    const back = graphToMelody(m, nodes, edges);
+    expect(back).toEqual(m);
+    expect(JSON.stringify(m)).toBe(before);
+  });
+  it("reuses node objects for unchanged steps", () => {
+    const m = ideaToCodeMelody();
+    const first = melodyToNodes(m, TYPES, new Set());
+    const edited = { ...m, steps: m.steps.map((s) => (s.id === "spec" ? { ...s, name: "Renamed" } : s)) };
+    const second = melodyToNodes(edited, TYPES, new Set(), first);
+    const changed = second.filter((n, i) => n !== first[i]).map((n) => n.id);
+    expect(changed).toEqual(["spec"]);
+  });
+});
+
+describe("paste", () => {
+  it("renames clashing ids and rewires edges and references", () => {
+    const m = ideaToCodeMelody();
+    const clip = copy(m, new Set(["spec", "features"]));
+    expect(clip.edges).toEqual([{ from: "spec.output", to: "features.spec" }]);
+    const r = paste(m, clip, { x: 40, y: 40 });
+    expect(r.steps).toEqual(["spec_2", "features_2"]);
+    expect(r.melody.edges.slice(-1)).toEqual([{ from: "spec_2.output", to: "features_2.spec" }]);
+    expect(r.melody.layout?.steps?.spec_2).toEqual({ x: (m.layout?.steps?.spec?.x ?? 0) + 40, y: (m.layout?.steps?.spec?.y ?? 0) + 40 });
+    expect(r.melody.steps).toHaveLength(m.steps.length + 2);
+  });
+  it("rewrites template references to renamed steps", () => {
+    let m: MelodyFile = ideaToCodeMelody();
+    m = {
+      ...m,
+      steps: [...m.steps, { id: "review", kind: "operator", type: "operator.template", config: { template: "{{ spec.output }} and {{features.output.0}} and {{goal}}" } }],
+    };
+    const r = paste(m, copy(m, new Set(["spec", "features", "review"])), { x: 0, y: 0 });
+    const pasted = r.melody.steps.find((s) => s.id === "review_2");
+    expect(pasted?.config?.template).toBe("{{ spec_2.output }} and {{features_2.output.0}} and {{goal}}");
+  });
+  it("makes unique ids past numbered ones", () => {
+    expect(uniqueId("plan", new Set(["plan", "plan_2"]))).toBe("plan_3");
+    expect(uniqueId("plan_2", new Set(["plan", "plan_2"]))).toBe("plan_3");
+    expect(uniqueId("input", new Set())).toBe("input_2");
+    expect(uniqueId("Chat model", new Set())).toBe("chat_model");
+  });
+});
+
+describe("template variables", () => {
+  const m = ideaToCodeMelody();
+  const arch = m.steps.find((s) => s.id === "architecture")!;
+  const scope = scopeOf(m, arch, TYPES.get(arch.type));
+  it("accepts ports, run inputs and upstream outputs", () => {
+    expect(checkTemplate("{{spec}} {{features}} {{goal}} {{input.goal}} {{spec.output}}", scope)).toEqual([]);
+  });
+  it("flags names the step cannot see, with where they are", () => {
+    const issues = checkTemplate("a {{write_code.results}} b {{nope}} {{input.missing}} {{spec}}", scope);
+    expect(issues.map((i) => i.hole.ref)).toEqual(["write_code.results", "nope", "input.missing"]);
+    expect(issues[0]!.hole.start).toBe(2);
+    expect(issues[1]!.message).toMatch(/not visible/);
+  });
+  it("refuses expressions", () => {
+    expect(checkTemplate("{{ a + b }}", scope)[0]?.message).toMatch(/not a reference/);
+  });
+  it("knows a map body's extra names", () => {
+    const code = m.steps.find((s) => s.id === "code")!;
+    const s = scopeOf(m, code, TYPES.get(code.type), ["item", "index"]);
+    expect(checkTemplate("{{item}} {{index}} {{architecture}}", s)).toEqual([]);
+  });
+});
+
+describe("edits", () => {
+  it("renaming a step moves its edges, position and references", () => {
+    const m = renameStep(ideaToCodeMelody(), "spec", "brief");
+    expect(m.edges.filter((e) => e.from.startsWith("brief."))).toHaveLength(3);
+    expect(m.layout?.steps?.brief).toBeDefined();
+    expect(m.layout?.steps?.spec).toBeUndefined();
+  });
+  it("auto-layout puts every step right of its inputs", () => {
+    const m = ideaToCodeMelody();
+    const pos = autoLayout(m, TYPES);
+    expect(pos.size).toBe(m.steps.length);
+    expect(pos.get("features")!.x).toBeGreaterThan(pos.get("spec")!.x);
+    expect(pos.get("architecture")!.x).toBeGreaterThan(pos.get("features")!.x);
+  });
+});
