@@ -35,9 +35,10 @@ export interface BackendError {
 /** A model provider the machine can reach (from provider discovery). */
 export interface ProviderInfo {
   provider: string;
-  baseUrl?: string;
+  baseUrl: string;
+  credential: string | null;
   models: string[];
-  note?: string;
+  note: string | null;
 }
 
 export interface ProjectInfo {
@@ -59,7 +60,8 @@ export interface MelodyEntry {
 export interface MelodyDocument {
   path: string;
   text: string;
-  melody: MelodyFile;
+  /** Null when the file could not be read as a melody; `problems` then says why. */
+  melody: MelodyFile | null;
   hash: string;
   problems: Problem[];
 }
@@ -109,12 +111,16 @@ export interface StepTypeInfo {
   extraOutputs?: PortType | null;
   config: ConfigField[];
   capabilities: Capability[];
+  /** An instrument that calls no model (shown as "offline" everywhere). */
+  offline?: boolean;
+  version?: number;
 }
 
 export interface Permissions {
   network: string[];
   files: string[];
   commands: string[];
+  secrets?: string[];
   trusted: boolean;
 }
 

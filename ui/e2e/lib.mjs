@@ -1,0 +1,88 @@
+// Shared helpers for the end-to-end tests: start a server over a temporary project, launch
+// headless Chromium, and small assertions that fail loudly.
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const uiDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const repoDir = path.resolve(uiDir, "..");
+export const outDir = path.join(uiDir, "e2e", "out");
+fs.mkdirSync(outDir, { recursive: true });
+
+const symphony = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug", "symphony");
+
+/** Whether the built `symphony` binary has the `serve` command. */
+export function hasRealServe() {
+  if (!fs.existsSync(symphony)) return false;
+  const r = spawnSync(symphony, ["serve", "--help"], { encoding: "utf8" });
+  return r.status === 0;
+}
+
+/**
+ * Starts `symphony serve` (or, while it is not built, the development stand-in) over a fresh
+ * project holding a copy of melodies/. Resolves with { url, project, stop, real }.
+ */
+export async function startServer() {
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), "symphony-e2e-"));
+  fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
+  const token = `t${Math.random().toString(36).slice(2)}`;
+  const real = process.env.SYMPHONY_FAKE ? false : hasRealServe();
+  const [cmd, args] = real
+    ? [symphony, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]]
+    : [process.execPath, [path.join(uiDir, "e2e", "fake-serve.mjs"), "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`server printed no URL in 20 s: ${stderr}`)), 20000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const line = out.split("\n")[0];
+      if (out.includes("\n")) {
+        clearTimeout(timer);
+        const m = /https?:\/\/\S+/.exec(line);
+        if (!m) reject(new Error(`no URL in the server's first line: ${line}`));
+        else resolve(m[0].includes("token=") ? m[0] : `${m[0].replace(/\/$/, "")}/?token=${token}`);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+  return { url, project, stop, real };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+export function check(cond, message) {
+  if (!cond) throw new Error(`check failed: ${message}`);
+  console.log(`  ok - ${message}`);
+}
+
+/** Drags from one point to another with intermediate mouse moves (React Flow needs them). */
+export async function mouseDrag(page, from, to, steps = 12) {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(from.x + (to.x - from.x) / 3, from.y + (to.y - from.y) / 3, { steps: 4 });
+  await page.mouse.move(to.x, to.y, { steps });
+  await page.mouse.up();
+}
+
+export async function centreOf(locator) {
+  const b = await locator.boundingBox();
+  if (!b) throw new Error("element has no box");
+  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+}

@@ -1,0 +1,113 @@
+/** The editor: toolbar, palette, canvas, inspector and problems, and the keyboard shortcuts. */
+import { useCallback, useEffect } from "react";
+import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
+import type { StepTypeInfo } from "../backend/types";
+import { Canvas } from "../canvas/Canvas";
+import { Palette } from "../panels/Palette";
+import { Problems } from "../panels/Problems";
+import { Toolbar } from "../panels/Toolbar";
+import { Inspector } from "../inspector/Inspector";
+import { Dialogs } from "../panels/Dialogs";
+import { useDoc } from "../store/doc";
+import { useApp } from "../store/app";
+import { addStep } from "../model/edits";
+import { addNote, copySelection, duplicateSelection, groupSelection, pasteClipboard, save } from "./actions";
+import type { FlowEdge, FlowNode } from "../model/graph";
+
+function isTyping(target: EventTarget | null): boolean {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement;
+}
+
+function EditorInner() {
+  const flow = useReactFlow<FlowNode, FlowEdge>();
+  const centre = useCallback(() => {
+    const box = document.querySelector(".canvas")?.getBoundingClientRect();
+    if (!box) return { x: 0, y: 0 };
+    return flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 });
+  }, [flow]);
+  const addStepInView = useCallback(
+    (t: StepTypeInfo) => {
+      const at = centre();
+      const n = useDoc.getState().melody?.steps.length ?? 0;
+      let id = "";
+      useDoc.getState().edit((m) => {
+        const r = addStep(m, t, { x: at.x - 110 + (n % 5) * 24, y: at.y - 40 + (n % 5) * 24 });
+        id = r.id;
+        return r.melody;
+      });
+      if (id) useDoc.getState().select([id]);
+    },
+    [centre],
+  );
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const mod = e.ctrlKey || e.metaKey;
+      const key = e.key.toLowerCase();
+      if (mod && key === "s") {
+        e.preventDefault();
+        void save();
+        return;
+      }
+      if (mod && key === "k") {
+        e.preventDefault();
+        useApp.getState().open({ kind: "palette" });
+        return;
+      }
+      if (useApp.getState().dialog || isTyping(e.target)) return;
+      const doc = useDoc.getState();
+      if (mod && key === "z" && e.shiftKey) {
+        e.preventDefault();
+        doc.redo();
+      } else if (mod && key === "z") {
+        e.preventDefault();
+        doc.undo();
+      } else if (mod && key === "y") {
+        e.preventDefault();
+        doc.redo();
+      } else if (mod && key === "c") {
+        e.preventDefault();
+        void copySelection();
+      } else if (mod && key === "v") {
+        e.preventDefault();
+        void pasteClipboard();
+      } else if (mod && key === "d") {
+        e.preventDefault();
+        duplicateSelection();
+      } else if (mod && key === "a") {
+        e.preventDefault();
+        doc.select(doc.nodes.map((n) => n.id));
+      } else if (e.key === "Delete" || e.key === "Backspace") {
+        e.preventDefault();
+        doc.deleteSelection();
+      } else if (e.key === "Escape") {
+        doc.select([]);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  return (
+    <div className="editor">
+      <Toolbar onNote={() => addNote(centre())} onGroup={() => groupSelection(centre())} />
+      <div className="editor-body">
+        <Palette onAdd={addStepInView} />
+        <div className="centre">
+          <Canvas />
+          <Problems />
+        </div>
+        <Inspector />
+      </div>
+      <Dialogs addStepInView={addStepInView} />
+    </div>
+  );
+}
+
+export function Editor() {
+  return (
+    <ReactFlowProvider>
+      <EditorInner />
+    </ReactFlowProvider>
+  );
+}

@@ -1,0 +1,341 @@
+/**
+ * What the user's commands do: open, save, import, export, run. The one place that combines the
+ * backend with the stores, so components stay thin and every button and shortcut calls the same
+ * function.
+ */
+import { connectBackend, errorMessage, type Backend } from "../backend";
+import type { EventRecord, Json, MelodyDocument, MelodyFile } from "../backend/types";
+import { useDoc } from "../store/doc";
+import { useRun } from "../store/run";
+import { ask, useApp } from "../store/app";
+import { autoLayout } from "../model/autolayout";
+import { addComment, addGroup, moveItems, newMelody } from "../model/edits";
+import { isClip, type Clip } from "../model/clipboard";
+import { idStem } from "../model/ids";
+import type { Point } from "../backend/types";
+
+let backend: Backend | null = null;
+
+/** The parsed melody of a document, or an error that lists why the file is not one. */
+function melodyOf(doc: MelodyDocument): MelodyFile {
+  if (doc.melody) return doc.melody;
+  const why = doc.problems.map((p) => `${p.path}: ${p.message}`).join("; ");
+  throw { message: `${doc.path || "The file"} is not a melody Symphony can read${why ? `: ${why}` : "."}` };
+}
+
+export function api(): Backend {
+  if (!backend) backend = connectBackend();
+  return backend;
+}
+
+/** Loads the project, step types and example melodies, and starts listening for events. */
+export async function startup(): Promise<void> {
+  const b = api();
+  try {
+    const [project, types, melodies] = await Promise.all([b.projectInfo(), b.stepTypes(), b.listMelodies()]);
+    useApp.getState().setProject(project, types, melodies);
+    useDoc.getState().setTypes(types);
+  } catch (e) {
+    useApp.getState().setStartupError(errorMessage(e));
+    return;
+  }
+  b.onRunEvents(({ runId, events }) => receiveRunEvents(runId, events));
+  b.onFileChanged(({ path, hash }) => void fileChanged(path, hash));
+  startValidation();
+}
+
+// ----- Runs -----
+
+/** Events for runs whose id `startRun` has not returned yet (the first batch can beat the reply). */
+const early = new Map<string, EventRecord[]>();
+
+function receiveRunEvents(runId: string, events: EventRecord[]) {
+  const run = useRun.getState();
+  if (run.runId === runId) run.apply(events);
+  else if (run.phase === "starting") early.set(runId, [...(early.get(runId) ?? []), ...events]);
+}
+
+/** Asks to trust the melody when it has command steps and is not trusted yet; true when it may run. */
+async function ensureTrusted(melody: MelodyFile, reason: "import" | "run"): Promise<boolean> {
+  const perms = await api().permissions(melody);
+  if (perms.trusted || (reason === "run" && perms.commands.length === 0)) return true;
+  const trusted = await new Promise<boolean>((resolve) =>
+    useApp.getState().open({ kind: "permissions", permissions: perms, reason, resolve }),
+  );
+  useApp.getState().open(null);
+  if (!trusted) return false;
+  await api().trustMelody(melody);
+  return true;
+}
+
+export async function startRun(inputs: Record<string, Json>): Promise<void> {
+  const { melody, path } = useDoc.getState();
+  if (!melody) return;
+  const run = useRun.getState();
+  try {
+    if (!(await ensureTrusted(melody, "run"))) {
+      useApp.getState().notify("Not run: the melody's command steps need your trust first.");
+      return;
+    }
+    run.begin();
+    early.clear();
+    const { runId } = await api().startRun(melody, path || undefined, inputs);
+    useRun.getState().started(runId);
+    const buffered = early.get(runId);
+    early.clear();
+    if (buffered) useRun.getState().apply(buffered);
+  } catch (e) {
+    useRun.getState().failedToStart(errorMessage(e));
+    useApp.getState().notify(`Could not start the run: ${errorMessage(e)}`, "error");
+  }
+}
+
+export async function pauseOrResume(): Promise<void> {
+  const { runId, phase } = useRun.getState();
+  if (!runId) return;
+  try {
+    if (phase === "paused") await api().resumeRun(runId);
+    else await api().pauseRun(runId);
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
+}
+
+export async function stopRun(): Promise<void> {
+  const { runId } = useRun.getState();
+  if (!runId) return;
+  try {
+    await api().stopRun(runId);
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
+}
+
+// ----- Files -----
+
+/** Asks before throwing away unsaved edits; true when it is fine to go on. */
+export async function guardUnsaved(what: string): Promise<boolean> {
+  if (!useDoc.getState().dirty) return true;
+  return ask("Unsaved changes", `This melody has edits that are not saved. ${what} anyway and lose them?`, "Discard edits", "Keep editing");
+}
+
+export async function openMelody(path: string): Promise<void> {
+  if (!(await guardUnsaved("Open another melody"))) return;
+  try {
+    const doc = await api().openMelody(path);
+    useDoc.getState().load(melodyOf(doc), doc.path, doc.hash, doc.problems);
+    useRun.getState().clear();
+    useApp.getState().setView("editor");
+  } catch (e) {
+    useApp.getState().notify(`Could not open ${path}: ${errorMessage(e)}`, "error");
+  }
+}
+
+export async function createMelody(): Promise<void> {
+  if (!(await guardUnsaved("Start a new melody"))) return;
+  useDoc.getState().load(newMelody("untitled", "Untitled melody"), "", "");
+  useRun.getState().clear();
+  useApp.getState().setView("editor");
+}
+
+export async function goHome(): Promise<void> {
+  if (!(await guardUnsaved("Close this melody"))) return;
+  useDoc.getState().close();
+  useRun.getState().clear();
+  useApp.getState().setView("welcome");
+  try {
+    useApp.getState().setMelodies(await api().listMelodies());
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
+}
+
+function commitFocusedField() {
+  const el = document.activeElement;
+  if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) el.blur();
+}
+
+export async function save(): Promise<boolean> {
+  commitFocusedField();
+  const { melody } = useDoc.getState();
+  let { path } = useDoc.getState();
+  if (!melody) return false;
+  if (!path) {
+    const chosen = await new Promise<string | null>((resolve) => useApp.getState().open({ kind: "saveAs", resolve }));
+    useApp.getState().open(null);
+    if (!chosen) return false;
+    path = chosen;
+  }
+  try {
+    const doc = await api().saveMelody(path, melody);
+    useDoc.getState().markSaved(doc.melody ?? melody, doc.path, doc.hash);
+    useDoc.getState().setProblems(doc.problems);
+    useApp.getState().notify(`Saved ${doc.path}`);
+    return true;
+  } catch (e) {
+    useApp.getState().notify(`Could not save: ${errorMessage(e)}`, "error");
+    return false;
+  }
+}
+
+export function suggestedPath(melody: MelodyFile): string {
+  const dir = useApp.getState().project?.melodiesDir ?? "melodies";
+  return `${dir.replace(/\/$/, "")}/${idStem(melody.melody.id || melody.melody.name)}.melody.json`;
+}
+
+let reloadAsked = false;
+
+async function fileChanged(path: string, hash: string): Promise<void> {
+  const doc = useDoc.getState();
+  if (!doc.melody || !doc.path || reloadAsked) return;
+  if (!samePath(path, doc.path) || hash === doc.hash) return;
+  if (doc.dirty) {
+    reloadAsked = true;
+    const ok = await ask(
+      "The file changed on disk",
+      `${doc.path} was changed outside the editor. Reload it and lose your unsaved edits?`,
+      "Reload",
+      "Keep my edits",
+    );
+    reloadAsked = false;
+    if (!ok) {
+      // Remember the new hash so saving overwrites knowingly and we do not ask again for it.
+      useDoc.setState({ hash });
+      return;
+    }
+  }
+  try {
+    const fresh = await api().openMelody(doc.path);
+    useDoc.getState().load(melodyOf(fresh), fresh.path, fresh.hash, fresh.problems);
+    useApp.getState().notify(`Reloaded ${fresh.path}: it changed on disk.`);
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  return a === b || a.endsWith(`/${b}`) || b.endsWith(`/${a}`);
+}
+
+export async function importYaml(yaml: string): Promise<void> {
+  if (!(await guardUnsaved("Import"))) return;
+  try {
+    const doc = await api().importSuperoptix(yaml);
+    const imported = melodyOf(doc);
+    useDoc.getState().load(imported, "", "", doc.problems);
+    // A new document: saving it must ask for a place. It is dirty until saved.
+    useDoc.setState({ saved: null, dirty: true });
+    useRun.getState().clear();
+    useApp.getState().setView("editor");
+    if (!useDoc.getState().melody?.layout?.steps || Object.keys(useDoc.getState().melody?.layout?.steps ?? {}).length === 0) {
+      const positions = autoLayout(imported, useDoc.getState().types);
+      useDoc.getState().load(moveItems(imported, positions), "", "", doc.problems);
+      useDoc.setState({ saved: null, dirty: true });
+    }
+    await ensureTrusted(useDoc.getState().melody!, "import");
+  } catch (e) {
+    useApp.getState().notify(`Could not import: ${errorMessage(e)}`, "error");
+  }
+}
+
+export async function exportMelody(): Promise<void> {
+  const { melody } = useDoc.getState();
+  if (!melody) return;
+  try {
+    const { text } = await api().exportMelody(melody);
+    useApp.getState().open({ kind: "export", text, fileName: `${idStem(melody.melody.id)}.melody.json` });
+  } catch (e) {
+    useApp.getState().notify(`Could not export: ${errorMessage(e)}`, "error");
+  }
+}
+
+// ----- Validation -----
+
+function startValidation() {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let seq = 0;
+  useDoc.subscribe((s, prev) => {
+    if (s.melody === prev.melody || !s.melody) return;
+    if (timer) clearTimeout(timer);
+    const melody = s.melody;
+    timer = setTimeout(() => {
+      const mine = ++seq;
+      api()
+        .validateMelody(melody)
+        .then((problems) => {
+          if (mine === seq && useDoc.getState().melody === melody) useDoc.getState().setProblems(problems);
+        })
+        .catch((e: unknown) => useApp.getState().notify(`Validation failed: ${errorMessage(e)}`, "error"));
+    }, 350);
+  });
+}
+
+// ----- Canvas commands -----
+
+export function layoutAll(): void {
+  const { melody, types } = useDoc.getState();
+  if (!melody) return;
+  const positions = autoLayout(melody, types);
+  useDoc.getState().edit((m) => moveItems(m, positions));
+}
+
+export function addNote(at: Point): void {
+  let id = "";
+  useDoc.getState().edit((m) => {
+    const r = addComment(m, at, "A note");
+    id = r.id;
+    return r.melody;
+  });
+  if (id) useDoc.getState().select([`comment:${id}`]);
+}
+
+/** Draws a group box around the selected steps (or an empty one at `at`). */
+export function groupSelection(at: Point): void {
+  const { nodes, selection } = useDoc.getState();
+  const chosen = nodes.filter((n) => n.type === "step" && selection.has(n.id));
+  let box = { x: Math.round(at.x), y: Math.round(at.y), width: 400, height: 260 };
+  if (chosen.length > 0) {
+    const xs = chosen.map((n) => n.position.x);
+    const ys = chosen.map((n) => n.position.y);
+    const x2 = chosen.map((n) => n.position.x + (n.measured?.width ?? 220));
+    const y2 = chosen.map((n) => n.position.y + (n.measured?.height ?? 120));
+    const x = Math.min(...xs) - 30;
+    const y = Math.min(...ys) - 50;
+    box = { x, y, width: Math.max(...x2) + 30 - x, height: Math.max(...y2) + 30 - y };
+  }
+  useDoc.getState().edit((m) => addGroup(m, box, "Group").melody);
+}
+
+let internalClip: Clip | null = null;
+let pasteCount = 0;
+
+export async function copySelection(): Promise<void> {
+  const clip = useDoc.getState().copySelection();
+  if (!clip) return;
+  internalClip = clip;
+  pasteCount = 0;
+  try {
+    await navigator.clipboard.writeText(JSON.stringify(clip, null, 2));
+  } catch {
+    // The system clipboard may be unavailable (no permission); the editor keeps its own copy.
+  }
+}
+
+export async function pasteClipboard(): Promise<void> {
+  let clip = internalClip;
+  try {
+    const text = await navigator.clipboard.readText();
+    const parsed: unknown = JSON.parse(text);
+    if (isClip(parsed)) clip = parsed;
+  } catch {
+    // Not our JSON, or no clipboard access: paste what the editor copied last.
+  }
+  if (!clip) return;
+  pasteCount += 1;
+  useDoc.getState().pasteClip(clip, { x: 40 * pasteCount, y: 40 * pasteCount });
+}
+
+export function duplicateSelection(): void {
+  const clip = useDoc.getState().copySelection();
+  if (clip) useDoc.getState().pasteClip(clip, { x: 40, y: 40 });
+}

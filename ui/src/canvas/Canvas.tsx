@@ -1,0 +1,168 @@
+/**
+ * The node canvas. Nodes and edges come from the document store (derived from the melody);
+ * changes go back through it, so every edit is in the one undo history. Connections are
+ * checked with the same rules as the validator, and a refused one says why.
+ */
+import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
+import {
+  Background,
+  BackgroundVariant,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+  type Connection,
+  type FinalConnectionState,
+  type IsValidConnection,
+  type NodeTypes,
+  type OnConnectEnd,
+} from "@xyflow/react";
+import { useDoc } from "../store/doc";
+import { useApp } from "../store/app";
+import { canConnect, type PortRef } from "../model/ports";
+import { addEdge, addStep } from "../model/edits";
+import type { FlowEdge, FlowNode } from "../model/graph";
+import { StepNode } from "./StepNode";
+import { CommentNode } from "./CommentNode";
+import { GroupNode } from "./GroupNode";
+
+export const STEP_MIME = "application/x-symphony-step";
+
+// Module scope, as React Flow asks: a new object per render would remount every node.
+const nodeTypes: NodeTypes = { step: StepNode, comment: CommentNode, group: GroupNode };
+
+function ends(c: Connection | FlowEdge): { from: PortRef; to: PortRef } {
+  return {
+    from: { step: c.source, port: c.sourceHandle ?? "" },
+    to: { step: c.target, port: c.targetHandle ?? "" },
+  };
+}
+
+function check(c: Connection | FlowEdge) {
+  const { melody, types } = useDoc.getState();
+  if (!melody) return { ok: false as const, reason: "No melody is open." };
+  const { from, to } = ends(c);
+  return canConnect(melody, types, from, to);
+}
+
+const miniMapColor = (n: FlowNode) => {
+  if (n.type !== "step") return "transparent";
+  switch (n.data.step.kind) {
+    case "instrument":
+      return "#7c9cff";
+    case "operator":
+      return "#5fc9a8";
+    case "addon":
+      return "#e0a85c";
+    default:
+      return "#d07cf0";
+  }
+};
+
+export function Canvas() {
+  const nodes = useDoc((s) => s.nodes);
+  const edges = useDoc((s) => s.edges);
+  const onNodesChange = useDoc((s) => s.onNodesChange);
+  const onEdgesChange = useDoc((s) => s.onEdgesChange);
+  const focus = useDoc((s) => s.focus);
+  const path = useDoc((s) => s.path);
+  const flow = useReactFlow<FlowNode, FlowEdge>();
+  const [hint, setHint] = useState<string | null>(null);
+  const wrapper = useRef<HTMLDivElement>(null);
+
+  const onConnect = useCallback((c: Connection) => {
+    const r = check(c);
+    if (!r.ok) {
+      useApp.getState().notify(r.reason, "error");
+      return;
+    }
+    useDoc.getState().edit((m) => addEdge(m, r.edge, r.newPort));
+  }, []);
+
+  const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {
+    const r = check(c);
+    setHint(r.ok ? null : r.reason);
+    return r.ok;
+  }, []);
+
+  const onConnectEnd: OnConnectEnd = useCallback((_event, state: FinalConnectionState) => {
+    setHint(null);
+    if (state.isValid || !state.fromHandle || !state.toHandle) return;
+    const [a, b] = state.fromHandle.type === "source" ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
+    const r = check({ source: a.nodeId, sourceHandle: a.id ?? null, target: b.nodeId, targetHandle: b.id ?? null });
+    if (!r.ok) useApp.getState().notify(`Not connected: ${r.reason}`, "error");
+  }, []);
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    if (e.dataTransfer.types.includes(STEP_MIME)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    }
+  }, []);
+
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      const name = e.dataTransfer.getData(STEP_MIME);
+      if (!name) return;
+      e.preventDefault();
+      const type = useDoc.getState().types.get(name);
+      if (!type) return;
+      const at = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      let id = "";
+      useDoc.getState().edit((m) => {
+        const r = addStep(m, type, { x: at.x - 110, y: at.y - 30 });
+        id = r.id;
+        return r.melody;
+      });
+      if (id) useDoc.getState().select([id]);
+    },
+    [flow],
+  );
+
+  // Centre a step the problems list or the command palette asked for.
+  useEffect(() => {
+    if (!focus) return;
+    const n = flow.getNode(focus.id);
+    if (!n) return;
+    const w = n.measured?.width ?? 220;
+    const h = n.measured?.height ?? 100;
+    void flow.setCenter(n.position.x + w / 2, n.position.y + h / 2, { zoom: Math.max(flow.getZoom(), 1), duration: 300 });
+  }, [focus, flow]);
+
+  // Fit the view when another melody is opened.
+  useEffect(() => {
+    const t = setTimeout(() => void flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 30);
+    return () => clearTimeout(t);
+  }, [path, flow]);
+
+  return (
+    <div className="canvas" ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+      <ReactFlow<FlowNode, FlowEdge>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        onConnectEnd={onConnectEnd}
+        isValidConnection={isValidConnection}
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={["Meta", "Control"]}
+        minZoom={0.05}
+        maxZoom={2.5}
+        onlyRenderVisibleElements
+        fitView
+        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+        defaultEdgeOptions={{ type: "default" }}
+        proOptions={{ hideAttribution: true }}
+        colorMode="dark"
+      >
+        <Background variant={BackgroundVariant.Dots} gap={20} size={1} color="#2c3340" />
+        <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.7)" />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+      {hint ? <div className="connect-hint">{hint}</div> : null}
+    </div>
+  );
+}

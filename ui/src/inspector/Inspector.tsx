@@ -1,0 +1,601 @@
+/**
+ * The inspector: a form for the selected step generated from its type's config fields and
+ * ports, its policy, and its problems; or the melody's own details when nothing is selected.
+ */
+import { useMemo, useState } from "react";
+import type {
+  Capability,
+  Condition,
+  ConfigField,
+  InputDecl,
+  Json,
+  JsonObject,
+  MelodyFile,
+  Policy,
+  PortType,
+  StepDoc,
+  StepTypeInfo,
+} from "../backend/types";
+import { useDoc, splitIds } from "../store/doc";
+import { useApp } from "../store/app";
+import { renameStep, setConfig, updateStep } from "../model/edits";
+import { ID_PATTERN } from "../model/ids";
+import { scopeOf } from "../model/templates";
+import { Field, JsonInput, NumberInput, TextInput } from "./fields";
+import { PromptEditor } from "./PromptEditor";
+import { duplicateSelection, groupSelection } from "../app/actions";
+
+const PORT_TYPES: PortType[] = ["text", "number", "boolean", "json", "list", "file", "any"];
+const CAPABILITIES: Capability[] = ["network", "files", "command", "secrets"];
+const CONDITION_OPS = ["eq", "ne", "contains", "gt", "lt", "empty", "notEmpty"];
+
+export function Inspector() {
+  const selection = useDoc((s) => s.selection);
+  const edges = useDoc((s) => s.edges);
+  const ids = useMemo(() => splitIds(selection, edges), [selection, edges]);
+  if (selection.size === 0) return <MelodyInspector />;
+  if (selection.size === 1 && ids.steps.size === 1) {
+    const [id] = ids.steps;
+    return <StepInspector key={id} id={id!} />;
+  }
+  return (
+    <aside className="inspector">
+      <h2>{selection.size} selected</h2>
+      <p className="muted small">
+        {ids.steps.size} steps, {ids.edges.size} edges, {ids.comments.size} notes, {ids.groups.size} groups.
+      </p>
+      <div className="row">
+        <button type="button" onClick={() => useDoc.getState().deleteSelection()}>
+          Delete
+        </button>
+        <button type="button" onClick={() => duplicateSelection()} disabled={ids.steps.size === 0}>
+          Duplicate
+        </button>
+        <button type="button" onClick={() => groupSelection({ x: 0, y: 0 })} disabled={ids.steps.size === 0}>
+          Group
+        </button>
+      </div>
+    </aside>
+  );
+}
+
+function edit(fn: (m: MelodyFile) => MelodyFile) {
+  useDoc.getState().edit(fn);
+}
+
+function StepInspector({ id }: { id: string }) {
+  const step = useDoc((s) => s.melody?.steps.find((x) => x.id === id));
+  const melody = useDoc((s) => s.melody);
+  const types = useDoc((s) => s.types);
+  const problems = useDoc((s) => s.problemsByStep[id]);
+  const providers = useApp((s) => s.project?.providers);
+  const offline = useApp((s) => s.project?.offline ?? false);
+  const type = step ? types.get(step.type) : undefined;
+  const scope = useMemo(() => (melody && step ? scopeOf(melody, step, type) : null), [melody, step, type]);
+  if (!step || !melody || !scope) return null;
+  const taken = new Set(melody.steps.map((s) => s.id));
+  const problemFor = (prefix: string) =>
+    problems
+      ?.filter((p) => p.path.includes(prefix))
+      .map((p) => p.message)
+      .join("; ") || null;
+  const models = (providers ?? []).flatMap((p) => p.models.map((m) => ({ provider: p.provider, model: m })));
+  const unknownKeys = Object.keys(step.config ?? {}).filter((k) => !type?.config.some((f) => f.name === k));
+  return (
+    <aside className="inspector" aria-label="Inspector">
+      <div className={`insp-kind kind-${step.kind}`}>{step.kind}</div>
+      <h2>{step.name || step.id}</h2>
+      <p className="muted small">{type ? `${type.title} (${type.name}) — ${type.description}` : `Unknown step type ${step.type}`}</p>
+      {problems && problems.length > 0 ? (
+        <ul className="insp-problems">
+          {problems.map((p, i) => (
+            <li key={i}>
+              <code>{p.path}</code> {p.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+
+      <h3>Step</h3>
+      <Field label="Id" hint="Letters, digits, _ and -; edges and references follow a rename.">
+        <TextInput
+          ariaLabel="Step id"
+          value={step.id}
+          validate={(v) =>
+            !ID_PATTERN.test(v) ? "Letters, digits, _ and - only." : v === "input" ? "\"input\" is reserved." : taken.has(v) ? `${v} is taken.` : null
+          }
+          onCommit={(v) => {
+            useDoc.getState().edit((m) => renameStep(m, step.id, v), [v]);
+          }}
+        />
+      </Field>
+      <Field label="Name">
+        <TextInput
+          ariaLabel="Step name"
+          value={step.name ?? ""}
+          placeholder={step.id}
+          onCommit={(v) => edit((m) => updateStep(m, id, (s) => withOptional(s, "name", v || undefined)))}
+        />
+      </Field>
+      <Field label="Description">
+        <TextInput
+          ariaLabel="Step description"
+          value={step.description ?? ""}
+          onCommit={(v) => edit((m) => updateStep(m, id, (s) => withOptional(s, "description", v || undefined)))}
+        />
+      </Field>
+
+      {type && type.config.length > 0 ? <h3>Configuration</h3> : null}
+      {type?.config.map((f) => (
+        <ConfigFieldEditor
+          key={f.name}
+          field={f}
+          step={step}
+          scope={scope}
+          models={models}
+          offline={offline}
+          error={problemFor(`config.${f.name}`)}
+        />
+      ))}
+      {unknownKeys.map((k) => (
+        <Field key={k} label={k} error={`"${k}" is not a setting of ${step.type}.`}>
+          <JsonInput value={step.config?.[k]} onCommit={(v) => edit((m) => setConfig(m, id, k, v))} />
+        </Field>
+      ))}
+
+      <PortsEditor step={step} type={type} />
+      <PolicyEditor step={step} error={problemFor("policy")} />
+      <CapabilitiesEditor step={step} type={type} />
+    </aside>
+  );
+}
+
+function withOptional<T extends object, K extends keyof T>(obj: T, key: K, value: T[K] | undefined): T {
+  const next = { ...obj };
+  if (value === undefined) delete next[key];
+  else next[key] = value;
+  return next;
+}
+
+function ConfigFieldEditor({
+  field,
+  step,
+  scope,
+  models,
+  offline,
+  error,
+}: {
+  field: ConfigField;
+  step: StepDoc;
+  scope: ReturnType<typeof scopeOf>;
+  models: { provider: string; model: string }[];
+  offline: boolean;
+  error: string | null;
+}) {
+  const value = step.config?.[field.name];
+  const commit = (v: Json | undefined) => edit((m) => setConfig(m, step.id, field.name, v));
+  const label = `${field.name}${field.required ? " *" : ""}`;
+  const ty = field.ty;
+  switch (ty.kind) {
+    case "template":
+      return (
+        <Field label={label} hint={field.description} error={error}>
+          <PromptEditor
+            ariaLabel={`${field.name} template`}
+            value={typeof value === "string" ? value : ""}
+            scope={scope}
+            onCommit={(v) => commit(v === "" ? undefined : v)}
+          />
+        </Field>
+      );
+    case "string": {
+      const isModel = field.name === "model";
+      const listId = isModel ? `models-${step.id}` : undefined;
+      return (
+        <Field
+          label={label}
+          hint={isModel && offline ? `${field.description} No model provider is configured: the step plays offline until one is.` : field.description}
+          error={error}
+        >
+          <TextInput ariaLabel={field.name} value={typeof value === "string" ? value : ""} list={listId} onCommit={(v) => commit(v === "" ? undefined : v)} />
+          {isModel ? (
+            <datalist id={listId}>
+              {models.map((m) => (
+                <option key={`${m.provider}/${m.model}`} value={m.model}>
+                  {m.provider}
+                </option>
+              ))}
+            </datalist>
+          ) : null}
+        </Field>
+      );
+    }
+    case "integer":
+    case "number":
+      return (
+        <Field label={label} hint={field.description} error={error}>
+          <NumberInput ariaLabel={field.name} integer={ty.kind === "integer"} value={typeof value === "number" ? value : undefined} onCommit={commit} />
+        </Field>
+      );
+    case "boolean":
+      return (
+        <Field label={label} hint={field.description} error={error}>
+          <select
+            aria-label={field.name}
+            value={value === true ? "true" : value === false ? "false" : ""}
+            onChange={(e) => commit(e.target.value === "" ? undefined : e.target.value === "true")}
+          >
+            <option value="">default</option>
+            <option value="true">true</option>
+            <option value="false">false</option>
+          </select>
+        </Field>
+      );
+    case "choice":
+      return (
+        <Field label={label} hint={field.description} error={error}>
+          <select aria-label={field.name} value={typeof value === "string" ? value : ""} onChange={(e) => commit(e.target.value || undefined)}>
+            <option value="">default</option>
+            {ty.options.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        </Field>
+      );
+    default:
+      return (
+        <Field label={label} hint={`${field.description} (JSON${ty.kind === "step" ? `; the body also sees ${ty.scope.map((s) => `{{${s}}}`).join(", ")}` : ""})`} error={error}>
+          <JsonInput value={value} onCommit={commit} rows={ty.kind === "step" || ty.kind === "routes" ? 6 : 3} />
+        </Field>
+      );
+  }
+}
+
+function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undefined }) {
+  const [newIn, setNewIn] = useState("");
+  const [newOut, setNewOut] = useState("");
+  const data = useDoc((s) => s.nodes.find((n) => n.id === step.id));
+  if (!data || data.type !== "step") return null;
+  const setPorts = (side: "inputs" | "outputs", fn: (p: NonNullable<StepDoc["inputs"]>) => NonNullable<StepDoc["inputs"]>) =>
+    edit((m) =>
+      updateStep(m, step.id, (s) => {
+        const ports = fn({ ...(s[side] ?? {}) });
+        return withOptional(s, side, Object.keys(ports).length > 0 ? ports : undefined);
+      }),
+    );
+  const addPort = (side: "inputs" | "outputs", name: string, ty: PortType) => {
+    if (!ID_PATTERN.test(name)) {
+      useApp.getState().notify("A port name is letters, digits, _ and -.", "error");
+      return;
+    }
+    setPorts(side, (p) => ({ ...p, [name]: { type: ty } }));
+  };
+  return (
+    <>
+      <h3>Ports</h3>
+      <table className="ports-table">
+        <tbody>
+          {data.data.ins.map((p) => (
+            <tr key={`in-${p.name}`}>
+              <td>in</td>
+              <td>
+                <code>{p.name}</code>
+                {p.required ? " *" : ""}
+              </td>
+              <td>
+                {p.extra ? (
+                  <select
+                    aria-label={`type of input ${p.name}`}
+                    value={p.ty}
+                    onChange={(e) => setPorts("inputs", (ports) => ({ ...ports, [p.name]: { ...ports[p.name], type: e.target.value as PortType } }))}
+                  >
+                    {PORT_TYPES.map((t) => (
+                      <option key={t}>{t}</option>
+                    ))}
+                  </select>
+                ) : (
+                  p.ty
+                )}
+              </td>
+              <td>
+                {p.extra ? (
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() =>
+                      edit((m) => {
+                        const ref = `${step.id}.${p.name}`;
+                        const next = { ...m, edges: m.edges.filter((e) => e.to !== ref) };
+                        return updateStep(next, step.id, (s) => {
+                          const inputs = { ...(s.inputs ?? {}) };
+                          delete inputs[p.name];
+                          return withOptional(s, "inputs", Object.keys(inputs).length > 0 ? inputs : undefined);
+                        });
+                      })
+                    }
+                  >
+                    remove
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+          {data.data.outs.map((p) => (
+            <tr key={`out-${p.name}`}>
+              <td>out</td>
+              <td>
+                <code>{p.name}</code>
+              </td>
+              <td>{p.ty}</td>
+              <td>
+                {p.extra ? (
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() =>
+                      edit((m) => {
+                        const ref = `${step.id}.${p.name}`;
+                        const next = { ...m, edges: m.edges.filter((e) => e.from !== ref) };
+                        return updateStep(next, step.id, (s) => {
+                          const outputs = { ...(s.outputs ?? {}) };
+                          delete outputs[p.name];
+                          return withOptional(s, "outputs", Object.keys(outputs).length > 0 ? outputs : undefined);
+                        });
+                      })
+                    }
+                  >
+                    remove
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {type?.extraInputs ? (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            addPort("inputs", newIn, type.extraInputs ?? "any");
+            setNewIn("");
+          }}
+        >
+          <input aria-label="New input port name" placeholder="new input port" value={newIn} onChange={(e) => setNewIn(e.target.value)} />
+          <button type="submit" disabled={!newIn}>
+            Add input
+          </button>
+        </form>
+      ) : null}
+      {type?.extraOutputs ? (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            addPort("outputs", newOut, type.extraOutputs ?? "any");
+            setNewOut("");
+          }}
+        >
+          <input aria-label="New output port name" placeholder="new output port" value={newOut} onChange={(e) => setNewOut(e.target.value)} />
+          <button type="submit" disabled={!newOut}>
+            Add output
+          </button>
+        </form>
+      ) : null}
+    </>
+  );
+}
+
+function PolicyEditor({ step, error }: { step: StepDoc; error: string | null }) {
+  const policy = step.policy ?? {};
+  const setPolicy = (fn: (p: Policy) => Policy) =>
+    edit((m) =>
+      updateStep(m, step.id, (s) => {
+        const next = fn({ ...(s.policy ?? {}) });
+        return withOptional(s, "policy", Object.keys(next).length > 0 ? next : undefined);
+      }),
+    );
+  const setRetry = (key: "max" | "backoffMs", v: number | undefined) =>
+    setPolicy((p) => {
+      const retry = withOptional({ ...(p.retry ?? {}) }, key, v);
+      return withOptional(p, "retry", Object.keys(retry).length > 0 ? retry : undefined);
+    });
+  const skip = policy.skipIf;
+  const simpleSkip = !skip || CONDITION_OPS.includes(skip.op);
+  return (
+    <>
+      <h3>Policy</h3>
+      {error ? <p className="field-problem">{error}</p> : null}
+      <div className="grid2">
+        <Field label="Timeout (ms)">
+          <NumberInput ariaLabel="Timeout" integer value={policy.timeoutMs} onCommit={(v) => setPolicy((p) => withOptional(p, "timeoutMs", v))} />
+        </Field>
+        <Field label="Retries">
+          <NumberInput ariaLabel="Retries" integer value={policy.retry?.max} onCommit={(v) => setRetry("max", v)} placeholder="0" />
+        </Field>
+        <Field label="Backoff (ms)">
+          <NumberInput ariaLabel="Backoff" integer value={policy.retry?.backoffMs} onCommit={(v) => setRetry("backoffMs", v)} />
+        </Field>
+        <Field label="Priority">
+          <NumberInput ariaLabel="Priority" integer value={policy.priority} onCommit={(v) => setPolicy((p) => withOptional(p, "priority", v))} placeholder="0" />
+        </Field>
+      </div>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={policy.optional === true}
+          onChange={(e) => setPolicy((p) => withOptional(p, "optional", e.target.checked ? true : undefined))}
+        />
+        Optional: a failure does not fail the run
+      </label>
+      <Field label="Fallbacks" hint='Tried in order once retries are exhausted: [{"type": "instrument.chat", "config": {"model": "…"}}]'>
+        <JsonInput
+          value={policy.fallbacks as Json | undefined}
+          onCommit={(v) => setPolicy((p) => withOptional(p, "fallbacks", Array.isArray(v) && v.length > 0 ? (v as unknown as Policy["fallbacks"]) : undefined))}
+          placeholder="[]"
+          rows={3}
+        />
+      </Field>
+      <Field label="Skip if" hint="The step is skipped when this condition holds.">
+        {simpleSkip ? (
+          <div className="row">
+            <select
+              aria-label="Skip condition operator"
+              value={skip?.op ?? ""}
+              onChange={(e) =>
+                setPolicy((p) =>
+                  withOptional(p, "skipIf", e.target.value ? ({ ...(p.skipIf ?? {}), op: e.target.value } as Condition) : undefined),
+                )
+              }
+            >
+              <option value="">never</option>
+              {CONDITION_OPS.map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+            {skip ? (
+              <TextInput
+                ariaLabel="Skip condition reference"
+                placeholder="reference, e.g. mode"
+                value={skip.ref ?? ""}
+                onCommit={(v) => setPolicy((p) => ({ ...p, skipIf: { ...(p.skipIf ?? { op: "eq" }), ref: v } }))}
+              />
+            ) : null}
+            {skip && skip.op !== "empty" && skip.op !== "notEmpty" ? (
+              <TextInput
+                ariaLabel="Skip condition value"
+                placeholder="value"
+                value={skip.value === undefined ? "" : typeof skip.value === "string" ? skip.value : JSON.stringify(skip.value)}
+                onCommit={(v) =>
+                  setPolicy((p) => ({ ...p, skipIf: { ...(p.skipIf ?? { op: "eq" }), value: parseLoose(v) } }))
+                }
+              />
+            ) : null}
+          </div>
+        ) : (
+          <JsonInput value={skip as unknown as JsonObject} onCommit={(v) => setPolicy((p) => withOptional(p, "skipIf", v as unknown as Condition | undefined))} />
+        )}
+      </Field>
+    </>
+  );
+}
+
+/** Numbers and booleans typed into a text box keep their type; anything else is text. */
+function parseLoose(v: string): Json {
+  if (v === "true") return true;
+  if (v === "false") return false;
+  if (v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return v;
+}
+
+function CapabilitiesEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undefined }) {
+  const have = new Set(step.capabilities ?? []);
+  const needed = new Set(type?.capabilities ?? []);
+  return (
+    <>
+      <h3>Capabilities</h3>
+      <div className="row wrap">
+        {CAPABILITIES.map((c) => (
+          <label key={c} className="check" title={needed.has(c) ? `${step.type} needs ${c}` : ""}>
+            <input
+              type="checkbox"
+              checked={have.has(c)}
+              disabled={needed.has(c) && have.has(c)}
+              onChange={(e) =>
+                edit((m) =>
+                  updateStep(m, step.id, (s) => {
+                    const caps = new Set(s.capabilities ?? []);
+                    if (e.target.checked) caps.add(c);
+                    else caps.delete(c);
+                    return withOptional(s, "capabilities", caps.size > 0 ? CAPABILITIES.filter((x) => caps.has(x)) : undefined);
+                  }),
+                )
+              }
+            />
+            {c}
+          </label>
+        ))}
+      </div>
+    </>
+  );
+}
+
+function MelodyInspector() {
+  const melody = useDoc((s) => s.melody);
+  const [newInput, setNewInput] = useState("");
+  if (!melody) return null;
+  const meta = melody.melody;
+  const setMeta = (key: "name" | "description" | "id", v: string) =>
+    edit((m) => ({ ...m, melody: withOptional({ ...m.melody }, key, v || (key === "description" ? undefined : m.melody[key])) }));
+  const inputs = melody.inputs ?? {};
+  const setInputs = (fn: (i: Record<string, InputDecl>) => Record<string, InputDecl>) =>
+    edit((m) => withOptional(m, "inputs", (() => { const next = fn({ ...(m.inputs ?? {}) }); return Object.keys(next).length > 0 ? next : undefined; })()));
+  return (
+    <aside className="inspector" aria-label="Inspector">
+      <div className="insp-kind">melody</div>
+      <h2>{meta.name}</h2>
+      <Field label="Name">
+        <TextInput ariaLabel="Melody name" value={meta.name} onCommit={(v) => setMeta("name", v)} />
+      </Field>
+      <Field label="Id" hint="Letters, digits, _ and -.">
+        <TextInput ariaLabel="Melody id" value={meta.id} validate={(v) => (ID_PATTERN.test(v) ? null : "Letters, digits, _ and - only.")} onCommit={(v) => setMeta("id", v)} />
+      </Field>
+      <Field label="Description">
+        <TextInput ariaLabel="Melody description" value={meta.description ?? ""} onCommit={(v) => setMeta("description", v)} />
+      </Field>
+      <h3>Run inputs</h3>
+      {Object.entries(inputs).map(([name, decl]) => (
+        <div key={name} className="input-decl">
+          <div className="row">
+            <code>{name}</code>
+            <select
+              aria-label={`type of run input ${name}`}
+              value={decl.type}
+              onChange={(e) => setInputs((i) => ({ ...i, [name]: { ...decl, type: e.target.value as InputDecl["type"] } }))}
+            >
+              {["string", "number", "boolean", "list", "json"].map((t) => (
+                <option key={t}>{t}</option>
+              ))}
+            </select>
+            <button
+              type="button"
+              className="link"
+              onClick={() =>
+                setInputs((i) => {
+                  const next = { ...i };
+                  delete next[name];
+                  return next;
+                })
+              }
+            >
+              remove
+            </button>
+          </div>
+          <TextInput
+            ariaLabel={`description of run input ${name}`}
+            placeholder="description"
+            value={decl.description ?? ""}
+            onCommit={(v) => setInputs((i) => ({ ...i, [name]: withOptional({ ...decl }, "description", v || undefined) }))}
+          />
+        </div>
+      ))}
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!ID_PATTERN.test(newInput)) return;
+          setInputs((i) => ({ ...i, [newInput]: { type: "string" } }));
+          setNewInput("");
+        }}
+      >
+        <input aria-label="New run input name" placeholder="new input name" value={newInput} onChange={(e) => setNewInput(e.target.value)} />
+        <button type="submit" disabled={!ID_PATTERN.test(newInput)}>
+          Add input
+        </button>
+      </form>
+      <p className="muted small">Select a step to edit it. Drag from an output (right) to an input (left) to connect.</p>
+    </aside>
+  );
+}

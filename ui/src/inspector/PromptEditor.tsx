@@ -1,0 +1,83 @@
+/**
+ * A template editor: `{{references}}` are highlighted in place, green when the step can see
+ * them and red (with the reason listed below) when it cannot.
+ */
+import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { checkRef, holes, type Scope } from "../model/templates";
+
+export function PromptEditor({
+  value,
+  onCommit,
+  scope,
+  ariaLabel,
+}: {
+  value: string;
+  onCommit: (v: string) => void;
+  scope: Scope;
+  ariaLabel: string;
+}) {
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
+  const backdrop = useRef<HTMLDivElement>(null);
+  const { parts, issues } = useMemo(() => {
+    const parts: ReactNode[] = [];
+    const issues: string[] = [];
+    let at = 0;
+    for (const h of holes(draft)) {
+      parts.push(draft.slice(at, h.start));
+      const problem = checkRef(h.ref, scope);
+      if (problem) issues.push(`{{${h.ref}}}: ${problem}`);
+      parts.push(
+        <mark key={h.start} className={problem ? "ref bad" : "ref ok"}>
+          {draft.slice(h.start, h.end)}
+        </mark>,
+      );
+      at = h.end;
+    }
+    parts.push(draft.slice(at));
+    // A trailing newline needs a character after it to take up height in the backdrop.
+    parts.push("\u200b");
+    return { parts, issues };
+  }, [draft, scope]);
+  const visible = [...scope.ports, ...scope.extra, ...[...scope.runInputs].map((n) => n), ...[...scope.upstream].map((s) => `${s}.output`)];
+  return (
+    <div className="prompt-editor">
+      <div className="prompt-stack">
+        <div className="prompt-backdrop mono" ref={backdrop} aria-hidden>
+          {parts}
+        </div>
+        <textarea
+          className="prompt-input mono"
+          aria-label={ariaLabel}
+          value={draft}
+          rows={6}
+          spellCheck={false}
+          onChange={(e) => setDraft(e.target.value)}
+          onScroll={(e) => {
+            if (backdrop.current) backdrop.current.scrollTop = e.currentTarget.scrollTop;
+          }}
+          onBlur={() => {
+            if (draft !== value) onCommit(draft);
+          }}
+        />
+      </div>
+      {issues.length > 0 ? (
+        <ul className="prompt-issues">
+          {issues.map((m) => (
+            <li key={m}>{m}</li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="prompt-scope small muted">
+        Can use:{" "}
+        {visible.length === 0
+          ? "nothing yet (connect an input or declare a run input)"
+          : visible.map((v) => (
+              <code key={v} className="chip">
+                {`{{${v}}}`}
+              </code>
+            ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,355 @@
+/** The app's dialogs, drawn from `useApp().dialog`. */
+import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import type { Json, StepTypeInfo } from "../backend/types";
+import { useApp, type Dialog } from "../store/app";
+import { useDoc } from "../store/doc";
+import {
+  addNote,
+  copySelection,
+  createMelody,
+  duplicateSelection,
+  exportMelody,
+  goHome,
+  importYaml,
+  layoutAll,
+  pasteClipboard,
+  save,
+  startRun,
+  suggestedPath,
+} from "../app/actions";
+import { matches } from "./Palette";
+
+function Modal({ title, children, onClose, wide }: { title: string; children: ReactNode; onClose: () => void; wide?: boolean }) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") onClose();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
+  return (
+    <div className="modal-back" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <div className={`modal${wide ? " wide" : ""}`} role="dialog" aria-modal aria-label={title}>
+        <h2>{title}</h2>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) => void }) {
+  const dialog = useApp((s) => s.dialog);
+  const close = () => useApp.getState().open(null);
+  if (!dialog) return null;
+  switch (dialog.kind) {
+    case "confirm":
+      return (
+        <Modal title={dialog.title} onClose={() => dialog.resolve(false)}>
+          <p>{dialog.body}</p>
+          <div className="modal-actions">
+            <button type="button" onClick={() => dialog.resolve(false)}>
+              {dialog.cancel}
+            </button>
+            <button type="button" className="primary" onClick={() => dialog.resolve(true)}>
+              {dialog.ok}
+            </button>
+          </div>
+        </Modal>
+      );
+    case "run":
+      return <RunDialog onClose={close} />;
+    case "permissions":
+      return <PermissionsDialog dialog={dialog} />;
+    case "export":
+      return <ExportDialog text={dialog.text} fileName={dialog.fileName} onClose={close} />;
+    case "saveAs":
+      return <SaveAsDialog resolve={dialog.resolve} />;
+    case "import":
+      return <ImportDialog onClose={close} />;
+    case "palette":
+      return <CommandPalette onClose={close} addStepInView={addStepInView} />;
+  }
+}
+
+function RunDialog({ onClose }: { onClose: () => void }) {
+  const inputs = useDoc((s) => s.melody?.inputs ?? {});
+  const problems = useDoc((s) => s.problems.length);
+  const offline = useApp((s) => s.project?.offline ?? false);
+  const [values, setValues] = useState<Record<string, string>>(() =>
+    Object.fromEntries(
+      Object.entries(inputs).map(([k, d]) => [k, d.default === undefined ? "" : typeof d.default === "string" ? d.default : JSON.stringify(d.default)]),
+    ),
+  );
+  const [error, setError] = useState<string | null>(null);
+  const submit = () => {
+    const out: Record<string, Json> = {};
+    for (const [name, decl] of Object.entries(inputs)) {
+      const raw = values[name] ?? "";
+      if (raw === "" && decl.default === undefined) {
+        setError(`${name} is required.`);
+        return;
+      }
+      if (raw === "") continue;
+      if (decl.type === "string") out[name] = raw;
+      else {
+        try {
+          out[name] = JSON.parse(raw) as Json;
+        } catch {
+          setError(`${name} must be ${decl.type === "number" ? "a number" : decl.type === "boolean" ? "true or false" : "JSON"}.`);
+          return;
+        }
+      }
+    }
+    onClose();
+    void startRun(out);
+  };
+  return (
+    <Modal title="Run this melody" onClose={onClose}>
+      {offline ? <p className="notice offline-notice">No model is configured: instruments play offline (deterministic stand-in answers).</p> : null}
+      {problems > 0 ? <p className="notice warn">The melody has {problems} problem(s); the run may be refused.</p> : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        {Object.keys(inputs).length === 0 ? <p className="muted">This melody takes no inputs.</p> : null}
+        {Object.entries(inputs).map(([name, decl]) => (
+          <label key={name} className="field">
+            <span className="field-label">
+              {name} <span className="muted small">({decl.type})</span>
+            </span>
+            {decl.type === "string" ? (
+              <textarea aria-label={`run input ${name}`} rows={2} value={values[name] ?? ""} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
+            ) : (
+              <input aria-label={`run input ${name}`} value={values[name] ?? ""} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
+            )}
+            {decl.description ? <span className="field-hint">{decl.description}</span> : null}
+          </label>
+        ))}
+        {error ? <p className="field-problem">{error}</p> : null}
+        <div className="modal-actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary">
+            Start run
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permissions" }> }) {
+  const p = dialog.permissions;
+  const rows: [string, string[]][] = [
+    ["Network", p.network],
+    ["Files (in the run workspace)", p.files],
+    ["Commands on this machine", p.commands],
+  ];
+  return (
+    <Modal title={dialog.reason === "import" ? "What this imported melody may do" : "This melody runs commands"} onClose={() => dialog.resolve(false)}>
+      <table className="perm-table">
+        <tbody>
+          {rows.map(([label, steps]) => (
+            <tr key={label}>
+              <th>{label}</th>
+              <td>{steps.length === 0 ? <span className="muted">nothing</span> : steps.map((s) => <code key={s} className="chip">{s}</code>)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p>
+        {p.commands.length > 0
+          ? "Its command steps will not run until you trust it. Trust it only if you know where it came from."
+          : "Trusting it records that you have seen what it may do."}
+      </p>
+      <div className="modal-actions">
+        <button type="button" onClick={() => dialog.resolve(false)}>
+          Not now
+        </button>
+        <button type="button" className="primary" onClick={() => dialog.resolve(true)}>
+          Trust this melody
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+function ExportDialog({ text, fileName, onClose }: { text: string; fileName: string; onClose: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const href = useMemo(() => URL.createObjectURL(new Blob([text], { type: "application/json" })), [text]);
+  useEffect(() => () => URL.revokeObjectURL(href), [href]);
+  return (
+    <Modal title="Export" onClose={onClose} wide>
+      <p className="muted small">A shareable copy: no credential values, step type versions pinned.</p>
+      <textarea className="mono export-text" readOnly value={text} rows={16} aria-label="Exported melody" />
+      <div className="modal-actions">
+        <button
+          type="button"
+          onClick={() =>
+            void navigator.clipboard.writeText(text).then(
+              () => setCopied(true),
+              () => useApp.getState().notify("The clipboard is not available here; select the text and copy it.", "error"),
+            )
+          }
+        >
+          {copied ? "Copied" : "Copy"}
+        </button>
+        <a className="button" href={href} download={fileName}>
+          Download {fileName}
+        </a>
+        <button type="button" className="primary" onClick={onClose}>
+          Done
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+function SaveAsDialog({ resolve }: { resolve: (path: string | null) => void }) {
+  const melody = useDoc((s) => s.melody);
+  const [path, setPath] = useState(() => (melody ? suggestedPath(melody) : "melodies/untitled.melody.json"));
+  const ok = path.endsWith(".melody.json");
+  return (
+    <Modal title="Save melody as" onClose={() => resolve(null)}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (ok) resolve(path);
+        }}
+      >
+        <label className="field">
+          <span className="field-label">Path in the project</span>
+          <input aria-label="Save path" value={path} onChange={(e) => setPath(e.target.value)} autoFocus />
+          {!ok ? <span className="field-problem">A melody file ends in .melody.json.</span> : null}
+        </label>
+        <div className="modal-actions">
+          <button type="button" onClick={() => resolve(null)}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={!ok}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function ImportDialog({ onClose }: { onClose: () => void }) {
+  const [yaml, setYaml] = useState("");
+  const file = useRef<HTMLInputElement>(null);
+  return (
+    <Modal title="Import a SuperOptiX orchestra" onClose={onClose} wide>
+      <p className="muted small">Choose an orchestra YAML file or paste it. You will see what it may do before anything runs.</p>
+      <input
+        ref={file}
+        type="file"
+        accept=".yaml,.yml,text/yaml"
+        aria-label="Orchestra YAML file"
+        onChange={(e) => {
+          const f = e.target.files?.[0];
+          if (f) void f.text().then(setYaml);
+        }}
+      />
+      <textarea className="mono" rows={12} value={yaml} onChange={(e) => setYaml(e.target.value)} placeholder="orchestra: …" aria-label="Orchestra YAML" />
+      <div className="modal-actions">
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          className="primary"
+          disabled={!yaml.trim()}
+          onClick={() => {
+            onClose();
+            void importYaml(yaml);
+          }}
+        >
+          Import
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+interface Command {
+  id: string;
+  label: string;
+  hint?: string;
+  run: () => void;
+}
+
+function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addStepInView: (t: StepTypeInfo) => void }) {
+  const [query, setQuery] = useState("");
+  const [index, setIndex] = useState(0);
+  const types = useApp((s) => s.types);
+  const steps = useDoc((s) => s.melody?.steps ?? []);
+  const commands: Command[] = useMemo(() => {
+    const fixed: Command[] = [
+      { id: "save", label: "Save", hint: "Ctrl+S", run: () => void save() },
+      { id: "run", label: "Run melody", run: () => useApp.getState().open({ kind: "run" }) },
+      { id: "undo", label: "Undo", hint: "Ctrl+Z", run: () => useDoc.getState().undo() },
+      { id: "redo", label: "Redo", hint: "Ctrl+Shift+Z", run: () => useDoc.getState().redo() },
+      { id: "layout", label: "Auto-layout", run: layoutAll },
+      { id: "copy", label: "Copy selection", hint: "Ctrl+C", run: () => void copySelection() },
+      { id: "paste", label: "Paste", hint: "Ctrl+V", run: () => void pasteClipboard() },
+      { id: "dup", label: "Duplicate selection", hint: "Ctrl+D", run: duplicateSelection },
+      { id: "del", label: "Delete selection", hint: "Delete", run: () => useDoc.getState().deleteSelection() },
+      { id: "note", label: "Add a note", run: () => addNote({ x: 0, y: 0 }) },
+      { id: "export", label: "Export…", run: () => void exportMelody() },
+      { id: "import", label: "Import SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
+      { id: "new", label: "New melody", run: () => void createMelody() },
+      { id: "home", label: "Back to melodies", run: () => void goHome() },
+    ];
+    const add = types.map((t) => ({ id: `add-${t.name}`, label: `Add ${t.title}`, hint: t.name, run: () => addStepInView(t) }));
+    const go = steps.map((s) => ({ id: `go-${s.id}`, label: `Go to ${s.name || s.id}`, hint: s.id, run: () => useDoc.getState().focusStep(s.id) }));
+    return [...fixed, ...add, ...go];
+  }, [types, steps, addStepInView]);
+  const q = query.trim().toLowerCase();
+  const shown = commands.filter((c) => !q || c.label.toLowerCase().includes(q) || (c.hint ?? "").toLowerCase().includes(q) || (c.id.startsWith("add-") && matchesType(types, c.id.slice(4), q))).slice(0, 12);
+  const choose = (c: Command | undefined) => {
+    if (!c) return;
+    onClose();
+    c.run();
+  };
+  return (
+    <Modal title="Commands" onClose={onClose}>
+      <input
+        autoFocus
+        aria-label="Command"
+        placeholder="Type a command, a step type or a step…"
+        value={query}
+        onChange={(e) => {
+          setQuery(e.target.value);
+          setIndex(0);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "ArrowDown") setIndex((i) => Math.min(i + 1, shown.length - 1));
+          else if (e.key === "ArrowUp") setIndex((i) => Math.max(i - 1, 0));
+          else if (e.key === "Enter") choose(shown[index]);
+          else return;
+          e.preventDefault();
+        }}
+      />
+      <ul className="commands">
+        {shown.map((c, i) => (
+          <li key={c.id}>
+            <button type="button" className={i === index ? "active" : ""} onMouseEnter={() => setIndex(i)} onClick={() => choose(c)}>
+              <span>{c.label}</span>
+              {c.hint ? <span className="muted small">{c.hint}</span> : null}
+            </button>
+          </li>
+        ))}
+        {shown.length === 0 ? <li className="muted">No command matches.</li> : null}
+      </ul>
+    </Modal>
+  );
+}
+
+function matchesType(types: StepTypeInfo[], name: string, q: string): boolean {
+  const t = types.find((x) => x.name === name);
+  return t ? matches(t, q) : false;
+}

@@ -1,0 +1,85 @@
+/** The editor's top bar: file, edit, layout and run commands, and the offline label. */
+import { useDoc } from "../store/doc";
+import { useRun } from "../store/run";
+import { useApp } from "../store/app";
+import { exportMelody, goHome, layoutAll, pauseOrResume, save, stopRun } from "../app/actions";
+
+export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () => void }) {
+  const name = useDoc((s) => s.melody?.melody.name ?? "");
+  const path = useDoc((s) => s.path);
+  const dirty = useDoc((s) => s.dirty);
+  const canUndo = useDoc((s) => s.past.length > 0);
+  const canRedo = useDoc((s) => s.future.length > 0);
+  const hasSteps = useDoc((s) => (s.melody?.steps.length ?? 0) > 0);
+  const phase = useRun((s) => s.phase);
+  const status = useRun((s) => s.status);
+  const offline = useApp((s) => s.project?.offline ?? false);
+  const open = useApp((s) => s.open);
+  const active = phase === "running" || phase === "paused" || phase === "starting";
+  return (
+    <header className="toolbar">
+      <button type="button" className="ghost" onClick={() => void goHome()} title="Back to the melody list">
+        ◂ Melodies
+      </button>
+      <div className="doc-title" title={path || "not saved yet"}>
+        <strong>{name}</strong>
+        <span className="muted small">{path || "not saved yet"}</span>
+        {dirty ? (
+          <span className="dirty" title="Unsaved changes" data-testid="dirty">
+            ●
+          </span>
+        ) : null}
+      </div>
+      <div className="tool-group">
+        <button type="button" onClick={() => void save()} title="Save (Ctrl+S)">
+          Save
+        </button>
+        <button type="button" onClick={() => open({ kind: "import" })} title="Import a SuperOptiX orchestra YAML">
+          Import
+        </button>
+        <button type="button" onClick={() => void exportMelody()} title="Export a shareable copy">
+          Export
+        </button>
+      </div>
+      <div className="tool-group">
+        <button type="button" disabled={!canUndo} onClick={() => useDoc.getState().undo()} title="Undo (Ctrl+Z)" aria-label="Undo">
+          ↶
+        </button>
+        <button type="button" disabled={!canRedo} onClick={() => useDoc.getState().redo()} title="Redo (Ctrl+Shift+Z)" aria-label="Redo">
+          ↷
+        </button>
+        <button type="button" disabled={!hasSteps} onClick={layoutAll} title="Arrange the steps left to right">
+          Auto-layout
+        </button>
+        <button type="button" onClick={onNote} title="Add a note">
+          Note
+        </button>
+        <button type="button" onClick={onGroup} title="Draw a group around the selected steps">
+          Group
+        </button>
+        <button type="button" onClick={() => open({ kind: "palette" })} title="Command palette (Ctrl+K)">
+          ⌘K
+        </button>
+      </div>
+      <div className="tool-group run-group">
+        {offline ? (
+          <span className="badge offline" title="No model is configured: instruments play offline">
+            offline
+          </span>
+        ) : null}
+        {phase === "finished" && status ? <span className={`badge run-${status}`}>run {status}</span> : null}
+        {phase === "running" || phase === "starting" ? <span className="badge run-running">running…</span> : null}
+        {phase === "paused" ? <span className="badge run-paused">paused</span> : null}
+        <button type="button" className="primary" disabled={active || !hasSteps} onClick={() => open({ kind: "run" })} title="Run this melody">
+          ▶ Run
+        </button>
+        <button type="button" disabled={!(phase === "running" || phase === "paused")} onClick={() => void pauseOrResume()}>
+          {phase === "paused" ? "Resume" : "Pause"}
+        </button>
+        <button type="button" disabled={!(phase === "running" || phase === "paused")} onClick={() => void stopRun()}>
+          Stop
+        </button>
+      </div>
+    </header>
+  );
+}
