@@ -183,6 +183,13 @@ impl Store {
         .await
         .map_err(|e| self.err("pruning runs", e))?
         .rows_affected();
+        if runs == 0 {
+            return Ok(Pruned {
+                runs,
+                outputs: 0,
+                bytes: (before, before),
+            });
+        }
         sqlx::query(
             "DELETE FROM cache WHERE run_id IS NOT NULL AND run_id NOT IN (SELECT id FROM runs)",
         )
@@ -192,6 +199,7 @@ impl Store {
         let outputs = sqlx::query(
             "DELETE FROM outputs WHERE hash NOT IN (SELECT output_hash FROM step_results WHERE output_hash IS NOT NULL)
                AND hash NOT IN (SELECT output_hash FROM cache)
+               AND hash NOT IN (SELECT output_hash FROM pins)
                AND hash NOT IN (SELECT json_extract(data, '$.outputs.\"$hash\"') FROM events WHERE kind = 'stepOutput')
                AND hash NOT IN (SELECT json_extract(data, '$.inputs.\"$hash\"') FROM events WHERE kind = 'stepQueued' AND json_extract(data, '$.inputs.\"$hash\"') IS NOT NULL)",
         )
@@ -216,5 +224,12 @@ impl Store {
             outputs,
             bytes: (before, self.size_bytes()),
         })
+    }
+
+    /// Prunes to the retention setting ([`Store::keep_runs`]): what a host does after each
+    /// run, so the store never grows without bound. Cheap when there is nothing to remove.
+    pub async fn apply_retention(&self) -> Result<Pruned, StoreError> {
+        let keep = self.keep_runs().await?;
+        self.prune(keep).await
     }
 }

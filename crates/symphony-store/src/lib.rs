@@ -12,6 +12,7 @@
 //! to the conductor so they are not played again.
 
 mod export;
+mod pins;
 mod queries;
 mod writer;
 
@@ -26,6 +27,7 @@ use sqlx::SqlitePool;
 use symphony_conductor::{BoxFuture, OutputCache, Outputs};
 
 pub use export::{Pruned, StepDiff};
+pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
 pub use queries::{RunDetail, RunSummary, StepRow, StoredEvent};
 pub use writer::Recorder;
 
@@ -44,7 +46,10 @@ pub enum StoreError {
         message: String,
     },
     /// A query failed.
-    #[error("the run store `{path}` failed while {doing}: {source}")]
+    #[error(
+        "the run store `{path}` failed while {doing}: {source}{}",
+        hint(source)
+    )]
     Query {
         /// The file.
         path: PathBuf,
@@ -52,6 +57,14 @@ pub enum StoreError {
         doing: String,
         /// The database's error.
         source: sqlx::Error,
+    },
+    /// A step has no stored output in a run.
+    #[error("step `{step}` has no output in run `{run}` (it did not succeed there); `symphony runs show {run}` shows its steps")]
+    NoOutput {
+        /// The run.
+        run: String,
+        /// The step.
+        step: String,
     },
     /// No run has this id.
     #[error("no run `{0}` in the run store; `symphony runs list` shows the runs it holds")]
@@ -64,6 +77,21 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
+}
+
+/// What to do about a database error a person can act on (SQLite's primary result codes).
+fn hint(e: &sqlx::Error) -> &'static str {
+    let code = match e {
+        sqlx::Error::Database(db) => db.code(),
+        _ => None,
+    };
+    match code.as_deref().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff) {
+        Some(13) => " (the disk is full: nothing already written is lost; free some space, then `symphony resume RUN` continues an unfinished run)",
+        Some(5 | 6) => " (another process kept the run store locked for more than 10 s; nothing was written, try again when it is done)",
+        Some(11 | 26) => " (the file is damaged or not a run store: keep a copy, then `sqlite3 FILE .recover` may save what it holds, or point --store at a new file)",
+        Some(8) => " (the file is read-only: check its permissions)",
+        _ => "",
+    }
 }
 
 /// The run store.
@@ -217,41 +245,18 @@ impl Store {
     /// Prepares to resume a run that did not finish: what finished is handed back; the run is
     /// marked running again, in a new session, and its events continue the same log.
     pub async fn resume(&self, id: &str) -> Result<(Resumable, Recorder), StoreError> {
-        let row: Option<(String, String, String, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT r.status, r.inputs, r.options, r.workspace, r.melody_hash, r.sessions FROM runs r WHERE r.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.err("reading the run", e))?;
-        let Some((status, inputs, options, workspace, melody_hash, sessions)) = row else {
-            return Err(StoreError::UnknownRun(id.to_owned()));
-        };
-        if status == "succeeded" {
+        let source = self.source(id).await?;
+        if source.status == "succeeded" {
             return Err(StoreError::NotResumable {
                 id: id.to_owned(),
                 why: "it succeeded; rerun it with `symphony run` (unchanged steps come from the cache)".into(),
             });
         }
-        let (content,): (Vec<u8>,) = sqlx::query_as("SELECT content FROM melodies WHERE hash = ?")
-            .bind(&melody_hash)
+        let (sessions,): (i64,) = sqlx::query_as("SELECT sessions FROM runs WHERE id = ?")
+            .bind(id)
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| self.err("reading the melody", e))?;
-        let finished_rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT s.step, o.content FROM step_results s JOIN outputs o ON o.hash = s.output_hash
-             WHERE s.run_id = ? AND s.outcome = 'succeeded'",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.err("reading finished steps", e))?;
-        let mut finished = std::collections::BTreeMap::new();
-        for (step, content) in finished_rows {
-            if let Ok(Value::Object(map)) = serde_json::from_str(&content) {
-                finished.insert(step, Outputs(map));
-            }
-        }
+            .map_err(|e| self.err("reading the run", e))?;
         let (next_seq,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?")
                 .bind(id)
@@ -274,14 +279,11 @@ impl Store {
         .await
         .map_err(|e| self.err("reopening the run", e))?;
         let resumable = Resumable {
-            melody_bytes: content,
-            inputs: match serde_json::from_str(&inputs) {
-                Ok(Value::Object(m)) => m,
-                _ => Map::new(),
-            },
-            options: serde_json::from_str(&options).unwrap_or(Value::Null),
-            workspace: workspace.map(PathBuf::from),
-            finished,
+            melody_bytes: source.melody_bytes,
+            inputs: source.inputs,
+            options: source.options,
+            workspace: source.workspace,
+            finished: source.finished,
             session,
         };
         Ok((

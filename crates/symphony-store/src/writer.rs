@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite};
 use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, StepOutcome};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::{hash_bytes, now_ms, Store, StoreError};
@@ -21,11 +21,13 @@ pub struct Recorder {
     tx: mpsc::UnboundedSender<EventRecord>,
     task: JoinHandle<Result<(), StoreError>>,
     run_id: String,
+    failure: watch::Receiver<Option<String>>,
 }
 
 impl Recorder {
     pub(crate) fn start(store: Store, run_id: String, session: u32, next_seq: i64) -> Recorder {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (fail, failure) = watch::channel(None);
         let writer = Writer {
             store,
             run_id: run_id.clone(),
@@ -36,14 +38,28 @@ impl Recorder {
         };
         Recorder {
             tx,
-            task: tokio::spawn(writer.run(rx)),
+            task: tokio::spawn(async move {
+                let result = writer.run(rx).await;
+                if let Err(e) = &result {
+                    let _ = fail.send(Some(e.to_string()));
+                }
+                result
+            }),
             run_id,
+            failure,
         }
     }
 
     /// The run being recorded.
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Changes to `Some(why)` when the store stopped writing (the disk is full, the file was
+    /// damaged): a host stops the run then, since nothing more of it would be kept. What was
+    /// written before stays.
+    pub fn failure(&self) -> watch::Receiver<Option<String>> {
+        self.failure.clone()
     }
 
     /// Queues an event for writing.

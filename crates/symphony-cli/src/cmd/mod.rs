@@ -7,6 +7,7 @@
 
 pub mod credential;
 pub mod fmt;
+pub mod fork;
 pub mod import;
 pub mod plan;
 pub mod run;

@@ -96,7 +96,7 @@ impl StoreArgs {
 }
 
 /// Splits `name=value` at the first `=`.
-fn name_value(raw: &str) -> Result<(String, String), String> {
+pub(super) fn name_value(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => {
             Ok((name.trim().to_owned(), value.to_owned()))
@@ -110,7 +110,7 @@ pub async fn run(args: Args) -> Outcome {
     let registry = crate::registry::registry();
     let melody = load_melody(&args.file, &registry)?;
     let source = args.file.display().to_string();
-    let given = parse_inputs(&melody, &args, &source)?;
+    let given = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
     let inputs =
         resolve_inputs(&melody, &given).map_err(|p| Failure::problems(p.in_file(&source)))?;
     let run_id = new_run_id(&melody.melody.id);
@@ -137,6 +137,7 @@ pub async fn run(args: Args) -> Outcome {
     refuse_used_workspace(&workspace)?;
 
     let store = args.store.open().await?;
+    let pinned = pinned_outputs(&store, &melody, &args.again).await?;
     let conductor = Conductor::new(registry);
     // `load_melody` validated it against this same registry: compile it without a second pass.
     let prepared = conductor.prepare_checked(melody);
@@ -146,13 +147,38 @@ pub async fn run(args: Args) -> Outcome {
         workspace: Some(workspace.clone()),
         max_parallel: args.max_parallel,
         seed,
+        given: pinned,
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: args.fresh,
         fresh_steps: args.again.iter().cloned().collect(),
-        ..RunOptions::default()
     };
     let recorder = begin_record(&store, &prepared, &options, None).await?;
-    play(&conductor, &prepared, options, recorder, args.json, &source).await
+    play(
+        &store, &conductor, &prepared, options, recorder, args.json, &source,
+    )
+    .await
+}
+
+/// The outputs the melody's steps are pinned to (`symphony runs pin`), except steps taken
+/// again with `--again`; says which are pinned unless there are none.
+pub(super) async fn pinned_outputs(
+    store: &Store,
+    melody: &Melody,
+    again: &[String],
+) -> Result<std::collections::BTreeMap<String, symphony_conductor::Outputs>, Failure> {
+    let mut pinned = store
+        .pinned_outputs(&melody.melody.id)
+        .await
+        .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
+    pinned.retain(|step, _| melody.steps.iter().any(|s| &s.id == step) && !again.contains(step));
+    if !pinned.is_empty() {
+        errln!(
+            "pinned: {} (their chosen outputs are used; `symphony runs unpin {} STEP` plays a step again)",
+            pinned.keys().cloned().collect::<Vec<_>>().join(", "),
+            melody.melody.id
+        );
+    }
+    Ok(pinned)
 }
 
 /// Records a run that is about to start in the store.
@@ -190,6 +216,7 @@ pub async fn begin_record(
 /// Plays a prepared melody with the view the terminal calls for, recording every event, and
 /// maps how it ended to an exit code.
 pub async fn play(
+    store: &Store,
     conductor: &Conductor,
     prepared: &Prepared,
     options: RunOptions,
@@ -237,8 +264,23 @@ pub async fn play(
     )
     .await?;
     view.finish(&report);
+    let run_id = recorder.run_id().to_owned();
     if let Err(e) = recorder.finish().await {
-        errln!("warning: the run finished but the run store could not keep all of it: {e}");
+        return Err(Failure::new(
+            Exit::Io,
+            format!(
+                "run {run_id} was stopped: {e}. The step outputs written before are kept in the workspace and the store"
+            ),
+        ));
+    }
+    if let Ok(pruned) = store.apply_retention().await {
+        if pruned.runs > 0 {
+            errln!(
+                "the run store keeps the newest {} runs: removed {} older (`symphony runs retention` changes this)",
+                store.keep_runs().await.unwrap_or_default(),
+                pruned.runs
+            );
+        }
     }
     Ok(match report.status {
         RunStatus::Succeeded => Exit::Success,
@@ -258,6 +300,8 @@ async fn follow(
     recorder: &Recorder,
 ) -> Result<(RunReport, bool), Failure> {
     let (mut events, control, mut finished) = run.into_parts();
+    let mut store_failure = recorder.failure();
+    let mut store_ok = true;
     let mut interrupted = false;
     let mut events_open = true;
     let mut tick = tokio::time::interval(TICK);
@@ -285,6 +329,15 @@ async fn follow(
                 None => events_open = false,
             },
             joined = &mut finished => break joined,
+            // The store stopped writing (disk full, file damaged): nothing more of the run
+            // would be kept, so it stops here with what finished.
+            changed = store_failure.changed(), if store_ok => {
+                store_ok = false;
+                if changed.is_ok() {
+                    control.cancel();
+                    view.note("the run store stopped writing: cancelling the run; what finished is kept");
+                }
+            }
             _ = tick.tick(), if ticking => view.tick(),
         }
     };
@@ -337,7 +390,12 @@ fn interrupts() -> mpsc::UnboundedReceiver<()> {
 
 /// Parses `--input` and `--input-file` values by each input's declared type. Every problem is
 /// reported at once, as `FILE: inputs.NAME: …`.
-fn parse_inputs(melody: &Melody, args: &Args, source: &str) -> Result<Map<String, Value>, Failure> {
+pub(super) fn parse_inputs(
+    melody: &Melody,
+    inputs: &[(String, String)],
+    input_files: &[(String, String)],
+    source: &str,
+) -> Result<Map<String, Value>, Failure> {
     let mut given = Map::new();
     let mut problems = Vec::new();
     let declared = || melody.inputs.keys().map(String::as_str);
@@ -373,10 +431,10 @@ fn parse_inputs(melody: &Melody, args: &Args, source: &str) -> Result<Map<String
             Err(e) => problems.push(Problem::at(path, format!("{flag} {name}: {e}"))),
         }
     };
-    for (name, raw) in &args.inputs {
+    for (name, raw) in inputs {
         add(name, raw, "--input", &mut problems);
     }
-    for (name, file) in &args.input_files {
+    for (name, file) in input_files {
         let path = Path::new(file);
         let bytes = super::read(path)?;
         let Ok(text) = String::from_utf8(bytes) else {
@@ -406,7 +464,7 @@ fn parse_inputs(melody: &Melody, args: &Args, source: &str) -> Result<Map<String
 
 /// A workspace that already holds a run is left alone: mixing two runs' outputs would make
 /// both unreadable.
-fn refuse_used_workspace(workspace: &Path) -> Result<(), Failure> {
+pub(super) fn refuse_used_workspace(workspace: &Path) -> Result<(), Failure> {
     if workspace.join("run.json").exists() {
         return Err(Failure::new(
             Exit::Io,
@@ -507,7 +565,7 @@ fn short(value: &Value) -> String {
 }
 
 /// `<melody-id>-<YYYYMMDD-HHMMSS UTC>-<4 hex>`, safe as a folder name whatever the melody id.
-fn new_run_id(melody_id: &str) -> String {
+pub(super) fn new_run_id(melody_id: &str) -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -569,7 +627,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// 64 random bits from the standard library's per-process hash keys (no extra crate needed
 /// for a folder suffix and a jitter seed).
-fn random_u64() -> u64 {
+pub(super) fn random_u64() -> u64 {
     RandomState::new().hash_one(SystemTime::now())
 }
 

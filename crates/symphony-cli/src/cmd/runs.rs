@@ -1,5 +1,5 @@
 //! The run store from the command line: `symphony resume RUN`, and `symphony runs list | show
-//! | events | export | diff | prune`.
+//! | events | export | diff | prune | fork | pin | unpin | pins | retention`.
 //!
 //! Every run `symphony run` plays is kept in the store (see [`super::run::StoreArgs`]). A run
 //! that did not finish (the process was killed, the machine went down) is resumed where it
@@ -85,6 +85,35 @@ enum Action {
         #[arg(long, value_name = "N")]
         keep: u32,
     },
+    /// Rerun from a step as a new run linked to this one: with edited inputs, an edited
+    /// melody or an edited output of that step; the parent's other outputs are kept.
+    Fork(super::fork::Args),
+    /// Pin a step to the output it had in a run: every later run of the melody uses it
+    /// instead of playing the step, until it is unpinned.
+    Pin {
+        /// The run whose output to keep.
+        run: String,
+        /// The step.
+        step: String,
+    },
+    /// Unpin a step: later runs play it again.
+    Unpin {
+        /// The melody's id.
+        melody: String,
+        /// The step.
+        step: String,
+    },
+    /// The pinned steps of a melody.
+    Pins {
+        /// The melody's id.
+        melody: String,
+    },
+    /// Show or set how many runs the store keeps (older ones are removed after each run).
+    Retention {
+        /// Keep this many of the newest runs.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
 }
 
 /// Runs `symphony resume RUN`.
@@ -125,13 +154,78 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
             resumable.session
         );
     }
-    play(&conductor, &prepared, options, recorder, args.json, &source).await
+    play(
+        &store, &conductor, &prepared, options, recorder, args.json, &source,
+    )
+    .await
 }
 
 /// Runs `symphony runs …`.
 pub async fn run(args: Args) -> Outcome {
     let store = args.store.open().await?;
     match args.action {
+        Action::Fork(fork) => return super::fork::run(fork, store).await,
+        Action::Pin { run, step } => {
+            let pin = store
+                .pin_from_run(&run, &step)
+                .await
+                .map_err(store_failure)?;
+            let melody = store
+                .run(&run)
+                .await
+                .map_err(store_failure)?
+                .summary
+                .melody_id;
+            outln!(
+                "pinned `{}` of melody {melody} to its output in {run} ({}): later runs use it instead of playing the step; `symphony runs unpin {melody} {}` undoes this",
+                pin.step,
+                &pin.output_hash[..12],
+                pin.step
+            );
+        }
+        Action::Unpin { melody, step } => {
+            if store.unpin(&melody, &step).await.map_err(store_failure)? {
+                outln!("unpinned `{step}` of melody {melody}: later runs play it");
+            } else {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!("`{step}` of melody {melody} is not pinned; `symphony runs pins {melody}` lists its pins"),
+                ));
+            }
+        }
+        Action::Pins { melody } => {
+            let pins = store.pins(&melody).await.map_err(store_failure)?;
+            if pins.is_empty() {
+                outln!("melody {melody} has no pinned steps");
+            }
+            for p in pins {
+                outln!(
+                    "{:<24} {}  from {}  pinned {}",
+                    p.step,
+                    &p.output_hash[..12],
+                    p.run_id.as_deref().unwrap_or("-"),
+                    time(p.created_at)
+                );
+            }
+        }
+        Action::Retention { keep } => {
+            if let Some(keep) = keep {
+                store.set_keep_runs(keep).await.map_err(store_failure)?;
+                let pruned = store.apply_retention().await.map_err(store_failure)?;
+                outln!(
+                    "the store keeps the newest {keep} runs (removed {} now)",
+                    pruned.runs
+                );
+            } else {
+                outln!(
+                    "the store keeps the newest {} runs; it holds {} in {} ({})",
+                    store.keep_runs().await.map_err(store_failure)?,
+                    store.list(u32::MAX).await.map_err(store_failure)?.len(),
+                    store.path().display(),
+                    bytes(store.size_bytes())
+                );
+            }
+        }
         Action::List { limit, json } => {
             let runs = store.list(limit).await.map_err(store_failure)?;
             if json {
@@ -282,7 +376,8 @@ pub async fn run(args: Args) -> Outcome {
 fn store_failure(e: symphony_store::StoreError) -> Failure {
     let exit = match e {
         symphony_store::StoreError::UnknownRun(_)
-        | symphony_store::StoreError::NotResumable { .. } => Exit::Usage,
+        | symphony_store::StoreError::NotResumable { .. }
+        | symphony_store::StoreError::NoOutput { .. } => Exit::Usage,
         _ => Exit::Io,
     };
     Failure::new(exit, e.to_string())

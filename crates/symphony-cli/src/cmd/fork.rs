@@ -1,0 +1,188 @@
+//! `symphony runs fork RUN --from STEP`: a new run, linked to its parent, that keeps the
+//! parent's outputs of every step not downstream of STEP and plays STEP and what depends on
+//! it again — with edited run inputs, an edited melody (say, a new prompt for STEP), or an
+//! edited output of STEP (then only what depends on it is played).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use symphony_conductor::{resolve_inputs, CacheHandle, Conductor, Outputs, RunOptions};
+use symphony_melody::problem::did_you_mean;
+use symphony_melody::Melody;
+use symphony_store::Store;
+
+use super::run::{
+    begin_record, name_value, new_run_id, parse_inputs, play, random_u64, refuse_used_workspace,
+};
+use crate::exit::{Exit, Failure, Outcome};
+
+/// Arguments of `symphony runs fork`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run to fork (`symphony runs list` shows them).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The step to rerun from: it and every step downstream of it are played again; the
+    /// parent's outputs of all other steps are kept.
+    #[arg(long, value_name = "STEP")]
+    pub from: String,
+    /// A run input to change, parsed as the input's declared type. Repeat for each input.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE", value_parser = name_value)]
+    pub inputs: Vec<(String, String)>,
+    /// A run input to change, read from a file.
+    #[arg(long = "input-file", value_name = "NAME=PATH", value_parser = name_value)]
+    pub input_files: Vec<(String, String)>,
+    /// Play this melody file instead of the parent's melody (e.g. with an edited prompt).
+    #[arg(long, value_name = "FILE")]
+    pub melody: Option<PathBuf>,
+    /// Use this as STEP's output instead of playing it: a JSON object of its output ports,
+    /// or any other JSON value (or plain text) for its `output` port.
+    #[arg(long, value_name = "VALUE", conflicts_with = "output_file")]
+    pub output: Option<String>,
+    /// Like --output, read from a file.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// The folder the fork writes into. Default: runs/<new run id>.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Print every event as one JSON object per line, then the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `symphony runs fork`.
+pub async fn run(args: Args, store: Store) -> Outcome {
+    let parent = store.source(&args.run).await.map_err(|e| {
+        let exit = match e {
+            symphony_store::StoreError::UnknownRun(_) => Exit::Usage,
+            _ => Exit::Io,
+        };
+        Failure::new(exit, e.to_string())
+    })?;
+    let registry = crate::registry::registry();
+    let (melody, source) = match &args.melody {
+        Some(path) => (
+            super::load_melody(path, &registry)?,
+            path.display().to_string(),
+        ),
+        None => {
+            let source = format!("run {} (its melody as it was run)", args.run);
+            let melody =
+                symphony_melody::load_and_validate(&parent.melody_bytes, &source, &registry)
+                    .map_err(Failure::problems)?;
+            (melody, source)
+        }
+    };
+    if !melody.steps.iter().any(|s| s.id == args.from) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--from {}: the melody has no step `{}`{}",
+                args.from,
+                args.from,
+                did_you_mean(&args.from, melody.steps.iter().map(|s| s.id.as_str()))
+            ),
+        ));
+    }
+    let edited = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
+    let mut inputs: Map<String, Value> = parent
+        .inputs
+        .into_iter()
+        .filter(|(name, _)| melody.inputs.contains_key(name))
+        .collect();
+    inputs.extend(edited);
+    let inputs =
+        resolve_inputs(&melody, &inputs).map_err(|p| Failure::problems(p.in_file(&source)))?;
+
+    let replayed = downstream(&melody, &args.from);
+    // Pins hold everywhere except the step the user asked to rerun from.
+    let pins =
+        super::run::pinned_outputs(&store, &melody, std::slice::from_ref(&args.from)).await?;
+    let mut given: BTreeMap<String, Outputs> = parent
+        .finished
+        .into_iter()
+        .filter(|(step, _)| !replayed.contains(step) && melody.steps.iter().any(|s| &s.id == step))
+        .collect();
+    given.extend(pins);
+    let mut fresh_steps = BTreeSet::new();
+    match edited_output(&args)? {
+        Some(outputs) => {
+            given.insert(args.from.clone(), outputs);
+        }
+        None => {
+            given.remove(&args.from);
+            fresh_steps.insert(args.from.clone());
+        }
+    }
+
+    let run_id = new_run_id(&melody.melody.id);
+    let workspace = args
+        .workspace
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    refuse_used_workspace(&workspace)?;
+    if !args.json {
+        errln!(
+            "forking {} from `{}` as {run_id}: {} step{} kept from the parent, {} played again or reused if unchanged",
+            args.run,
+            args.from,
+            given.len(),
+            super::plural(given.len()),
+            melody.steps.len() - given.len(),
+        );
+    }
+    let conductor = Conductor::new(registry);
+    let prepared = conductor.prepare_checked(melody);
+    let options = RunOptions {
+        run_id,
+        inputs,
+        workspace: Some(workspace),
+        max_parallel: None,
+        seed: random_u64(),
+        given,
+        cache: Some(CacheHandle(Arc::new(store.clone()))),
+        fresh: false,
+        fresh_steps,
+    };
+    let recorder = begin_record(&store, &prepared, &options, Some((&args.run, &args.from))).await?;
+    play(
+        &store, &conductor, &prepared, options, recorder, args.json, &source,
+    )
+    .await
+}
+
+/// `step` and every step that depends on it, directly or not.
+fn downstream(melody: &Melody, step: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::from([step.to_owned()]);
+    let mut queue = VecDeque::from([step.to_owned()]);
+    while let Some(at) = queue.pop_front() {
+        for edge in &melody.edges {
+            if edge.from.step == at && seen.insert(edge.to.step.clone()) {
+                queue.push_back(edge.to.step.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// The edited output given with --output or --output-file: a JSON object is the step's
+/// output ports; any other JSON value, or text that is not JSON, is its `output` port.
+fn edited_output(args: &Args) -> Result<Option<Outputs>, Failure> {
+    let raw = match (&args.output, &args.output_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => String::from_utf8(super::read(path)?).map_err(|_| {
+            Failure::new(
+                Exit::Usage,
+                format!("--output-file: `{}` is not UTF-8 text", path.display()),
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(match serde_json::from_str::<Value>(raw.trim()) {
+        Ok(Value::Object(ports)) => Outputs(ports),
+        Ok(value) => Outputs(Map::from_iter([("output".to_owned(), value)])),
+        Err(_) => Outputs(Map::from_iter([("output".to_owned(), Value::String(raw))])),
+    }))
+}
