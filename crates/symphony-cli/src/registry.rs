@@ -1,25 +1,6 @@
-//! The one place the CLI assembles the step types it can play: the conductor's built-in types,
-//! then each crate of real players registers its own, all reading credentials from the same
-//! place (the environment first, then the user's credential store, opened on first use).
-
-use std::sync::Arc;
-
-use symphony_conductor::Registry;
-use symphony_credentials::{Credentials, UserCredentials};
+//! The step types the CLI plays: the same set as the app, assembled in `symphony-host`.
 
 /// Every step type the CLI knows.
-pub fn registry() -> Registry {
-    let credentials: Arc<dyn Credentials> = Arc::new(UserCredentials::new());
-    let mut r = Registry::standard();
-    let instruments = symphony_instruments::InstrumentsConfig {
-        credentials: credentials.clone(),
-        ..symphony_instruments::InstrumentsConfig::from_env()
-    };
-    symphony_instruments::register(&mut r, instruments)
-        .expect("instrument.chat is registered once");
-    symphony_agents::register(&mut r, credentials.clone())
-        .expect("instrument.agent is registered once");
-    symphony_network::register(&mut r, credentials)
-        .expect("operator.http.request is registered once");
-    r
+pub fn registry() -> symphony_conductor::Registry {
+    symphony_host::registry()
 }

@@ -22,6 +22,7 @@ pub type StepId = Arc<str>;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     /// Every step succeeded, was skipped, or failed while optional.
@@ -34,6 +35,7 @@ pub enum RunStatus {
 
 /// What became of a step, as reported at the end of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum StepOutcome {
     /// It produced its outputs.
@@ -50,6 +52,7 @@ pub enum StepOutcome {
 
 /// Counts and sums over a whole run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     /// Steps in the melody.
@@ -78,6 +81,7 @@ pub struct Totals {
 
 /// Where a succeeded step's output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum OutputOrigin {
     /// The step was played in this run.
@@ -92,6 +96,7 @@ pub enum OutputOrigin {
 
 /// Why a bottleneck warning was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum BottleneckKind {
     /// The step waited for a free slot (max parallel or an instrument's concurrency limit).
@@ -109,6 +114,7 @@ pub enum BottleneckKind {
 
 /// One thing that happened in a run. Every state change is one of these.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -192,6 +198,10 @@ pub enum RunEvent {
         /// The step.
         step: StepId,
         /// Its outputs by port.
+        #[cfg_attr(
+            feature = "ts",
+            ts(as = "std::collections::BTreeMap<String, serde_json::Value>")
+        )]
         outputs: Arc<Outputs>,
     },
     /// An attempt failed and will be tried again after `delay_ms`.
@@ -250,6 +260,12 @@ pub enum RunEvent {
         /// Attempts made (all items of a map included); 0 when the output was reused.
         attempts: u32,
         /// Tokens and cost, for instruments (of this run: none for a reused output).
+        #[cfg_attr(
+            feature = "ts",
+            ts(
+                type = "{ inputTokens: number, outputTokens: number, estimated: boolean, costUsd: number | null } | null"
+            )
+        )]
         usage: Option<Usage>,
         /// Whether the step was played, or its output reused.
         origin: OutputOrigin,
@@ -299,6 +315,7 @@ pub enum RunEvent {
 
 /// An event with the time it happened, in milliseconds since the run started.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {
     /// Milliseconds since the run started.

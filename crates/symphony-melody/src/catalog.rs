@@ -12,6 +12,7 @@ use crate::problem::Problem;
 /// What a step may touch. A step must declare every capability its type needs, so a reader of
 /// the file sees what the melody will be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Capability {
     /// Makes network requests.
@@ -38,6 +39,7 @@ impl Capability {
 
 /// The type of data a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum PortType {
     /// Text.
@@ -101,6 +103,7 @@ impl PortType {
 
 /// A port of a step type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PortSpec {
     /// The port name.
@@ -135,6 +138,7 @@ impl PortSpec {
 
 /// The type of a config field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum FieldType {
     /// Plain text.
@@ -232,6 +236,7 @@ pub fn describe(value: &Value) -> String {
 
 /// A config field of a step type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigField {
     /// The key in `config`.
@@ -266,6 +271,7 @@ impl ConfigField {
 
 /// Everything the validator and the editor know about a step type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TypeSpec {
     /// The full type name, e.g. `operator.template`.

@@ -21,6 +21,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// A whole melody file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Melody {
     /// The file format version (see [`FORMAT_VERSION`]).
@@ -52,6 +53,7 @@ impl Melody {
 
 /// Descriptive metadata of a melody.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Metadata {
     /// A stable identifier, e.g. `idea-to-code`.
@@ -74,6 +76,7 @@ pub struct Metadata {
 
 /// The type of a run input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum ValueType {
     /// A string.
@@ -144,6 +147,7 @@ impl ValueType {
 
 /// A declared run input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunInput {
     /// The value's type.
@@ -163,6 +167,7 @@ pub struct RunInput {
 
 /// Run-wide settings.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     /// How many steps may be working at once (default 8).
@@ -190,6 +195,7 @@ impl Settings {
 /// similar addresses are refused, so a melody from someone else cannot reach the services
 /// behind the user's firewall (server-side request forgery).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkSettings {
     /// Allow loopback, private, link-local and CGNAT addresses (e.g. a model server on
@@ -211,6 +217,7 @@ impl NetworkSettings {
 
 /// What family a step belongs to. The type's name starts with it (`instrument.offline`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum StepKind {
     /// Played by an AI model or agent.
@@ -236,6 +243,7 @@ impl fmt::Display for StepKind {
 
 /// One step of a melody.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Step {
     /// A stable id, unique in the melody: letters, digits, `_` and `-`.
@@ -270,6 +278,7 @@ pub struct Step {
 
 /// A port declared on a step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortDecl {
     /// The port's type.
@@ -290,6 +299,7 @@ pub struct PortDecl {
 
 /// How the conductor treats one step.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Policy {
     /// The timeout of each attempt, in milliseconds.
@@ -303,6 +313,7 @@ pub struct Policy {
     pub fallbacks: Vec<Fallback>,
     /// The step is skipped when this holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<serde_json::Value>"))]
     pub skip_if: Option<Condition>,
     /// A failure of an optional step does not fail the run.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -331,6 +342,7 @@ fn is_zero(n: &i32) -> bool {
 
 /// Exponential backoff between attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Retry {
     /// How many times a failed attempt is tried again.
@@ -366,6 +378,7 @@ impl Retry {
 
 /// Another way to play a step once its own attempts are exhausted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fallback {
     /// Another step type of the same kind (defaults to the step's own type).
@@ -428,16 +441,20 @@ impl<'de> Deserialize<'de> for PortRef {
 
 /// A data-carrying edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Edge {
     /// The output port data leaves from.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub from: PortRef,
     /// The input port data arrives at.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub to: PortRef,
 }
 
 /// Where a box sits on the canvas.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     /// Horizontal position.
@@ -449,6 +466,7 @@ pub struct Position {
 /// Canvas layout: positions by step id, and whatever else the editor keeps (comments, groups,
 /// viewport) under its own keys. Nothing here affects a run.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Layout {
     /// Box positions by step id.
@@ -467,9 +485,11 @@ impl Layout {
 
 /// One route of a router cue: when `when` holds, the input goes out on `port`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Route {
     /// The condition that picks this route.
+    #[cfg_attr(feature = "ts", ts(as = "serde_json::Value"))]
     pub when: Condition,
     /// The router's output port this route sends to.
     pub port: String,
@@ -477,6 +497,7 @@ pub struct Route {
 
 /// A step played inside another one (the body of a map cue).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InlineStep {
     /// The step type.

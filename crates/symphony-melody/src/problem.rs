@@ -10,13 +10,16 @@ use serde::Serialize;
 
 /// One thing wrong with a melody.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The file it was found in, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub file: Option<Arc<str>>,
     /// The step it concerns, when it concerns one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub step: Option<String>,
     /// The field path, e.g. `steps.plan.config.model` or `edges[2].to`.
     pub path: String,

@@ -1,0 +1,242 @@
+//! The [`Host`]: one per project folder, shared by every command of one app window or server.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use symphony_conductor::{Conductor, Registry, RunControl};
+use symphony_credentials::{Credentials, UserCredentials};
+use symphony_instruments::discovery::Endpoints;
+use symphony_store::Store;
+
+use crate::error::HostError;
+use crate::project::{Project, MELODIES_DIR};
+use crate::trust::TrustStore;
+use crate::watch::Watch;
+use crate::wire::{self, HostEvent, ProjectInfo, ProviderInfo};
+
+/// Where the host sends events for the UI. The Tauri adapter emits each on its channel; the
+/// HTTP adapter broadcasts it to every WebSocket. Called from the host's tasks and from the
+/// file watcher's thread, so it must return quickly and never block.
+pub trait EventSink: Send + Sync + 'static {
+    /// Delivers one event.
+    fn emit(&self, event: HostEvent);
+}
+
+impl<F: Fn(HostEvent) + Send + Sync + 'static> EventSink for F {
+    fn emit(&self, event: HostEvent) {
+        self(event)
+    }
+}
+
+/// How a host is set up. [`HostOptions::default`] is what the app uses on this machine; tests
+/// replace the parts that would touch the user's data or the network.
+pub struct HostOptions {
+    /// The step types (default: [`crate::registry()`], with the user's credentials).
+    pub registry: Option<Registry>,
+    /// Where provider discovery reads keys (default: the environment, then the user's store).
+    pub credentials: Option<Arc<dyn Credentials>>,
+    /// Where provider discovery looks for models.
+    pub endpoints: Endpoints,
+    /// The run store (default: [`Store::default_path`]).
+    pub store_path: Option<PathBuf>,
+    /// The file that keeps which melodies the user trusts (default: `trust.json` next to the
+    /// run store, in the user's data folder).
+    pub trust_file: Option<PathBuf>,
+    /// How long the file watcher waits for writes to settle before reporting a change.
+    pub watch_debounce: Duration,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            registry: None,
+            credentials: None,
+            endpoints: Endpoints::default(),
+            store_path: None,
+            trust_file: None,
+            watch_debounce: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The service behind the app's commands, for one project folder. Cheap to clone (shared
+/// state behind an `Arc`); every clone is the same host.
+#[derive(Clone)]
+pub struct Host {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The host's shared state.
+pub(crate) struct Inner {
+    pub(crate) project: Project,
+    /// Plays runs; its registry is also the catalogue the validator and `stepTypes` read.
+    pub(crate) conductor: Conductor,
+    pub(crate) credentials: Arc<dyn Credentials>,
+    pub(crate) endpoints: Endpoints,
+    pub(crate) store_path: PathBuf,
+    /// Opened on the first run, so an app that only edits never creates a database.
+    pub(crate) store: tokio::sync::OnceCell<Store>,
+    pub(crate) trust: TrustStore,
+    /// Runs still playing, to pause, resume or stop them. A `std` mutex: it is held only to
+    /// insert, look up or remove, never across an `.await`.
+    pub(crate) runs: Mutex<HashMap<String, RunControl>>,
+    pub(crate) sink: Arc<dyn EventSink>,
+    pub(crate) watch: Watch,
+}
+
+impl Host {
+    /// A host for the project at `root`, sending events to `sink`.
+    pub fn new(
+        root: &Path,
+        options: HostOptions,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Host, HostError> {
+        let project = Project::open(root)?;
+        let store_path = options.store_path.unwrap_or_else(Store::default_path);
+        let trust_file = options.trust_file.unwrap_or_else(|| {
+            store_path
+                .parent()
+                .map_or_else(|| PathBuf::from("trust.json"), |d| d.join("trust.json"))
+        });
+        let credentials = options
+            .credentials
+            .unwrap_or_else(|| Arc::new(UserCredentials::new()));
+        let registry = options.registry.unwrap_or_else(crate::registry);
+        let watch = Watch::new(project.clone(), sink.clone(), options.watch_debounce);
+        Ok(Host {
+            inner: Arc::new(Inner {
+                project,
+                conductor: Conductor::new(registry),
+                credentials,
+                endpoints: options.endpoints,
+                store_path,
+                store: tokio::sync::OnceCell::new(),
+                trust: TrustStore::new(trust_file),
+                runs: Mutex::new(HashMap::new()),
+                sink,
+                watch,
+            }),
+        })
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &Path {
+        self.inner.project.root()
+    }
+
+    /// The step types this host plays.
+    pub fn registry(&self) -> &Registry {
+        self.inner.conductor.registry()
+    }
+
+    /// Runs one command by its name in `docs/app-api.md`, with its arguments as JSON, and
+    /// returns its result as JSON. This is all the HTTP adapter needs; the Tauri adapter calls
+    /// the typed methods directly.
+    pub async fn call(&self, command: &str, args: Value) -> Result<Value, HostError> {
+        fn ok<T: serde::Serialize>(value: T) -> Result<Value, HostError> {
+            Ok(serde_json::to_value(value).expect("wire types have string keys and serialize"))
+        }
+        match command {
+            "projectInfo" => ok(self.project_info().await),
+            "listMelodies" => ok(self.list_melodies()?),
+            "openMelody" => {
+                let a: wire::OpenMelodyArgs = parse_args(command, args)?;
+                ok(self.open_melody(&a.path)?)
+            }
+            "saveMelody" => {
+                let a: wire::SaveMelodyArgs = parse_args(command, args)?;
+                ok(self.save_melody(&a.path, a.melody)?)
+            }
+            "validateMelody" => {
+                let a: wire::MelodyArgs = parse_args(command, args)?;
+                ok(self.validate_melody(a.melody))
+            }
+            "stepTypes" => ok(self.step_types()),
+            "importSuperoptix" => {
+                let a: wire::ImportSuperoptixArgs = parse_args(command, args)?;
+                ok(self.import_superoptix(&a.yaml)?)
+            }
+            "exportMelody" => {
+                let a: wire::MelodyArgs = parse_args(command, args)?;
+                ok(self.export_melody(a.melody)?)
+            }
+            "permissions" => {
+                let a: wire::MelodyArgs = parse_args(command, args)?;
+                ok(self.permissions(a.melody)?)
+            }
+            "trustMelody" => {
+                let a: wire::MelodyArgs = parse_args(command, args)?;
+                ok(self.trust_melody(a.melody)?)
+            }
+            "startRun" => {
+                let a: wire::StartRunArgs = parse_args(command, args)?;
+                ok(self.start_run(a).await?)
+            }
+            "pauseRun" => {
+                let a: wire::RunIdArgs = parse_args(command, args)?;
+                ok(self.pause_run(&a.run_id)?)
+            }
+            "resumeRun" => {
+                let a: wire::RunIdArgs = parse_args(command, args)?;
+                ok(self.resume_run(&a.run_id)?)
+            }
+            "stopRun" => {
+                let a: wire::RunIdArgs = parse_args(command, args)?;
+                ok(self.stop_run(&a.run_id)?)
+            }
+            other => Err(HostError::UnknownCommand(other.to_owned())),
+        }
+    }
+
+    /// `projectInfo`: the folder, and which models this machine can play (a short probe of
+    /// the configured providers and a local Ollama; never fails).
+    pub async fn project_info(&self) -> ProjectInfo {
+        let found = symphony_instruments::discovery::discover(
+            self.inner.credentials.as_ref(),
+            &self.inner.endpoints,
+        )
+        .await;
+        let notice = found.offline_only.then(|| {
+            "Offline: no model is configured, so melodies play with the offline instrument, which answers without calling a model. Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or `symphony credential set openai`), or start a local Ollama server, then reopen the project.".to_owned()
+        });
+        ProjectInfo {
+            root: self.root().display().to_string(),
+            melodies_dir: MELODIES_DIR.to_owned(),
+            offline: found.offline_only,
+            providers: found
+                .offers
+                .into_iter()
+                .map(|o| ProviderInfo {
+                    provider: o.provider,
+                    base_url: o.base_url,
+                    credential: o.credential,
+                    models: o.models,
+                    note: o.note,
+                })
+                .collect(),
+            notice,
+        }
+    }
+
+    /// Sends an event to the adapters.
+    pub(crate) fn emit(&self, event: HostEvent) {
+        self.inner.sink.emit(event);
+    }
+}
+
+/// Reads a command's arguments; `null` counts as `{}` for commands that take none.
+fn parse_args<T: DeserializeOwned>(command: &str, args: Value) -> Result<T, HostError> {
+    let args = if args.is_null() {
+        Value::Object(Default::default())
+    } else {
+        args
+    };
+    serde_json::from_value(args).map_err(|e| HostError::BadArguments {
+        command: command.to_owned(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,221 @@
+//! Runs: started from the editor, played by the conductor, recorded in the run store, and
+//! streamed to the UI as `run-events` batches.
+//!
+//! The conductor's event stream never waits for a listener; a task per run reads it, hands each
+//! event to the store's recorder, and sends what arrived to the adapters at most once per
+//! [`BATCH_EVERY`] (the board never needs more than ~30 updates a second, however fast the
+//! engine runs). Nothing is dropped: a batch holds every event since the previous one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use symphony_conductor::{
+    CacheHandle, EventRecord, EventStream, RunOptions, RunReport, StartError,
+};
+use symphony_store::{NewRun, Recorder, Store};
+use tokio::task::JoinHandle;
+
+use crate::error::HostError;
+use crate::wire::{Done, HostEvent, RunEventsPayload, RunStarted, StartRunArgs};
+use crate::Host;
+
+/// How often a run's events are sent to the UI, at most.
+pub const BATCH_EVERY: Duration = Duration::from_millis(33);
+
+/// The folder under the project root where runs write their workspaces.
+pub const RUNS_DIR: &str = "runs";
+
+impl Host {
+    /// `startRun`: validates the melody and its inputs, refuses command steps the user has not
+    /// trusted, and starts playing it. Its workspace is `runs/<run id>/` in the project; every
+    /// event is recorded in the run store and sent on `run-events`.
+    pub async fn start_run(&self, args: StartRunArgs) -> Result<RunStarted, HostError> {
+        let melody = self.parse(args.melody)?;
+        let problems = symphony_melody::validate(&melody, self.registry());
+        if !problems.is_empty() {
+            return Err(HostError::invalid(symphony_melody::Problems::new(problems)));
+        }
+        self.check_trusted(&melody)?;
+        let inputs = symphony_conductor::resolve_inputs(&melody, &args.inputs)
+            .map_err(HostError::invalid)?;
+        let run_id = new_run_id(&melody.melody.id);
+        let workspace = self.root().join(RUNS_DIR).join(&run_id);
+        let store = self.store().await?;
+        let prepared = self.inner.conductor.prepare_checked(melody);
+        let options = RunOptions {
+            run_id: run_id.clone(),
+            inputs: args.inputs,
+            workspace: Some(workspace.clone()),
+            seed: rand::random(),
+            cache: Some(CacheHandle(Arc::new(store.clone()))),
+            ..RunOptions::default()
+        };
+        let seed = options.seed;
+        // Started before it is recorded: the stream keeps every event until it is read, and a
+        // run that cannot start leaves no half-begun record in the store.
+        let run = self
+            .inner
+            .conductor
+            .start_prepared(&prepared, options)
+            .await
+            .map_err(|e| match e {
+                StartError::Invalid(problems) => HostError::invalid(problems),
+                other => HostError::Start(other.to_string()),
+            })?;
+        let (events, control, finished) = run.into_parts();
+        let melody = prepared.melody();
+        let bytes = symphony_melody::to_bytes(melody);
+        let recorder = store
+            .begin(NewRun {
+                id: &run_id,
+                melody_bytes: &bytes,
+                melody_id: &melody.melody.id,
+                melody_name: &melody.melody.name,
+                inputs: &inputs,
+                options: json!({
+                    "seed": seed,
+                    "host": "app",
+                    "path": args.path,
+                }),
+                workspace: Some(&workspace),
+                parent: None,
+            })
+            .await;
+        let recorder = match recorder {
+            Ok(r) => r,
+            Err(e) => {
+                control.cancel();
+                return Err(e.into());
+            }
+        };
+        self.inner
+            .runs
+            .lock()
+            .expect("the runs lock is never poisoned: nothing panics under it")
+            .insert(run_id.clone(), control);
+        tokio::spawn(
+            self.clone()
+                .follow(run_id.clone(), events, finished, recorder),
+        );
+        Ok(RunStarted { run_id })
+    }
+
+    /// `pauseRun`: running steps finish, nothing new starts.
+    pub fn pause_run(&self, run_id: &str) -> Result<Done, HostError> {
+        self.control(run_id)?.pause();
+        Ok(Done {})
+    }
+
+    /// `resumeRun`: starts steps again after a pause.
+    pub fn resume_run(&self, run_id: &str) -> Result<Done, HostError> {
+        self.control(run_id)?.resume();
+        Ok(Done {})
+    }
+
+    /// `stopRun`: cancels the run; finished outputs are kept.
+    pub fn stop_run(&self, run_id: &str) -> Result<Done, HostError> {
+        self.control(run_id)?.cancel();
+        Ok(Done {})
+    }
+
+    fn control(&self, run_id: &str) -> Result<symphony_conductor::RunControl, HostError> {
+        self.inner
+            .runs
+            .lock()
+            .expect("the runs lock is never poisoned: nothing panics under it")
+            .get(run_id)
+            .cloned()
+            .ok_or_else(|| HostError::UnknownRun(run_id.to_owned()))
+    }
+
+    /// The run store, opened on first use.
+    async fn store(&self) -> Result<Store, HostError> {
+        let path = self.inner.store_path.clone();
+        self.inner
+            .store
+            .get_or_try_init(|| async move { Store::open(&path).await })
+            .await
+            .cloned()
+            .map_err(HostError::from)
+    }
+
+    /// Reads a run's events until it ends: records each, and sends them in batches.
+    async fn follow(
+        self,
+        run_id: String,
+        mut events: EventStream,
+        mut finished: JoinHandle<RunReport>,
+        recorder: Recorder,
+    ) {
+        let mut batch: Vec<EventRecord> = Vec::new();
+        let mut tick = tokio::time::interval(BATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut open = true;
+        let joined = loop {
+            tokio::select! {
+                record = events.recv(), if open => match record {
+                    Some(record) => {
+                        recorder.record(&record);
+                        batch.push(record);
+                    }
+                    None => open = false,
+                },
+                _ = tick.tick() => self.send(&run_id, &mut batch),
+                joined = &mut finished => break joined,
+            }
+        };
+        // The scheduler sent its last event before returning; what is still queued is read now.
+        while let Some(record) = events.try_recv() {
+            recorder.record(&record);
+            batch.push(record);
+        }
+        self.send(&run_id, &mut batch);
+        self.inner
+            .runs
+            .lock()
+            .expect("the runs lock is never poisoned: nothing panics under it")
+            .remove(&run_id);
+        if let Err(e) = joined {
+            tracing::error!("run {run_id}: the scheduler stopped unexpectedly: {e}");
+        }
+        if let Err(e) = recorder.finish().await {
+            tracing::warn!("run {run_id} finished but the run store could not keep all of it: {e}");
+        }
+    }
+
+    /// Sends what the batch holds, if anything.
+    fn send(&self, run_id: &str, batch: &mut Vec<EventRecord>) {
+        if !batch.is_empty() {
+            self.emit(HostEvent::RunEvents(RunEventsPayload {
+                run_id: run_id.to_owned(),
+                events: std::mem::take(batch),
+            }));
+        }
+    }
+}
+
+/// A run id that is safe as a folder name whatever the melody id:
+/// `<melody id, letters digits - _ only>-<unix ms, hex>-<4 random hex>`.
+pub fn new_run_id(melody_id: &str) -> String {
+    let safe: String = melody_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let safe = safe.trim_matches('-');
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!(
+        "{}-{ms:x}-{:04x}",
+        if safe.is_empty() { "melody" } else { safe },
+        rand::random::<u16>()
+    )
+}

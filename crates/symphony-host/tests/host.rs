@@ -1,0 +1,635 @@
+//! The host at its boundary: a real project folder on disk, the real registry (offline), a real
+//! run store file and a real file watcher. Each test owns its temporary folders.
+
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use symphony_credentials::{CredentialError, Credentials, Secret};
+use symphony_host::{Host, HostError, HostEvent, HostOptions};
+use symphony_instruments::discovery::Endpoints;
+use tokio::sync::mpsc;
+
+/// No key anywhere: discovery finds nothing, and no test reads the user's credentials.
+struct NoKeys;
+
+impl Credentials for NoKeys {
+    fn get(&self, name: &str) -> Result<Secret, CredentialError> {
+        Err(CredentialError::Missing {
+            name: name.to_owned(),
+            looked: vec!["nowhere (test)".into()],
+        })
+    }
+}
+
+/// A project folder with the repository's example melodies, a host over it whose store and
+/// trust file live in a second temporary folder, and the events it sends.
+struct Fixture {
+    project: tempfile::TempDir,
+    _data: tempfile::TempDir,
+    store_path: PathBuf,
+    host: Host,
+    events: mpsc::UnboundedReceiver<HostEvent>,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture() -> Fixture {
+    let project = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("melodies")).unwrap();
+    for entry in std::fs::read_dir(repo().join("melodies")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            project
+                .path()
+                .join("melodies")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let (tx, events) = mpsc::unbounded_channel();
+    let credentials: Arc<dyn Credentials> = Arc::new(NoKeys);
+    let store_path = data.path().join("runs.db");
+    let options = HostOptions {
+        registry: Some(symphony_host::registry::registry_with(credentials.clone())),
+        credentials: Some(credentials),
+        endpoints: Endpoints {
+            openai: "http://127.0.0.1:9".into(),
+            anthropic: "http://127.0.0.1:9".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            timeout: Duration::from_millis(500),
+        },
+        store_path: Some(store_path.clone()),
+        trust_file: Some(data.path().join("trust.json")),
+        watch_debounce: Duration::from_millis(50),
+    };
+    let sink = move |e: HostEvent| {
+        let _ = tx.send(e);
+    };
+    let host = Host::new(project.path(), options, Arc::new(sink)).unwrap();
+    Fixture {
+        project,
+        _data: data,
+        store_path,
+        host,
+        events,
+    }
+}
+
+/// The error message of a call that must fail.
+async fn error_of(host: &Host, command: &str, args: Value) -> HostError {
+    match host.call(command, args).await {
+        Ok(v) => panic!("{command} should fail, answered {v}"),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test]
+async fn paths_are_confined_to_the_project() {
+    let f = fixture();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.melody.json");
+    std::fs::write(&secret, "{}").unwrap();
+    std::os::unix::fs::symlink(&secret, f.project.path().join("melodies/link.melody.json"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path(), f.project.path().join("out")).unwrap();
+
+    let cases = [
+        ("../secret.melody.json", "`..` is not allowed"),
+        ("melodies/../../x.melody.json", "`..` is not allowed"),
+        (secret.to_str().unwrap(), "outside the project folder"),
+        ("melodies/link.melody.json", "outside the project folder"),
+        ("out/secret.melody.json", "outside the project folder"),
+        ("", "no path given"),
+    ];
+    for (path, expected) in cases {
+        let e = error_of(&f.host, "openMelody", json!({"path": path})).await;
+        assert!(e.to_string().contains(expected), "{path}: {e}");
+        assert!(e.is_client_error(), "{path}: {e}");
+        let body = e.to_wire();
+        assert!(body.problems.is_none());
+    }
+    // Writing through a link out of the project, or outside it, is refused the same way.
+    let melody = json!({"formatVersion": 1, "melody": {"id": "m", "name": "M"}, "steps": []});
+    for path in [
+        "out/new.melody.json",
+        "../new.melody.json",
+        "melodies/link.melody.json",
+    ] {
+        let e = error_of(
+            &f.host,
+            "saveMelody",
+            json!({"path": path, "melody": melody}),
+        )
+        .await;
+        assert!(
+            e.to_string().contains("outside the project") || e.to_string().contains("`..`"),
+            "{path}: {e}"
+        );
+    }
+    assert!(!outside.path().join("new.melody.json").exists());
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "{}");
+    // Only melody files are written.
+    let e = error_of(
+        &f.host,
+        "saveMelody",
+        json!({"path": "notes.txt", "melody": melody}),
+    )
+    .await;
+    assert!(
+        e.to_string().contains("ends in `.melody.json`")
+            || e.to_string().contains("end in `.melody.json`"),
+        "{e}"
+    );
+    // The listing skips the link that leads out.
+    let listed = f.host.list_melodies().unwrap();
+    assert!(
+        listed.iter().all(|m| m.path != "melodies/link.melody.json"),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn saving_an_unchanged_melody_changes_no_byte() {
+    let f = fixture();
+    let listed = f.host.list_melodies().unwrap();
+    assert_eq!(
+        listed.iter().map(|m| m.path.as_str()).collect::<Vec<_>>(),
+        vec![
+            "melodies/idea-to-code.melody.json",
+            "melodies/research-fanout.melody.json",
+            "melodies/triage-router.melody.json"
+        ]
+    );
+    assert_eq!(listed[0].id, "idea-to-code");
+    for entry in listed {
+        let before = std::fs::read(f.project.path().join(&entry.path)).unwrap();
+        let doc = f.host.open_melody(&entry.path).unwrap();
+        assert_eq!(doc.text.as_bytes(), before.as_slice());
+        assert!(doc.problems.is_empty(), "{:?}", doc.problems);
+        let melody = serde_json::to_value(doc.melody.as_ref().unwrap()).unwrap();
+        let saved = f
+            .host
+            .call("saveMelody", json!({"path": entry.path, "melody": melody}))
+            .await
+            .unwrap();
+        assert_eq!(saved["hash"], json!(doc.hash));
+        let after = std::fs::read(f.project.path().join(&entry.path)).unwrap();
+        assert_eq!(after, before, "{} changed when saved unchanged", entry.path);
+    }
+    // A hand-formatted file is saved in the canonical form, which then round-trips.
+    let messy = r#"{"steps": [], "melody": {"name": "M", "id": "m"}, "formatVersion": 1}"#;
+    std::fs::write(f.project.path().join("melodies/messy.melody.json"), messy).unwrap();
+    let doc = f.host.open_melody("melodies/messy.melody.json").unwrap();
+    assert_eq!(doc.text, messy);
+    let melody = serde_json::to_value(doc.melody.unwrap()).unwrap();
+    let saved = f
+        .host
+        .save_melody("melodies/messy.melody.json", melody.clone())
+        .unwrap();
+    assert_ne!(saved.text, messy);
+    assert!(
+        saved.text.starts_with("{\n  \"formatVersion\": 1,"),
+        "{}",
+        saved.text
+    );
+    let again = f
+        .host
+        .save_melody("melodies/messy.melody.json", melody)
+        .unwrap();
+    assert_eq!(again.text, saved.text);
+    // A new file in a new place inside the project.
+    std::fs::create_dir(f.project.path().join("melodies/mine")).unwrap();
+    let doc = f
+        .host
+        .save_melody(
+            "melodies/mine/new.melody.json",
+            json!({"formatVersion": 1, "melody": {"id": "n", "name": "N"}, "steps": []}),
+        )
+        .unwrap();
+    assert_eq!(doc.path, "melodies/mine/new.melody.json");
+    assert!(f
+        .host
+        .list_melodies()
+        .unwrap()
+        .iter()
+        .any(|m| m.path == doc.path));
+}
+
+#[tokio::test]
+async fn validation_reports_every_problem_with_its_path_and_step() {
+    let f = fixture();
+    let melody = json!({
+        "formatVersion": 1,
+        "melody": {"id": "bad", "name": "Bad"},
+        "steps": [
+            {"id": "a", "kind": "operator", "type": "operator.templat", "config": {}},
+            {"id": "b", "kind": "operator", "type": "operator.template", "config": {"template": 3}}
+        ],
+        "edges": [{"from": "a.output", "to": "missing.input"}]
+    });
+    let problems = f.host.validate_melody(melody.clone());
+    let shown: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{} [{:?}]: {}", p.path, p.step, p.message))
+        .collect();
+    assert!(problems.len() >= 3, "{shown:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.step.as_deref() == Some("a") && p.message.contains("operator.template")),
+        "an unknown type suggests the near one: {shown:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.step.as_deref() == Some("b") && p.path.starts_with("steps.b.config")),
+        "{shown:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.path.starts_with("edges[0]")),
+        "{shown:#?}"
+    );
+    // Over the command boundary, the same list, and a run is refused with it.
+    let answered = f
+        .host
+        .call("validateMelody", json!({"melody": melody}))
+        .await
+        .unwrap();
+    assert_eq!(answered.as_array().unwrap().len(), problems.len());
+    let e = error_of(&f.host, "startRun", json!({"melody": melody, "inputs": {}})).await;
+    assert_eq!(e.to_wire().problems.unwrap().len(), problems.len());
+    // A document that is not a melody at all is a shape problem, not a crash.
+    let shape = f
+        .host
+        .validate_melody(json!({"formatVersion": 1, "steps": "no"}));
+    assert!(!shape.is_empty());
+    let e = error_of(
+        &f.host,
+        "saveMelody",
+        json!({"path": "melodies/x.melody.json", "melody": [1]}),
+    )
+    .await;
+    assert!(e.to_wire().problems.is_some(), "{e}");
+}
+
+#[tokio::test]
+async fn command_steps_need_trust_before_they_run() {
+    let f = fixture();
+    let melody = json!({
+        "formatVersion": 1,
+        "melody": {"id": "agentic", "name": "Agentic"},
+        "steps": [
+            {"id": "note", "kind": "operator", "type": "operator.template", "config": {"template": "hi"}},
+            {"id": "build", "kind": "instrument", "type": "instrument.agent",
+             "config": {"preset": "command", "command": ["true"], "prompt": "build it"},
+             "capabilities": ["command", "files"]}
+        ]
+    });
+    assert_eq!(f.host.validate_melody(melody.clone()), vec![]);
+    let p = f.host.permissions(melody.clone()).unwrap();
+    assert_eq!(p.commands, vec!["build"]);
+    assert_eq!(p.files, vec!["build"]);
+    assert!(p.network.is_empty());
+    assert!(!p.trusted);
+    let e = error_of(&f.host, "startRun", json!({"melody": melody, "inputs": {}})).await;
+    assert!(matches!(e, HostError::Untrusted { .. }), "{e}");
+    assert!(e.to_string().contains("(steps: build)"), "{e}");
+
+    let answer = f
+        .host
+        .call("trustMelody", json!({"melody": melody}))
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"trusted": true}));
+    assert!(f.host.permissions(melody.clone()).unwrap().trusted);
+    // Moving a box or renaming a step keeps the trust; changing the command asks again.
+    let mut moved = melody.clone();
+    moved["layout"] = json!({"steps": {"build": {"x": 10.0, "y": 20.0}}});
+    moved["steps"][1]["name"] = json!("Build it");
+    assert!(f.host.permissions(moved).unwrap().trusted);
+    let mut changed = melody.clone();
+    changed["steps"][1]["config"]["command"] = json!(["rm", "-rf", "/"]);
+    assert!(!f.host.permissions(changed).unwrap().trusted);
+    // A melody without commands needs no trust.
+    let plain = f
+        .host
+        .open_melody("melodies/idea-to-code.melody.json")
+        .unwrap();
+    assert!(
+        f.host
+            .permissions(serde_json::to_value(plain.melody).unwrap())
+            .unwrap()
+            .trusted
+    );
+}
+
+/// An event's `type`, as the UI sees it.
+fn kind(r: &symphony_conductor::EventRecord) -> String {
+    serde_json::to_value(r).unwrap()["type"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Receives events until `stop` says so, or fails after 30 s.
+async fn events_until(
+    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
+    mut stop: impl FnMut(&HostEvent) -> bool,
+) -> Vec<HostEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no event in 30 s; seen: {seen:#?}"))
+            .expect("the host keeps its sink");
+        let done = stop(&e);
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_plays_offline_and_its_events_arrive_in_batches() {
+    let mut f = fixture();
+    let doc = f
+        .host
+        .open_melody("melodies/idea-to-code.melody.json")
+        .unwrap();
+    let started = f
+        .host
+        .call(
+            "startRun",
+            json!({"melody": doc.melody, "path": doc.path, "inputs": {"goal": "a tiny notes app"}}),
+        )
+        .await
+        .unwrap();
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+    assert!(run_id.starts_with("idea-to-code-"), "{run_id}");
+    let batches = events_until(&mut f.events, |e| {
+        matches!(e, HostEvent::RunEvents(p) if p.events.iter().any(|r| kind(r) == "runFinished"))
+    })
+    .await;
+    let mut types = Vec::new();
+    for b in &batches {
+        let HostEvent::RunEvents(p) = b else {
+            panic!("only run events expected, got {b:?}")
+        };
+        assert_eq!(p.run_id, run_id);
+        assert!(!p.events.is_empty(), "no empty batch is sent");
+        types.extend(p.events.iter().map(kind));
+    }
+    assert_eq!(types.first().map(String::as_str), Some("runStarted"));
+    assert_eq!(types.last().map(String::as_str), Some("runFinished"));
+    assert!(
+        types.len() > batches.len(),
+        "events are coalesced: {} events in {} batches",
+        types.len(),
+        batches.len()
+    );
+    // The wire form is the conductor's EventRecord JSON, tagged by `type`.
+    let wire = serde_json::to_value(batches.last().unwrap()).unwrap();
+    assert_eq!(wire["channel"], "run-events");
+    let last = wire["payload"]["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "runFinished");
+    assert_eq!(last["status"], "succeeded", "{last}");
+    // The run wrote its workspace in the project and is kept in the run store.
+    assert!(f
+        .project
+        .path()
+        .join("runs")
+        .join(&run_id)
+        .join("run.json")
+        .exists());
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = store.run(&run_id).await.unwrap().summary.status;
+        if status != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "succeeded");
+    // Once finished, the run can no longer be steered.
+    let e = error_of(&f.host, "stopRun", json!({"runId": run_id})).await;
+    assert!(matches!(e, HostError::UnknownRun(_)), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_be_paused_and_stopped() {
+    let mut f = fixture();
+    let melody = json!({
+        "formatVersion": 1,
+        "melody": {"id": "slow", "name": "Slow"},
+        "steps": [
+            {"id": "wait", "kind": "operator", "type": "operator.delay", "config": {"ms": 20000}}
+        ]
+    });
+    let problems = f.host.validate_melody(melody.clone());
+    assert!(problems.is_empty(), "{problems:?}");
+    let run_id = f
+        .host
+        .call("startRun", json!({"melody": melody, "inputs": {}}))
+        .await
+        .unwrap()["runId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.host
+        .call("pauseRun", json!({"runId": run_id}))
+        .await
+        .unwrap();
+    f.host
+        .call("resumeRun", json!({"runId": run_id}))
+        .await
+        .unwrap();
+    f.host
+        .call("stopRun", json!({"runId": run_id}))
+        .await
+        .unwrap();
+    let batches = events_until(&mut f.events, |e| {
+        matches!(e, HostEvent::RunEvents(p) if p.events.iter().any(|r| kind(r) == "runFinished"))
+    })
+    .await;
+    let last = serde_json::to_value(batches.last().unwrap()).unwrap();
+    let finished = last["payload"]["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(finished["status"], "cancelled", "{finished}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_reports_an_external_edit_of_an_open_melody() {
+    let mut f = fixture();
+    let path = "melodies/triage-router.melody.json";
+    let doc = f.host.open_melody(path).unwrap();
+    // The app's own save of the same bytes is not news.
+    f.host
+        .save_melody(
+            path,
+            serde_json::to_value(doc.melody.as_ref().unwrap()).unwrap(),
+        )
+        .unwrap();
+    // Another editor changes the file.
+    let edited = doc.text.replace("\"name\": \"", "\"name\": \"Edited ");
+    assert_ne!(edited, doc.text);
+    std::fs::write(f.project.path().join(path), &edited).unwrap();
+    let seen = events_until(&mut f.events, |e| matches!(e, HostEvent::FileChanged(_))).await;
+    assert_eq!(seen.len(), 1, "the app's own save was reported: {seen:?}");
+    let HostEvent::FileChanged(changed) = &seen[0] else {
+        unreachable!()
+    };
+    assert_eq!(changed.path, path);
+    assert_eq!(
+        changed.hash,
+        symphony_host::melodies::hash_hex(edited.as_bytes())
+    );
+    assert_ne!(changed.hash, doc.hash);
+    // Reopening reads the new text.
+    assert_eq!(f.host.open_melody(path).unwrap().text, edited);
+}
+
+#[tokio::test]
+async fn project_info_step_types_import_and_export() {
+    let f = fixture();
+    let info = f.host.project_info().await;
+    assert!(info.offline);
+    assert!(info.providers.is_empty());
+    assert!(
+        info.notice.as_deref().unwrap().starts_with("Offline:"),
+        "{:?}",
+        info.notice
+    );
+    assert_eq!(info.melodies_dir, "melodies");
+
+    let types = f.host.step_types();
+    let offline = types
+        .iter()
+        .find(|t| t.name == "instrument.offline")
+        .unwrap();
+    assert_eq!(offline.group, "Models");
+    assert!(offline.offline);
+    assert!(!offline.title.is_empty() && !offline.description.is_empty());
+    let agent = types.iter().find(|t| t.name == "instrument.agent").unwrap();
+    assert_eq!(agent.group, "Agents");
+    assert!(agent
+        .config
+        .iter()
+        .any(|c| c.name == "preset" && c.required));
+    let wire = f.host.call("stepTypes", Value::Null).await.unwrap();
+    let router = wire
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "cue.router")
+        .unwrap();
+    assert_eq!(router["group"], "Flow");
+    assert!(router["config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["ty"].is_object() && c["description"].is_string()));
+
+    let yaml = "apiVersion: agent/v1\nkind: Orchestra\nmetadata:\n  name: Tiny\n  id: tiny\nspec:\n  agents:\n    - developer\n  tasks:\n    - name: implement\n      agent: developer\n      description: Write it\n";
+    match f.host.call("importSuperoptix", json!({"yaml": yaml})).await {
+        Ok(doc) => {
+            assert_eq!(doc["path"], "");
+            assert!(doc["text"]
+                .as_str()
+                .unwrap()
+                .contains("\"formatVersion\": 1"));
+        }
+        Err(HostError::Invalid { problems, .. }) => assert!(!problems.is_empty()),
+        Err(e) => panic!("an import either works or lists its problems: {e}"),
+    }
+
+    let doc = f
+        .host
+        .open_melody("melodies/idea-to-code.melody.json")
+        .unwrap();
+    let exported = f
+        .host
+        .export_melody(serde_json::to_value(doc.melody).unwrap())
+        .unwrap();
+    let text: Value = serde_json::from_str(&exported.text).unwrap();
+    assert_eq!(
+        text["layout"]["exportedWith"]["types"]["instrument.offline"],
+        json!(1)
+    );
+    let mut leaky: Value = serde_json::from_str(&doc.text).unwrap();
+    leaky["steps"][0]["config"]["apiKey"] = json!("abc123");
+    let e = error_of(&f.host, "exportMelody", json!({"melody": leaky})).await;
+    assert!(e.to_string().contains("steps.spec.config.apiKey"), "{e}");
+    let e = error_of(&f.host, "noSuchCommand", Value::Null).await;
+    assert!(e.to_string().contains("unknown command"), "{e}");
+    let e = error_of(&f.host, "openMelody", json!({"file": "x"})).await;
+    assert!(e.to_string().contains("arguments of `openMelody`"), "{e}");
+}
+
+/// The TypeScript the UI compiles against is what the Rust types say.
+#[test]
+fn generated_bindings_are_up_to_date() {
+    let rendered = symphony_host::bindings::render().unwrap();
+    let dir = symphony_host::bindings::generated_dir();
+    assert!(
+        rendered.contains_key("RunEventsPayload.ts") && rendered.contains_key("Melody.ts"),
+        "{:?}",
+        rendered.keys()
+    );
+    if std::env::var_os("SYMPHONY_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in &rendered {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+    let mut stale = Vec::new();
+    for (name, text) in &rendered {
+        if std::fs::read_to_string(dir.join(name)).ok().as_deref() != Some(text.as_str()) {
+            stale.push(name.clone());
+        }
+    }
+    let mut extra = Vec::new();
+    let mut folders = vec![dir.clone()];
+    while let Some(folder) = folders.pop() {
+        for e in std::fs::read_dir(&folder).into_iter().flatten() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if !rendered.contains_key(&name) {
+                extra.push(name);
+            }
+        }
+    }
+    assert!(
+        stale.is_empty() && extra.is_empty(),
+        "ui/src/backend/generated is stale (changed or missing: {stale:?}; not generated: {extra:?}); run `SYMPHONY_BLESS=1 cargo test -p symphony-host generated_bindings` and commit the result"
+    );
+}
