@@ -65,7 +65,7 @@ export function Canvas() {
   const onNodesChange = useDoc((s) => s.onNodesChange);
   const onEdgesChange = useDoc((s) => s.onEdgesChange);
   const focus = useDoc((s) => s.focus);
-  const path = useDoc((s) => s.path);
+  const loads = useDoc((s) => s.loads);
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const [hint, setHint] = useState<string | null>(null);
   const wrapper = useRef<HTMLDivElement>(null);
@@ -129,11 +129,14 @@ export function Canvas() {
     void flow.setCenter(n.position.x + w / 2, n.position.y + h / 2, { zoom: Math.max(flow.getZoom(), 1), duration: 300 });
   }, [focus, flow]);
 
-  // Fit the view when another melody is opened.
+  // Fit a newly loaded melody into view; an empty one starts at 100 %.
   useEffect(() => {
-    const t = setTimeout(() => void flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 30);
+    const t = setTimeout(() => {
+      if (useDoc.getState().nodes.length > 0) void flow.fitView({ padding: 0.15, maxZoom: 1.2 });
+      else void flow.setViewport({ x: 40, y: 40, zoom: 1 });
+    }, 30);
     return () => clearTimeout(t);
-  }, [path, flow]);
+  }, [loads, flow]);
 
   return (
     <div className="canvas" ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
@@ -152,8 +155,6 @@ export function Canvas() {
         minZoom={0.05}
         maxZoom={2.5}
         onlyRenderVisibleElements
-        fitView
-        fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
         defaultEdgeOptions={{ type: "default" }}
         proOptions={{ hideAttribution: true }}
         colorMode="dark"

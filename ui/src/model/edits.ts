@@ -189,7 +189,7 @@ export function newMelody(id: string, name: string): MelodyFile {
   return {
     formatVersion: 1,
     melody: { id, name },
-    inputs: { goal: { type: "string", description: "What this melody should work on" } },
+    inputs: { goal: { type: "string", description: "What this melody should work on", default: "" } },
     steps: [],
     edges: [],
     layout: { steps: {} },

@@ -42,6 +42,8 @@ export interface DocState {
   problemsByStep: Readonly<Record<string, Problem[]>>;
   /** Bumped when the user asks to look at a step (from the problems list), for the canvas to centre it. */
   focus: { id: string; seq: number } | null;
+  /** Bumped by every load, so the canvas fits the new melody into view once. */
+  loads: number;
 
   setTypes(types: StepTypeInfo[]): void;
   load(melody: MelodyFile, path: string, hash: string, problems?: Problem[]): void;
@@ -130,6 +132,7 @@ export const useDoc = create<DocState>()((set, get) => {
     problems: [],
     problemsByStep: {},
     focus: null,
+    loads: 0,
 
     setTypes(list) {
       const types = new Map(list.map((t) => [t.name, t]));
@@ -151,6 +154,7 @@ export const useDoc = create<DocState>()((set, get) => {
         problems,
         problemsByStep: byStep(problems),
         focus: null,
+        loads: get().loads + 1,
         ...derive(melody, selection),
       });
     },

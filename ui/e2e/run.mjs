@@ -1,0 +1,31 @@
+// Runs the end-to-end scenarios in headless Chromium against `symphony serve` (or the
+// development stand-in while serve is not built). Expects ui/dist to be built.
+import { launch, startServer } from "./lib.mjs";
+import { editorScenario } from "./editor.e2e.mjs";
+import { mouseScenario } from "./mouse.e2e.mjs";
+
+const scenarios = [
+  ["edit, connect, undo, save", editorScenario],
+  ["build with the mouse, save, run offline", mouseScenario],
+];
+let failed = 0;
+const browser = await launch();
+for (const [name, scenario] of scenarios) {
+  const server = await startServer();
+  console.log(`# ${name} (${server.real ? "symphony serve" : "development stand-in server"})`);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
+  try {
+    await scenario(page, server);
+  } catch (e) {
+    failed += 1;
+    console.log(`  FAILED: ${e.message}`);
+    await page.screenshot({ path: `e2e/out/failed-${scenarios.findIndex((s) => s[0] === name)}.png` }).catch(() => {});
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}
+await browser.close();
+console.log(failed ? `${failed} scenario(s) failed` : "all scenarios passed");
+process.exit(failed ? 1 : 0);
