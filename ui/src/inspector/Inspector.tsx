@@ -9,9 +9,9 @@ import type {
   ConfigField,
   InputDecl,
   Json,
-  JsonObject,
   MelodyFile,
   Policy,
+  Retry,
   PortType,
   StepDoc,
   StepTypeInfo,
@@ -21,6 +21,7 @@ import { useApp } from "../store/app";
 import { renameStep, setConfig, updateStep } from "../model/edits";
 import { ID_PATTERN } from "../model/ids";
 import { scopeOf } from "../model/templates";
+import { edgesOf } from "../model/layout";
 import { Field, JsonInput, NumberInput, TextInput } from "./fields";
 import { PromptEditor } from "./PromptEditor";
 import { duplicateSelection, groupSelection } from "../app/actions";
@@ -307,7 +308,7 @@ function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undef
                     onClick={() =>
                       edit((m) => {
                         const ref = `${step.id}.${p.name}`;
-                        const next = { ...m, edges: m.edges.filter((e) => e.to !== ref) };
+                        const next = { ...m, edges: edgesOf(m).filter((e) => e.to !== ref) };
                         return updateStep(next, step.id, (s) => {
                           const inputs = { ...(s.inputs ?? {}) };
                           delete inputs[p.name];
@@ -337,7 +338,7 @@ function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undef
                     onClick={() =>
                       edit((m) => {
                         const ref = `${step.id}.${p.name}`;
-                        const next = { ...m, edges: m.edges.filter((e) => e.from !== ref) };
+                        const next = { ...m, edges: edgesOf(m).filter((e) => e.from !== ref) };
                         return updateStep(next, step.id, (s) => {
                           const outputs = { ...(s.outputs ?? {}) };
                           delete outputs[p.name];
@@ -399,18 +400,23 @@ function PolicyEditor({ step, error }: { step: StepDoc; error: string | null }) 
     );
   const setRetry = (key: "max" | "backoffMs", v: number | undefined) =>
     setPolicy((p) => {
-      const retry = withOptional({ ...(p.retry ?? {}) }, key, v);
-      return withOptional(p, "retry", Object.keys(retry).length > 0 ? retry : undefined);
+      // The wire type spells out every retry field; these are the format's defaults.
+      const retry: Retry = { max: 0, backoffMs: 500, factor: 2, maxBackoffMs: 30000, jitter: true, ...(p.retry ?? {}) };
+      if (key === "max" && v === undefined) return withOptional(p, "retry", undefined);
+      retry[key] = v ?? (key === "max" ? 0 : 500);
+      return { ...p, retry };
     });
-  const skip = policy.skipIf;
-  const simpleSkip = !skip || CONDITION_OPS.includes(skip.op);
+  const skip = asCondition(policy.skipIf);
+  const simpleSkip = policy.skipIf === undefined || policy.skipIf === null || (skip !== null && CONDITION_OPS.includes(skip.op));
+  const setSkip = (fn: (c: Condition) => Condition | undefined) =>
+    setPolicy((p) => withOptional(p, "skipIf", fn(asCondition(p.skipIf) ?? { op: "eq" }) as Json | undefined));
   return (
     <>
       <h3>Policy</h3>
       {error ? <p className="field-problem">{error}</p> : null}
       <div className="grid2">
         <Field label="Timeout (ms)">
-          <NumberInput ariaLabel="Timeout" integer value={policy.timeoutMs} onCommit={(v) => setPolicy((p) => withOptional(p, "timeoutMs", v))} />
+          <NumberInput ariaLabel="Timeout" integer value={policy.timeoutMs ?? undefined} onCommit={(v) => setPolicy((p) => withOptional(p, "timeoutMs", v))} />
         </Field>
         <Field label="Retries">
           <NumberInput ariaLabel="Retries" integer value={policy.retry?.max} onCommit={(v) => setRetry("max", v)} placeholder="0" />
@@ -444,11 +450,10 @@ function PolicyEditor({ step, error }: { step: StepDoc; error: string | null }) 
             <select
               aria-label="Skip condition operator"
               value={skip?.op ?? ""}
-              onChange={(e) =>
-                setPolicy((p) =>
-                  withOptional(p, "skipIf", e.target.value ? ({ ...(p.skipIf ?? {}), op: e.target.value } as Condition) : undefined),
-                )
-              }
+              onChange={(e) => {
+                const op = e.target.value;
+                setSkip((c) => (op ? { ...c, op } : undefined));
+              }}
             >
               <option value="">never</option>
               {CONDITION_OPS.map((o) => (
@@ -460,7 +465,7 @@ function PolicyEditor({ step, error }: { step: StepDoc; error: string | null }) 
                 ariaLabel="Skip condition reference"
                 placeholder="reference, e.g. mode"
                 value={skip.ref ?? ""}
-                onCommit={(v) => setPolicy((p) => ({ ...p, skipIf: { ...(p.skipIf ?? { op: "eq" }), ref: v } }))}
+                onCommit={(v) => setSkip((c) => ({ ...c, ref: v }))}
               />
             ) : null}
             {skip && skip.op !== "empty" && skip.op !== "notEmpty" ? (
@@ -468,18 +473,26 @@ function PolicyEditor({ step, error }: { step: StepDoc; error: string | null }) 
                 ariaLabel="Skip condition value"
                 placeholder="value"
                 value={skip.value === undefined ? "" : typeof skip.value === "string" ? skip.value : JSON.stringify(skip.value)}
-                onCommit={(v) =>
-                  setPolicy((p) => ({ ...p, skipIf: { ...(p.skipIf ?? { op: "eq" }), value: parseLoose(v) } }))
-                }
+                onCommit={(v) => setSkip((c) => ({ ...c, value: parseLoose(v) }))}
               />
             ) : null}
           </div>
         ) : (
-          <JsonInput value={skip as unknown as JsonObject} onCommit={(v) => setPolicy((p) => withOptional(p, "skipIf", v as unknown as Condition | undefined))} />
+          <JsonInput value={policy.skipIf ?? undefined} onCommit={(v) => setPolicy((p) => withOptional(p, "skipIf", v ?? undefined))} />
         )}
       </Field>
     </>
   );
+}
+
+/** Reads a skip condition the inspector can edit field by field, or null. */
+function asCondition(v: Json | null | undefined): Condition | null {
+  if (!v || typeof v !== "object" || Array.isArray(v) || typeof v.op !== "string") return null;
+  const c: Condition = { op: v.op };
+  if (typeof v.ref === "string") c.ref = v.ref;
+  if (v.value !== undefined) c.value = v.value;
+  if (v.of !== undefined) c.of = v.of;
+  return c;
 }
 
 /** Numbers and booleans typed into a text box keep their type; anything else is text. */

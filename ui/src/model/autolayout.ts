@@ -1,4 +1,5 @@
 /** Left-to-right auto-layout of the steps with dagre; comments and groups stay where they are. */
+import { edgesOf } from "./layout";
 import dagre from "@dagrejs/dagre";
 import type { MelodyFile, Point, StepTypeInfo } from "../backend/types";
 import { NODE_WIDTH, stepData, stepHeight } from "./graph";
@@ -9,7 +10,7 @@ export function autoLayout(m: MelodyFile, types: ReadonlyMap<string, StepTypeInf
   g.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 90, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const s of m.steps) g.setNode(s.id, { width: NODE_WIDTH, height: stepHeight(stepData(s, types)) });
-  for (const e of m.edges) g.setEdge(parseRef(e.from).step, parseRef(e.to).step);
+  for (const e of edgesOf(m)) g.setEdge(parseRef(e.from).step, parseRef(e.to).step);
   dagre.layout(g);
   const out = new Map<string, Point>();
   for (const s of m.steps) {

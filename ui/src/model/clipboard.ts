@@ -7,6 +7,7 @@ import type { CommentDoc, EdgeDoc, GroupDoc, MelodyFile, Point, StepDoc } from "
 import { stepIds, renameRefs } from "./edits";
 import { uniqueId } from "./ids";
 import { parseRef } from "./ports";
+import { commentsOf, edgesOf, groupsOf, positionsOf, withLayout } from "./layout";
 
 export interface Clip {
   symphonyClip: 1;
@@ -24,10 +25,10 @@ export function copy(
   groupSel: ReadonlySet<string> = new Set(),
 ): Clip {
   const steps = m.steps.filter((s) => stepSel.has(s.id));
-  const edges = m.edges.filter((e) => stepSel.has(parseRef(e.from).step) && stepSel.has(parseRef(e.to).step));
+  const edges = edgesOf(m).filter((e) => stepSel.has(parseRef(e.from).step) && stepSel.has(parseRef(e.to).step));
   const positions: Record<string, Point> = {};
   for (const s of steps) {
-    const p = m.layout?.steps?.[s.id];
+    const p = positionsOf(m)[s.id];
     if (p) positions[s.id] = p;
   }
   return {
@@ -35,8 +36,8 @@ export function copy(
     steps,
     edges,
     positions,
-    comments: (m.layout?.comments ?? []).filter((c) => commentSel.has(c.id)),
-    groups: (m.layout?.groups ?? []).filter((g) => groupSel.has(g.id)),
+    comments: commentsOf(m).filter((c) => commentSel.has(c.id)),
+    groups: groupsOf(m).filter((g) => groupSel.has(g.id)),
   };
 }
 
@@ -72,28 +73,33 @@ export function paste(m: MelodyFile, clip: Clip, offset: Point): PasteResult {
     const t = parseRef(e.to);
     return { from: `${newId(f.step)}.${f.port}`, to: `${newId(t.step)}.${t.port}` };
   });
-  const positions = { ...(m.layout?.steps ?? {}) };
+  const positions = { ...positionsOf(m) };
   clip.steps.forEach((s, i) => {
     const p = clip.positions[s.id] ?? { x: i * 40, y: i * 40 };
     positions[newId(s.id)] = { x: Math.round(p.x + offset.x), y: Math.round(p.y + offset.y) };
   });
-  const commentTaken = new Set((m.layout?.comments ?? []).map((c) => c.id));
+  const commentTaken = new Set(commentsOf(m).map((c) => c.id));
   const comments = clip.comments.map((c) => {
     const id = uniqueId(c.id, commentTaken);
     commentTaken.add(id);
     return { ...c, id, x: c.x + offset.x, y: c.y + offset.y };
   });
-  const groupTaken = new Set((m.layout?.groups ?? []).map((g) => g.id));
+  const groupTaken = new Set(groupsOf(m).map((g) => g.id));
   const groups = clip.groups.map((g) => {
     const id = uniqueId(g.id, groupTaken);
     groupTaken.add(id);
     return { ...g, id, x: g.x + offset.x, y: g.y + offset.y };
   });
-  const layout = { ...(m.layout ?? {}), steps: positions };
-  if (comments.length > 0) layout.comments = [...(m.layout?.comments ?? []), ...comments];
-  if (groups.length > 0) layout.groups = [...(m.layout?.groups ?? []), ...groups];
+  const melody = withLayout(
+    { ...m, steps: [...m.steps, ...steps], edges: [...edgesOf(m), ...edges] },
+    {
+      steps: positions,
+      comments: comments.length > 0 ? [...commentsOf(m), ...comments] : undefined,
+      groups: groups.length > 0 ? [...groupsOf(m), ...groups] : undefined,
+    },
+  );
   return {
-    melody: { ...m, steps: [...m.steps, ...steps], edges: [...m.edges, ...edges], layout },
+    melody,
     steps: steps.map((s) => s.id),
     comments: comments.map((c) => c.id),
     groups: groups.map((g) => g.id),

@@ -16,16 +16,12 @@ import type {
 } from "../backend/types";
 import { uniqueId } from "./ids";
 import { parseRef } from "./ports";
+import { commentsOf, edgesOf, groupsOf, positionsOf, withLayout } from "./layout";
 
 export function stepIds(m: MelodyFile): Set<string> {
   return new Set(m.steps.map((s) => s.id));
 }
 
-function withLayout(m: MelodyFile, patch: (l: NonNullable<MelodyFile["layout"]>) => void): MelodyFile {
-  const layout = { ...(m.layout ?? {}) };
-  patch(layout);
-  return { ...m, layout };
-}
 
 /** A new step of `type` at `at`, with an id made from the type's title. */
 export function addStep(m: MelodyFile, type: StepTypeInfo, at: Point): { melody: MelodyFile; id: string } {
@@ -34,8 +30,8 @@ export function addStep(m: MelodyFile, type: StepTypeInfo, at: Point): { melody:
   if (type.capabilities.length > 0) step.capabilities = [...type.capabilities];
   // Routers must declare their output ports; start with one so the step can be connected.
   if (type.outputs.length === 0 && type.extraOutputs) step.outputs = { out: { type: type.extraOutputs } };
-  const melody = withLayout({ ...m, steps: [...m.steps, step] }, (l) => {
-    l.steps = { ...(l.steps ?? {}), [id]: { x: Math.round(at.x), y: Math.round(at.y) } };
+  const melody = withLayout({ ...m, steps: [...m.steps, step] }, {
+    steps: { ...positionsOf(m), [id]: { x: Math.round(at.x), y: Math.round(at.y) } },
   });
   return { melody, id };
 }
@@ -46,20 +42,19 @@ export function removeItems(
   ids: { steps: ReadonlySet<string>; edges: ReadonlySet<string>; comments: ReadonlySet<string>; groups: ReadonlySet<string> },
 ): MelodyFile {
   const steps = m.steps.filter((s) => !ids.steps.has(s.id));
-  const edges = m.edges.filter(
+  const edges = edgesOf(m).filter(
     (e) => !ids.edges.has(`${e.from}->${e.to}`) && !ids.steps.has(parseRef(e.from).step) && !ids.steps.has(parseRef(e.to).step),
   );
-  return withLayout({ ...m, steps, edges }, (l) => {
-    if (l.steps) {
-      const pos = { ...l.steps };
-      for (const id of ids.steps) delete pos[id];
-      l.steps = pos;
-    }
-    if (l.comments) l.comments = l.comments.filter((c) => !ids.comments.has(c.id));
-    if (l.comments?.length === 0) delete l.comments;
-    if (l.groups) l.groups = l.groups.filter((g) => !ids.groups.has(g.id));
-    if (l.groups?.length === 0) delete l.groups;
-  });
+  const pos = { ...positionsOf(m) };
+  for (const id of ids.steps) delete pos[id];
+  return withLayout(
+    { ...m, steps, edges },
+    {
+      steps: pos,
+      comments: commentsOf(m).filter((c) => !ids.comments.has(c.id)),
+      groups: groupsOf(m).filter((g) => !ids.groups.has(g.id)),
+    },
+  );
 }
 
 export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; ty: PortType }): MelodyFile {
@@ -70,7 +65,7 @@ export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; 
       s.id === target ? { ...s, inputs: { ...(s.inputs ?? {}), [newPort.name]: { type: newPort.ty } } } : s,
     );
   }
-  return { ...m, steps, edges: [...m.edges, edge] };
+  return { ...m, steps, edges: [...edgesOf(m), edge] };
 }
 
 /** Sets positions (rounded to whole pixels) of steps, comments and groups by canvas id. */
@@ -80,25 +75,25 @@ export function moveItems(
   comments: ReadonlyMap<string, Point> = new Map(),
   groups: ReadonlyMap<string, Point> = new Map(),
 ): MelodyFile {
-  return withLayout(m, (l) => {
-    if (steps.size > 0) {
-      const pos = { ...(l.steps ?? {}) };
-      for (const [id, p] of steps) pos[id] = { x: Math.round(p.x), y: Math.round(p.y) };
-      l.steps = pos;
-    }
-    if (comments.size > 0 && l.comments) {
-      l.comments = l.comments.map((c) => {
-        const p = comments.get(c.id);
-        return p ? { ...c, x: Math.round(p.x), y: Math.round(p.y) } : c;
-      });
-    }
-    if (groups.size > 0 && l.groups) {
-      l.groups = l.groups.map((g) => {
-        const p = groups.get(g.id);
-        return p ? { ...g, x: Math.round(p.x), y: Math.round(p.y) } : g;
-      });
-    }
-  });
+  const patch: Parameters<typeof withLayout>[1] = {};
+  if (steps.size > 0) {
+    const pos = { ...positionsOf(m) };
+    for (const [id, p] of steps) pos[id] = { x: Math.round(p.x), y: Math.round(p.y) };
+    patch.steps = pos;
+  }
+  if (comments.size > 0) {
+    patch.comments = commentsOf(m).map((c) => {
+      const p = comments.get(c.id);
+      return p ? { ...c, x: Math.round(p.x), y: Math.round(p.y) } : c;
+    });
+  }
+  if (groups.size > 0) {
+    patch.groups = groupsOf(m).map((g) => {
+      const p = groups.get(g.id);
+      return p ? { ...g, x: Math.round(p.x), y: Math.round(p.y) } : g;
+    });
+  }
+  return withLayout(m, patch);
 }
 
 /** Replaces one step through `fn`; other steps keep their identity. */
@@ -149,15 +144,13 @@ export function renameStep(m: MelodyFile, from: string, to: string): MelodyFile 
     const config = renameRefs(renamed.config, renames);
     return JSON.stringify(config) === JSON.stringify(renamed.config) ? renamed : { ...renamed, config };
   });
-  const edges = m.edges.map((e) => (parseRef(e.from).step === from || parseRef(e.to).step === from ? { from: fix(e.from), to: fix(e.to) } : e));
-  return withLayout({ ...m, steps, edges }, (l) => {
-    if (l.steps?.[from]) {
-      const pos = { ...l.steps };
-      pos[to] = pos[from]!;
-      delete pos[from];
-      l.steps = pos;
-    }
-  });
+  const edges = edgesOf(m).map((e) => (parseRef(e.from).step === from || parseRef(e.to).step === from ? { from: fix(e.from), to: fix(e.to) } : e));
+  const pos = { ...positionsOf(m) };
+  if (pos[from]) {
+    pos[to] = pos[from];
+    delete pos[from];
+  }
+  return withLayout({ ...m, steps, edges }, { steps: pos });
 }
 
 function layoutIds(items: readonly { id: string }[] | undefined): Set<string> {
@@ -165,23 +158,23 @@ function layoutIds(items: readonly { id: string }[] | undefined): Set<string> {
 }
 
 export function addComment(m: MelodyFile, at: Point, text = ""): { melody: MelodyFile; id: string } {
-  const id = uniqueId("note", layoutIds(m.layout?.comments));
+  const id = uniqueId("note", layoutIds(commentsOf(m)));
   const comment: CommentDoc = { id, x: Math.round(at.x), y: Math.round(at.y), width: 220, height: 120, text };
-  return { melody: withLayout(m, (l) => void (l.comments = [...(l.comments ?? []), comment])), id };
+  return { melody: withLayout(m, { comments: [...commentsOf(m), comment] }), id };
 }
 
 export function updateComment(m: MelodyFile, id: string, patch: Partial<CommentDoc>): MelodyFile {
-  return withLayout(m, (l) => void (l.comments = (l.comments ?? []).map((c) => (c.id === id ? { ...c, ...patch } : c))));
+  return withLayout(m, { comments: commentsOf(m).map((c) => (c.id === id ? { ...c, ...patch } : c)) });
 }
 
 export function addGroup(m: MelodyFile, box: { x: number; y: number; width: number; height: number }, label: string): { melody: MelodyFile; id: string } {
-  const id = uniqueId("group", layoutIds(m.layout?.groups));
+  const id = uniqueId("group", layoutIds(groupsOf(m)));
   const group: GroupDoc = { id, label, ...box };
-  return { melody: withLayout(m, (l) => void (l.groups = [...(l.groups ?? []), group])), id };
+  return { melody: withLayout(m, { groups: [...groupsOf(m), group] }), id };
 }
 
 export function updateGroup(m: MelodyFile, id: string, patch: Partial<GroupDoc>): MelodyFile {
-  return withLayout(m, (l) => void (l.groups = (l.groups ?? []).map((g) => (g.id === id ? { ...g, ...patch } : g))));
+  return withLayout(m, { groups: groupsOf(m).map((g) => (g.id === id ? { ...g, ...patch } : g)) });
 }
 
 /** A new, empty melody. */

@@ -7,6 +7,7 @@
 import type { Edge, Node } from "@xyflow/react";
 import type { CommentDoc, EdgeDoc, GroupDoc, MelodyFile, Point, StepDoc, StepTypeInfo } from "../backend/types";
 import { inputsOf, outputsOf, parseRef, type ResolvedPort } from "./ports";
+import { commentsOf, edgesOf, groupsOf, positionsOf, withLayout } from "./layout";
 
 export type StepNodeData = {
   step: StepDoc;
@@ -78,8 +79,8 @@ export function melodyToNodes(
   const prevById = new Map<string, FlowNode>();
   for (const n of prev) prevById.set(n.id, n);
   const out: FlowNode[] = [];
-  const layout = melody.layout ?? {};
-  for (const g of layout.groups ?? []) {
+  const positions = positionsOf(melody);
+  for (const g of groupsOf(melody)) {
     const id = GROUP_PREFIX + g.id;
     const old = prevById.get(id);
     const selected = selection.has(id);
@@ -101,7 +102,7 @@ export function melodyToNodes(
   }
   melody.steps.forEach((step, i) => {
     const data = stepData(step, types);
-    const position = layout.steps?.[step.id] ?? defaultPosition(i);
+    const position = positions[step.id] ?? defaultPosition(i);
     const selected = selection.has(step.id);
     const old = prevById.get(step.id);
     if (old && old.type === "step" && old.data === data && samePoint(old.position, position) && old.selected === selected) {
@@ -110,7 +111,7 @@ export function melodyToNodes(
     }
     out.push({ id: step.id, type: "step", position: { x: position.x, y: position.y }, data, selected });
   });
-  for (const c of layout.comments ?? []) {
+  for (const c of commentsOf(melody)) {
     const id = COMMENT_PREFIX + c.id;
     const old = prevById.get(id);
     const selected = selection.has(id);
@@ -139,7 +140,7 @@ export function melodyToEdges(
 ): FlowEdge[] {
   const prevById = new Map<string, FlowEdge>();
   for (const e of prev) prevById.set(e.id, e);
-  return melody.edges.map((doc) => {
+  return edgesOf(melody).map((doc) => {
     const id = edgeId(doc);
     const selected = selection.has(id);
     const old = prevById.get(id);
@@ -178,16 +179,12 @@ export function graphToMelody(base: MelodyFile, nodes: readonly FlowNode[], edge
       groups.push({ ...n.data.group, x: n.position.x, y: n.position.y });
     }
   }
-  const layout = { ...(base.layout ?? {}) };
-  layout.steps = positions;
-  if (comments.length > 0) layout.comments = comments;
-  else delete layout.comments;
-  if (groups.length > 0) layout.groups = groups;
-  else delete layout.groups;
-  return {
-    ...base,
-    steps,
-    edges: edges.map((e) => e.data?.doc ?? { from: `${e.source}.${e.sourceHandle ?? ""}`, to: `${e.target}.${e.targetHandle ?? ""}` }),
-    layout,
-  };
+  return withLayout(
+    {
+      ...base,
+      steps,
+      edges: edges.map((e) => e.data?.doc ?? { from: `${e.source}.${e.sourceHandle ?? ""}`, to: `${e.target}.${e.targetHandle ?? ""}` }),
+    },
+    { steps: positions, comments, groups },
+  );
 }

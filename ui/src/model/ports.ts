@@ -4,6 +4,7 @@
  * ones the step declares; an edge joins an output port to an input port whose type accepts it;
  * an input takes one edge unless it is a list; the graph stays acyclic.
  */
+import { edgesOf } from "./layout";
 import type { EdgeDoc, Json, MelodyFile, PortType, StepDoc, StepTypeInfo } from "../backend/types";
 
 export interface ResolvedPort {
@@ -124,7 +125,7 @@ export function canConnect(
   const dstType = types.get(dst.type);
   const out = outputsOf(src, srcType).find((p) => p.name === from.port);
   if (!out) return { ok: false, reason: `${src.id} has no output port "${from.port}".` };
-  if (reaches(melody.edges, dst.id, src.id)) {
+  if (reaches(edgesOf(melody), dst.id, src.id)) {
     return {
       ok: false,
       reason: `${src.id} → ${dst.id} would make a cycle: ${dst.id} already feeds ${src.id}. Melodies cannot loop.`,
@@ -150,10 +151,10 @@ export function canConnect(
   }
   const toRef = formatRef(to);
   const fromRef = formatRef(from);
-  if (melody.edges.some((e) => e.from === fromRef && e.to === toRef)) {
+  if (edgesOf(melody).some((e) => e.from === fromRef && e.to === toRef)) {
     return { ok: false, reason: `${fromRef} is already connected to ${toRef}.` };
   }
-  if (inp.ty !== "list" && melody.edges.some((e) => e.to === toRef)) {
+  if (inp.ty !== "list" && edgesOf(melody).some((e) => e.to === toRef)) {
     return { ok: false, reason: `${toRef} already has an incoming edge; only list ports collect several.` };
   }
   return { ok: true, edge: { from: fromRef, to: toRef } };

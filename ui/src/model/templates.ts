@@ -4,6 +4,7 @@
  * `input.goal`), and outputs of steps upstream of it (`plan.output`), plus any names a
  * surrounding cue adds (a map body's `item` and `index`).
  */
+import { edgesOf } from "./layout";
 import type { MelodyFile, StepDoc, StepTypeInfo } from "../backend/types";
 import { inputsOf, upstreamOf } from "./ports";
 
@@ -41,7 +42,7 @@ export function scopeOf(
   return {
     ports: new Set(inputsOf(step, type).map((p) => p.name)),
     runInputs: new Set(Object.keys(melody.inputs ?? {})),
-    upstream: upstreamOf(melody.edges, step.id),
+    upstream: upstreamOf(edgesOf(melody), step.id),
     extra: new Set(extra),
   };
 }

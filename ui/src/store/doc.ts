@@ -19,6 +19,7 @@ import {
   type FlowNode,
 } from "../model/graph";
 import { moveItems, removeItems } from "../model/edits";
+import { commentsOf, edgesOf, groupsOf, withLayout } from "../model/layout";
 import { copy, paste, type Clip } from "../model/clipboard";
 
 const HISTORY_LIMIT = 300;
@@ -107,9 +108,9 @@ export const useDoc = create<DocState>()((set, get) => {
   };
   const validSelection = (melody: MelodyFile, selection: Iterable<string>): Set<string> => {
     const ids = new Set<string>(melody.steps.map((s) => s.id));
-    for (const e of melody.edges) ids.add(`${e.from}->${e.to}`);
-    for (const c of melody.layout?.comments ?? []) ids.add(COMMENT_PREFIX + c.id);
-    for (const g of melody.layout?.groups ?? []) ids.add(GROUP_PREFIX + g.id);
+    for (const e of edgesOf(melody)) ids.add(`${e.from}->${e.to}`);
+    for (const c of commentsOf(melody)) ids.add(COMMENT_PREFIX + c.id);
+    for (const g of groupsOf(melody)) ids.add(GROUP_PREFIX + g.id);
     return new Set([...selection].filter((id) => ids.has(id)));
   };
   const moveTo = (melody: MelodyFile, past: MelodyFile[], future: MelodyFile[], select?: Iterable<string>) => {
@@ -238,21 +239,16 @@ export const useDoc = create<DocState>()((set, get) => {
         s.edit((m) => moveItems(m, positions, movedComments, movedGroups));
       }
       if (resized.size > 0) {
-        s.edit((m) => {
-          let layout = m.layout ?? {};
-          for (const [id, d] of resized) {
-            const w = Math.round(d.width);
-            const h = Math.round(d.height);
-            if (id.startsWith(COMMENT_PREFIX)) {
-              const cid = id.slice(COMMENT_PREFIX.length);
-              layout = { ...layout, comments: (layout.comments ?? []).map((c) => (c.id === cid ? { ...c, width: w, height: h } : c)) };
-            } else if (id.startsWith(GROUP_PREFIX)) {
-              const gid = id.slice(GROUP_PREFIX.length);
-              layout = { ...layout, groups: (layout.groups ?? []).map((g) => (g.id === gid ? { ...g, width: w, height: h } : g)) };
-            }
-          }
-          return { ...m, layout };
-        });
+        const size = (id: string) => {
+          const d = resized.get(id);
+          return d ? { width: Math.round(d.width), height: Math.round(d.height) } : null;
+        };
+        s.edit((m) =>
+          withLayout(m, {
+            comments: commentsOf(m).map((c) => ({ ...c, ...size(COMMENT_PREFIX + c.id) })),
+            groups: groupsOf(m).map((g) => ({ ...g, ...size(GROUP_PREFIX + g.id) })),
+          }),
+        );
       }
       if (removed.length > 0) {
         get().select(removed);

@@ -42,13 +42,13 @@ describe("document history", () => {
   });
   it("deletes a selected step with its edges, and undo brings both back", () => {
     const d = useDoc.getState;
-    const edges = d().melody!.edges.length;
+    const edges = d().melody!.edges!.length;
     d().select(["spec"]);
     d().deleteSelection();
     expect(d().melody?.steps.some((s) => s.id === "spec")).toBe(false);
-    expect(d().melody!.edges.length).toBe(edges - 3);
+    expect(d().melody!.edges!.length).toBe(edges - 3);
     d().undo();
-    expect(d().melody!.edges.length).toBe(edges);
+    expect(d().melody!.edges!.length).toBe(edges);
   });
   it("copy and paste selects the renamed copies", () => {
     const d = useDoc.getState;
@@ -64,7 +64,7 @@ describe("document history", () => {
     const before = d().nodes;
     d().edit((m) => addEdge(m, { from: "spec.output", to: "write_code.items" }));
     expect(d().nodes.every((n, i) => n === before[i])).toBe(true);
-    expect(d().edges).toHaveLength(ideaToCodeMelody().edges.length + 1);
+    expect(d().edges).toHaveLength(ideaToCodeMelody().edges!.length + 1);
   });
   it("files problems under their step", () => {
     useDoc.getState().setProblems([
