@@ -21,7 +21,7 @@ import { useDoc } from "../store/doc";
 import { useApp } from "../store/app";
 import { canConnect, type PortRef } from "../model/ports";
 import { addEdge, addStep } from "../model/edits";
-import type { FlowEdge, FlowNode } from "../model/graph";
+import { NODE_WIDTH, stepHeight, type FlowEdge, type FlowNode } from "../model/graph";
 import { StepNode } from "./StepNode";
 import { CommentNode } from "./CommentNode";
 import { GroupNode } from "./GroupNode";
@@ -58,6 +58,27 @@ const miniMapColor = (n: FlowNode) => {
       return "#d07cf0";
   }
 };
+
+/**
+ * A viewport that fits every node, from the layout alone (nodes are not measured yet), for the
+ * canvas's expected size: the window minus the palette, inspector, toolbar and problems list.
+ */
+function initialViewport(nodes: readonly FlowNode[]): { x: number; y: number; zoom: number } {
+  if (nodes.length === 0) return { x: 40, y: 40, zoom: 1 };
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (const n of nodes) {
+    const w = n.width ?? NODE_WIDTH;
+    const h = n.height ?? (n.type === "step" ? stepHeight(n.data) : 100);
+    x1 = Math.min(x1, n.position.x);
+    y1 = Math.min(y1, n.position.y);
+    x2 = Math.max(x2, n.position.x + w);
+    y2 = Math.max(y2, n.position.y + h);
+  }
+  const width = Math.max(300, window.innerWidth - 220 - 330);
+  const height = Math.max(200, window.innerHeight - 40 - 150);
+  const zoom = Math.min(1.2, Math.max(0.05, Math.min(width / ((x2 - x1) * 1.3), height / ((y2 - y1) * 1.3))));
+  return { x: width / 2 - ((x1 + x2) / 2) * zoom, y: height / 2 - ((y1 + y2) / 2) * zoom, zoom };
+}
 
 export function Canvas() {
   const nodes = useDoc((s) => s.nodes);
@@ -129,14 +150,17 @@ export function Canvas() {
     void flow.setCenter(n.position.x + w / 2, n.position.y + h / 2, { zoom: Math.max(flow.getZoom(), 1), duration: 300 });
   }, [focus, flow]);
 
-  // Fit a newly loaded melody into view; an empty one starts at 100 %.
+  // The first render is already fitted (see `initialViewport`), so a large melody is laid out
+  // once; later loads (a reload after the file changed on disk) fit again.
+  const [initial] = useState(() => ({ loads: useDoc.getState().loads, viewport: initialViewport(useDoc.getState().nodes) }));
   useEffect(() => {
+    if (loads === initial.loads) return;
     const t = setTimeout(() => {
       if (useDoc.getState().nodes.length > 0) void flow.fitView({ padding: 0.15, maxZoom: 1.2 });
       else void flow.setViewport({ x: 40, y: 40, zoom: 1 });
     }, 30);
     return () => clearTimeout(t);
-  }, [loads, flow]);
+  }, [loads, flow, initial]);
 
   return (
     <div className="canvas" ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
@@ -155,6 +179,7 @@ export function Canvas() {
         minZoom={0.05}
         maxZoom={2.5}
         onlyRenderVisibleElements
+        defaultViewport={initial.viewport}
         defaultEdgeOptions={{ type: "default" }}
         proOptions={{ hideAttribution: true }}
         colorMode="dark"
