@@ -39,7 +39,9 @@ export function PromptEditor({
     parts.push("\u200b");
     return { parts, issues };
   }, [draft, scope]);
-  const visible = [...scope.ports, ...scope.extra, ...[...scope.runInputs].map((n) => n), ...[...scope.upstream].map((s) => `${s}.output`)];
+  const all = [...scope.ports, ...scope.extra, ...scope.runInputs, ...[...scope.upstream].map((s) => `${s}.output`)];
+  const SHOWN = 10;
+  const visible = all.slice(0, SHOWN);
   return (
     <div className="prompt-editor">
       <div className="prompt-stack">
@@ -77,6 +79,7 @@ export function PromptEditor({
                 {`{{${v}}}`}
               </code>
             ))}
+        {all.length > SHOWN ? <span>and {all.length - SHOWN} more</span> : null}
       </div>
     </div>
   );
