@@ -80,4 +80,20 @@ export async function editorScenario(page, server) {
   check(file.steps.find((s) => s.id === "spec").config.prompt === original, "the undone prompt edit is not in the file");
   check(file.layout.steps.template !== undefined, "the new step's position is in layout");
   await page.screenshot({ path: path.join(outDir, "e2e-editor-saved.png") });
+
+  // 7. Copy, paste (renamed id), undo; a note through the command palette.
+  await page.click('.step-node[data-step="features"] .step-title');
+  await page.locator(".react-flow__pane").focus();
+  await page.keyboard.press("Control+c");
+  await page.keyboard.press("Control+v");
+  await page.waitForSelector('.step-node[data-step="features_2"]');
+  check(true, "Ctrl+C, Ctrl+V pastes a copy named features_2");
+  await page.keyboard.press("Control+z");
+  await page.waitForSelector('.step-node[data-step="features_2"]', { state: "detached" });
+  check(true, "Ctrl+Z removes the pasted copy");
+  await page.keyboard.press("Control+k");
+  await page.getByLabel("Command", { exact: true }).fill("add a note");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".comment-node");
+  check(true, "Ctrl+K → 'Add a note' puts a note on the canvas");
 }

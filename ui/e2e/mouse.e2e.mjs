@@ -52,4 +52,11 @@ export async function mouseScenario(page, server) {
   await page.waitForSelector(".badge.run-succeeded");
   check(true, "the toolbar shows the run succeeded");
   await page.screenshot({ path: path.join(outDir, "e2e-mouse-run.png") });
+
+  // Another editor changes the file: with no unsaved edits, the editor reloads it.
+  const changed = JSON.parse(fs.readFileSync(saved, "utf8"));
+  changed.melody.name = "Changed on disk";
+  fs.writeFileSync(saved, JSON.stringify(changed, null, 2) + "\n");
+  await page.waitForSelector(".doc-title >> text=Changed on disk", { timeout: 10000 });
+  check(true, "a change on disk is reloaded into the editor");
 }

@@ -155,7 +155,18 @@ function commitFocusedField() {
   if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) el.blur();
 }
 
-export async function save(): Promise<boolean> {
+/** The save in flight, if any: a `file-changed` for our own write must wait for its new hash. */
+let saving: Promise<boolean> | null = null;
+
+export function save(): Promise<boolean> {
+  if (saving) return saving;
+  saving = doSave().finally(() => {
+    saving = null;
+  });
+  return saving;
+}
+
+async function doSave(): Promise<boolean> {
   commitFocusedField();
   const { melody } = useDoc.getState();
   let { path } = useDoc.getState();
@@ -186,6 +197,8 @@ export function suggestedPath(melody: MelodyFile): string {
 let reloadAsked = false;
 
 async function fileChanged(path: string, hash: string): Promise<void> {
+  // Our own save announces itself too; compare against the hash it returns, not the old one.
+  if (saving) await saving.catch(() => false);
   const doc = useDoc.getState();
   if (!doc.melody || !doc.path || reloadAsked) return;
   if (!samePath(path, doc.path) || hash === doc.hash) return;
