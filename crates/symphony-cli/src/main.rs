@@ -51,6 +51,8 @@ enum Command {
     Fmt(cmd::fmt::Args),
     /// List the step types this build can play.
     Types(cmd::types::Args),
+    /// Serve the app's API and UI over HTTP on loopback; prints the URL (with its token) first.
+    Serve(cmd::serve::Args),
     /// Set, list and remove the credentials melodies name (values never on the command line).
     Credential(cmd::credential::Args),
 }
@@ -98,6 +100,7 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Run(args) => block_on(cmd::run::run(args))?,
         Command::Resume(args) => block_on(cmd::runs::resume(args))?,
         Command::Runs(args) => block_on(cmd::runs::run(args))?,
+        Command::Serve(args) => block_on(cmd::serve::run(args))?,
     })
 }
 

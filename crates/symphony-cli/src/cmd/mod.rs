@@ -12,6 +12,7 @@ pub mod import;
 pub mod plan;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod types;
 pub mod validate;
 

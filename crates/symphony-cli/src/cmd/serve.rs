@@ -1,0 +1,65 @@
+//! `symphony serve`: the app's API and UI over HTTP on loopback (see `symphony-serve`).
+//!
+//! The first line on stdout is the URL to open, token included
+//! (`http://127.0.0.1:PORT/?token=…`), so scripts and tests can read it; the server then runs
+//! until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use symphony_serve::{Config, Server};
+
+use crate::exit::{Exit, Failure, Outcome};
+
+/// Arguments of `symphony serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project folder (the one holding `melodies/`); the app reads and writes only here.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// Where to listen. Loopback by default; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// The token API requests must carry (default: a random one, printed in the URL).
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+    /// The built UI to serve (default: `ui/dist` in the project, if it is there).
+    #[arg(long, value_name = "DIR")]
+    pub ui: Option<PathBuf>,
+}
+
+/// Runs `symphony serve`.
+pub async fn run(args: Args) -> Outcome {
+    if args.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--token: the token cannot be empty",
+        ));
+    }
+    let ui_dir = args.ui.clone().or_else(|| {
+        let built = args.project.join("ui/dist");
+        built.join("index.html").is_file().then_some(built)
+    });
+    if !args.addr.ip().is_loopback() {
+        errln!(
+            "warning: listening on {}, which other machines may reach; anyone with the token can run melodies here",
+            args.addr
+        );
+    }
+    let server = Server::start(Config {
+        project: args.project,
+        addr: args.addr,
+        token: args.token,
+        ui_dir,
+        host: symphony_host::HostOptions::default(),
+    })
+    .await
+    .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
+    outln!("{}", server.url());
+    errln!("serving the project's API and UI; Ctrl-C stops");
+    tokio::select! {
+        result = server.wait() => result.map_err(|e| Failure::new(Exit::Io, format!("the server stopped: {e}")))?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(Exit::Success)
+}
