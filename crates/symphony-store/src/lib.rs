@@ -79,6 +79,18 @@ pub enum StoreError {
     },
 }
 
+/// Whether a migration failed because another process was applying it at the same time.
+fn raced(e: &sqlx::migrate::MigrateError) -> bool {
+    let text = e.to_string();
+    [
+        "already exists",
+        "UNIQUE constraint failed",
+        "database is locked",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 /// What to do about a database error a person can act on (SQLite's primary result codes).
 fn hint(e: &sqlx::Error) -> &'static str {
     let code = match e {
@@ -177,10 +189,20 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| fail(explain_open(&e)))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| fail(format!("cannot bring its schema up to date: {e}; if the file is damaged, move it aside and a new store is started")))?;
+        // SQLite gives sqlx's migrator no lock: two processes opening a new store at once
+        // both try to create it, and the slower one finds the tables made. Once the faster
+        // one has committed, running the migrator again finds everything applied.
+        let mut tries = 0;
+        loop {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => break,
+                Err(e) if tries < 20 && raced(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(fail(format!("cannot bring its schema up to date: {e}; if the file is damaged, move it aside and a new store is started"))),
+            }
+        }
         Ok(Store {
             pool,
             path: path.to_owned(),

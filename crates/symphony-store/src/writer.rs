@@ -154,15 +154,30 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let store = self.store.clone();
+            // Small: `attempts` holds only steps in flight, `outputs` steps between their
+            // output and their success.
+            let before = (self.seq, self.outputs.clone(), self.attempts.clone());
             let mut batch = Batch::default();
             for record in &records {
                 self.add(&mut batch, record);
             }
+            if let Err(e) = write(&store, &self.run_id, self.session, batch).await {
+                if records.len() == 1 {
+                    return Err(store.err("writing events", e));
+                }
+                // The batch did not fit (a full disk, say): keep every event that still
+                // does, one at a time, and stop at the first that does not.
+                (self.seq, self.outputs, self.attempts) = before;
+                for record in &records {
+                    let mut one = Batch::default();
+                    self.add(&mut one, record);
+                    write(&store, &self.run_id, self.session, one)
+                        .await
+                        .map_err(|e| store.err("writing events", e))?;
+                }
+            }
             records.clear();
-            let store = self.store.clone();
-            write(&store, &self.run_id, self.session, batch)
-                .await
-                .map_err(|e| store.err("writing events", e))?;
         }
         Ok(())
     }
@@ -252,6 +267,7 @@ impl Writer {
                 cache_key,
             } => {
                 self.update_attempt(batch, step, None, |a| a.ended_ms = Some(at));
+                self.attempts.remove(&(step.to_string(), -1));
                 let hash = self.outputs.remove(&**step);
                 if let (Some(key), Some(hash), OutputOrigin::Played) = (cache_key, &hash, origin) {
                     batch.cache.push((key.to_string(), hash.clone()));
@@ -276,6 +292,7 @@ impl Writer {
                     a.error = Some(error.clone());
                     a.ended_ms = Some(at);
                 });
+                self.attempts.remove(&(step.to_string(), -1));
                 batch.results.insert(
                     step.to_string(),
                     ResultRow::ended(StepOutcome::Failed, Some(error), seq),

@@ -269,7 +269,7 @@ pub async fn play(
         return Err(Failure::new(
             Exit::Io,
             format!(
-                "run {run_id} was stopped: {e}. The step outputs written before are kept in the workspace and the store"
+                "the run store could not keep all of run {run_id}: {e}. What it wrote before is kept, and the workspace holds the output of every step that finished"
             ),
         ));
     }
