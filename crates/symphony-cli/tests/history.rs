@@ -94,6 +94,12 @@ fn a_fork_reruns_from_a_step_and_keeps_the_parents_other_outputs() {
     let (_, shown, out) = finish(symphony(d).args(["runs", "show", &fork, "--json"]));
     assert_eq!(shown[0]["parentId"], json!(parent), "{out}");
     assert_eq!(shown[0]["forkStep"], "s3", "{out}");
+    // The files a run produced are kept with it: which step wrote what, its size and hash.
+    let written = std::fs::read(d.join("ws-fork/files/out.md")).unwrap();
+    assert_eq!(shown[0]["files"][0]["path"], "out.md", "{out}");
+    assert_eq!(shown[0]["files"][0]["step"], "save", "{out}");
+    assert_eq!(shown[0]["files"][0]["bytes"], written.len(), "{out}");
+    assert_eq!(shown[0]["files"][0]["sha256"].as_str().unwrap().len(), 64);
     let (_, _, listed) = finish(symphony(d).args(["runs", "list"]));
     assert!(listed.contains(&format!("(fork of {parent})")), "{listed}");
 

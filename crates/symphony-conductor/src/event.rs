@@ -287,6 +287,17 @@ pub enum RunEvent {
         /// The prompt.
         prompt: String,
     },
+    /// A step wrote a file in the run workspace's `files/` folder.
+    FileWritten {
+        /// The step.
+        step: StepId,
+        /// The file, relative to `files/`.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// SHA-256 of its content, hex.
+        sha256: String,
+    },
     /// Data went along an edge.
     DataSent {
         /// The upstream step.
@@ -425,6 +436,7 @@ impl RunEvent {
             | RunEvent::StepCancelled { step }
             | RunEvent::StepSucceeded { step, .. }
             | RunEvent::StepPrompt { step, .. }
+            | RunEvent::FileWritten { step, .. }
             | RunEvent::Bottleneck { step, .. } => Some(step),
             RunEvent::DataSent { from_step, .. } => Some(from_step),
             RunEvent::RunStarted { .. }

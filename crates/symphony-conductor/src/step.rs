@@ -270,6 +270,19 @@ impl StepContext {
         });
     }
 
+    /// Reports a file the step wrote in the workspace's `files/` folder (`path` relative to
+    /// it), so hosts can list and keep the files a run produced.
+    pub fn report_file(&self, path: &str, content: &[u8]) {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(content);
+        self.events.send(RunEvent::FileWritten {
+            step: self.step.clone(),
+            path: path.to_owned(),
+            bytes: content.len() as u64,
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        });
+    }
+
     /// Reports streamed work (coalesced for listeners).
     pub fn progress(&self, text: &str, tokens: u64) {
         self.events

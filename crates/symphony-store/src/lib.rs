@@ -28,7 +28,7 @@ use symphony_conductor::{BoxFuture, OutputCache, Outputs};
 
 pub use export::{Pruned, StepDiff};
 pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
-pub use queries::{RunDetail, RunSummary, StepRow, StoredEvent};
+pub use queries::{FileRow, RunDetail, RunSummary, StepRow, StoredEvent};
 pub use writer::Recorder;
 
 /// Embedded migrations (`migrations/NNNN_*.sql`), applied in order when a store opens.

@@ -70,6 +70,22 @@ pub struct RunDetail {
     pub sessions: i64,
     /// Its steps, in the order they ended.
     pub steps: Vec<StepRow>,
+    /// The files its steps wrote in the workspace's `files/` folder, in the order written.
+    pub files: Vec<FileRow>,
+}
+
+/// A file a run produced.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRow {
+    /// Relative to the workspace's `files/` folder.
+    pub path: String,
+    /// The step that wrote it.
+    pub step: String,
+    /// Its size.
+    pub bytes: i64,
+    /// SHA-256 of its content, hex.
+    pub sha256: String,
 }
 
 /// One event of a run's log.
@@ -126,6 +142,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err("reading steps", e))?;
+        let files: Vec<FileRow> = sqlx::query_as(
+            "SELECT path, step, bytes, sha256 FROM files WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err("reading files", e))?;
         let json = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
         Ok(RunDetail {
             summary: RunSummary {
@@ -144,6 +167,7 @@ impl Store {
             fork_step: r.11,
             sessions: r.12,
             steps,
+            files,
         })
     }
 

@@ -105,6 +105,8 @@ struct Batch {
     results: HashMap<String, ResultRow>,
     /// Cache entries: key → output hash.
     cache: Vec<(String, String)>,
+    /// Files written: (path, step, bytes, sha256, seq); the latest write of a path wins.
+    files: Vec<(String, String, u64, String, i64)>,
     /// The run's end: status and totals.
     finished: Option<(String, Option<String>)>,
 }
@@ -310,6 +312,14 @@ impl Writer {
                     ResultRow::ended(StepOutcome::Cancelled, None, seq),
                 );
             }
+            RunEvent::FileWritten {
+                step,
+                path,
+                bytes,
+                sha256,
+            } => batch
+                .files
+                .push((path.clone(), step.to_string(), *bytes, sha256.clone(), seq)),
             RunEvent::RunFinished { status, totals } => {
                 let status = serde_json::to_value(status)
                     .ok()
@@ -449,6 +459,20 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
             });
             q.build().execute(&mut *tx).await?;
         }
+    }
+    for rows in batch.files.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO files (run_id, path, step, bytes, sha256, seq) ",
+        );
+        q.push_values(rows, |mut b, (path, step, bytes, sha256, seq)| {
+            b.push_bind(run_id)
+                .push_bind(path)
+                .push_bind(step)
+                .push_bind(*bytes as i64)
+                .push_bind(sha256)
+                .push_bind(*seq);
+        });
+        q.build().execute(&mut *tx).await?;
     }
     if let Some((status, totals)) = batch.finished {
         sqlx::query("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?")

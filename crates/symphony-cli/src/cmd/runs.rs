@@ -296,6 +296,15 @@ pub async fn run(args: Args) -> Outcome {
                         s.note.as_deref().unwrap_or("")
                     );
                 }
+                for f in &detail.files {
+                    outln!(
+                        "file {}  ({}, written by {}, sha256 {})",
+                        f.path,
+                        bytes(f.bytes.max(0) as u64),
+                        f.step,
+                        &f.sha256[..12.min(f.sha256.len())]
+                    );
+                }
                 if !detail.totals.is_null() {
                     outln!("totals: {}", detail.totals);
                 }

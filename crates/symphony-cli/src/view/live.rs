@@ -332,8 +332,10 @@ impl View for Live {
                 }
                 self.render(step);
             }
+            // Files are listed with the run (`symphony runs show`); the live view shows steps.
             RunEvent::StepOutput { .. }
             | RunEvent::DataSent { .. }
+            | RunEvent::FileWritten { .. }
             | RunEvent::StepPrompt { .. } => {}
             RunEvent::StepRetrying {
                 step,

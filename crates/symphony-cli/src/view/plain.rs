@@ -120,6 +120,13 @@ impl View for Plain {
                 }
             }
             RunEvent::StepOutput { .. } | RunEvent::DataSent { .. } => {}
+            RunEvent::FileWritten {
+                step, path, bytes, ..
+            } => Plain::line(
+                at,
+                "file",
+                &format!("{step} wrote files/{path} ({bytes} bytes)"),
+            ),
             RunEvent::StepRetrying {
                 step,
                 item,

@@ -62,12 +62,15 @@ impl StepType for FileWrite {
                 };
             let ws = cx.workspace()?.clone();
             // Confinement checks and the write itself touch the disk: keep them off the runtime.
-            let written =
-                tokio::task::spawn_blocking(move || ws.write_file(&path, content.as_bytes()))
-                    .await
-                    .map_err(|e| {
-                        StepError::fatal(ErrorKind::Io, format!("the write task failed: {e}"))
-                    })??;
+            let (written, content) = tokio::task::spawn_blocking(move || {
+                ws.write_file(&path, content.as_bytes())
+                    .map(|written| (written, content))
+            })
+            .await
+            .map_err(|e| {
+                StepError::fatal(ErrorKind::Io, format!("the write task failed: {e}"))
+            })??;
+            cx.report_file(&written, content.as_bytes());
             let mut out = serde_json::Map::new();
             out.insert("path".into(), Value::String(written));
             Ok(Played::Done(Outputs(out).into()))

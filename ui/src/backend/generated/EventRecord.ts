@@ -230,7 +230,23 @@ system: string | null,
 /**
  * The prompt.
  */
-prompt: string, } | { "type": "dataSent", 
+prompt: string, } | { "type": "fileWritten", 
+/**
+ * The step.
+ */
+step: string, 
+/**
+ * The file, relative to `files/`.
+ */
+path: string, 
+/**
+ * Its size.
+ */
+bytes: number, 
+/**
+ * SHA-256 of its content, hex.
+ */
+sha256: string, } | { "type": "dataSent", 
 /**
  * The upstream step.
  */
