@@ -151,14 +151,21 @@ impl ChatConfig {
                 ));
                 None
             }
-            Some(c) => Some(c.trim().to_owned()),
+            Some(c) => {
+                if let Err(e) = symphony_credentials::check_name(c.trim()) {
+                    problems.push(("config.credential".into(), e.to_string()));
+                }
+                Some(c.trim().to_owned())
+            }
             None => default_credential(api, &base_url),
         };
         let temperature = config.get("temperature").and_then(Value::as_f64);
-        if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        // Anthropic's API refuses a temperature above 1 (a 400 no retry can fix).
+        let max_temperature = if api == Api::Anthropic { 1.0 } else { 2.0 };
+        if temperature.is_some_and(|t| !(0.0..=max_temperature).contains(&t)) {
             problems.push((
                 "config.temperature".into(),
-                "must be between 0 and 2".into(),
+                format!("must be between 0 and {max_temperature} for this provider"),
             ));
         }
         let max_tokens = config.get("maxTokens").and_then(Value::as_u64);
@@ -437,13 +444,22 @@ impl StepType for Chat {
                         .join("; "),
                 )
             })?;
+            // A keychain may block (opening it, asking the user to unlock it): off the runtime.
             let secret = match &cfg.credential {
-                Some(name) => Some(
-                    self.shared
-                        .credentials
-                        .get(name)
-                        .map_err(|e| StepError::fatal(ErrorKind::Config, e.to_string()))?,
-                ),
+                Some(name) => {
+                    let (credentials, name) = (self.shared.credentials.clone(), name.clone());
+                    Some(
+                        tokio::task::spawn_blocking(move || credentials.get(&name))
+                            .await
+                            .map_err(|e| {
+                                StepError::fatal(
+                                    ErrorKind::Config,
+                                    format!("the credential lookup stopped: {e}"),
+                                )
+                            })?
+                            .map_err(|e| StepError::fatal(ErrorKind::Config, e.to_string()))?,
+                    )
+                }
                 None => None,
             };
             self.play_with(cx, &cfg, secret.as_ref())
@@ -784,5 +800,13 @@ mod tests {
         let e =
             parse(json!({"model": "m", "baseUrl": "https://x.example/v1?key=abc"})).unwrap_err();
         assert!(e[0].1.contains("never in the melody"), "{e:?}");
+        // A credential name that no store could hold is refused before the run.
+        let e = parse(json!({"model": "m", "credential": "my key"})).unwrap_err();
+        assert_eq!(e[0].0, "config.credential", "{e:?}");
+        // Anthropic refuses temperatures above 1; OpenAI-compatible servers take up to 2.
+        let e =
+            parse(json!({"provider": "anthropic", "model": "m", "temperature": 1.5})).unwrap_err();
+        assert_eq!(e[0].0, "config.temperature", "{e:?}");
+        assert!(parse(json!({"model": "m", "temperature": 1.5})).is_ok());
     }
 }
