@@ -169,8 +169,13 @@ fn melody(openai: &str, anthropic: &str) -> String {
 /// Runs `symphony run melody.json --json` in `dir` with the sentinel keys in its environment
 /// and its home inside `dir`, so every file it writes is under `dir`.
 fn run(dir: &Path) -> (i32, String, String) {
+    run_with(dir, &["--json", "--workspace", "ws"])
+}
+
+fn run_with(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_symphony"))
-        .args(["run", "melody.json", "--json", "--workspace", "ws"])
+        .args(["run", "melody.json"])
+        .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("OPENAI_API_KEY")
@@ -316,6 +321,31 @@ fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
         searched >= 3,
         "the workspace was written ({searched} files)"
     );
+
+    // The summary a person reads says the same: tokens and cost per step and for the run.
+    // (The answers are stored now: --fresh calls the servers again.)
+    let (code, stdout, stderr) = run_with(dir.path(), &["--fresh", "--workspace", "ws2"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("tokens 5000 in / 1500 out · cost $0.02"),
+        "{stdout}"
+    );
+    let row = |step: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(step) && l.contains("succeeded"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        row("plan").contains("2000/1000") && row("plan").contains("$0.0009"),
+        "{stdout}"
+    );
+    assert!(
+        row("review").contains("3000/500") && row("review").contains("$0.02"),
+        "{stdout}"
+    );
+    assert_no_key(dir.path(), &stdout, &stderr);
 }
 
 #[test]
