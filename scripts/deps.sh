@@ -39,3 +39,37 @@ ensure_build_deps() {
   fi
   ensure_rust
 }
+
+# What the desktop app and the UI need: WebKitGTK to build and run the Tauri window, Node to
+# build the UI, and for the tests Xvfb (a display without a screen), WebKitWebDriver and
+# tauri-driver (to drive the real window), Chromium (the UI's browser tests) and ImageMagick
+# (screenshots).
+ensure_app_deps() {
+  if command -v apt-get >/dev/null 2>&1; then
+    ensure_packages libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver chromium imagemagick
+    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+  fi
+}
+
+# tauri-driver, which drives the real window through WebKitWebDriver (tests only).
+ensure_tauri_driver() {
+  if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+    echo "==> installing tauri-driver (cargo install tauri-driver)"
+    cargo install tauri-driver --locked --quiet
+  fi
+}
+
+# Builds the UI into ui/dist: `npm ci` only when package-lock.json changed since the last one.
+build_ui() {
+  [ -f ui/package.json ] || return 0
+  local stamp=ui/node_modules/.symphony-lock-hash
+  local hash
+  hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+    echo "==> npm ci (ui/)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$hash" >"$stamp"
+  fi
+  echo "==> building the UI (ui/dist)"
+  (cd ui && npm run build --silent)
+}

@@ -1,0 +1,203 @@
+//! The Symphony desktop app: the composition root of the host, the UI and the window.
+//!
+//! Every `#[tauri::command]` here is a one-line adapter: it unpacks the arguments Tauri gives
+//! it, makes one call into [`symphony_host::Host`], and returns the result or the host's error
+//! body (`{ message, problems? }`). Commands are named as in `docs/app-api.md` (the UI calls
+//! `invoke("openMelody", { path })`), hence the camelCase function names. Host events are
+//! forwarded with `emit` on their channel (`run-events`, `file-changed`).
+//!
+//! **Architecture Invariant:** no melody, run or file logic here, and no file access of the
+//! webview's own: the capabilities allow listening to events and nothing else, and every
+//! path the UI names is confined to the project folder by the host.
+//!
+//! The project folder is `--project DIR`, else the nearest folder holding `melodies/` from the
+//! current folder up, else from the executable's folder up (a build inside the repository
+//! opens the repository), else the current folder.
+
+#![allow(non_snake_case)] // Command names are the API's camelCase names.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use symphony_host::wire::{
+    Done, ErrorBody, ExportedMelody, MelodyDocument, MelodyEntry, Permissions, ProjectInfo,
+    RunStarted, StartRunArgs, StepTypeInfo, Trusted,
+};
+use symphony_host::{Host, HostError, HostEvent, HostOptions};
+use symphony_melody::Problem;
+use tauri::{Emitter, Manager, State};
+
+/// What every command returns: its result, or the error body the UI shows.
+type Answer<T> = Result<T, ErrorBody>;
+
+fn wire(e: HostError) -> ErrorBody {
+    e.to_wire()
+}
+
+/// `projectInfo`
+#[tauri::command]
+async fn projectInfo(host: State<'_, Host>) -> Answer<ProjectInfo> {
+    Ok(host.project_info().await)
+}
+
+/// `listMelodies`
+#[tauri::command]
+async fn listMelodies(host: State<'_, Host>) -> Answer<Vec<MelodyEntry>> {
+    host.list_melodies().map_err(wire)
+}
+
+/// `openMelody`
+#[tauri::command]
+async fn openMelody(host: State<'_, Host>, path: String) -> Answer<MelodyDocument> {
+    host.open_melody(&path).map_err(wire)
+}
+
+/// `saveMelody`
+#[tauri::command]
+async fn saveMelody(host: State<'_, Host>, path: String, melody: Value) -> Answer<MelodyDocument> {
+    host.save_melody(&path, melody).map_err(wire)
+}
+
+/// `validateMelody`
+#[tauri::command]
+async fn validateMelody(host: State<'_, Host>, melody: Value) -> Answer<Vec<Problem>> {
+    Ok(host.validate_melody(melody))
+}
+
+/// `stepTypes`
+#[tauri::command]
+async fn stepTypes(host: State<'_, Host>) -> Answer<Vec<StepTypeInfo>> {
+    Ok(host.step_types())
+}
+
+/// `importSuperoptix`
+#[tauri::command]
+async fn importSuperoptix(host: State<'_, Host>, yaml: String) -> Answer<MelodyDocument> {
+    host.import_superoptix(&yaml).map_err(wire)
+}
+
+/// `exportMelody`
+#[tauri::command]
+async fn exportMelody(host: State<'_, Host>, melody: Value) -> Answer<ExportedMelody> {
+    host.export_melody(melody).map_err(wire)
+}
+
+/// `permissions`
+#[tauri::command]
+async fn permissions(host: State<'_, Host>, melody: Value) -> Answer<Permissions> {
+    host.permissions(melody).map_err(wire)
+}
+
+/// `trustMelody`
+#[tauri::command]
+async fn trustMelody(host: State<'_, Host>, melody: Value) -> Answer<Trusted> {
+    host.trust_melody(melody).map_err(wire)
+}
+
+/// `startRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn startRun(
+    host: State<'_, Host>,
+    melody: Value,
+    path: Option<String>,
+    inputs: Option<Map<String, Value>>,
+) -> Answer<RunStarted> {
+    let args = StartRunArgs {
+        melody,
+        path,
+        inputs: inputs.unwrap_or_default(),
+    };
+    host.start_run(args).await.map_err(wire)
+}
+
+/// `pauseRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn pauseRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
+    host.pause_run(&run_id).map_err(wire)
+}
+
+/// `resumeRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn resumeRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
+    host.resume_run(&run_id).map_err(wire)
+}
+
+/// `stopRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn stopRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
+    host.stop_run(&run_id).map_err(wire)
+}
+
+/// The project folder: `--project DIR`, else the nearest folder with `melodies/` above the
+/// current folder or the executable, else the current folder.
+fn project_root() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--project") {
+        if let Some(dir) = args.get(i + 1) {
+            return PathBuf::from(dir);
+        }
+    }
+    if let Some(dir) = args.iter().find_map(|a| a.strip_prefix("--project=")) {
+        return PathBuf::from(dir);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let exe = std::env::current_exe().ok();
+    let with_melodies = |start: &Path| {
+        start
+            .ancestors()
+            .find(|d| d.join("melodies").is_dir())
+            .map(Path::to_owned)
+    };
+    with_melodies(&cwd)
+        .or_else(|| {
+            exe.as_deref()
+                .and_then(Path::parent)
+                .and_then(with_melodies)
+        })
+        .unwrap_or(cwd)
+}
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let root = project_root();
+    let result = tauri::Builder::default()
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            // Events go to every window on their channel; an emit fails only while the app
+            // is closing, when nobody is listening.
+            let sink = move |event: HostEvent| {
+                let _ = handle.emit(event.channel(), event.payload());
+            };
+            let host = Host::new(&root, HostOptions::default(), Arc::new(sink))?;
+            app.manage(host);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            projectInfo,
+            listMelodies,
+            openMelody,
+            saveMelody,
+            validateMelody,
+            stepTypes,
+            importSuperoptix,
+            exportMelody,
+            permissions,
+            trustMelody,
+            startRun,
+            pauseRun,
+            resumeRun,
+            stopRun,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: Symphony could not start: {e}");
+        std::process::exit(1);
+    }
+}

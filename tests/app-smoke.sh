@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Smoke test of the real desktop window: starts the built app (src-tauri) under Xvfb through
+# tauri-driver and WebKitWebDriver, waits for the UI to draw, makes command round trips over
+# Tauri's IPC (projectInfo, listMelodies, openMelody, and a refused path), checks that the
+# window is not blank, and saves a screenshot for a person to look at.
+#
+#   tests/app-smoke.sh [path/to/symphony-app]      (default: builds and uses the debug binary)
+#
+# Skips, saying why, only when something it needs is not installed (Xvfb, WebKitWebDriver,
+# tauri-driver); scripts/deps.sh installs them. Every other problem fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+target=${CARGO_TARGET_DIR:-$repo/target}
+out=${SMOKE_OUT:-$target/app-smoke}
+mkdir -p "$out"
+
+skip() {
+  echo "SKIPPED tests/app-smoke.sh: $* (run scripts/deps.sh to install it)" >&2
+  echo "SKIPPED tests/app-smoke.sh: $*"
+  exit 0
+}
+fail() {
+  echo "FAILED tests/app-smoke.sh: $*" >&2
+  exit 1
+}
+command -v Xvfb >/dev/null || skip "Xvfb is not installed"
+command -v WebKitWebDriver >/dev/null || skip "WebKitWebDriver (webkit2gtk-driver) is not installed"
+driver=$(command -v tauri-driver || true)
+[ -z "$driver" ] && [ -x "$HOME/.cargo/bin/tauri-driver" ] && driver=$HOME/.cargo/bin/tauri-driver
+[ -n "$driver" ] || skip "tauri-driver is not installed (cargo install tauri-driver --locked)"
+[ -f ui/dist/index.html ] || fail "ui/dist is not built (cd ui && npm ci && npm run build)"
+
+app=${1:-}
+if [ -z "$app" ]; then
+  cargo build -p symphony-app --quiet
+  app=$target/debug/symphony-app
+fi
+[ -x "$app" ] || fail "no app binary at $app"
+
+work=$(mktemp -d)
+pids=()
+session=""
+port=""
+cleanup() {
+  if [ -n "$session" ]; then
+    curl -s -X DELETE "http://127.0.0.1:$port/session/$session" >/dev/null 2>&1 || true
+  fi
+  # SIGTERM, not SIGKILL: tauri-driver then stops its WebKitWebDriver child too.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A project of its own (copies of the examples), and a run store and trust file of its own.
+mkdir -p "$work/project" "$work/data"
+cp -r melodies "$work/project/"
+export XDG_DATA_HOME=$work/data SYMPHONY_DB=$work/data/runs.db
+
+display=""
+for n in $(seq 90 140); do
+  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then display=$n; break; fi
+done
+[ -n "$display" ] || fail "no free X display number between :90 and :140"
+Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+[ -e "/tmp/.X11-unix/X$display" ] || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
+export DISPLAY=:$display WEBKIT_DISABLE_DMABUF_RENDERER=1
+
+port=$((40000 + RANDOM % 20000))
+"$driver" --port "$port" --native-port $((port + 1)) >"$work/driver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/status" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/status" >/dev/null || fail "tauri-driver did not answer: $(cat "$work/driver.log")"
+
+# One WebDriver request; prints the JSON answer.
+wd() {
+  local method=$1 path=$2 body=${3:-}
+  if [ -n "$body" ]; then
+    curl -s --max-time 60 -X "$method" -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port$path"
+  else
+    curl -s --max-time 60 -X "$method" "http://127.0.0.1:$port$path"
+  fi
+}
+# Reads a field of JSON on stdin, by a Python expression over `v`.
+field() { python3 -c "import json,sys; v=json.load(sys.stdin); print($1)"; }
+
+caps=$(python3 -c 'import json,sys; print(json.dumps({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": sys.argv[1], "args": ["--project", sys.argv[2]]}}}}))' "$app" "$work/project")
+answer=$(wd POST /session "$caps")
+session=$(echo "$answer" | field 'v["value"].get("sessionId", "")')
+[ -n "$session" ] || fail "no WebDriver session: $answer; driver log: $(cat "$work/driver.log")"
+
+# Waits for the UI to list the example melodies (it calls projectInfo and listMelodies itself).
+drawn=""
+for _ in $(seq 100); do
+  drawn=$(wd POST "/session/$session/execute/sync" '{"script": "return document.body ? document.body.innerText : \"\"", "args": []}' | field 'v["value"]')
+  case $drawn in *"Idea to code"*) break ;; esac
+  sleep 0.2
+done
+case $drawn in *"Idea to code"*) ;; *) fail "the UI did not list the example melodies; it shows: ${drawn:0:400}" ;; esac
+
+# Command round trips through Tauri's IPC, as the UI makes them.
+invoke() {
+  local script="const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke($1).then((r) => done({ ok: r }), (e) => done({ err: e }));"
+  wd POST "/session/$session/execute/async" "$(python3 -c 'import json,sys; print(json.dumps({"script": sys.argv[1], "args": []}))' "$script")"
+}
+info=$(invoke "'projectInfo', {}")
+[ "$(echo "$info" | field 'v["value"]["ok"]["offline"]')" = "True" ] || fail "projectInfo: $info"
+[ "$(echo "$info" | field 'v["value"]["ok"]["root"]')" = "$(cd "$work/project" && pwd -P)" ] || fail "projectInfo root: $info"
+list=$(invoke "'listMelodies', {}")
+[ "$(echo "$list" | field 'len(v["value"]["ok"])')" = "3" ] || fail "listMelodies: $list"
+doc=$(invoke "'openMelody', { path: 'melodies/idea-to-code.melody.json' }")
+[ "$(echo "$doc" | field 'v["value"]["ok"]["melody"]["melody"]["id"]')" = "idea-to-code" ] || fail "openMelody: $doc"
+refused=$(invoke "'openMelody', { path: '../../etc/passwd' }")
+echo "$refused" | field 'v["value"]["err"]["message"]' | grep -q '`..` is not allowed' || fail "a path out of the project was not refused: $refused"
+echo "app-smoke: projectInfo, listMelodies, openMelody and a refused path answered through the real window"
+
+# The screenshot (of the X screen: WebKitWebDriver's own screenshot hangs under Xvfb), checked
+# not to be blank, and kept for a person to look at.
+timeout 30 import -window root "$out/app-smoke.png" || fail "cannot take a screenshot of display :$display"
+spread=$(convert "$out/app-smoke.png" -colorspace Gray -format '%[fx:standard_deviation]' info: 2>/dev/null || echo 1)
+python3 -c "import sys; sys.exit(0 if float('$spread') > 0.02 else 1)" || fail "the window looks blank (grey spread $spread); see $out/app-smoke.png"
+echo "app-smoke: screenshot $out/app-smoke.png (grey spread $spread)"
