@@ -44,12 +44,6 @@ fn origins(events: &[Value]) -> Vec<(String, String)> {
     o
 }
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
-}
-
 fn prompt_of(events: &[Value], step: &str) -> String {
     of_type(events, "stepPrompt")
         .iter()
