@@ -40,6 +40,20 @@ ensure_build_deps() {
   ensure_rust
 }
 
+# What the tests need beyond the build: a Postgres server's binaries (Debian's `postgresql`),
+# from which the run store's tests start throwaway servers of their own (see
+# symphony_store::testing). Once the binaries are there, SYMPHONY_REQUIRE_POSTGRES=1 makes the
+# Postgres tests fail rather than print SKIPPED and pass. Installing it on a machine of this
+# project's kind (Debian 12) took 12 s: 11 packages, 24 MB (docs/runs.md).
+ensure_test_deps() {
+  if command -v apt-get >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    ensure_packages postgresql
+  fi
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    export SYMPHONY_REQUIRE_POSTGRES=1
+  fi
+}
+
 # What the desktop app and the UI need: WebKitGTK to build and run the Tauri window, Node to
 # build the UI, and for the tests Xvfb (a display without a screen), WebKitWebDriver and
 # tauri-driver (to drive the real window), Chromium (the UI's browser tests) and ImageMagick

@@ -93,7 +93,10 @@ pub fn run(scenario: &Scenario) -> Result<Value> {
             runtime
                 .block_on(store.checkpoint())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Some(store.size_bytes() as f64 / (scenario.runs * scenario.steps()) as f64)
+            Some(
+                runtime.block_on(store.size_bytes()) as f64
+                    / (scenario.runs * scenario.steps()) as f64,
+            )
         }
         None => None,
     };

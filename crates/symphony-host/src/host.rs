@@ -97,7 +97,12 @@ impl Host {
     ) -> Result<Host, HostError> {
         let project = Project::open(root)?;
         let store_path = options.store_path.unwrap_or_else(Store::default_path);
+        // Trust is the user's own: beside a store file, or in their data folder when the
+        // store is a Postgres database shared with others.
         let trust_file = options.trust_file.unwrap_or_else(|| {
+            if Store::is_postgres_location(&store_path) {
+                return Store::data_dir().join("trust.json");
+            }
             store_path
                 .parent()
                 .map_or_else(|| PathBuf::from("trust.json"), |d| d.join("trust.json"))

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::db::{on_pool, Dialect, Pool};
 use crate::{Store, StoreError};
 
 /// item, attempt, session, type, started, ended, system, prompt, error.
@@ -63,16 +64,15 @@ impl Store {
                 Some(h) => self.output(h).await?,
                 None => None,
             };
-            let attempts: Vec<AttemptRow> =
-                sqlx::query_as(
-                    "SELECT item, attempt, session, type_name, started_ms, ended_ms, system, prompt, error
-                     FROM attempts WHERE run_id = ? AND step = ? ORDER BY session, item, attempt",
-                )
-                .bind(id)
-                .bind(&s.step)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| self.err("reading attempts", e))?;
+            let attempts: Vec<AttemptRow> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
+                "SELECT item, attempt, session, type_name, started_ms, ended_ms, system, prompt, error
+                 FROM attempts WHERE run_id = ? AND step = ? ORDER BY session, item, attempt",
+            ))
+            .bind(id)
+            .bind(&s.step)
+            .fetch_all(p)
+            .await)
+            .map_err(|e| self.err("reading attempts", e))?;
             let attempts: Vec<Value> = attempts
                 .into_iter()
                 .map(|a| {
@@ -171,18 +171,20 @@ impl Store {
     }
 
     /// Removes every run beyond the newest `keep` (running runs are kept), then the stored
-    /// outputs nothing refers to any more, and gives the space back.
+    /// outputs nothing refers to any more, and gives the space back (SQLite; on Postgres the
+    /// server's autovacuum makes the space reusable, and the store never takes the exclusive
+    /// lock `VACUUM FULL` would need on a database others share).
     pub async fn prune(&self, keep: u32) -> Result<Pruned, StoreError> {
-        let before = self.size_bytes();
-        let runs = sqlx::query(
+        let before = self.size_bytes().await;
+        let runs = on_pool!(&self.pool, |p| sqlx::query(&p.sql(
             "DELETE FROM runs WHERE status <> 'running' AND id NOT IN
                (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?)",
-        )
+        ))
         .bind(i64::from(keep))
-        .execute(&self.pool)
+        .execute(p)
         .await
-        .map_err(|e| self.err("pruning runs", e))?
-        .rows_affected();
+        .map(|r| r.rows_affected()))
+        .map_err(|e| self.err("pruning runs", e))?;
         if runs == 0 {
             return Ok(Pruned {
                 runs,
@@ -190,39 +192,45 @@ impl Store {
                 bytes: (before, before),
             });
         }
-        sqlx::query(
-            "DELETE FROM cache WHERE run_id IS NOT NULL AND run_id NOT IN (SELECT id FROM runs)",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err("pruning the cache", e))?;
-        let outputs = sqlx::query(
-            "DELETE FROM outputs WHERE hash NOT IN (SELECT output_hash FROM step_results WHERE output_hash IS NOT NULL)
-               AND hash NOT IN (SELECT output_hash FROM cache)
-               AND hash NOT IN (SELECT output_hash FROM pins)
-               AND hash NOT IN (SELECT json_extract(data, '$.outputs.\"$hash\"') FROM events WHERE kind = 'stepOutput')
-               AND hash NOT IN (SELECT json_extract(data, '$.inputs.\"$hash\"') FROM events WHERE kind = 'stepQueued' AND json_extract(data, '$.inputs.\"$hash\"') IS NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err("pruning outputs", e))?
-        .rows_affected();
-        sqlx::query("DELETE FROM melodies WHERE hash NOT IN (SELECT melody_hash FROM runs)")
-            .execute(&self.pool)
+        let outputs = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "DELETE FROM cache WHERE run_id IS NOT NULL AND run_id NOT IN (SELECT id FROM runs)",
+            )
+            .execute(p)
             .await
-            .map_err(|e| self.err("pruning melodies", e))?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+            .map_err(|e| self.err("pruning the cache", e))?;
+            // Outputs the log refers to by `{"$hash": …}` are still in use.
+            let logged = p.json_text("data", "outputs", "$hash");
+            let queued = p.json_text("data", "inputs", "$hash");
+            let outputs = sqlx::query(&format!(
+                "DELETE FROM outputs WHERE hash NOT IN (SELECT output_hash FROM step_results WHERE output_hash IS NOT NULL)
+                   AND hash NOT IN (SELECT output_hash FROM cache)
+                   AND hash NOT IN (SELECT output_hash FROM pins)
+                   AND hash NOT IN (SELECT {logged} FROM events WHERE kind = 'stepOutput' AND {logged} IS NOT NULL)
+                   AND hash NOT IN (SELECT {queued} FROM events WHERE kind = 'stepQueued' AND {queued} IS NOT NULL)",
+            ))
+            .execute(p)
             .await
-            .map_err(|e| self.err("compacting", e))?;
-        sqlx::query("VACUUM")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err("compacting", e))?;
+            .map_err(|e| self.err("pruning outputs", e))?
+            .rows_affected();
+            sqlx::query("DELETE FROM melodies WHERE hash NOT IN (SELECT melody_hash FROM runs)")
+                .execute(p)
+                .await
+                .map_err(|e| self.err("pruning melodies", e))?;
+            outputs
+        });
+        if let Pool::Sqlite(p) = &self.pool {
+            for statement in ["PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM"] {
+                sqlx::query(statement)
+                    .execute(p)
+                    .await
+                    .map_err(|e| self.err("compacting", e))?;
+            }
+        }
         Ok(Pruned {
             runs,
             outputs,
-            bytes: (before, self.size_bytes()),
+            bytes: (before, self.size_bytes().await),
         })
     }
 

@@ -1,19 +1,25 @@
 //! The run store: every run, its append-only event log, each step's result and attempts, and
-//! step outputs stored once by content hash, in one SQLite file through sqlx.
+//! step outputs stored once by content hash, through sqlx: in one SQLite file by default, or
+//! in a Postgres database a team shares (a `postgres://` URL where a path would go). Both
+//! backends sit behind the same [`Store`]; `db.rs` holds the little that differs.
 //!
 //! **Architecture Invariant:** this crate is the only one that speaks SQL. The conductor knows
 //! nothing of it: a host hands each [`EventRecord`] of a run to a [`Recorder`], which returns at
 //! once and writes in batched transactions on a task of its own, and gives the conductor the
 //! store as its [`OutputCache`].
 //!
-//! Durability: the database runs in WAL mode with `synchronous = NORMAL`, so a committed batch
-//! survives the process being killed (not necessarily a power cut). A run killed mid-way keeps
+//! Durability: SQLite runs in WAL mode with `synchronous = NORMAL`, so a committed batch
+//! survives the process being killed (not necessarily a power cut); Postgres keeps what it
+//! committed as its server is configured to. A run killed mid-way keeps
 //! every step that finished before the last commit; [`Store::resume`] hands those outputs back
 //! to the conductor so they are not played again.
 
+mod db;
 mod export;
 mod pins;
 mod queries;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,25 +28,39 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::Connection;
 use symphony_conductor::{BoxFuture, OutputCache, Outputs};
+
+use db::{on_pool, Dialect, Pool};
 
 pub use export::{Pruned, StepDiff};
 pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
 pub use queries::{FileRow, RunDetail, RunSummary, StepRow, StoredEvent};
 pub use writer::Recorder;
 
-/// Embedded migrations (`migrations/NNNN_*.sql`), applied in order when a store opens.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Embedded migrations of a SQLite store (`migrations/sqlite/NNNN_*.sql`), applied in order
+/// when a store opens. They were in `migrations/` before Postgres came: moving them kept their
+/// versions and checksums, which is all sqlx records, so older stores open unchanged.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Embedded migrations of a Postgres store (`migrations/postgres/NNNN_*.sql`): the same
+/// schema, numbered alike, in Postgres types. sqlx applies them under `pg_advisory_lock`, so
+/// processes opening one database at once take turns.
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a statement waits for a lock another process holds before failing (SQLite's
+/// busy timeout, Postgres's `lock_timeout`).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What went wrong with the store, said so a person can act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database file cannot be opened or set up.
+    /// The database cannot be opened or set up.
     #[error("cannot open the run store `{path}`: {message}")]
     Open {
-        /// The file.
+        /// The file, or the Postgres URL (password hidden).
         path: PathBuf,
         /// Why, and what to do.
         message: String,
@@ -51,7 +71,7 @@ pub enum StoreError {
         hint(source)
     )]
     Query {
-        /// The file.
+        /// The file, or the Postgres URL (password hidden).
         path: PathBuf,
         /// What the store was doing.
         doing: String,
@@ -91,13 +111,28 @@ fn raced(e: &sqlx::migrate::MigrateError) -> bool {
     .any(|m| text.contains(m))
 }
 
-/// What to do about a database error a person can act on (SQLite's primary result codes).
+/// What to do about a database error a person can act on: SQLite's primary result codes,
+/// Postgres's SQLSTATEs, and a server that cannot be reached.
 fn hint(e: &sqlx::Error) -> &'static str {
-    let code = match e {
-        sqlx::Error::Database(db) => db.code(),
-        _ => None,
-    };
-    match code.as_deref().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff) {
+    match e {
+        sqlx::Error::Database(db)
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            postgres_hint(db.code().as_deref().unwrap_or_default())
+        }
+        sqlx::Error::Database(db) => sqlite_hint(db.code().as_deref()),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+            " (the database server cannot be reached: is it running, and is the URL above right? what was written before is kept)"
+        }
+        _ => "",
+    }
+}
+
+/// Hints for SQLite's primary result codes.
+fn sqlite_hint(code: Option<&str>) -> &'static str {
+    match code.and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff) {
         Some(13) => " (the disk is full: nothing already written is lost; free some space, then `symphony resume RUN` continues an unfinished run)",
         Some(5 | 6) => " (another process kept the run store locked for more than 10 s; nothing was written, try again when it is done)",
         Some(11 | 26) => " (the file is damaged or not a run store: keep a copy, then `sqlite3 FILE .recover` may save what it holds, or point --store at a new file)",
@@ -106,10 +141,25 @@ fn hint(e: &sqlx::Error) -> &'static str {
     }
 }
 
+/// Hints for Postgres's SQLSTATEs.
+fn postgres_hint(sqlstate: &str) -> &'static str {
+    match sqlstate {
+        "53100" => " (the database server's disk is full: nothing already written is lost; once space is freed there, `symphony resume RUN` continues an unfinished run)",
+        "53200" | "53300" => " (the database server is out of memory or connections; try again later, or ask its administrator)",
+        "55P03" => " (another process kept the run store locked for more than 10 s; nothing was written, try again when it is done)",
+        "40P01" | "40001" => " (another process was writing the same rows at the same moment; nothing was written, try again)",
+        "42501" => " (the database user may not do this: the store creates and writes its own tables; ask the database's owner for the rights)",
+        "25006" => " (the server is read-only, a standby perhaps: point --store at the primary)",
+        s if s.starts_with("08") || s.starts_with("57P") => " (the connection to the database server was lost: is it running? what was written before is kept)",
+        _ => "",
+    }
+}
+
 /// The run store.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
+    /// The SQLite file, or the Postgres URL with its password hidden: what messages name.
     path: PathBuf,
 }
 
@@ -151,22 +201,44 @@ pub struct Resumable {
 }
 
 impl Store {
-    /// Where the store lives unless told otherwise: `$SYMPHONY_DB`, else
-    /// `$XDG_DATA_HOME/symphony/runs.db`, else `~/.local/share/symphony/runs.db`.
+    /// Where the store lives unless told otherwise: `$SYMPHONY_DB` (a file, or a
+    /// `postgres://` URL), else `$XDG_DATA_HOME/symphony/runs.db`, else
+    /// `~/.local/share/symphony/runs.db`.
     pub fn default_path() -> PathBuf {
         if let Some(p) = std::env::var_os("SYMPHONY_DB").filter(|p| !p.is_empty()) {
             return PathBuf::from(p);
         }
-        let data = std::env::var_os("XDG_DATA_HOME")
+        Store::data_dir().join("runs.db")
+    }
+
+    /// Symphony's folder of the user's data: `$XDG_DATA_HOME/symphony`, else
+    /// `~/.local/share/symphony`. What sits beside a store file sits here when the store is
+    /// on a Postgres server.
+    pub fn data_dir() -> PathBuf {
+        std::env::var_os("XDG_DATA_HOME")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(|| PathBuf::from("."));
-        data.join("symphony").join("runs.db")
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("symphony")
     }
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Whether a store location is a Postgres URL (`postgres://…`) rather than a file.
+    pub fn is_postgres_location(location: &Path) -> bool {
+        location.to_str().is_some_and(db::is_postgres_url)
+    }
+
+    /// Opens the store at `path` and brings its schema up to date: a SQLite file (created if
+    /// needed), or, when `path` is a `postgres://` (or `postgresql://`) URL, a database on a
+    /// Postgres server (which must exist; the store creates its tables in it).
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        match path.to_str() {
+            Some(url) if db::is_postgres_url(url) => Store::open_postgres(url).await,
+            _ => Store::open_sqlite(path).await,
+        }
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         let fail = |message: String| StoreError::Open {
             path: path.to_owned(),
             message,
@@ -183,7 +255,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // Another process writing: wait for it rather than fail at once.
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(LOCK_WAIT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -194,7 +266,7 @@ impl Store {
         // one has committed, running the migrator again finds everything applied.
         let mut tries = 0;
         loop {
-            match MIGRATOR.run(&pool).await {
+            match SQLITE_MIGRATOR.run(&pool).await {
                 Ok(()) => break,
                 Err(e) if tries < 20 && raced(&e) => {
                     tries += 1;
@@ -204,63 +276,137 @@ impl Store {
             }
         }
         Ok(Store {
-            pool,
+            pool: Pool::Sqlite(pool),
             path: path.to_owned(),
         })
     }
 
-    /// The database file.
+    async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let shown = db::redacted(url);
+        let fail = |message: String| StoreError::Open {
+            path: PathBuf::from(&shown),
+            message,
+        };
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| {
+                fail(format!(
+                    "{e}: a Postgres store is named by a URL such as postgres://USER@HOST/DATABASE"
+                ))
+            })?
+            .application_name("symphony")
+            // Another process holding rows a statement needs: wait for it, then fail with a
+            // hint, as SQLite's busy timeout does, rather than wait for ever.
+            .options([("lock_timeout", format!("{}ms", LOCK_WAIT.as_millis()))]);
+        // One connection first: the pool would retry a refused connection until its timeout
+        // and then say only that it timed out, where this says why at once.
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| fail(explain_open_postgres(&e, &shown)))?
+            .close()
+            .await
+            .map_err(|e| fail(explain_open_postgres(&e, &shown)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(LOCK_WAIT)
+            .connect_with(options)
+            .await
+            .map_err(|e| fail(explain_open_postgres(&e, &shown)))?;
+        // sqlx's Postgres migrator holds `pg_advisory_lock` while it works, so processes
+        // opening a new database at once take turns and the later ones find it migrated.
+        POSTGRES_MIGRATOR.run(&pool).await.map_err(|e| {
+            fail(format!(
+                "cannot bring its schema up to date: {e}; if the database holds tables of another program, give the store a database of its own (`createdb symphony`)"
+            ))
+        })?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+            path: PathBuf::from(shown),
+        })
+    }
+
+    /// The database file, or the Postgres URL (its password hidden).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The size of the database on disk, in bytes (the file and its write-ahead log).
-    pub fn size_bytes(&self) -> u64 {
-        let len = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        len(self.path.clone()) + len(PathBuf::from(wal))
+    /// Whether the store is a database on a Postgres server (else a SQLite file).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The store's size, in bytes: for SQLite the file and its write-ahead log, for Postgres
+    /// the store's tables with their indexes and TOAST (not the rest of the database). 0 when
+    /// it cannot be told.
+    pub async fn size_bytes(&self) -> u64 {
+        match &self.pool {
+            Pool::Sqlite(_) => {
+                let len = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+                let mut wal = self.path.clone().into_os_string();
+                wal.push("-wal");
+                len(self.path.clone()) + len(PathBuf::from(wal))
+            }
+            Pool::Postgres(p) => {
+                let size: Result<(i64,), _> = sqlx::query_as(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                       AND c.relname = ANY($1)",
+                )
+                .bind(TABLES)
+                .fetch_one(p)
+                .await;
+                size.map_or_else(
+                    |e| {
+                        tracing::warn!("the run store's size could not be read: {e}");
+                        0
+                    },
+                    |(n,)| n.max(0) as u64,
+                )
+            }
+        }
     }
 
     /// Records a run that is about to start and returns the recorder for its events.
     pub async fn begin(&self, run: NewRun<'_>) -> Result<Recorder, StoreError> {
         let melody_hash = hash_bytes(run.melody_bytes);
         let now = now_ms();
-        let mut tx = self
-            .pool
-            .begin()
+        let inputs = Value::Object(run.inputs.clone()).to_string();
+        let options = run.options.to_string();
+        let workspace = run.workspace.map(|w| w.display().to_string());
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await.map_err(|e| self.err("starting a run", e))?;
+            sqlx::query(&p.sql(
+                "INSERT INTO melodies (hash, melody_id, name, content, created_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (hash) DO NOTHING",
+            ))
+            .bind(&melody_hash)
+            .bind(run.melody_id)
+            .bind(run.melody_name)
+            .bind(run.melody_bytes)
+            .bind(now)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| self.err("starting a run", e))?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO melodies (hash, melody_id, name, content, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&melody_hash)
-        .bind(run.melody_id)
-        .bind(run.melody_name)
-        .bind(run.melody_bytes)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err("storing the melody", e))?;
-        sqlx::query(
-            "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-        )
-        .bind(run.id)
-        .bind(&melody_hash)
-        .bind(run.melody_id)
-        .bind(run.parent.map(|p| p.0))
-        .bind(run.parent.map(|p| p.1))
-        .bind(Value::Object(run.inputs.clone()).to_string())
-        .bind(run.options.to_string())
-        .bind(run.workspace.map(|w| w.display().to_string()))
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err("recording the run", e))?;
-        tx.commit()
+            .map_err(|e| self.err("storing the melody", e))?;
+            sqlx::query(&p.sql(
+                "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            ))
+            .bind(run.id)
+            .bind(&melody_hash)
+            .bind(run.melody_id)
+            .bind(run.parent.map(|x| x.0))
+            .bind(run.parent.map(|x| x.1))
+            .bind(&inputs)
+            .bind(&options)
+            .bind(&workspace)
+            .bind(now)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| self.err("starting a run", e))?;
+            .map_err(|e| self.err("recording the run", e))?;
+            tx.commit()
+                .await
+                .map_err(|e| self.err("starting a run", e))?;
+        });
         Ok(Recorder::start(self.clone(), run.id.to_owned(), 1, 0))
     }
 
@@ -274,32 +420,39 @@ impl Store {
                 why: "it succeeded; rerun it with `symphony run` (unchanged steps come from the cache)".into(),
             });
         }
-        let (sessions,): (i64,) = sqlx::query_as("SELECT sessions FROM runs WHERE id = ?")
+        let (session, next_seq) = on_pool!(&self.pool, |p| {
+            let (sessions,): (i64,) =
+                sqlx::query_as(&p.sql("SELECT sessions FROM runs WHERE id = ?"))
+                    .bind(id)
+                    .fetch_one(p)
+                    .await
+                    .map_err(|e| self.err("reading the run", e))?;
+            let (next_seq,): (i64,) = sqlx::query_as(
+                &p.sql("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?"),
+            )
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(p)
             .await
-            .map_err(|e| self.err("reading the run", e))?;
-        let (next_seq,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| self.err("reading the event log", e))?;
-        let session = sessions as u32 + 1;
-        // Steps that failed, were skipped or cancelled are played again: forget their end.
-        sqlx::query("DELETE FROM step_results WHERE run_id = ? AND outcome <> 'succeeded'")
+            .map_err(|e| self.err("reading the event log", e))?;
+            let session = sessions as u32 + 1;
+            // Steps that failed, were skipped or cancelled are played again: forget their end.
+            sqlx::query(
+                &p.sql("DELETE FROM step_results WHERE run_id = ? AND outcome <> 'succeeded'"),
+            )
             .bind(id)
-            .execute(&self.pool)
+            .execute(p)
             .await
             .map_err(|e| self.err("reopening the run", e))?;
-        sqlx::query(
-            "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ? WHERE id = ?",
-        )
-        .bind(i64::from(session))
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err("reopening the run", e))?;
+            sqlx::query(&p.sql(
+                "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ? WHERE id = ?",
+            ))
+            .bind(i64::from(session))
+            .bind(id)
+            .execute(p)
+            .await
+            .map_err(|e| self.err("reopening the run", e))?;
+            (session, next_seq)
+        });
         let resumable = Resumable {
             melody_bytes: source.melody_bytes,
             inputs: source.inputs,
@@ -314,23 +467,28 @@ impl Store {
         ))
     }
 
-    /// Moves everything in the write-ahead log into the main file (what `size_bytes` then
-    /// reports is the data, not the log).
+    /// Moves everything in SQLite's write-ahead log into the main file (what `size_bytes`
+    /// then reports is the data, not the log). Nothing to do for Postgres, whose size counts
+    /// the tables, not its log.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err("checkpointing", e))?;
+        if let Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await
+                .map_err(|e| self.err("checkpointing", e))?;
+        }
         Ok(())
     }
 
     /// Reads outputs stored under a content hash.
     pub async fn output(&self, hash: &str) -> Result<Option<Value>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT content FROM outputs WHERE hash = ?")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.err("reading an output", e))?;
+        let row: Option<(String,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT content FROM outputs WHERE hash = ?")
+        )
+        .bind(hash)
+        .fetch_optional(p)
+        .await)
+        .map_err(|e| self.err("reading an output", e))?;
         Ok(row.and_then(|(c,)| serde_json::from_str(&c).ok()))
     }
 
@@ -343,15 +501,31 @@ impl Store {
     }
 }
 
+/// The store's tables (what [`Store::size_bytes`] counts on Postgres).
+const TABLES: &[&str] = &[
+    "melodies",
+    "runs",
+    "events",
+    "outputs",
+    "step_results",
+    "attempts",
+    "cache",
+    "pins",
+    "settings",
+    "files",
+];
+
 impl OutputCache for Store {
     fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Outputs>> {
         Box::pin(async move {
-            let row: Result<Option<(String,)>, _> = sqlx::query_as(
-                "SELECT o.content FROM cache c JOIN outputs o ON o.hash = c.output_hash WHERE c.key = ?",
-            )
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await;
+            let row: Result<Option<(String,)>, _> = on_pool!(&self.pool, |p| {
+                sqlx::query_as(&p.sql(
+                    "SELECT o.content FROM cache c JOIN outputs o ON o.hash = c.output_hash WHERE c.key = ?",
+                ))
+                .bind(key)
+                .fetch_optional(p)
+                .await
+            });
             match row {
                 Ok(Some((content,))) => match serde_json::from_str(&content) {
                     Ok(Value::Object(map)) => Some(Outputs(map)),
@@ -384,6 +558,31 @@ fn explain_open(e: &sqlx::Error) -> String {
     }
 }
 
+/// Says why a Postgres server would not give the store a connection, and what to do.
+fn explain_open_postgres(e: &sqlx::Error, url: &str) -> String {
+    let code = match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    };
+    let what = match (e, code.as_deref()) {
+        (sqlx::Error::Io(io), _) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("is the Postgres server running, and listening where the URL says? the URL is {url}")
+        }
+        (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut, _) => {
+            format!("the server cannot be reached: check the host and port of the URL ({url}) and the network")
+        }
+        (_, Some("3D000")) => {
+            "the database does not exist: create it (`createdb NAME`, or `CREATE DATABASE` as its owner), or name another one in the URL".to_owned()
+        }
+        (_, Some("28P01" | "28000")) => {
+            "the server refused the user: check the user and password in the URL (or ~/.pgpass) and the server's pg_hba.conf".to_owned()
+        }
+        (_, Some("53300")) => "the server has no connection left: try again later".to_owned(),
+        _ => return e.to_string(),
+    };
+    format!("{e}: {what}")
+}
+
 /// SHA-256 of bytes, in hex.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -399,4 +598,41 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sqlx records each applied migration's version and checksum, and refuses a store whose
+    /// record differs from the migrations it embeds. These are the values stores made before
+    /// the migrations moved to `migrations/sqlite/` hold: a migration must never change.
+    #[test]
+    fn sqlite_migrations_are_those_existing_stores_recorded() {
+        let recorded = [
+            (1, "95ADE71107FF0A0D1C78855AE9DFBDF82F605C0D729BD1795FE78D878B8B375A8AF1D4933FED6E49BFA85316344D2951"),
+            (2, "6E071D84CBCE951640DBDA534D21328482EF8D97A98275F0D557C62F6437A4206243256D5CD1D380DB750F603E3AC920"),
+            (3, "C5592B7A30EB6FA62C03FA2D6359F474374139426BBF6CBEBF8B2060AD9BCB942C2A9B769BB6C141255EC4D7BD10765D"),
+        ];
+        let embedded: Vec<(i64, String)> = SQLITE_MIGRATOR
+            .iter()
+            .map(|m| {
+                let hex = m.checksum.iter().map(|b| format!("{b:02X}")).collect();
+                (m.version, hex)
+            })
+            .collect();
+        for (version, checksum) in recorded {
+            assert!(
+                embedded.contains(&(version, checksum.to_owned())),
+                "migration {version} changed: {embedded:?}"
+            );
+        }
+        let versions =
+            |m: &sqlx::migrate::Migrator| m.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(
+            versions(&SQLITE_MIGRATOR),
+            versions(&POSTGRES_MIGRATOR),
+            "each migration is written for both backends"
+        );
+    }
 }

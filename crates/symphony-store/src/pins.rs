@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 use symphony_conductor::Outputs;
 
+use crate::db::{on_pool, Dialect};
 use crate::{now_ms, Store, StoreError};
 
 /// How many runs are kept when the user has not said: enough history to compare and fork,
@@ -50,29 +51,32 @@ impl Store {
     /// A stored run's melody, inputs and finished outputs.
     pub async fn source(&self, id: &str) -> Result<RunSource, StoreError> {
         let row: Option<(String, String, String, Option<String>, String, String)> =
-            sqlx::query_as(
+            on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
                 "SELECT r.status, r.inputs, r.options, r.workspace, r.melody_hash, r.melody_id FROM runs r WHERE r.id = ?",
-            )
+            ))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+            .fetch_optional(p)
+            .await)
             .map_err(|e| self.err("reading the run", e))?;
         let Some((status, inputs, options, workspace, melody_hash, melody_id)) = row else {
             return Err(StoreError::UnknownRun(id.to_owned()));
         };
-        let (melody_bytes,): (Vec<u8>,) =
-            sqlx::query_as("SELECT content FROM melodies WHERE hash = ?")
-                .bind(&melody_hash)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| self.err("reading the melody", e))?;
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let (melody_bytes,): (Vec<u8>,) = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT content FROM melodies WHERE hash = ?")
+        )
+        .bind(&melody_hash)
+        .fetch_one(p)
+        .await)
+        .map_err(|e| self.err("reading the melody", e))?;
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(&p.sql(
             "SELECT s.step, o.content FROM step_results s JOIN outputs o ON o.hash = s.output_hash
              WHERE s.run_id = ? AND s.outcome = 'succeeded'",
-        )
+        ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(p)
         .await
+        })
         .map_err(|e| self.err("reading finished steps", e))?;
         Ok(RunSource {
             melody_bytes,
@@ -99,28 +103,33 @@ impl Store {
     pub async fn put_outputs(&self, outputs: &Outputs) -> Result<String, StoreError> {
         let text = Value::Object(outputs.0.clone()).to_string();
         let hash = crate::hash_bytes(text.as_bytes());
-        sqlx::query("INSERT OR IGNORE INTO outputs (hash, content) VALUES (?, ?)")
-            .bind(&hash)
-            .bind(text)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err("storing an output", e))?;
+        on_pool!(&self.pool, |p| sqlx::query(&p.sql(
+            "INSERT INTO outputs (hash, content) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING"
+        ))
+        .bind(&hash)
+        .bind(text)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| self.err("storing an output", e))?;
         Ok(hash)
     }
 
     /// Pins `step` of melody `melody_id` to the output it had in run `run_id`. Fails if the
     /// step did not succeed in that run.
     pub async fn pin_from_run(&self, run_id: &str, step: &str) -> Result<Pin, StoreError> {
-        let row: Option<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT r.melody_id, s.output_hash, s.outcome FROM runs r
+        // The step's columns are NULL when it has no result in the run (the LEFT JOIN).
+        let row: Option<(String, Option<String>, Option<String>)> =
+            on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
+                "SELECT r.melody_id, s.output_hash, s.outcome FROM runs r
              LEFT JOIN step_results s ON s.run_id = r.id AND s.step = ?
              WHERE r.id = ?",
-        )
-        .bind(step)
-        .bind(run_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.err("reading the step to pin", e))?;
+            ))
+            .bind(step)
+            .bind(run_id)
+            .fetch_optional(p)
+            .await)
+            .map_err(|e| self.err("reading the step to pin", e))?;
         let Some((melody_id, hash, _)) = row else {
             return Err(StoreError::UnknownRun(run_id.to_owned()));
         };
@@ -142,16 +151,18 @@ impl Store {
         run_id: Option<&str>,
     ) -> Result<Pin, StoreError> {
         let created_at = now_ms();
-        sqlx::query(
-            "INSERT OR REPLACE INTO pins (melody_id, step, output_hash, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
+        on_pool!(&self.pool, |p| sqlx::query(&p.sql(
+            "INSERT INTO pins (melody_id, step, output_hash, run_id, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (melody_id, step) DO UPDATE SET output_hash = excluded.output_hash, run_id = excluded.run_id, created_at = excluded.created_at",
+        ))
         .bind(melody_id)
         .bind(step)
         .bind(output_hash)
         .bind(run_id)
         .bind(created_at)
-        .execute(&self.pool)
+        .execute(p)
         .await
+        .map(|r| r.rows_affected()))
         .map_err(|e| self.err("pinning a step", e))?;
         Ok(Pin {
             step: step.to_owned(),
@@ -163,23 +174,26 @@ impl Store {
 
     /// Unpins a step; says whether it was pinned.
     pub async fn unpin(&self, melody_id: &str, step: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM pins WHERE melody_id = ? AND step = ?")
-            .bind(melody_id)
-            .bind(step)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err("unpinning a step", e))?;
-        Ok(done.rows_affected() > 0)
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            &p.sql("DELETE FROM pins WHERE melody_id = ? AND step = ?")
+        )
+        .bind(melody_id)
+        .bind(step)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| self.err("unpinning a step", e))?;
+        Ok(done > 0)
     }
 
     /// The pins of a melody, by step.
     pub async fn pins(&self, melody_id: &str) -> Result<Vec<Pin>, StoreError> {
-        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, Option<String>, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
             "SELECT step, output_hash, run_id, created_at FROM pins WHERE melody_id = ? ORDER BY step",
-        )
+        ))
         .bind(melody_id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(|e| self.err("reading pins", e))?;
         Ok(rows
             .into_iter()
@@ -197,12 +211,12 @@ impl Store {
         &self,
         melody_id: &str,
     ) -> Result<BTreeMap<String, Outputs>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
             "SELECT p.step, o.content FROM pins p JOIN outputs o ON o.hash = p.output_hash WHERE p.melody_id = ?",
-        )
+        ))
         .bind(melody_id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(|e| self.err("reading pins", e))?;
         Ok(rows
             .into_iter()
@@ -215,11 +229,12 @@ impl Store {
 
     /// How many runs the store keeps (the newest; running ones are never removed).
     pub async fn keep_runs(&self) -> Result<u32, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM settings WHERE key = 'keep_runs'")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| self.err("reading the retention setting", e))?;
+        let row: Option<(String,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT value FROM settings WHERE key = 'keep_runs'")
+        )
+        .fetch_optional(p)
+        .await)
+        .map_err(|e| self.err("reading the retention setting", e))?;
         Ok(row
             .and_then(|(v,)| v.parse().ok())
             .unwrap_or(DEFAULT_KEEP_RUNS))
@@ -227,11 +242,15 @@ impl Store {
 
     /// Sets how many runs the store keeps.
     pub async fn set_keep_runs(&self, keep: u32) -> Result<(), StoreError> {
-        sqlx::query("INSERT OR REPLACE INTO settings (key, value) VALUES ('keep_runs', ?)")
-            .bind(keep.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err("setting the retention", e))?;
+        on_pool!(&self.pool, |p| sqlx::query(&p.sql(
+            "INSERT INTO settings (key, value) VALUES ('keep_runs', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ))
+        .bind(keep.to_string())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| self.err("setting the retention", e))?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db::{on_pool, Dialect};
 use crate::{Store, StoreError};
 
 /// A line of the run list.
@@ -109,13 +110,13 @@ pub struct StoredEvent {
 impl Store {
     /// The newest runs first.
     pub async fn list(&self, limit: u32) -> Result<Vec<RunSummary>, StoreError> {
-        sqlx::query_as(
+        on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
             "SELECT id, melody_id, status, started_at, finished_at, parent_id FROM runs
              ORDER BY started_at DESC, id DESC LIMIT ?",
-        )
+        ))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(|e| self.err("listing runs", e))
     }
 
@@ -123,31 +124,33 @@ impl Store {
     pub async fn run(&self, id: &str) -> Result<RunDetail, StoreError> {
         #[allow(clippy::type_complexity)]
         let row: Option<(String, String, String, i64, Option<i64>, Option<String>, String, String, Option<String>, Option<String>, String, Option<String>, i64)> =
-            sqlx::query_as(
+            on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
                 "SELECT id, melody_id, status, started_at, finished_at, parent_id, inputs, options, workspace, totals, melody_hash, fork_step, sessions
                  FROM runs WHERE id = ?",
-            )
+            ))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+            .fetch_optional(p)
+            .await)
             .map_err(|e| self.err("reading a run", e))?;
         let Some(r) = row else {
             return Err(StoreError::UnknownRun(id.to_owned()));
         };
-        let steps: Vec<StepRow> = sqlx::query_as(
+        let steps: Vec<StepRow> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(&p.sql(
             "SELECT step, outcome, origin, attempts, elapsed_ms, output_hash, cache_key, usage, note
              FROM step_results WHERE run_id = ? ORDER BY seq",
-        )
+        ))
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(p)
         .await
+        })
         .map_err(|e| self.err("reading steps", e))?;
-        let files: Vec<FileRow> = sqlx::query_as(
-            "SELECT path, step, bytes, sha256 FROM files WHERE run_id = ? ORDER BY seq",
+        let files: Vec<FileRow> = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT path, step, bytes, sha256 FROM files WHERE run_id = ? ORDER BY seq",)
         )
         .bind(id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(|e| self.err("reading files", e))?;
         let json = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
         Ok(RunDetail {
@@ -174,23 +177,25 @@ impl Store {
     /// A run's event log, in order.
     pub async fn events(&self, id: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.run(id).await?;
-        sqlx::query_as(
+        on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
             "SELECT seq, session, at_ms, kind, step, data FROM events WHERE run_id = ? ORDER BY seq",
-        )
+        ))
         .bind(id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(|e| self.err("reading events", e))
     }
 
     /// The melody a run played, as its canonical bytes.
     pub async fn melody_of(&self, id: &str) -> Result<Vec<u8>, StoreError> {
         let detail = self.run(id).await?;
-        let (content,): (Vec<u8>,) = sqlx::query_as("SELECT content FROM melodies WHERE hash = ?")
-            .bind(&detail.melody_hash)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.err("reading the melody", e))?;
+        let (content,): (Vec<u8>,) = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT content FROM melodies WHERE hash = ?")
+        )
+        .bind(&detail.melody_hash)
+        .fetch_one(p)
+        .await)
+        .map_err(|e| self.err("reading the melody", e))?;
         Ok(content)
     }
 }

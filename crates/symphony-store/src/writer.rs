@@ -2,14 +2,15 @@
 //! recorder's own writes them in batches, one transaction per batch, deriving the step
 //! results, attempts, outputs and cache entries as it goes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, StepOutcome};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::db::{on_pool, Dialect};
 use crate::{hash_bytes, now_ms, Store, StoreError};
 
 /// The most events written in one transaction.
@@ -92,8 +93,8 @@ struct Writer {
 }
 
 /// Rows of one batch, written with a handful of multi-row statements in one transaction:
-/// sqlx hands each statement to SQLite's thread, so a statement per event would cost more
-/// than the work itself.
+/// sqlx hands each statement to SQLite's thread (or sends it to the Postgres server), so a
+/// statement per event would cost more than the work itself.
 #[derive(Default)]
 struct Batch {
     events: Vec<EventRow>,
@@ -142,7 +143,8 @@ struct ResultRow {
     seq: i64,
 }
 
-/// Rows per multi-row statement: well under SQLite's limit of 32,766 bound values.
+/// Rows per multi-row statement: well under SQLite's limit of 32,766 bound values and
+/// Postgres's of 65,535.
 const ROWS_PER_STATEMENT: usize = 512;
 
 impl Writer {
@@ -379,77 +381,111 @@ fn name_of(v: impl serde::Serialize) -> Option<String> {
 }
 
 /// Writes a batch in one transaction: outputs first (the rest refers to them), then the log,
-/// attempts, results, cache entries and the run's end.
+/// attempts, results, cache entries and the run's end. The same statements serve both
+/// backends (`ON CONFLICT … DO UPDATE` is SQLite's and Postgres's upsert alike).
+///
+/// Rows that other runs may be writing too (outputs, cache entries) go in key order: two
+/// Postgres transactions taking the same keys in different orders could deadlock. A key appears
+/// at most once per statement, as Postgres requires of `ON CONFLICT DO UPDATE`.
 async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Result<(), sqlx::Error> {
-    let mut tx = store.pool.begin().await?;
-    let outputs: Vec<(String, String)> = batch.outputs.into_iter().collect();
-    for rows in outputs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outputs (hash, content) ");
-        q.push_values(rows, |mut b, (hash, content)| {
-            b.push_bind(hash).push_bind(content);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    for rows in batch.events.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (run_id, seq, session, at_ms, kind, step, data) ",
-        );
-        q.push_values(rows, |mut b, e| {
-            b.push_bind(run_id)
-                .push_bind(e.seq)
-                .push_bind(i64::from(session))
-                .push_bind(e.at_ms)
-                .push_bind(&e.kind)
-                .push_bind(&e.step)
-                .push_bind(&e.data);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+    let mut outputs: Vec<(String, String)> = batch.outputs.into_iter().collect();
+    outputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let attempts: Vec<((String, i64), AttemptRow)> = batch.attempts.into_iter().collect();
-    for rows in attempts.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT OR REPLACE INTO attempts (run_id, step, item, attempt, session, type_name, started_ms, ended_ms, system, prompt, error) ",
-        );
-        q.push_values(rows, |mut b, ((step, item), a)| {
-            b.push_bind(run_id)
-                .push_bind(step)
-                .push_bind(*item)
-                .push_bind(i64::from(a.attempt))
-                .push_bind(i64::from(session))
-                .push_bind(&a.type_name)
-                .push_bind(a.started_ms)
-                .push_bind(a.ended_ms)
-                .push_bind(&a.system)
-                .push_bind(&a.prompt)
-                .push_bind(&a.error);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
     let results: Vec<(String, ResultRow)> = batch.results.into_iter().collect();
-    for rows in results.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT OR REPLACE INTO step_results (run_id, step, outcome, origin, attempts, elapsed_ms, output_hash, cache_key, usage, note, seq) ",
-        );
-        q.push_values(rows, |mut b, (step, r)| {
-            b.push_bind(run_id)
-                .push_bind(step)
-                .push_bind(name_of(r.outcome))
-                .push_bind(r.origin.and_then(name_of))
-                .push_bind(i64::from(r.attempts))
-                .push_bind(r.elapsed_ms as i64)
-                .push_bind(&r.output_hash)
-                .push_bind(&r.cache_key)
-                .push_bind(&r.usage)
-                .push_bind(&r.note)
-                .push_bind(r.seq);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    if !batch.cache.is_empty() {
-        let now = now_ms();
-        for rows in batch.cache.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR REPLACE INTO cache (key, output_hash, run_id, created_at) ",
+    // The latest entry for a key wins, as it would have row after row.
+    let cache: Vec<(String, String)> = batch
+        .cache
+        .into_iter()
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let files: Vec<(String, (String, u64, String, i64))> = batch
+        .files
+        .into_iter()
+        .map(|(path, step, bytes, sha256, seq)| (path, (step, bytes, sha256, seq)))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let now = now_ms();
+    on_pool!(&store.pool, |p, Db| {
+        let mut tx = p.begin().await?;
+        for rows in outputs.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("INSERT INTO outputs (hash, content) ");
+            q.push_values(rows, |mut b, (hash, content)| {
+                b.push_bind(hash).push_bind(content);
+            });
+            q.push(" ON CONFLICT (hash) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        for rows in batch.events.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO events (run_id, seq, session, at_ms, kind, step, data) ",
+            );
+            q.push_values(rows, |mut b, e| {
+                b.push_bind(run_id)
+                    .push_bind(e.seq)
+                    .push_bind(i64::from(session))
+                    .push_bind(e.at_ms)
+                    .push_bind(&e.kind)
+                    .push_bind(&e.step)
+                    .push_bind(&e.data);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for rows in attempts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO attempts (run_id, step, item, attempt, session, type_name, started_ms, ended_ms, system, prompt, error) ",
+            );
+            q.push_values(rows, |mut b, ((step, item), a)| {
+                b.push_bind(run_id)
+                    .push_bind(step)
+                    .push_bind(*item)
+                    .push_bind(i64::from(a.attempt))
+                    .push_bind(i64::from(session))
+                    .push_bind(&a.type_name)
+                    .push_bind(a.started_ms)
+                    .push_bind(a.ended_ms)
+                    .push_bind(&a.system)
+                    .push_bind(&a.prompt)
+                    .push_bind(&a.error);
+            });
+            q.push(
+                " ON CONFLICT (run_id, step, item, session, attempt) DO UPDATE SET
+                 type_name = excluded.type_name, started_ms = excluded.started_ms,
+                 ended_ms = excluded.ended_ms, system = excluded.system,
+                 prompt = excluded.prompt, error = excluded.error",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for rows in results.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO step_results (run_id, step, outcome, origin, attempts, elapsed_ms, output_hash, cache_key, usage, note, seq) ",
+            );
+            q.push_values(rows, |mut b, (step, r)| {
+                b.push_bind(run_id)
+                    .push_bind(step)
+                    .push_bind(name_of(r.outcome))
+                    .push_bind(r.origin.and_then(name_of))
+                    .push_bind(i64::from(r.attempts))
+                    .push_bind(r.elapsed_ms as i64)
+                    .push_bind(&r.output_hash)
+                    .push_bind(&r.cache_key)
+                    .push_bind(&r.usage)
+                    .push_bind(&r.note)
+                    .push_bind(r.seq);
+            });
+            q.push(
+                " ON CONFLICT (run_id, step) DO UPDATE SET
+                 outcome = excluded.outcome, origin = excluded.origin,
+                 attempts = excluded.attempts, elapsed_ms = excluded.elapsed_ms,
+                 output_hash = excluded.output_hash, cache_key = excluded.cache_key,
+                 usage = excluded.usage, note = excluded.note, seq = excluded.seq",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for rows in cache.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO cache (key, output_hash, run_id, created_at) ",
             );
             q.push_values(rows, |mut b, (key, hash)| {
                 b.push_bind(key)
@@ -457,31 +493,41 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
                     .push_bind(run_id)
                     .push_bind(now);
             });
+            q.push(
+                " ON CONFLICT (key) DO UPDATE SET output_hash = excluded.output_hash,
+                 run_id = excluded.run_id, created_at = excluded.created_at",
+            );
             q.build().execute(&mut *tx).await?;
         }
-    }
-    for rows in batch.files.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT OR REPLACE INTO files (run_id, path, step, bytes, sha256, seq) ",
-        );
-        q.push_values(rows, |mut b, (path, step, bytes, sha256, seq)| {
-            b.push_bind(run_id)
-                .push_bind(path)
-                .push_bind(step)
-                .push_bind(*bytes as i64)
-                .push_bind(sha256)
-                .push_bind(*seq);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    if let Some((status, totals)) = batch.finished {
-        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?")
+        for rows in files.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO files (run_id, path, step, bytes, sha256, seq) ",
+            );
+            q.push_values(rows, |mut b, (path, (step, bytes, sha256, seq))| {
+                b.push_bind(run_id)
+                    .push_bind(path)
+                    .push_bind(step)
+                    .push_bind(*bytes as i64)
+                    .push_bind(sha256)
+                    .push_bind(*seq);
+            });
+            q.push(
+                " ON CONFLICT (run_id, path) DO UPDATE SET step = excluded.step,
+                 bytes = excluded.bytes, sha256 = excluded.sha256, seq = excluded.seq",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        if let Some((status, totals)) = &batch.finished {
+            sqlx::query(
+                &p.sql("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?"),
+            )
             .bind(status)
-            .bind(now_ms())
+            .bind(now)
             .bind(totals)
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
-    }
-    tx.commit().await
+        }
+        tx.commit().await
+    })
 }

@@ -1,11 +1,23 @@
-//! The run store against a real SQLite file: recording a run, reading it back, reusing
-//! outputs through the cache, resuming, exporting, comparing and pruning.
+//! The run store against a real SQLite file and a real Postgres server, one suite for both:
+//! recording a run, reading it back, reusing outputs through the cache, resuming, exporting,
+//! comparing and pruning; and what each backend says when it cannot be opened.
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
 use serde_json::{json, Value};
 use symphony_conductor::{CacheHandle, Conductor, Registry, RunOptions, RunReport, RunStatus};
 use symphony_store::{NewRun, Store};
+
+mod common;
+use common::{Backend, TestStore};
+
+on_both_backends!(
+    a_recorded_run_reads_back_step_by_step,
+    the_store_is_the_cache_of_a_rerun,
+    resume_hands_back_what_finished_and_continues_the_log,
+    prune_keeps_the_newest_runs_and_frees_their_outputs,
+    pins_and_retention_are_kept_per_store,
+);
 
 fn melody() -> symphony_melody::Melody {
     symphony_melody::load_value(json!({
@@ -60,10 +72,11 @@ async fn play(store: &Store, id: &str, mut options: RunOptions) -> RunReport {
     report
 }
 
-#[tokio::test]
-async fn a_recorded_run_reads_back_step_by_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("runs.db")).await.unwrap();
+async fn a_recorded_run_reads_back_step_by_step(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
     let report = play(&store, "r1", RunOptions::default()).await;
     assert_eq!(report.status, RunStatus::Succeeded);
 
@@ -122,10 +135,11 @@ async fn a_recorded_run_reads_back_step_by_step() {
     ));
 }
 
-#[tokio::test]
-async fn the_store_is_the_cache_of_a_rerun() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("runs.db")).await.unwrap();
+async fn the_store_is_the_cache_of_a_rerun(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
     let cached = || RunOptions {
         cache: Some(CacheHandle(std::sync::Arc::new(store.clone()))),
         ..RunOptions::default()
@@ -160,11 +174,11 @@ async fn the_store_is_the_cache_of_a_rerun() {
     assert!(!diff[0].same_output);
 }
 
-#[tokio::test]
-async fn resume_hands_back_what_finished_and_continues_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runs.db");
-    let store = Store::open(&path).await.unwrap();
+async fn resume_hands_back_what_finished_and_continues_the_log(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
     // Record only the first part of a run, as if the process had been killed after `plan`.
     let conductor = Conductor::new(Registry::standard());
     let m = melody();
@@ -211,7 +225,7 @@ async fn resume_hands_back_what_finished_and_continues_the_log() {
 
     // A new process opens the store and resumes.
     drop(store);
-    let store = Store::open(&path).await.unwrap();
+    let store = at.open().await;
     let (resumable, recorder) = store.resume("crashed").await.unwrap();
     assert_eq!(resumable.session, 2);
     assert_eq!(resumable.finished.keys().collect::<Vec<_>>(), ["plan"]);
@@ -245,10 +259,11 @@ async fn resume_hands_back_what_finished_and_continues_the_log() {
     assert!(store.resume("crashed").await.is_err());
 }
 
-#[tokio::test]
-async fn prune_keeps_the_newest_runs_and_frees_their_outputs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("runs.db")).await.unwrap();
+async fn prune_keeps_the_newest_runs_and_frees_their_outputs(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
     for i in 0..4 {
         let options = RunOptions {
             inputs: json!({"goal": format!("goal {i}")})
@@ -280,7 +295,7 @@ async fn prune_keeps_the_newest_runs_and_frees_their_outputs() {
 }
 
 #[tokio::test]
-async fn a_file_that_is_not_a_store_gets_a_clear_error() {
+async fn sqlite_a_file_that_is_not_a_store_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("runs.db");
     std::fs::write(
@@ -298,4 +313,131 @@ async fn a_file_that_is_not_a_store_gets_a_clear_error() {
     assert!(std::fs::read(&path)
         .unwrap()
         .starts_with(b"this is not a database"));
+}
+
+async fn pins_and_retention_are_kept_per_store(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    play(&store, "r1", RunOptions::default()).await;
+    let pin = store.pin_from_run("r1", "plan").await.unwrap();
+    let plan_hash = store.run("r1").await.unwrap().steps[0].output_hash.clone();
+    assert_eq!(Some(pin.output_hash.clone()), plan_hash);
+    // Pinning again replaces the pin; storing the same output twice keeps one.
+    let edited = symphony_conductor::Outputs(
+        json!({"output": "an edited plan"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let hash = store.put_outputs(&edited).await.unwrap();
+    assert_eq!(store.put_outputs(&edited).await.unwrap(), hash);
+    store.pin("store-test", "plan", &hash, None).await.unwrap();
+    let pins = store.pins("store-test").await.unwrap();
+    assert_eq!(pins.len(), 1);
+    assert_eq!(pins[0].output_hash, hash);
+    assert_eq!(
+        store.pinned_outputs("store-test").await.unwrap()["plan"],
+        edited
+    );
+    assert!(matches!(
+        store.pin_from_run("r1", "nope").await,
+        Err(symphony_store::StoreError::NoOutput { .. })
+    ));
+    assert!(store.unpin("store-test", "plan").await.unwrap());
+    assert!(!store.unpin("store-test", "plan").await.unwrap());
+
+    assert_eq!(
+        store.keep_runs().await.unwrap(),
+        symphony_store::DEFAULT_KEEP_RUNS
+    );
+    store.set_keep_runs(5).await.unwrap();
+    store.set_keep_runs(3).await.unwrap();
+    assert_eq!(store.keep_runs().await.unwrap(), 3);
+
+    // A fork starts from what the run kept; the melody comes back byte for byte.
+    let source = store.source("r1").await.unwrap();
+    assert_eq!(source.finished.len(), 3);
+    assert_eq!(source.melody_id, "store-test");
+    assert_eq!(
+        store.melody_of("r1").await.unwrap(),
+        symphony_melody::to_bytes(&melody())
+    );
+    store.checkpoint().await.unwrap();
+    assert!(store.size_bytes().await > 0);
+    assert_eq!(store.is_postgres(), backend == Backend::Postgres);
+}
+
+#[tokio::test]
+async fn postgres_a_server_that_is_not_running_gets_a_clear_error_without_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://me:s3cret@127.0.0.1:{port}/runs");
+    let message = match Store::open(std::path::Path::new(&url)).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened a store on a port nothing listens on"),
+    };
+    assert!(
+        message.contains("is the Postgres server running")
+            && message.contains(&format!("postgres://me:***@127.0.0.1:{port}/runs")),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+    // Nothing was created on disk for a URL.
+    assert!(!std::path::Path::new("postgres:").exists());
+}
+
+#[tokio::test]
+async fn postgres_a_database_that_is_missing_or_not_a_store_gets_a_clear_error() {
+    let Some(server) = symphony_store::testing::PgServer::start() else {
+        return;
+    };
+    let message = match Store::open(std::path::Path::new(&server.url("nope"))).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened a database that does not exist"),
+    };
+    assert!(
+        message.contains("does not exist") && message.contains("createdb"),
+        "{message}"
+    );
+
+    // A database another program uses, with a `runs` table of its own.
+    let url = server.database("other");
+    let out = server
+        .psql("other")
+        .args(["-c", "CREATE TABLE runs (x INTEGER)"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let message = match Store::open(std::path::Path::new(&url)).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened another program's database as a store"),
+    };
+    assert!(
+        message.contains("already exists") && message.contains("a database of its own"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_stores_opened_at_once_on_a_new_database_all_open() {
+    let Some(server) = symphony_store::testing::PgServer::start() else {
+        return;
+    };
+    let url = server.database("fresh");
+    // Each store has its own pool, as separate processes would: the migrator's advisory lock
+    // makes them take turns.
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::open(std::path::Path::new(&url)).await })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
 }

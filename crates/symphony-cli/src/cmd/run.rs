@@ -79,9 +79,10 @@ pub struct Args {
 /// Where runs are kept.
 #[derive(clap::Args, Clone)]
 pub struct StoreArgs {
-    /// The run store (SQLite file). Default: $SYMPHONY_DB, else
+    /// The run store: a SQLite file, or a Postgres database a team shares
+    /// (postgres://USER@HOST/DATABASE). Default: $SYMPHONY_DB, else
     /// $XDG_DATA_HOME/symphony/runs.db, else ~/.local/share/symphony/runs.db.
-    #[arg(long = "store", value_name = "FILE", global = true)]
+    #[arg(long = "store", value_name = "FILE|URL", global = true)]
     pub path: Option<PathBuf>,
 }
 

@@ -222,7 +222,7 @@ pub async fn run(args: Args) -> Outcome {
                     store.keep_runs().await.map_err(store_failure)?,
                     store.list(u32::MAX).await.map_err(store_failure)?.len(),
                     store.path().display(),
-                    bytes(store.size_bytes())
+                    bytes(store.size_bytes().await)
                 );
             }
         }
@@ -231,7 +231,7 @@ pub async fn run(args: Args) -> Outcome {
             if json {
                 outln!(
                     "{}",
-                    json!({"runs": runs, "store": store.path(), "bytes": store.size_bytes()})
+                    json!({"runs": runs, "store": store.path(), "bytes": store.size_bytes().await})
                 );
             } else {
                 for r in &runs {
@@ -252,7 +252,7 @@ pub async fn run(args: Args) -> Outcome {
                 outln!(
                     "store: {} ({})",
                     store.path().display(),
-                    bytes(store.size_bytes())
+                    bytes(store.size_bytes().await)
                 );
             }
         }
