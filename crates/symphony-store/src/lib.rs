@@ -435,18 +435,27 @@ impl Store {
             .await
             .map_err(|e| self.err("reading the event log", e))?;
             let session = sessions as u32 + 1;
+            // Claim the next session: of two processes resuming the run at once, one wins
+            // and the other is told, instead of both writing the same sequence numbers.
+            let claimed = sqlx::query(&p.sql(
+                "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ? WHERE id = ? AND sessions = ?",
+            ))
+            .bind(i64::from(session))
+            .bind(id)
+            .bind(sessions)
+            .execute(p)
+            .await
+            .map_err(|e| self.err("reopening the run", e))?;
+            if claimed.rows_affected() == 0 {
+                return Err(StoreError::NotResumable {
+                    id: id.to_owned(),
+                    why: "another process resumed it at the same moment".into(),
+                });
+            }
             // Steps that failed, were skipped or cancelled are played again: forget their end.
             sqlx::query(
                 &p.sql("DELETE FROM step_results WHERE run_id = ? AND outcome <> 'succeeded'"),
             )
-            .bind(id)
-            .execute(p)
-            .await
-            .map_err(|e| self.err("reopening the run", e))?;
-            sqlx::query(&p.sql(
-                "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ? WHERE id = ?",
-            ))
-            .bind(i64::from(session))
             .bind(id)
             .execute(p)
             .await

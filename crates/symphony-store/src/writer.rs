@@ -23,12 +23,15 @@ pub struct Recorder {
     task: JoinHandle<Result<(), StoreError>>,
     run_id: String,
     failure: watch::Receiver<Option<String>>,
+    /// The store's file or (password-free) URL, for messages.
+    path: std::path::PathBuf,
 }
 
 impl Recorder {
     pub(crate) fn start(store: Store, run_id: String, session: u32, next_seq: i64) -> Recorder {
         let (tx, rx) = mpsc::unbounded_channel();
         let (fail, failure) = watch::channel(None);
+        let path = store.path().to_owned();
         let writer = Writer {
             store,
             run_id: run_id.clone(),
@@ -48,6 +51,7 @@ impl Recorder {
             }),
             run_id,
             failure,
+            path,
         }
     }
 
@@ -74,8 +78,11 @@ impl Recorder {
         match self.task.await {
             Ok(result) => result,
             Err(e) => Err(StoreError::Open {
-                path: std::path::PathBuf::new(),
-                message: format!("the store's writer stopped: {e}"),
+                path: self.path,
+                message: format!(
+                    "its writer stopped before writing all of run {}: {e}",
+                    self.run_id
+                ),
             }),
         }
     }
