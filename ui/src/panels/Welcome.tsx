@@ -14,10 +14,10 @@ export function Welcome() {
       </header>
       {project?.offline ? (
         <section className="notice offline-notice" role="status" data-testid="offline-notice">
-          <strong>Offline: no model is configured.</strong>
+          <strong>Offline mode</strong>
           <p>
             {project.notice ??
-              "Instruments will answer with deterministic stand-ins. To use a real model, add a key (symphony credential set openai) or start a local server such as Ollama on localhost:11434."}
+              "No model is configured: instruments answer with the offline instrument, which calls no model. To use a real model, add a key (symphony credential set openai) or start a local server such as Ollama on localhost:11434."}
           </p>
         </section>
       ) : null}
