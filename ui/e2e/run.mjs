@@ -3,14 +3,18 @@
 import { launch, startServer } from "./lib.mjs";
 import { editorScenario } from "./editor.e2e.mjs";
 import { mouseScenario } from "./mouse.e2e.mjs";
+import { boxSelectScenario } from "./canvas.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
   ["build with the mouse, save, run offline", mouseScenario],
+  ["box-select, delete, undo", boxSelectScenario],
 ];
+const only = process.env.E2E_ONLY;
 let failed = 0;
 const browser = await launch();
 for (const [name, scenario] of scenarios) {
+  if (only && !name.includes(only)) continue;
   const server = await startServer();
   console.log(`# ${name} (symphony serve)`);
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
