@@ -50,3 +50,58 @@ export async function boxSelectScenario(page, server) {
     check((await page.locator(`.react-flow__edge[data-id="${e}"]`).count()) === 1, `edge ${e} is back`);
   }
 }
+
+export async function problemsScenario(page, server) {
+  await page.goto(server.url);
+  await page.click('[data-path="melodies/research-fanout.melody.json"]');
+  await page.waitForSelector('.step-node[data-step="save"]');
+  check((await page.locator(".problems .count").textContent()) === "0", "research-fanout opens valid: the problems list shows 0");
+
+  // Clear the save step's required `path` in the inspector; the field commits when it loses focus.
+  await page.click('.step-node[data-step="save"] .step-title');
+  const field = page.getByLabel("path template");
+  check((await field.inputValue()) === "report.md", "the inspector shows the save step's path");
+  await field.fill("");
+  await page.getByLabel("Step description").focus();
+
+  // The debounced validation (the real backend's validateMelody) reports the missing field.
+  const item = page.locator(".problems button.problem", { hasText: "steps.save" });
+  await item.first().waitFor({ timeout: 5000 });
+  const listed = (await item.first().textContent()) ?? "";
+  check(/path/.test(listed), `the problems list names the missing field: "${listed}"`);
+  check((await page.locator(".problems .count.bad").textContent()) !== "0", "the problems count turns red and is not 0");
+  const badge = page.locator('.step-node[data-step="save"] .step-problems');
+  check((await badge.count()) === 1 && /⚠ \d/.test((await badge.textContent()) ?? ""), `the save step's node shows a warning badge: "${await badge.textContent()}"`);
+  check((await page.locator('.step-node[data-step="save"]').getAttribute("class"))?.includes("has-problems") ?? false, "the save step's node is marked as having problems");
+  check((await page.locator(".inspector .insp-problems", { hasText: "config.path" }).count()) === 1, "the inspector lists the problem at the top of the step's form");
+  check((await page.locator(".inspector .field", { has: page.getByLabel("path template") }).locator(".field-problem").count()) === 1, "the inspector shows the error under the path field");
+  await page.screenshot({ path: path.join(outDir, "e2e-problems.png") });
+
+  // Deselect and pan the save step out of view; then click the problem.
+  await page.locator(".react-flow__pane").click({ position: { x: 30, y: 30 } });
+  const canvas = await page.locator(".react-flow__pane").boundingBox();
+  await mouseDrag(page, { x: canvas.x + canvas.width - 40, y: canvas.y + 60 }, { x: canvas.x + 40, y: canvas.y + 60 });
+  await mouseDrag(page, { x: canvas.x + canvas.width - 40, y: canvas.y + 60 }, { x: canvas.x + 40, y: canvas.y + 60 });
+  const inView = async () => {
+    const b = await page.locator('.react-flow__node[data-id="save"]').boundingBox().catch(() => null);
+    return Boolean(b && b.x >= canvas.x && b.y >= canvas.y && b.x + b.width <= canvas.x + canvas.width && b.y + b.height <= canvas.y + canvas.height);
+  };
+  check(!(await inView()), "after panning, the save step is out of view");
+  check((await page.locator(".react-flow__node-step.selected").count()) === 0, "no step is selected");
+
+  await item.first().click();
+  await page.waitForSelector('.react-flow__node[data-id="save"].selected');
+  check(true, "clicking the problem selects the save step");
+  await page.waitForFunction(
+    (c) => {
+      const el = document.querySelector('.react-flow__node[data-id="save"]');
+      const b = el?.getBoundingClientRect();
+      return b && b.left >= c.x && b.top >= c.y && b.right <= c.x + c.width && b.bottom <= c.y + c.height;
+    },
+    canvas,
+    { timeout: 3000 },
+  );
+  check(await inView(), "and brings it into view");
+  check((await page.locator(".inspector h2").textContent()) === "Write report.md", "the inspector shows the save step");
+  await page.screenshot({ path: path.join(outDir, "e2e-problems-jump.png") });
+}

@@ -3,12 +3,13 @@
 import { launch, startServer } from "./lib.mjs";
 import { editorScenario } from "./editor.e2e.mjs";
 import { mouseScenario } from "./mouse.e2e.mjs";
-import { boxSelectScenario } from "./canvas.e2e.mjs";
+import { boxSelectScenario, problemsScenario } from "./canvas.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
   ["build with the mouse, save, run offline", mouseScenario],
   ["box-select, delete, undo", boxSelectScenario],
+  ["problems: listed, on the node, in the form; click to jump", problemsScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;
