@@ -4,12 +4,14 @@ import { launch, startServer } from "./lib.mjs";
 import { editorScenario } from "./editor.e2e.mjs";
 import { mouseScenario } from "./mouse.e2e.mjs";
 import { boxSelectScenario, problemsScenario } from "./canvas.e2e.mjs";
+import { trustScenario } from "./trust.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
   ["build with the mouse, save, run offline", mouseScenario],
   ["box-select, delete, undo", boxSelectScenario],
   ["problems: listed, on the node, in the form; click to jump", problemsScenario],
+  ["import SuperOptiX, permissions, trust before running commands", trustScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

@@ -55,17 +55,48 @@ function receiveRunEvents(runId: string, events: EventRecord[]) {
   else if (run.phase === "starting") early.set(runId, [...(early.get(runId) ?? []), ...events]);
 }
 
-/** Asks to trust the melody when it has command steps and is not trusted yet; true when it may run. */
-async function ensureTrusted(melody: MelodyFile, reason: "import" | "run"): Promise<boolean> {
+/** Asks the backend what the open melody may do and whether it is trusted, for the toolbar. */
+export async function refreshPermissions(): Promise<void> {
+  const melody = useDoc.getState().melody;
+  if (!melody) return;
+  try {
+    const perms = await api().permissions(melody);
+    if (useDoc.getState().melody === melody) useDoc.getState().setPermissions(perms);
+  } catch {
+    // An unreadable melody has no permissions to show; validation reports why.
+    if (useDoc.getState().melody === melody) useDoc.getState().setPermissions(null);
+  }
+}
+
+/**
+ * Shows what the melody may do. An import always shows it; a run only when the melody has
+ * command steps the user has not trusted yet. True when it may run (trusted, or no commands).
+ */
+async function ensureTrusted(melody: MelodyFile, reason: "import" | "run" | "review"): Promise<boolean> {
   const perms = await api().permissions(melody);
-  if (perms.trusted || (reason === "run" && perms.commands.length === 0)) return true;
+  if (useDoc.getState().melody === melody) useDoc.getState().setPermissions(perms);
+  if (reason === "run" && perms.trusted) return true;
   const trusted = await new Promise<boolean>((resolve) =>
     useApp.getState().open({ kind: "permissions", permissions: perms, reason, resolve }),
   );
   useApp.getState().open(null);
-  if (!trusted) return false;
+  if (perms.commands.length === 0) return true;
+  if (!trusted) return perms.trusted;
   await api().trustMelody(melody);
+  await refreshPermissions();
+  useApp.getState().notify(`Trusted: ${perms.commands.join(", ")} may run commands on this machine.`);
   return true;
+}
+
+/** The toolbar's permissions button: see what the melody may do, and trust it. */
+export async function reviewPermissions(): Promise<void> {
+  const { melody } = useDoc.getState();
+  if (!melody) return;
+  try {
+    await ensureTrusted(melody, "review");
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
 }
 
 export async function startRun(inputs: Record<string, Json>): Promise<void> {
@@ -74,7 +105,11 @@ export async function startRun(inputs: Record<string, Json>): Promise<void> {
   const run = useRun.getState();
   try {
     if (!(await ensureTrusted(melody, "run"))) {
-      useApp.getState().notify("Not run: the melody's command steps need your trust first.");
+      const steps = useDoc.getState().permissions?.commands ?? [];
+      useApp.getState().notify(
+        `Not run: ${steps.join(", ") || "its command steps"} run commands on this machine, and you have not trusted this melody. Review and trust it with the toolbar's "⚠ Untrusted" button.`,
+        "error",
+      );
       return;
     }
     run.begin();
@@ -272,6 +307,7 @@ function startValidation() {
     if (timer) clearTimeout(timer);
     const melody = s.melody;
     timer = setTimeout(() => {
+      void refreshPermissions();
       const mine = ++seq;
       api()
         .validateMelody(melody)

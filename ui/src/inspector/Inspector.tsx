@@ -248,7 +248,7 @@ function ConfigFieldEditor({
     default:
       return (
         <Field label={label} hint={`${field.description} (JSON${ty.kind === "step" ? `; the body also sees ${ty.scope.map((s) => `{{${s}}}`).join(", ")}` : ""})`} error={error}>
-          <JsonInput value={value} onCommit={commit} rows={ty.kind === "step" || ty.kind === "routes" ? 6 : 3} />
+          <JsonInput ariaLabel={field.name} value={value} onCommit={commit} rows={ty.kind === "step" || ty.kind === "routes" ? 6 : 3} />
         </Field>
       );
   }

@@ -122,11 +122,13 @@ export function JsonInput({
   onCommit,
   placeholder,
   rows = 4,
+  ariaLabel,
 }: {
   value: Json | undefined;
   onCommit: (v: Json | undefined) => void;
   placeholder?: string;
   rows?: number;
+  ariaLabel?: string;
 }) {
   const shown = value === undefined ? "" : JSON.stringify(value, null, 2);
   const [draft, setDraft] = useState(shown);
@@ -153,6 +155,7 @@ export function JsonInput({
       <textarea
         id={id}
         className="mono"
+        aria-label={ariaLabel}
         rows={rows}
         value={draft}
         placeholder={placeholder ?? "JSON"}

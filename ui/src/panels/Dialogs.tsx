@@ -147,9 +147,13 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
     ["Network", p.network],
     ["Files (in the run workspace)", p.files],
     ["Commands on this machine", p.commands],
+    ["Secrets (named credentials)", p.secrets],
   ];
+  const title =
+    dialog.reason === "import" ? "What this imported melody may do" : dialog.reason === "run" ? "This melody runs commands" : "What this melody may do";
+  const mustTrust = p.commands.length > 0 && !p.trusted;
   return (
-    <Modal title={dialog.reason === "import" ? "What this imported melody may do" : "This melody runs commands"} onClose={() => dialog.resolve(false)}>
+    <Modal title={title} onClose={() => dialog.resolve(false)}>
       <table className="perm-table">
         <tbody>
           {rows.map(([label, steps]) => (
@@ -160,18 +164,28 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
           ))}
         </tbody>
       </table>
-      <p>
-        {p.commands.length > 0
-          ? "Its command steps will not run until you trust it. Trust it only if you know where it came from."
-          : "Trusting it records that you have seen what it may do."}
+      <p data-testid="trust-state">
+        {p.commands.length === 0
+          ? "It runs no commands on this machine, so it needs no trust to run."
+          : p.trusted
+            ? "You trust its command steps as they are now. Changing what they run asks again."
+            : "Its command steps will not run until you trust it. Trust it only if you know where it came from."}
       </p>
       <div className="modal-actions">
-        <button type="button" onClick={() => dialog.resolve(false)}>
-          Not now
-        </button>
-        <button type="button" className="primary" onClick={() => dialog.resolve(true)}>
-          Trust this melody
-        </button>
+        {mustTrust ? (
+          <>
+            <button type="button" onClick={() => dialog.resolve(false)}>
+              Not now
+            </button>
+            <button type="button" className="primary" onClick={() => dialog.resolve(true)}>
+              Trust this melody
+            </button>
+          </>
+        ) : (
+          <button type="button" className="primary" onClick={() => dialog.resolve(false)}>
+            OK
+          </button>
+        )}
       </div>
     </Modal>
   );

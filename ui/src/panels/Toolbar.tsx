@@ -2,7 +2,7 @@
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { useApp } from "../store/app";
-import { exportMelody, goHome, layoutAll, pauseOrResume, save, stopRun } from "../app/actions";
+import { exportMelody, goHome, layoutAll, pauseOrResume, reviewPermissions, save, stopRun } from "../app/actions";
 
 export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () => void }) {
   const name = useDoc((s) => s.melody?.melody.name ?? "");
@@ -15,6 +15,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   const status = useRun((s) => s.status);
   const offline = useApp((s) => s.project?.offline ?? false);
   const open = useApp((s) => s.open);
+  const trust = useDoc((s) => (!s.permissions ? null : s.permissions.commands.length === 0 ? "none" : s.permissions.trusted ? "trusted" : "untrusted"));
   const active = phase === "running" || phase === "paused" || phase === "starting";
   return (
     <header className="toolbar">
@@ -66,6 +67,23 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
           <span className="badge offline" title="No model is configured: instruments play offline">
             offline
           </span>
+        ) : null}
+        {trust ? (
+          <button
+            type="button"
+            className={`trust trust-${trust}`}
+            data-trust={trust}
+            onClick={() => void reviewPermissions()}
+            title={
+              trust === "none"
+                ? "What this melody may do (it runs no commands)"
+                : trust === "trusted"
+                  ? "You trust this melody's command steps"
+                  : "This melody runs commands and is not trusted: it will not run until you trust it"
+            }
+          >
+            {trust === "untrusted" ? "⚠ Untrusted" : trust === "trusted" ? "✓ Trusted" : "Permissions"}
+          </button>
         ) : null}
         {phase === "finished" && status ? <span className={`badge run-${status}`}>run {status}</span> : null}
         {phase === "running" || phase === "starting" ? <span className="badge run-running">running…</span> : null}

@@ -9,7 +9,7 @@ import type { MelodyEntry, Permissions, ProjectInfo, StepTypeInfo } from "../bac
 export type Dialog =
   | { kind: "confirm"; title: string; body: string; ok: string; cancel: string; resolve: (ok: boolean) => void }
   | { kind: "run" }
-  | { kind: "permissions"; permissions: Permissions; reason: "import" | "run"; resolve: (trusted: boolean) => void }
+  | { kind: "permissions"; permissions: Permissions; reason: "import" | "run" | "review"; resolve: (trusted: boolean) => void }
   | { kind: "export"; text: string; fileName: string }
   | { kind: "saveAs"; resolve: (path: string | null) => void }
   | { kind: "import" }

@@ -9,7 +9,7 @@
  */
 import { create } from "zustand";
 import { applyEdgeChanges, applyNodeChanges, type EdgeChange, type NodeChange } from "@xyflow/react";
-import type { MelodyFile, Point, Problem, StepTypeInfo } from "../backend/types";
+import type { MelodyFile, Permissions, Point, Problem, StepTypeInfo } from "../backend/types";
 import {
   COMMENT_PREFIX,
   GROUP_PREFIX,
@@ -41,6 +41,8 @@ export interface DocState {
   selection: ReadonlySet<string>;
   problems: Problem[];
   problemsByStep: Readonly<Record<string, Problem[]>>;
+  /** What the melody may do and whether the user trusts it (the backend's `permissions`), refreshed after edits. */
+  permissions: Permissions | null;
   /** Bumped when the user asks to look at a step (from the problems list), for the canvas to centre it. */
   focus: { id: string; seq: number } | null;
   /** Bumped by every load, so the canvas fits the new melody into view once. */
@@ -63,6 +65,7 @@ export interface DocState {
   copySelection(): Clip | null;
   pasteClip(clip: Clip, offset: Point): void;
   setProblems(problems: Problem[]): void;
+  setPermissions(permissions: Permissions | null): void;
 }
 
 function sameJson(a: MelodyFile | null, b: MelodyFile | null): boolean {
@@ -133,6 +136,7 @@ export const useDoc = create<DocState>()((set, get) => {
     selection: new Set(),
     problems: [],
     problemsByStep: {},
+    permissions: null,
     focus: null,
     loads: 0,
 
@@ -155,6 +159,7 @@ export const useDoc = create<DocState>()((set, get) => {
         selection,
         problems,
         problemsByStep: byStep(problems),
+        permissions: null,
         focus: null,
         loads: get().loads + 1,
         ...derive(melody, selection),
@@ -178,7 +183,7 @@ export const useDoc = create<DocState>()((set, get) => {
       set({ melody, saved: melody, path, hash, dirty: false, ...derive(melody, selection) });
     },
     close() {
-      set({ melody: null, path: "", hash: "", saved: null, dirty: false, past: [], future: [], nodes: [], edges: [], selection: new Set(), problems: [], problemsByStep: {} });
+      set({ melody: null, path: "", hash: "", saved: null, dirty: false, past: [], future: [], nodes: [], edges: [], selection: new Set(), problems: [], problemsByStep: {}, permissions: null });
     },
     edit(fn, select) {
       const { melody, past } = get();
@@ -310,6 +315,9 @@ export const useDoc = create<DocState>()((set, get) => {
     },
     setProblems(problems) {
       set({ problems, problemsByStep: byStep(problems) });
+    },
+    setPermissions(permissions) {
+      set({ permissions });
     },
   };
 });
