@@ -105,3 +105,57 @@ export async function problemsScenario(page, server) {
   check((await page.locator(".inspector h2").textContent()) === "Write report.md", "the inspector shows the save step");
   await page.screenshot({ path: path.join(outDir, "e2e-problems-jump.png") });
 }
+
+export async function groupScenario(page, server) {
+  const file = path.join(server.project, "melodies/research-fanout.melody.json");
+  const read = () => JSON.parse(fs.readFileSync(file, "utf8"));
+  const saveNow = async () => {
+    await page.keyboard.press("Control+s");
+    await page.waitForSelector('[data-testid="dirty"]', { state: "detached" });
+  };
+  await page.goto(server.url);
+  await page.click('[data-path="melodies/research-fanout.melody.json"]');
+  await page.waitForSelector('.step-node[data-step="intro"]');
+
+  // Draw a group around "research" and "intro": box-select them, then the toolbar's Group.
+  const r = await boxAround(page, ["research", "intro"]);
+  await page.keyboard.down("Shift");
+  await mouseDrag(page, { x: r.x1, y: r.y1 }, { x: r.x2, y: r.y2 });
+  await page.keyboard.up("Shift");
+  await page.locator(".toolbar").getByRole("button", { name: "Group", exact: true }).click();
+  await page.waitForSelector(".react-flow__node-group");
+  await page.locator(".react-flow__pane").click({ position: { x: 30, y: 30 } });
+  await saveNow();
+  const start = read();
+  check(start.layout.groups?.length === 1, `the saved file has the group: ${JSON.stringify(start.layout.groups[0])}`);
+
+  // Drag the group by its label bar (right of the label's text field).
+  const label = await page.locator(".react-flow__node-group .group-label").boundingBox();
+  const from = { x: label.x + label.width - 15, y: label.y + label.height / 2 };
+  await mouseDrag(page, from, { x: from.x + 180, y: from.y + 120 });
+  await page.screenshot({ path: path.join(outDir, "e2e-group-moved.png") });
+  await page.click('.step-node[data-step="intro"] .step-title');
+  await page.waitForSelector('.react-flow__node[data-id="intro"].selected');
+  check(true, "a step inside the (just selected) group can still be clicked and selected");
+  await saveNow();
+  const moved = read();
+  const g0 = start.layout.groups[0];
+  const g1 = moved.layout.groups[0];
+  const delta = { x: g1.x - g0.x, y: g1.y - g0.y };
+  check(delta.x > 50 && delta.y > 30, `the group moved by (${delta.x}, ${delta.y})`);
+  for (const id of ["research", "intro"]) {
+    const a = start.layout.steps[id];
+    const b = moved.layout.steps[id];
+    check(b.x - a.x === delta.x && b.y - a.y === delta.y, `${id}, inside the group, moved by the same delta: (${a.x}, ${a.y}) → (${b.x}, ${b.y})`);
+  }
+  for (const id of ["questions", "join", "save"]) {
+    check(JSON.stringify(moved.layout.steps[id]) === JSON.stringify(start.layout.steps[id]), `${id}, outside the group, did not move`);
+  }
+
+  // One Ctrl+Z puts the group and both steps back.
+  await page.keyboard.press("Control+z");
+  await saveNow();
+  const undone = read();
+  check(JSON.stringify(undone.layout.groups) === JSON.stringify(start.layout.groups), "Ctrl+Z puts the group back");
+  check(JSON.stringify(undone.layout.steps) === JSON.stringify(start.layout.steps), "and the steps inside it, in the same one undo");
+}

@@ -3,7 +3,7 @@
 import { launch, startServer } from "./lib.mjs";
 import { editorScenario } from "./editor.e2e.mjs";
 import { mouseScenario } from "./mouse.e2e.mjs";
-import { boxSelectScenario, problemsScenario } from "./canvas.e2e.mjs";
+import { boxSelectScenario, groupScenario, problemsScenario } from "./canvas.e2e.mjs";
 import { trustScenario } from "./trust.e2e.mjs";
 
 const scenarios = [
@@ -12,6 +12,7 @@ const scenarios = [
   ["box-select, delete, undo", boxSelectScenario],
   ["problems: listed, on the node, in the form; click to jump", problemsScenario],
   ["import SuperOptiX, permissions, trust before running commands", trustScenario],
+  ["a group moves the steps inside it, one undo", groupScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

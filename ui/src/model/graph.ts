@@ -95,7 +95,9 @@ export function melodyToNodes(
       data: { group: g },
       width: g.width,
       height: g.height,
-      zIndex: -1,
+      // Below every step even when selected (React Flow lifts a selected node by 1000), so the
+      // steps inside a selected group stay visible and clickable.
+      zIndex: -1001,
       selected,
       dragHandle: ".group-label",
     });

@@ -15,14 +15,53 @@ import {
   GROUP_PREFIX,
   melodyToEdges,
   melodyToNodes,
+  NODE_WIDTH,
+  stepHeight,
   type FlowEdge,
   type FlowNode,
 } from "../model/graph";
 import { moveItems, removeItems } from "../model/edits";
 import { commentsOf, edgesOf, groupsOf, withLayout } from "../model/layout";
 import { copy, paste, type Clip } from "../model/clipboard";
+import { shifted, stepsInGroup } from "../model/groups";
 
 const HISTORY_LIMIT = 300;
+
+/** A group drag in progress: where the group started and the steps inside it, with theirs. */
+const groupDrags = new Map<string, { origin: Point; steps: Map<string, Point> }>();
+
+/**
+ * React Flow drags only the group's own node; the steps inside it follow here. Adds a position
+ * change for every contained step (unless the drag already moves it, being selected too), with
+ * the same `dragging` flag, so the drag's end commits the group and its steps as one edit.
+ */
+function withGroupedSteps(changes: NodeChange<FlowNode>[], nodes: readonly FlowNode[]): NodeChange<FlowNode>[] {
+  const out = [...changes];
+  const movedByDrag = new Set(changes.filter((c) => c.type === "position").map((c) => c.id));
+  for (const c of changes) {
+    if (c.type !== "position" || !c.id.startsWith(GROUP_PREFIX) || !c.position || c.dragging === undefined) continue;
+    let drag = groupDrags.get(c.id);
+    if (!drag) {
+      const group = nodes.find((n) => n.id === c.id);
+      if (!group || group.type !== "group") continue;
+      const box = { x: group.position.x, y: group.position.y, width: group.width ?? group.data.group.width, height: group.height ?? group.data.group.height };
+      const steps = nodes.flatMap((n) =>
+        n.type === "step"
+          ? [{ id: n.id, box: { x: n.position.x, y: n.position.y, width: n.measured?.width ?? NODE_WIDTH, height: n.measured?.height ?? stepHeight(n.data) } }]
+          : [],
+      );
+      const inside = stepsInGroup(box, steps);
+      drag = { origin: { ...group.position }, steps: new Map(inside.map((id) => [id, { ...nodes.find((n) => n.id === id)!.position }])) };
+      groupDrags.set(c.id, drag);
+    }
+    const moved = shifted(drag.steps, { x: c.position.x - drag.origin.x, y: c.position.y - drag.origin.y });
+    for (const [id, position] of moved) {
+      if (!movedByDrag.has(id)) out.push({ type: "position", id, position, dragging: c.dragging });
+    }
+    if (c.dragging === false) groupDrags.delete(c.id);
+  }
+  return out;
+}
 
 export interface DocState {
   melody: MelodyFile | null;
@@ -216,9 +255,10 @@ export const useDoc = create<DocState>()((set, get) => {
       get().select([id]);
       set({ focus: { id, seq } });
     },
-    onNodesChange(changes) {
+    onNodesChange(incoming) {
       const s = get();
       if (!s.melody) return;
+      const changes = withGroupedSteps(incoming, s.nodes);
       let selection: Set<string> | null = null;
       const moved = new Map<string, Point>();
       const movedComments = new Map<string, Point>();

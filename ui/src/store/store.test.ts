@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ideaToCodeMelody, type, TYPE_LIST } from "../test/fixtures";
 import { useDoc } from "./doc";
 import { reduceSteps, useRun } from "./run";
-import { addEdge, addStep, setConfig } from "../model/edits";
+import { addEdge, addGroup, addStep, setConfig } from "../model/edits";
 import type { EventRecord } from "../backend/types";
 
 beforeEach(() => {
@@ -39,6 +39,29 @@ describe("document history", () => {
     expect(d().past).toHaveLength(0);
     d().onNodesChange([{ type: "position", id: "spec", position: { x: 60, y: 60 }, dragging: false }]);
     expect(d().past).toHaveLength(1);
+  });
+  it("dragging a group carries the steps inside it, as one undoable edit", () => {
+    const d = useDoc.getState;
+    // spec sits at (0, 120); features (280, 40) and write_spec (280, 240) are outside this box.
+    d().edit((m) => addGroup(m, { x: -20, y: 100, width: 260, height: 200 }, "Spec").melody);
+    const before = d().melody!;
+    const pos = (id: string) => d().nodes.find((n) => n.id === id)?.position;
+    d().onNodesChange([{ type: "position", id: "group:group", position: { x: 0, y: 150 }, dragging: true }]);
+    expect(pos("spec")).toEqual({ x: 20, y: 170 });
+    expect(d().melody).toBe(before);
+    d().onNodesChange([{ type: "position", id: "group:group", position: { x: 80, y: 160 }, dragging: false }]);
+    const after = d().melody!;
+    expect(after.layout?.steps?.spec).toEqual({ x: 100, y: 180 });
+    expect(after.layout?.steps?.features).toEqual(before.layout?.steps?.features);
+    expect(after.layout?.steps?.write_spec).toEqual(before.layout?.steps?.write_spec);
+    expect((after.layout?.groups as { x: number; y: number }[])[0]).toMatchObject({ x: 80, y: 160 });
+    expect(d().past[d().past.length - 1]).toBe(before);
+    d().undo();
+    expect(d().melody).toBe(before);
+    expect(pos("spec")).toEqual({ x: 0, y: 120 });
+    // A second drag starts afresh from where the group is now.
+    d().onNodesChange([{ type: "position", id: "group:group", position: { x: -10, y: 100 }, dragging: false }]);
+    expect(d().melody?.layout?.steps?.spec).toEqual({ x: 10, y: 120 });
   });
   it("deletes a selected step with its edges, and undo brings both back", () => {
     const d = useDoc.getState;
