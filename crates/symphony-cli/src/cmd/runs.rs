@@ -332,12 +332,13 @@ pub async fn run(args: Args) -> Outcome {
                 outln!("{}", serde_json::to_string(&diff).unwrap_or_default());
             } else {
                 outln!(
-                    "{:<24} {:<22} {:<9} {:<9} {:>19}",
+                    "{:<24} {:<22} {:<9} {:<9} {:>19} {:>19}",
                     "step",
                     "outcome (a → b)",
                     "inputs",
                     "output",
-                    "time (a → b)"
+                    "time (a → b)",
+                    "cost (a → b)"
                 );
                 for d in &diff {
                     let arrow = |x: &str, y: &str| {
@@ -347,8 +348,10 @@ pub async fn run(args: Args) -> Outcome {
                             format!("{x} → {y}")
                         }
                     };
+                    let cost =
+                        |c: Option<f64>| c.map_or_else(|| "-".to_owned(), |c| format!("${c:.4}"));
                     outln!(
-                        "{:<24} {:<22} {:<9} {:<9} {:>19}",
+                        "{:<24} {:<22} {:<9} {:<9} {:>19} {:>19}",
                         d.step,
                         arrow(&d.outcome.0, &d.outcome.1),
                         match d.same_key {
@@ -361,7 +364,8 @@ pub async fn run(args: Args) -> Outcome {
                             "{} → {}",
                             super::duration(d.elapsed_ms.0.max(0) as u64),
                             super::duration(d.elapsed_ms.1.max(0) as u64)
-                        )
+                        ),
+                        format!("{} → {}", cost(d.cost_usd.0), cost(d.cost_usd.1))
                     );
                 }
             }
