@@ -14,7 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -565,65 +565,9 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// `<melody-id>-<YYYYMMDD-HHMMSS UTC>-<4 hex>`, safe as a folder name whatever the melody id.
+/// A new run's id: see [`symphony_host::runs::new_run_id`] (the app names runs the same way).
 pub(super) fn new_run_id(melody_id: &str) -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format!(
-        "{}-{}-{:04x}",
-        folder_safe(melody_id),
-        utc_stamp(secs),
-        random_u64() & 0xffff
-    )
-}
-
-/// Keeps ASCII letters, digits, `-` and `_`, so a melody id (which the format does not restrict)
-/// can never name a path outside `runs/`.
-fn folder_safe(id: &str) -> String {
-    let cleaned: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    let cleaned = cleaned.trim_matches('-');
-    if cleaned.is_empty() {
-        "melody".to_owned()
-    } else {
-        cleaned.to_owned()
-    }
-}
-
-/// `YYYYMMDD-HHMMSS` for seconds since the Unix epoch, in UTC.
-fn utc_stamp(secs: u64) -> String {
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    symphony_host::runs::new_run_id(melody_id)
 }
 
 /// 64 random bits from the standard library's per-process hash keys (no extra crate needed
@@ -635,24 +579,6 @@ pub(super) fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_stamps() {
-        assert_eq!(utc_stamp(0), "19700101-000000");
-        assert_eq!(utc_stamp(951_782_400 + 3_723), "20000229-010203");
-        assert_eq!(utc_stamp(1_767_225_599), "20251231-235959");
-    }
-
-    #[test]
-    fn run_ids_are_folder_safe() {
-        assert_eq!(folder_safe("idea-to-code"), "idea-to-code");
-        assert_eq!(folder_safe("../../etc/x"), "etc-x");
-        assert_eq!(folder_safe("..."), "melody");
-        assert_eq!(folder_safe(""), "melody");
-        let id = new_run_id("a b");
-        assert!(id.starts_with("a-b-"), "{id}");
-        assert_eq!(id.len(), "a-b-".len() + 15 + 5, "{id}");
-    }
 
     #[test]
     fn name_value_pairs() {
