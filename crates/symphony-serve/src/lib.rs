@@ -250,6 +250,9 @@ async fn command(State(state): State<AppState>, Path(name): Path<String>, body: 
         Err(e) => {
             let status = match &e {
                 HostError::UnknownCommand(_) => StatusCode::NOT_FOUND,
+                HostError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    StatusCode::NOT_FOUND
+                }
                 e if e.is_client_error() => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };

@@ -195,6 +195,14 @@ async fn commands_answer_json_and_errors_carry_a_message() {
         "{e}"
     );
     let (status, e) = f
+        .call("openMelody", json!({"path": "melodies/gone.melody.json"}))
+        .await;
+    assert_eq!(status, 404, "a file that is not there is not found: {e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("gone.melody.json"),
+        "{e}"
+    );
+    let (status, e) = f
         .call("validateMelody", json!({"melody": {"formatVersion": 1}}))
         .await;
     assert_eq!(status, 200, "validation answers its problems: {e}");
