@@ -8,7 +8,9 @@
 //!
 //! **Architecture Invariant:** no melody, run or file logic here, and no file access of the
 //! webview's own: the capabilities allow listening to events and nothing else, and every
-//! path the UI names is confined to the project folder by the host.
+//! path the UI names is confined to the project folder by the host, except a file the user
+//! picked in the system file dialog this process shows (`pickMelodyToOpen`,
+//! `pickMelodySaveLocation`), which the host admits one file at a time.
 //!
 //! The project folder is `--project DIR`, else the nearest folder holding `melodies/` from the
 //! current folder up, else from the executable's folder up (a build inside the repository
@@ -28,6 +30,7 @@ use symphony_host::wire::{
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use symphony_melody::Problem;
 use tauri::{Emitter, Manager, State};
+use tauri_plugin_dialog::DialogExt;
 
 /// What every command returns: its result, or the error body the UI shows.
 type Answer<T> = Result<T, ErrorBody>;
@@ -58,6 +61,59 @@ async fn openMelody(host: State<'_, Host>, path: String) -> Answer<MelodyDocumen
 #[tauri::command]
 async fn saveMelody(host: State<'_, Host>, path: String, melody: Value) -> Answer<MelodyDocument> {
     host.save_melody(&path, melody).map_err(wire)
+}
+
+/// Shows the system's file dialog (from this process, not the webview) for a melody to open,
+/// anywhere on disk, and admits the chosen file to the host. Answers the name to open it by, or
+/// nothing if the user cancelled. Desktop only: `symphony serve` has no such command.
+#[tauri::command]
+async fn pickMelodyToOpen(app: tauri::AppHandle, host: State<'_, Host>) -> Answer<Option<String>> {
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Open a melody")
+            .add_filter("Melody", &["json"])
+            .blocking_pick_file()
+    })
+    .await
+    .map_err(|e| dialog_failed(&e))?;
+    admit(&host, picked)
+}
+
+/// Shows the system's save dialog for where to save a melody, anywhere on disk, and admits
+/// that place to the host. Answers the name to save it by, or nothing if the user cancelled.
+#[tauri::command(rename_all = "camelCase")]
+async fn pickMelodySaveLocation(
+    app: tauri::AppHandle,
+    host: State<'_, Host>,
+    suggested_name: String,
+) -> Answer<Option<String>> {
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Save the melody")
+            .add_filter("Melody", &["json"])
+            .set_file_name(suggested_name)
+            .blocking_save_file()
+    })
+    .await
+    .map_err(|e| dialog_failed(&e))?;
+    admit(&host, picked)
+}
+
+fn admit(host: &Host, picked: Option<tauri_plugin_dialog::FilePath>) -> Answer<Option<String>> {
+    let Some(picked) = picked else {
+        return Ok(None);
+    };
+    let path = picked.into_path().map_err(|e| dialog_failed(&e))?;
+    host.admit(&path).map(Some).map_err(wire)
+}
+
+fn dialog_failed(e: &dyn std::fmt::Display) -> ErrorBody {
+    ErrorBody {
+        message: format!("the file dialog failed: {e}"),
+        problems: None,
+    }
 }
 
 /// `validateMelody`
@@ -168,6 +224,7 @@ fn main() {
         .try_init();
     let root = project_root();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let handle = app.handle().clone();
             // Events go to every window on their channel; an emit fails only while the app
@@ -194,6 +251,8 @@ fn main() {
             pauseRun,
             resumeRun,
             stopRun,
+            pickMelodyToOpen,
+            pickMelodySaveLocation,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -128,6 +128,14 @@ impl Host {
         })
     }
 
+    /// Admits a file outside the project that the user picked in a native file dialog shown
+    /// by the host process (the desktop app's `pickMelodyToOpen` / `pickMelodySaveLocation`).
+    /// Deliberately not a command: the webview cannot admit a path it names itself, and
+    /// `symphony serve` has no dialog, so a browser stays inside the project.
+    pub fn admit(&self, path: &Path) -> Result<String, HostError> {
+        self.inner.project.admit(path)
+    }
+
     /// The project folder.
     pub fn root(&self) -> &Path {
         self.inner.project.root()

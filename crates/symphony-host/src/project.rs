@@ -12,10 +12,13 @@ use crate::error::HostError;
 /// The folder melodies live in, relative to the root.
 pub const MELODIES_DIR: &str = "melodies";
 
-/// A project folder.
+/// A project folder, and the files outside it the user picked in a native file dialog.
 #[derive(Debug, Clone)]
 pub struct Project {
     root: PathBuf,
+    /// Files outside the root the user chose in the desktop app's own dialog (never a path the
+    /// webview names): each may be opened and saved, nothing next to it.
+    admitted: std::sync::Arc<std::sync::RwLock<std::collections::BTreeSet<PathBuf>>>,
 }
 
 /// A path inside the project.
@@ -40,7 +43,49 @@ impl Project {
                 why: "it is not a folder".into(),
             });
         }
-        Ok(Project { root })
+        Ok(Project {
+            root,
+            admitted: Default::default(),
+        })
+    }
+
+    /// Admits one file outside the project, chosen by the user in a native dialog the host
+    /// process showed (so not a path the webview made up). It must be a `*.melody.json` in an
+    /// existing folder. Returns the name the UI then uses for it: its absolute path.
+    pub fn admit(&self, path: &Path) -> Result<String, HostError> {
+        let shown = path.display().to_string();
+        let bad = |why: String| HostError::BadPath {
+            path: shown.clone(),
+            why,
+        };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.ends_with(".melody.json"))
+            .ok_or_else(|| bad("a melody file's name ends in .melody.json".into()))?;
+        let parent = path
+            .parent()
+            .ok_or_else(|| bad("the path has no folder".into()))?
+            .canonicalize()
+            .map_err(|e| bad(format!("its folder cannot be used: {e}")))?;
+        let abs = parent.join(name);
+        if let Ok(meta) = std::fs::symlink_metadata(&abs) {
+            if meta.file_type().is_symlink() {
+                return Err(bad("a symbolic link; choose the file it points to".into()));
+            }
+        }
+        self.admitted
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(abs.clone());
+        Ok(abs.display().to_string())
+    }
+
+    fn is_admitted(&self, abs: &Path) -> bool {
+        self.admitted
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(abs)
     }
 
     /// The project folder (absolute, canonical).
@@ -110,7 +155,15 @@ impl Project {
                 })
             }
         };
-        let rel = abs.strip_prefix(&self.root).map_err(|_| outside())?;
+        let rel = match abs.strip_prefix(&self.root) {
+            Ok(rel) => rel,
+            // Outside the project: only a file the user picked in the app's own dialog.
+            Err(_) if self.is_admitted(&abs) => {
+                let rel = abs.display().to_string();
+                return Ok(Confined { abs, rel });
+            }
+            Err(_) => return Err(outside()),
+        };
         if rel.as_os_str().is_empty() {
             return Err(bad("this is the project folder itself, not a file in it"));
         }
@@ -131,6 +184,46 @@ impl Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_picked_outside_the_project_is_reachable_and_nothing_next_to_it() {
+        let project = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let picked = elsewhere.path().join("mine.melody.json");
+        std::fs::write(&picked, "{}").unwrap();
+        std::fs::write(elsewhere.path().join("other.melody.json"), "{}").unwrap();
+        let p = Project::open(project.path()).unwrap();
+        let name = picked.canonicalize().unwrap().display().to_string();
+        assert!(matches!(
+            p.resolve(&name),
+            Err(HostError::OutsideProject { .. })
+        ));
+
+        assert_eq!(p.admit(&picked).unwrap(), name);
+        let c = p.resolve(&name).unwrap();
+        assert_eq!(c.abs, picked.canonicalize().unwrap());
+        assert_eq!(c.rel, name, "the UI names it by its absolute path");
+        // Its neighbour, the folder and `..` tricks stay refused.
+        let other = elsewhere
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join("other.melody.json");
+        assert!(p.resolve(&other.display().to_string()).is_err());
+        assert!(p.resolve(&elsewhere.path().display().to_string()).is_err());
+        let sneaky = format!("{}/../x.melody.json", elsewhere.path().display());
+        assert!(p.resolve(&sneaky).is_err());
+
+        // A place to save a new file: admitted before it exists, then written and read.
+        let new = elsewhere.path().join("new.melody.json");
+        let name = p.admit(&new).unwrap();
+        assert!(p.resolve(&name).is_ok());
+        // Only melody files, in folders that exist.
+        assert!(p.admit(&elsewhere.path().join("notes.txt")).is_err());
+        assert!(p
+            .admit(&elsewhere.path().join("nope/a.melody.json"))
+            .is_err());
+    }
 
     #[test]
     fn relative_paths_resolve_inside() {

@@ -11,7 +11,7 @@ import { Dialogs } from "../panels/Dialogs";
 import { useDoc } from "../store/doc";
 import { useApp } from "../store/app";
 import { addStep } from "../model/edits";
-import { addNote, copySelection, duplicateSelection, groupSelection, pasteClipboard, save } from "./actions";
+import { addNote, canPickFiles, copySelection, duplicateSelection, groupSelection, openFromDisk, pasteClipboard, save, saveAs } from "./actions";
 import type { FlowEdge, FlowNode } from "../model/graph";
 
 function isTyping(target: EventTarget | null): boolean {
@@ -46,7 +46,12 @@ function EditorInner() {
       const key = e.key.toLowerCase();
       if (mod && key === "s") {
         e.preventDefault();
-        void save();
+        void (e.shiftKey ? saveAs() : save());
+        return;
+      }
+      if (mod && key === "o" && canPickFiles()) {
+        e.preventDefault();
+        void openFromDisk();
         return;
       }
       if (mod && key === "k") {

@@ -156,6 +156,10 @@ export async function guardUnsaved(what: string): Promise<boolean> {
 
 export async function openMelody(path: string): Promise<void> {
   if (!(await guardUnsaved("Open another melody"))) return;
+  await openMelodyUnguarded(path);
+}
+
+async function openMelodyUnguarded(path: string): Promise<void> {
   try {
     const doc = await api().openMelody(path);
     useDoc.getState().load(melodyOf(doc), doc.path, doc.hash, doc.problems);
@@ -164,6 +168,49 @@ export async function openMelody(path: string): Promise<void> {
   } catch (e) {
     useApp.getState().notify(`Could not open ${path}: ${errorMessage(e)}`, "error");
   }
+}
+
+/** Whether melodies can be opened and saved outside the project (the desktop app's dialogs). */
+export function canPickFiles(): boolean {
+  return api().pickMelodyToOpen !== undefined;
+}
+
+/** Opens a melody from anywhere on disk, chosen in the system's file dialog (desktop only). */
+export async function openFromDisk(): Promise<void> {
+  const pick = api().pickMelodyToOpen;
+  if (!pick) return;
+  if (!(await guardUnsaved("Open another melody"))) return;
+  try {
+    const path = await pick();
+    if (path) await openMelodyUnguarded(path);
+  } catch (e) {
+    useApp.getState().notify(`Could not open the file: ${errorMessage(e)}`, "error");
+  }
+}
+
+/** Saves the melody under a new name: anywhere on disk in the desktop app, else in the project. */
+export async function saveAs(): Promise<boolean> {
+  const { melody } = useDoc.getState();
+  if (!melody) return false;
+  const chosen = await choosePlace(melody);
+  if (!chosen) return false;
+  return save(chosen);
+}
+
+async function choosePlace(melody: MelodyFile): Promise<string | null> {
+  const pickSave = api().pickMelodySaveLocation;
+  if (pickSave) {
+    const name = suggestedPath(melody).split("/").pop() ?? "melody.melody.json";
+    try {
+      return await pickSave(name);
+    } catch (e) {
+      useApp.getState().notify(`Could not choose where to save: ${errorMessage(e)}`, "error");
+      return null;
+    }
+  }
+  const chosen = await new Promise<string | null>((resolve) => useApp.getState().open({ kind: "saveAs", resolve }));
+  useApp.getState().open(null);
+  return chosen;
 }
 
 export async function createMelody(): Promise<void> {
@@ -193,22 +240,22 @@ function commitFocusedField() {
 /** The save in flight, if any: a `file-changed` for our own write must wait for its new hash. */
 let saving: Promise<boolean> | null = null;
 
-export function save(): Promise<boolean> {
+/** Saves the melody, to `to` if given (a place chosen with Save as), else where it came from. */
+export function save(to?: string): Promise<boolean> {
   if (saving) return saving;
-  saving = doSave().finally(() => {
+  saving = doSave(to).finally(() => {
     saving = null;
   });
   return saving;
 }
 
-async function doSave(): Promise<boolean> {
+async function doSave(to?: string): Promise<boolean> {
   commitFocusedField();
   const { melody } = useDoc.getState();
-  let { path } = useDoc.getState();
+  let path = to ?? useDoc.getState().path;
   if (!melody) return false;
   if (!path) {
-    const chosen = await new Promise<string | null>((resolve) => useApp.getState().open({ kind: "saveAs", resolve }));
-    useApp.getState().open(null);
+    const chosen = await choosePlace(melody);
     if (!chosen) return false;
     path = chosen;
   }

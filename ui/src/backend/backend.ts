@@ -38,6 +38,13 @@ export interface Backend {
   stopRun(runId: string): Promise<void>;
   onRunEvents(handler: (payload: RunEventsPayload) => void): Unsubscribe;
   onFileChanged(handler: (payload: FileChangedPayload) => void): Unsubscribe;
+  /**
+   * Desktop only: the system's file dialogs, shown by the app process, for a melody anywhere on
+   * disk. The chosen file is admitted by the backend and named by the path answered (null if
+   * the user cancelled). Absent over HTTP: a browser stays inside the project folder.
+   */
+  pickMelodyToOpen?(): Promise<string | null>;
+  pickMelodySaveLocation?(suggestedName: string): Promise<string | null>;
 }
 
 /** The command names and their argument objects, shared by both transports. */

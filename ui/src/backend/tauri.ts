@@ -26,5 +26,9 @@ export function tauriBackend(): Backend {
       stop?.();
     };
   };
-  return makeBackend("tauri", call, listen);
+  return {
+    ...makeBackend("tauri", call, listen),
+    pickMelodyToOpen: () => call<string | null>("pickMelodyToOpen", {}),
+    pickMelodySaveLocation: (suggestedName) => call<string | null>("pickMelodySaveLocation", { suggestedName }),
+  };
 }

@@ -5,6 +5,7 @@ import { useApp, type Dialog } from "../store/app";
 import { useDoc } from "../store/doc";
 import {
   addNote,
+  canPickFiles,
   copySelection,
   createMelody,
   duplicateSelection,
@@ -12,8 +13,10 @@ import {
   goHome,
   importYaml,
   layoutAll,
+  openFromDisk,
   pasteClipboard,
   save,
+  saveAs,
   startRun,
   suggestedPath,
 } from "../app/actions";
@@ -304,6 +307,8 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
   const commands: Command[] = useMemo(() => {
     const fixed: Command[] = [
       { id: "save", label: "Save", hint: "Ctrl+S", run: () => void save() },
+      { id: "saveas", label: "Save as…", hint: "Ctrl+Shift+S", run: () => void saveAs() },
+      ...(canPickFiles() ? [{ id: "open", label: "Open a melody file…", hint: "Ctrl+O", run: () => void openFromDisk() }] : []),
       { id: "run", label: "Run melody", run: () => useApp.getState().open({ kind: "run" }) },
       { id: "undo", label: "Undo", hint: "Ctrl+Z", run: () => useDoc.getState().undo() },
       { id: "redo", label: "Redo", hint: "Ctrl+Shift+Z", run: () => useDoc.getState().redo() },

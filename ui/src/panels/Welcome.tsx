@@ -1,6 +1,6 @@
 /** The first view: the project's melodies, a new one, import, and the offline notice. */
 import { useApp } from "../store/app";
-import { createMelody, openMelody } from "../app/actions";
+import { canPickFiles, createMelody, openFromDisk, openMelody } from "../app/actions";
 
 export function Welcome() {
   const project = useApp((s) => s.project);
@@ -25,6 +25,11 @@ export function Welcome() {
         <button type="button" className="primary" onClick={() => void createMelody()}>
           New melody
         </button>
+        {canPickFiles() ? (
+          <button type="button" onClick={() => void openFromDisk()}>
+            Open a file…
+          </button>
+        ) : null}
         <button type="button" onClick={() => open({ kind: "import" })}>
           Import SuperOptiX YAML…
         </button>
