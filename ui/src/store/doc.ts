@@ -296,9 +296,14 @@ export const useDoc = create<DocState>()((set, get) => {
         s.edit((m) => moveItems(m, positions, movedComments, movedGroups));
       }
       if (resized.size > 0) {
+        // A resize from the top or left edge moves the box too: keep where it is now.
+        const at = new Map(get().nodes.filter((n) => resized.has(n.id)).map((n) => [n.id, n.position]));
         const size = (id: string) => {
           const d = resized.get(id);
-          return d ? { width: Math.round(d.width), height: Math.round(d.height) } : null;
+          const p = at.get(id);
+          if (!d) return null;
+          const box = { width: Math.round(d.width), height: Math.round(d.height) };
+          return p ? { ...box, x: Math.round(p.x), y: Math.round(p.y) } : box;
         };
         s.edit((m) =>
           withLayout(m, {

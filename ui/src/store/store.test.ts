@@ -63,6 +63,20 @@ describe("document history", () => {
     d().onNodesChange([{ type: "position", id: "group:group", position: { x: -10, y: 100 }, dragging: false }]);
     expect(d().melody?.layout?.steps?.spec).toEqual({ x: 10, y: 120 });
   });
+  it("resizing a group from its top-left corner keeps its new place and size, and moves no step", () => {
+    const d = useDoc.getState;
+    d().edit((m) => addGroup(m, { x: -20, y: 100, width: 260, height: 200 }, "Spec").melody);
+    const spec = d().melody!.layout?.steps?.spec;
+    // What React Flow's resizer sends: the box moves (no drag) while it resizes, then the end.
+    d().onNodesChange([{ type: "position", id: "group:group", position: { x: -60, y: 70 } }]);
+    d().onNodesChange([{ type: "dimensions", id: "group:group", dimensions: { width: 300, height: 230 }, resizing: true }]);
+    d().onNodesChange([{ type: "dimensions", id: "group:group", dimensions: { width: 300, height: 230 }, resizing: false }]);
+    const group = (d().melody!.layout?.groups as { x: number; y: number; width: number; height: number }[])[0];
+    expect(group).toMatchObject({ x: -60, y: 70, width: 300, height: 230 });
+    expect(d().melody!.layout?.steps?.spec).toEqual(spec);
+    d().undo();
+    expect((d().melody!.layout?.groups as { x: number }[])[0]).toMatchObject({ x: -20 });
+  });
   it("deletes a selected step with its edges, and undo brings both back", () => {
     const d = useDoc.getState;
     const edges = d().melody!.edges!.length;
