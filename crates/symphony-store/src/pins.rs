@@ -88,13 +88,7 @@ impl Store {
             options: serde_json::from_str(&options).unwrap_or(Value::Null),
             workspace: workspace.map(PathBuf::from),
             status,
-            finished: rows
-                .into_iter()
-                .filter_map(|(step, content)| match serde_json::from_str(&content) {
-                    Ok(Value::Object(map)) => Some((step, Outputs(map))),
-                    _ => None,
-                })
-                .collect(),
+            finished: outputs_by_step(rows),
         })
     }
 
@@ -218,13 +212,7 @@ impl Store {
         .fetch_all(p)
         .await)
         .map_err(|e| self.err("reading pins", e))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(step, content)| match serde_json::from_str(&content) {
-                Ok(Value::Object(map)) => Some((step, Outputs(map))),
-                _ => None,
-            })
-            .collect())
+        Ok(outputs_by_step(rows))
     }
 
     /// How many runs the store keeps (the newest; running ones are never removed).
@@ -253,4 +241,15 @@ impl Store {
         .map_err(|e| self.err("setting the retention", e))?;
         Ok(())
     }
+}
+
+/// (step, stored outputs JSON) rows as outputs by step; a row that is not a JSON object (which
+/// the store never writes) is left out.
+fn outputs_by_step(rows: Vec<(String, String)>) -> BTreeMap<String, Outputs> {
+    rows.into_iter()
+        .filter_map(|(step, content)| match serde_json::from_str(&content) {
+            Ok(Value::Object(map)) => Some((step, Outputs(map))),
+            _ => None,
+        })
+        .collect()
 }

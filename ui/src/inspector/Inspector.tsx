@@ -18,10 +18,9 @@ import type {
 } from "../backend/types";
 import { useDoc, splitIds } from "../store/doc";
 import { useApp } from "../store/app";
-import { renameStep, setConfig, updateStep } from "../model/edits";
+import { removePort, renameStep, setConfig, updateStep } from "../model/edits";
 import { ID_PATTERN } from "../model/ids";
 import { scopeOf } from "../model/templates";
-import { edgesOf } from "../model/layout";
 import { Field, JsonInput, NumberInput, TextInput } from "./fields";
 import { PromptEditor } from "./PromptEditor";
 import { duplicateSelection, groupSelection } from "../app/actions";
@@ -306,15 +305,7 @@ function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undef
                     type="button"
                     className="link"
                     onClick={() =>
-                      edit((m) => {
-                        const ref = `${step.id}.${p.name}`;
-                        const next = { ...m, edges: edgesOf(m).filter((e) => e.to !== ref) };
-                        return updateStep(next, step.id, (s) => {
-                          const inputs = { ...(s.inputs ?? {}) };
-                          delete inputs[p.name];
-                          return withOptional(s, "inputs", Object.keys(inputs).length > 0 ? inputs : undefined);
-                        });
-                      })
+edit((m) => removePort(m, step.id, "in", p.name))
                     }
                   >
                     remove
@@ -336,15 +327,7 @@ function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undef
                     type="button"
                     className="link"
                     onClick={() =>
-                      edit((m) => {
-                        const ref = `${step.id}.${p.name}`;
-                        const next = { ...m, edges: edgesOf(m).filter((e) => e.from !== ref) };
-                        return updateStep(next, step.id, (s) => {
-                          const outputs = { ...(s.outputs ?? {}) };
-                          delete outputs[p.name];
-                          return withOptional(s, "outputs", Object.keys(outputs).length > 0 ? outputs : undefined);
-                        });
-                      })
+edit((m) => removePort(m, step.id, "out", p.name))
                     }
                   >
                     remove

@@ -188,3 +188,18 @@ export function newMelody(id: string, name: string): MelodyFile {
     layout: { steps: {} },
   };
 }
+
+/** Removes a declared input or output port of a step, with the edges that used it. */
+export function removePort(m: MelodyFile, stepId: string, side: "in" | "out", name: string): MelodyFile {
+  const ref = `${stepId}.${name}`;
+  const next = { ...m, edges: edgesOf(m).filter((e) => (side === "in" ? e.to : e.from) !== ref) };
+  const key = side === "in" ? "inputs" : "outputs";
+  return updateStep(next, stepId, (s) => {
+    const ports = { ...(s[key] ?? {}) };
+    delete ports[name];
+    const rest = { ...s };
+    if (Object.keys(ports).length > 0) rest[key] = ports;
+    else delete rest[key];
+    return rest;
+  });
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ideaToCodeMelody, type, TYPES } from "../test/fixtures";
 import { accepts, canConnect, NEW_INPUT } from "./ports";
 import { graphToMelody, melodyToEdges, melodyToNodes } from "./graph";
-import { addEdge, addStep, renameStep } from "./edits";
+import { addEdge, addStep, removePort, renameStep } from "./edits";
 import { copy, paste } from "./clipboard";
 import { checkTemplate, scopeOf } from "./templates";
 import { uniqueId } from "./ids";
@@ -53,6 +53,12 @@ describe("canConnect", () => {
       expect(r.newPort).toEqual({ name: "spec", ty: "any" });
       const next = addEdge(m, r.edge, r.newPort);
       expect(next.steps.find((s) => s.id === "code")?.inputs?.spec).toEqual({ type: "any" });
+      // Removing the port takes its edge with it; the step's other inputs stay.
+      const inputs = Object.keys(m.steps.find((s) => s.id === "code")?.inputs ?? {});
+      const back = removePort(next, "code", "in", "spec");
+      expect(Object.keys(back.steps.find((s) => s.id === "code")?.inputs ?? {})).toEqual(inputs);
+      expect(back.edges?.some((e) => e.to === "code.spec")).toBe(false);
+      expect(back.edges?.length).toBe(m.edges?.length);
     }
   });
   it("refuses a new input on a type without extra inputs", () => {
