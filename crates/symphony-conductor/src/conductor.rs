@@ -77,6 +77,21 @@ pub struct RunOptions {
     pub fresh: bool,
     /// Play these steps even if the cache holds their output ("take again").
     pub fresh_steps: BTreeSet<String>,
+    /// How long each step took in past runs of this melody, by step id: the conductor warns
+    /// when a step runs far longer than its own history, and uses it as the step's estimate
+    /// for the critical path. Hosts fill it from their run store; empty is fine.
+    pub history: BTreeMap<String, StepHistory>,
+}
+
+/// How long a step took when it was played in past runs (cached and given outputs excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepHistory {
+    /// How many past plays these figures come from.
+    pub runs: u32,
+    /// The median duration, in milliseconds.
+    pub p50_ms: u64,
+    /// The 95th percentile duration, in milliseconds.
+    pub p95_ms: u64,
 }
 
 /// Why a run could not start.

@@ -23,7 +23,7 @@ pub mod workspace;
 pub use cache::{cache_key, CacheHandle, OutputCache};
 pub use conductor::{
     resolve_inputs, Conductor, Prepared, Run, RunControl, RunOptions, RunReport, StartError,
-    StepReport,
+    StepHistory, StepReport,
 };
 pub use event::{
     BottleneckKind, EventRecord, EventStream, OutputOrigin, RunEvent, RunStatus, StepId,

@@ -145,6 +145,7 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: false,
         fresh_steps,
+        history: Default::default(),
     };
     let recorder = begin_record(&store, &prepared, &options, Some((&args.run, &args.from))).await?;
     play(

@@ -152,6 +152,7 @@ pub async fn run(args: Args) -> Outcome {
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: args.fresh,
         fresh_steps: args.again.iter().cloned().collect(),
+        history: Default::default(),
     };
     let recorder = begin_record(&store, &prepared, &options, None).await?;
     play(

@@ -144,6 +144,7 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
             .flatten()
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect(),
+        history: Default::default(),
     };
     if !args.json {
         errln!(
