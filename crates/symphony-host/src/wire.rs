@@ -277,3 +277,229 @@ impl HostEvent {
         payload.expect("event payloads have string keys and always serialize")
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Harmony Board: run history, one run's record, forks, pins, comparisons.
+
+/// `listRuns`' arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListRunsArgs {
+    /// Only the runs of this melody (its id); all runs when absent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub melody_id: Option<String>,
+    /// At most this many, newest first (default 100).
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// One past or running run (`listRuns`, and the head of `openRun`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEntry {
+    /// The run's id.
+    pub id: String,
+    /// The melody's id.
+    pub melody_id: String,
+    /// The melody's name as it was run.
+    pub melody_name: String,
+    /// `running`, `succeeded`, `failed` or `cancelled` (`running` also for a run that was
+    /// interrupted and not resumed yet).
+    pub status: String,
+    /// Start, in milliseconds since the Unix epoch.
+    pub started_at: i64,
+    /// End, once ended.
+    pub finished_at: Option<i64>,
+    /// Wall time, once ended (from its totals).
+    pub duration_ms: Option<u64>,
+    /// Cost in US dollars, once ended, where prices are known.
+    pub cost_usd: Option<f64>,
+    /// Input + output tokens, once ended.
+    pub tokens: Option<u64>,
+    /// Steps in the melody.
+    pub steps: u32,
+    /// Steps whose output was reused (cached or given), once ended.
+    pub reused: u32,
+    /// Steps that failed, once ended.
+    pub failed: u32,
+    /// The run it was forked from.
+    pub parent_id: Option<String>,
+    /// The step the fork reran from.
+    pub fork_step: Option<String>,
+    /// True while this process is playing it (its events arrive on `run-events`).
+    pub live: bool,
+}
+
+/// `openRun`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenRunArgs {
+    /// The run.
+    pub run_id: String,
+    /// Only the events after this one (`RunRecord.lastSeq` of an earlier answer): how a board
+    /// follows a run another process is playing into the same store.
+    #[serde(default)]
+    #[ts(optional)]
+    pub after_seq: Option<i64>,
+}
+
+/// A stored run, everything the board shows about it (`openRun`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// Its line in the history.
+    pub run: RunEntry,
+    /// The melody as it was run.
+    #[ts(as = "Melody")]
+    pub melody: Value,
+    /// Its run inputs, defaults filled in.
+    #[ts(as = "std::collections::BTreeMap<String, Value>")]
+    pub inputs: Map<String, Value>,
+    /// Its event log in order, with stored values put back in place. A resumed run's later
+    /// sessions are shifted to follow the earlier ones, so `atMs` always grows.
+    pub events: Vec<EventRecord>,
+    /// The sequence number of the last event sent (pass as `afterSeq` to get only newer ones).
+    pub last_seq: i64,
+    /// The files its steps wrote.
+    pub files: Vec<RunFile>,
+    /// The steps of this melody pinned to an output.
+    pub pinned: Vec<String>,
+}
+
+/// A file a run's step wrote in the workspace's `files/` folder.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFile {
+    /// Relative to `files/`.
+    pub path: String,
+    /// The step that wrote it.
+    pub step: String,
+    /// Its size.
+    pub bytes: u64,
+    /// SHA-256 of its content, hex.
+    pub sha256: String,
+}
+
+/// `runFile`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunFileArgs {
+    /// The run.
+    pub run_id: String,
+    /// The file, relative to the run workspace's `files/` folder.
+    pub path: String,
+}
+
+/// A file a run wrote, with the same file of the run it was forked from, for a diff
+/// (`runFile`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFileContent {
+    /// Relative to `files/`.
+    pub path: String,
+    /// Its text; `null` when it is not UTF-8 or larger than 1 MiB (see `note`).
+    pub text: Option<String>,
+    /// Its size.
+    pub bytes: u64,
+    /// The same path in the parent run, when the run is a fork and the parent has it.
+    pub previous: Option<String>,
+    /// Why the text is not shown, when it is not.
+    pub note: Option<String>,
+}
+
+/// `forkRun`'s arguments: a new run, linked to its parent, that keeps the parent's outputs of
+/// every step not downstream of `fromStep` and plays `fromStep` and what depends on it again.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForkRunArgs {
+    /// The parent run.
+    pub run_id: String,
+    /// The step to rerun from.
+    pub from_step: String,
+    /// Call `fromStep` again even if its output is in the cache ("take again").
+    #[serde(default)]
+    #[ts(optional)]
+    pub fresh: Option<bool>,
+    /// Run inputs to change; the parent's values fill the rest.
+    #[serde(default)]
+    #[ts(as = "Option<std::collections::BTreeMap<String, Value>>", optional)]
+    pub inputs: Option<Map<String, Value>>,
+    /// Play this melody instead of the parent's (say, with an edited prompt for `fromStep`).
+    #[serde(default)]
+    #[ts(as = "Option<Melody>", optional)]
+    pub melody: Option<Value>,
+    /// Use this as `fromStep`'s outputs (by port) instead of playing it.
+    #[serde(default)]
+    #[ts(as = "Option<std::collections::BTreeMap<String, Value>>", optional)]
+    pub output: Option<Map<String, Value>>,
+}
+
+/// `pinStep`'s arguments: pin a step of this run's melody to the output it had in this run.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PinStepArgs {
+    /// The run the output comes from.
+    pub run_id: String,
+    /// The step.
+    pub step: String,
+}
+
+/// `unpinStep`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnpinStepArgs {
+    /// The melody's id.
+    pub melody_id: String,
+    /// The step.
+    pub step: String,
+}
+
+/// A step pinned to an output (`pinStep`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PinInfo {
+    /// The melody's id.
+    pub melody_id: String,
+    /// The step.
+    pub step: String,
+    /// The output's content hash.
+    pub output_hash: String,
+    /// The run it was taken from.
+    pub run_id: Option<String>,
+}
+
+/// `compareRuns`' arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompareRunsArgs {
+    /// The first run (left).
+    pub a: String,
+    /// The second run (right).
+    pub b: String,
+}
+
+/// One step of two runs side by side (`compareRuns` answers one per step of either melody).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StepComparison {
+    /// The step.
+    pub step: String,
+    /// Its outcome in run a (`-` when it is not in that run).
+    pub outcome_a: String,
+    /// Its outcome in run b.
+    pub outcome_b: String,
+    /// Whether its outputs are identical.
+    pub same_output: bool,
+    /// Whether it had the same type, config and inputs (its cache key), when both have one.
+    pub same_inputs: Option<bool>,
+    /// Elapsed time in run a.
+    pub elapsed_ms_a: u64,
+    /// Elapsed time in run b.
+    pub elapsed_ms_b: u64,
+    /// Cost in run a, when known.
+    pub cost_usd_a: Option<f64>,
+    /// Cost in run b, when known.
+    pub cost_usd_b: Option<f64>,
+}

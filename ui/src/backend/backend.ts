@@ -13,6 +13,12 @@ import type {
   Problem,
   ProjectInfo,
   RunEventsPayload,
+  RunEntry,
+  RunRecord,
+  RunFileContent,
+  ForkRunArgs,
+  PinInfo,
+  StepComparison,
   StepTypeInfo,
   Json,
 } from "./types";
@@ -36,6 +42,17 @@ export interface Backend {
   pauseRun(runId: string): Promise<void>;
   resumeRun(runId: string): Promise<void>;
   stopRun(runId: string): Promise<void>;
+  /** The run history, newest first; of one melody when `melodyId` is given. */
+  listRuns(melodyId?: string, limit?: number): Promise<RunEntry[]>;
+  /** A stored run with its whole event log (or only the events after `afterSeq`). */
+  openRun(runId: string, afterSeq?: number): Promise<RunRecord>;
+  /** A file a run wrote, with the parent run's version for a diff. */
+  runFile(runId: string, path: string): Promise<RunFileContent>;
+  /** Reruns from a step as a new run linked to its parent; its events arrive on run-events. */
+  forkRun(args: ForkRunArgs): Promise<{ runId: string }>;
+  pinStep(runId: string, step: string): Promise<PinInfo>;
+  unpinStep(melodyId: string, step: string): Promise<void>;
+  compareRuns(a: string, b: string): Promise<StepComparison[]>;
   onRunEvents(handler: (payload: RunEventsPayload) => void): Unsubscribe;
   onFileChanged(handler: (payload: FileChangedPayload) => void): Unsubscribe;
   /**
@@ -75,6 +92,15 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     stopRun: async (runId) => {
       await call<Record<string, never>>("stopRun", { runId });
     },
+    listRuns: (melodyId, limit) => call("listRuns", { ...(melodyId ? { melodyId } : {}), ...(limit ? { limit } : {}) }),
+    openRun: (runId, afterSeq) => call("openRun", afterSeq === undefined ? { runId } : { runId, afterSeq }),
+    runFile: (runId, path) => call("runFile", { runId, path }),
+    forkRun: (args) => call("forkRun", { ...args }),
+    pinStep: (runId, step) => call("pinStep", { runId, step }),
+    unpinStep: async (melodyId, step) => {
+      await call<Record<string, never>>("unpinStep", { melodyId, step });
+    },
+    compareRuns: (a, b) => call("compareRuns", { a, b }),
     onRunEvents: (handler) => listen<RunEventsPayload>("run-events", handler),
     onFileChanged: (handler) => listen<FileChangedPayload>("file-changed", handler),
   };

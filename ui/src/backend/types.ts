@@ -35,6 +35,13 @@ export type { Edge as EdgeDoc } from "./generated/Edge";
 export type { StepKind } from "./generated/StepKind";
 export type { StepTypeInfo } from "./generated/StepTypeInfo";
 export type { Totals } from "./generated/Totals";
+export type { RunEntry } from "./generated/RunEntry";
+export type { RunRecord } from "./generated/RunRecord";
+export type { RunFile } from "./generated/RunFile";
+export type { RunFileContent } from "./generated/RunFileContent";
+export type { PinInfo } from "./generated/PinInfo";
+export type { StepComparison } from "./generated/StepComparison";
+export type { ForkRunArgs } from "./generated/ForkRunArgs";
 export type { JsonValue as Json } from "./generated/serde_json/JsonValue";
 
 import type { JsonValue } from "./generated/serde_json/JsonValue";
