@@ -1,130 +1,125 @@
 /**
- * The run store: the live state of the run started from the editor, per step. Events arrive in
- * coalesced batches; a batch updates only the steps it mentions, and each step node subscribes
- * to its own entry, so a batch re-renders only the nodes whose state changed.
+ * The run on the board: the run started from the editor (live), a stored run opened from the
+ * history (replayed, and scrubbed to any moment), or a run followed from another process.
+ *
+ * Events arrive in coalesced batches and are folded into a `Board` (board/model.ts); each step
+ * node and edge subscribes to its own entry, so a batch re-renders only what it changed. Every
+ * event is also kept in `log`, in order, for the step debugger and for scrubbing.
  */
 import { create } from "zustand";
-import type { EventRecord, RunStatus, Totals } from "../backend/types";
+import type { EventRecord, RunRecord, RunStatus, Totals } from "../backend/types";
+import { applyEvents, boardAt, emptyBoard, type Board, type Phase } from "../board/model";
 
-export type StepState = "queued" | "running" | "retrying" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled";
+export type { StepLive as StepRun, StepState } from "../board/model";
+export type RunPhase = Phase;
 
-export interface StepRun {
-  state: StepState;
-  attempt: number;
-  /** Why it failed, was skipped or is retrying. */
-  detail?: string;
-  elapsedMs?: number;
-  items?: { done: number; total: number };
-}
-
-export type RunPhase = "idle" | "starting" | "running" | "paused" | "finished";
+/** Where the board's run comes from. */
+export type RunSource = "none" | "live" | "stored";
 
 export interface RunState {
   runId: string | null;
+  source: RunSource;
+  /** The stored record of a run opened from the history (its melody, inputs, files). */
+  record: RunRecord | null;
+  /** Every event so far, in order. Append-only; `logLength` changes when it grows. */
+  log: EventRecord[];
+  logLength: number;
+  /** The board now, or at `scrubMs` when scrubbing. */
+  board: Board;
+  /** The board at the newest event (equal to `board` unless scrubbing). */
+  latest: Board;
+  scrubMs: number | null;
+  /** The step the debugger shows. */
+  focusStep: string | null;
+  /** Mirrors of `board` for the toolbar. */
   phase: RunPhase;
   offline: boolean;
   status: RunStatus | null;
   totals: Totals | null;
-  steps: Readonly<Record<string, StepRun>>;
+  steps: Board["steps"];
   error: string | null;
+  /** Wall-clock time (performance.now) when the newest batch arrived: live elapsed times tick from it. */
+  receivedAt: number;
   begin(): void;
   started(runId: string): void;
   failedToStart(message: string): void;
   apply(events: readonly EventRecord[]): void;
+  /** Shows a stored run (replayed to its end); `live` when this process is still playing it. */
+  openRecord(record: RunRecord, live: boolean): void;
+  scrub(atMs: number | null): void;
+  focus(step: string | null): void;
   clear(): void;
 }
 
-/** Folds a batch of events into per-step state; returns only the entries that changed. */
-export function reduceSteps(
-  steps: Readonly<Record<string, StepRun>>,
-  events: readonly EventRecord[],
-): Record<string, StepRun> {
-  const changed: Record<string, StepRun> = {};
-  const get = (id: string): StepRun | undefined => changed[id] ?? steps[id];
-  for (const e of events) {
-    switch (e.type) {
-      case "stepQueued":
-        if (e.item === null) changed[e.step] = { state: "queued", attempt: 0 };
-        break;
-      case "stepStarted": {
-        const prev = get(e.step);
-        changed[e.step] = { ...prev, state: "running", attempt: Math.max(e.attempt, prev?.attempt ?? 0), detail: undefined };
-        break;
-      }
-      case "stepRetrying": {
-        const prev = get(e.step);
-        changed[e.step] = { ...prev, state: "retrying", attempt: prev?.attempt ?? 1, detail: e.error };
-        break;
-      }
-      case "stepItemFinished": {
-        const prev = get(e.step);
-        changed[e.step] = { ...(prev ?? { attempt: 1 }), state: prev?.state ?? "running", items: { done: e.done, total: e.total } };
-        break;
-      }
-      case "stepSucceeded": {
-        const prev = get(e.step);
-        changed[e.step] = {
-          ...prev,
-          state: e.origin === "played" ? "succeeded" : "cached",
-          attempt: e.attempts,
-          elapsedMs: e.elapsedMs,
-          detail: e.origin === "given" ? "output given, not played" : e.origin === "cached" ? "output reused from an earlier run" : undefined,
-        };
-        break;
-      }
-      case "stepFailed":
-        changed[e.step] = { ...get(e.step), attempt: get(e.step)?.attempt ?? 1, state: "failed", detail: e.error };
-        break;
-      case "stepSkipped":
-        changed[e.step] = { attempt: 0, state: "skipped", detail: e.reason };
-        break;
-      case "stepCancelled":
-        changed[e.step] = { ...get(e.step), attempt: get(e.step)?.attempt ?? 0, state: "cancelled" };
-        break;
-      default:
-        break;
-    }
-  }
-  return changed;
+function mirror(board: Board) {
+  return { board, phase: board.phase, offline: board.offline, status: board.status, totals: board.totals, steps: board.steps };
 }
 
-export const useRun = create<RunState>()((set, get) => ({
+const idle = {
   runId: null,
-  phase: "idle",
-  offline: false,
-  status: null,
-  totals: null,
-  steps: {},
+  source: "none" as RunSource,
+  record: null,
+  log: [] as EventRecord[],
+  logLength: 0,
+  latest: emptyBoard,
+  scrubMs: null,
+  focusStep: null,
   error: null,
+  receivedAt: 0,
+  ...mirror(emptyBoard),
+};
+
+export const useRun = create<RunState>()((set, get) => ({
+  ...idle,
   begin() {
-    set({ runId: null, phase: "starting", status: null, totals: null, steps: {}, error: null });
+    const board = { ...emptyBoard, phase: "starting" as const };
+    set({ ...idle, log: [], source: "live", latest: board, ...mirror(board) });
   },
   started(runId) {
-    set({ runId, phase: get().phase === "starting" ? "running" : get().phase });
+    set({ runId });
   },
   failedToStart(message) {
-    set({ phase: "idle", error: message });
+    set({ ...idle, log: [], error: message });
   },
   apply(events) {
+    if (events.length === 0) return;
     const s = get();
-    const changed = reduceSteps(s.steps, events);
-    const patch: Partial<RunState> = {};
-    if (Object.keys(changed).length > 0) patch.steps = { ...s.steps, ...changed };
-    for (const e of events) {
-      if (e.type === "runStarted") {
-        patch.offline = e.offline;
-        if (s.phase !== "finished") patch.phase = "running";
-      } else if (e.type === "runPaused") patch.phase = "paused";
-      else if (e.type === "runResumed") patch.phase = "running";
-      else if (e.type === "runFinished") {
-        patch.phase = "finished";
-        patch.status = e.status;
-        patch.totals = e.totals;
-      }
-    }
+    s.log.push(...events);
+    const latest = applyEvents(s.latest, events);
+    const patch: Partial<RunState> = { latest, logLength: s.log.length, receivedAt: performance.now() };
+    if (s.scrubMs === null) Object.assign(patch, mirror(latest));
     set(patch);
   },
+  openRecord(record, live) {
+    const log = [...record.events];
+    const latest = applyEvents({ ...emptyBoard, phase: "running" }, log);
+    // An interrupted run has no runFinished: it is not running any more unless it is live.
+    const board = !live && latest.phase !== "finished" ? { ...latest, phase: "finished" as const } : latest;
+    set({
+      ...idle,
+      runId: record.run.id,
+      source: live ? "live" : "stored",
+      record,
+      log,
+      logLength: log.length,
+      latest: board,
+      receivedAt: performance.now(),
+      ...mirror(board),
+    });
+  },
+  scrub(atMs) {
+    const s = get();
+    if (atMs === null || atMs >= s.latest.atMs) {
+      set({ scrubMs: null, ...mirror(s.latest) });
+      return;
+    }
+    const board = boardAt(s.log, atMs);
+    set({ scrubMs: atMs, ...mirror({ ...board, phase: board.phase === "finished" ? "finished" : "paused" }) });
+  },
+  focus(step) {
+    set({ focusStep: step });
+  },
   clear() {
-    set({ runId: null, phase: "idle", status: null, totals: null, steps: {}, error: null });
+    set({ ...idle, log: [] });
   },
 }));

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { ideaToCodeMelody, type, TYPE_LIST } from "../test/fixtures";
 import { useDoc } from "./doc";
-import { reduceSteps, useRun } from "./run";
+import { useRun } from "./run";
+import { applyEvents, emptyBoard, type Board } from "../board/model";
 import { addEdge, addGroup, addStep, setConfig } from "../model/edits";
 import type { EventRecord } from "../backend/types";
 
@@ -116,10 +117,14 @@ describe("document history", () => {
 describe("run state", () => {
   const ev = (e: Record<string, unknown>, atMs = 0) => ({ atMs, ...e }) as EventRecord;
   it("follows a step through queued, running, retrying and done", () => {
-    let steps = {};
-    const apply = (e: Record<string, unknown>) => (steps = { ...steps, ...reduceSteps(steps, [ev(e)]) });
+    let board: Board = emptyBoard;
+    let steps: Board["steps"] = {};
+    const apply = (e: Record<string, unknown>) => {
+      board = applyEvents(board, [ev(e)]);
+      steps = board.steps;
+    };
     apply({ type: "stepQueued", step: "a", item: null, inputs: {} });
-    expect(steps).toEqual({ a: { state: "queued", attempt: 0 } });
+    expect(steps).toMatchObject({ a: { state: "queued", attempt: 0, queuedAt: 0 } });
     apply({ type: "stepStarted", step: "a", item: null, attempt: 1, typeName: "instrument.offline", offline: true });
     apply({ type: "stepRetrying", step: "a", item: null, nextAttempt: 2, delayMs: 10, error: "rate limited" });
     expect(steps).toMatchObject({ a: { state: "retrying", detail: "rate limited" } });

@@ -1,0 +1,374 @@
+/**
+ * The Harmony Board's model: a run's event log folded into what the board shows — each step's
+ * live state, the timeline's spans (waiting, working, backing off), the data that went along
+ * each edge, the conductor's bottleneck warnings, and streamed text.
+ *
+ * `applyEvents` is pure and works batch by batch: the objects of steps and edges a batch does
+ * not mention stay the same objects, so a canvas node that subscribes to its own entry is not
+ * re-rendered. Replaying a stored run to any moment is the same fold over a prefix of its log
+ * (`boardAt`).
+ */
+import type { BottleneckKind, EventRecord, OutputOrigin, RunStatus, Totals } from "../backend/types";
+
+export type StepState = "queued" | "running" | "retrying" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled";
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  estimated: boolean;
+  costUsd: number | null;
+}
+
+export interface StepLive {
+  state: StepState;
+  /** The attempt playing now, or the number made when done. */
+  attempt: number;
+  /** Why it failed, was skipped or is retrying; where a reused output came from. */
+  detail?: string;
+  /** When it was first queued, first started and ended (ms since the run started). */
+  queuedAt?: number;
+  startedAt?: number;
+  endedAt?: number;
+  /** From its first start to its end, as the conductor measured it. */
+  elapsedMs?: number;
+  /** Streamed so far (all attempts). */
+  tokens: number;
+  bytes: number;
+  /** Map items done and in all. */
+  items?: { done: number; total: number };
+  /** The step type playing it (differs after a fallback). */
+  typeName?: string;
+  usage?: Usage | null;
+  origin?: OutputOrigin;
+  /** Bottleneck warnings raised on it. */
+  warnings: number;
+}
+
+export type SpanPhase = "waiting" | "working" | "backoff";
+
+/** One bar of the timeline. `to` is null while it lasts. */
+export interface Span {
+  step: string;
+  item: number | null;
+  attempt: number;
+  phase: SpanPhase;
+  from: number;
+  to: number | null;
+  end?: "ok" | "failed" | "retry" | "cancelled" | "fallback";
+}
+
+export interface Warning {
+  step: string;
+  kind: BottleneckKind;
+  message: string;
+  advice: string;
+  atMs: number;
+}
+
+/** What went along one edge. */
+export interface Flow {
+  bytes: number;
+  sends: number;
+  lastAt: number;
+}
+
+export type Phase = "idle" | "starting" | "running" | "paused" | "finished";
+
+export interface Board {
+  phase: Phase;
+  offline: boolean;
+  maxParallel: number;
+  stepCount: number;
+  status: RunStatus | null;
+  totals: Totals | null;
+  steps: Readonly<Record<string, StepLive>>;
+  /** By `fromStep.fromPort->toStep.toPort` (see `flowKey`). */
+  flows: Readonly<Record<string, Flow>>;
+  spans: readonly Span[];
+  warnings: readonly Warning[];
+  /** Streamed text per step, the newest `STREAM_KEEP` characters. */
+  streams: Readonly<Record<string, string>>;
+  /** The time of the newest event (ms since the run started). */
+  atMs: number;
+}
+
+/** How much streamed text the board keeps per step (the stored output has all of it). */
+export const STREAM_KEEP = 64 * 1024;
+
+export const emptyBoard: Board = {
+  phase: "idle",
+  offline: false,
+  maxParallel: 0,
+  stepCount: 0,
+  status: null,
+  totals: null,
+  steps: {},
+  flows: {},
+  spans: [],
+  warnings: [],
+  streams: {},
+  atMs: 0,
+};
+
+export function flowKey(fromStep: string, fromPort: string, toStep: string, toPort: string): string {
+  return `${fromStep}.${fromPort}->${toStep}.${toPort}`;
+}
+
+const blank = (): StepLive => ({ state: "queued", attempt: 0, tokens: 0, bytes: 0, warnings: 0 });
+
+/** Folds a batch of events into the board. Entries the batch does not touch keep their identity. */
+export function applyEvents(board: Board, events: readonly EventRecord[]): Board {
+  if (events.length === 0) return board;
+  const next: Board = { ...board };
+  let steps: Record<string, StepLive> | null = null;
+  let flows: Record<string, Flow> | null = null;
+  let spans: Span[] | null = null;
+  let warnings: Warning[] | null = null;
+  let streams: Record<string, string> | null = null;
+  /** Open spans by `step#item`, as indexes into `spans` (rebuilt for the batch). */
+  let open: Map<string, number> | null = null;
+
+  const getStep = (id: string): StepLive => (steps?.[id] ?? board.steps[id]) ?? blank();
+  const setStep = (id: string, s: StepLive) => {
+    steps ??= { ...board.steps };
+    steps[id] = s;
+  };
+  const spanList = (): Span[] => {
+    if (!spans) {
+      spans = [...board.spans];
+      open = new Map();
+      spans.forEach((s, i) => {
+        if (s.to === null) open!.set(`${s.step}#${s.item ?? ""}`, i);
+      });
+    }
+    return spans;
+  };
+  const close = (step: string, item: number | null, at: number, end: Span["end"]) => {
+    const list = spanList();
+    const key = `${step}#${item ?? ""}`;
+    const i = open!.get(key);
+    if (i === undefined) return;
+    list[i] = { ...list[i]!, to: at, end: list[i]!.phase === "working" ? end : list[i]!.end };
+    open!.delete(key);
+  };
+  /** Closes every open span of a step (its items' too). */
+  const closeAll = (step: string, at: number, end: Span["end"]) => {
+    spanList();
+    for (const key of [...open!.keys()]) {
+      if (key.slice(0, key.lastIndexOf("#")) === step) {
+        const i = open!.get(key)!;
+        spans![i] = { ...spans![i]!, to: at, end: spans![i]!.phase === "working" ? end : spans![i]!.end };
+        open!.delete(key);
+      }
+    }
+  };
+  const openSpan = (span: Span) => {
+    const list = spanList();
+    close(span.step, span.item, span.from, undefined);
+    open!.set(`${span.step}#${span.item ?? ""}`, list.length);
+    list.push(span);
+  };
+
+  for (const e of events) {
+    const at = e.atMs;
+    if (at > next.atMs) next.atMs = at;
+    switch (e.type) {
+      case "runStarted":
+        next.offline = e.offline;
+        next.maxParallel = e.maxParallel;
+        next.stepCount = e.steps;
+        if (next.phase !== "finished") next.phase = "running";
+        break;
+      case "runPaused":
+        next.phase = "paused";
+        break;
+      case "runResumed":
+        next.phase = "running";
+        break;
+      case "runFinished":
+        next.phase = "finished";
+        next.status = e.status;
+        next.totals = e.totals;
+        for (const span of spanList()) if (span.to === null) closeAll(span.step, at, "cancelled");
+        break;
+      case "stepQueued":
+        openSpan({ step: e.step, item: e.item, attempt: 0, phase: "waiting", from: at, to: null });
+        if (e.item === null) setStep(e.step, { ...getStep(e.step), state: "queued", queuedAt: getStep(e.step).queuedAt ?? at });
+        break;
+      case "stepStarted": {
+        openSpan({ step: e.step, item: e.item, attempt: e.attempt, phase: "working", from: at, to: null });
+        const prev = getStep(e.step);
+        setStep(e.step, {
+          ...prev,
+          state: "running",
+          attempt: Math.max(e.attempt, prev.attempt),
+          detail: undefined,
+          startedAt: prev.startedAt ?? at,
+          typeName: e.typeName,
+        });
+        break;
+      }
+      case "stepProgress": {
+        const prev = getStep(e.step);
+        setStep(e.step, { ...prev, tokens: prev.tokens + e.tokens, bytes: prev.bytes + e.bytes });
+        if (e.text) {
+          streams ??= { ...board.streams };
+          const text = (streams[e.step] ?? "") + e.text;
+          streams[e.step] = text.length > STREAM_KEEP ? text.slice(text.length - STREAM_KEEP) : text;
+        }
+        break;
+      }
+      case "stepRetrying": {
+        close(e.step, e.item, at, "retry");
+        openSpan({ step: e.step, item: e.item, attempt: e.nextAttempt - 1, phase: "backoff", from: at, to: null });
+        const prev = getStep(e.step);
+        setStep(e.step, { ...prev, state: "retrying", attempt: Math.max(prev.attempt, 1), detail: e.error });
+        break;
+      }
+      case "stepFellBack":
+        close(e.step, e.item, at, "fallback");
+        setStep(e.step, { ...getStep(e.step), detail: `fell back to ${e.typeName}: ${e.error}` });
+        break;
+      case "stepItemFinished": {
+        close(e.step, e.item, at, e.ok ? "ok" : "failed");
+        const prev = getStep(e.step);
+        setStep(e.step, { ...prev, state: prev.state === "queued" ? "running" : prev.state, items: { done: e.done, total: e.total } });
+        break;
+      }
+      case "stepSucceeded": {
+        closeAll(e.step, at, "ok");
+        const prev = getStep(e.step);
+        setStep(e.step, {
+          ...prev,
+          state: e.origin === "played" ? "succeeded" : "cached",
+          attempt: e.attempts,
+          elapsedMs: e.elapsedMs,
+          endedAt: at,
+          usage: e.usage,
+          origin: e.origin,
+          detail: e.origin === "given" ? "output given, not played" : e.origin === "cached" ? "output reused from an earlier run" : undefined,
+        });
+        break;
+      }
+      case "stepFailed": {
+        closeAll(e.step, at, "failed");
+        const prev = getStep(e.step);
+        setStep(e.step, { ...prev, attempt: prev.attempt || 1, state: "failed", detail: e.error, endedAt: at, elapsedMs: prev.startedAt === undefined ? undefined : at - prev.startedAt });
+        break;
+      }
+      case "stepSkipped":
+        closeAll(e.step, at, "cancelled");
+        setStep(e.step, { ...getStep(e.step), attempt: 0, state: "skipped", detail: e.reason, endedAt: at });
+        break;
+      case "stepCancelled":
+        closeAll(e.step, at, "cancelled");
+        setStep(e.step, { ...getStep(e.step), state: "cancelled", endedAt: at });
+        break;
+      case "dataSent": {
+        flows ??= { ...board.flows };
+        const key = flowKey(e.fromStep, e.fromPort, e.toStep, e.toPort);
+        const prev = flows[key];
+        flows[key] = { bytes: (prev?.bytes ?? 0) + e.bytes, sends: (prev?.sends ?? 0) + 1, lastAt: at };
+        break;
+      }
+      case "bottleneck": {
+        warnings ??= [...board.warnings];
+        warnings.push({ step: e.step, kind: e.kind, message: e.message, advice: e.advice, atMs: at });
+        const prev = getStep(e.step);
+        setStep(e.step, { ...prev, warnings: prev.warnings + 1 });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (steps) next.steps = steps;
+  if (flows) next.flows = flows;
+  if (spans) next.spans = spans;
+  if (warnings) next.warnings = warnings;
+  if (streams) next.streams = streams;
+  return next;
+}
+
+/** The board as it was `atMs` into the run: the fold of every event up to that moment. */
+export function boardAt(events: readonly EventRecord[], atMs: number): Board {
+  let end = events.length;
+  // Events are in time order; find the first one after `atMs`.
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (events[mid]!.atMs <= atMs) lo = mid + 1;
+    else hi = mid;
+  }
+  end = lo;
+  const board = applyEvents({ ...emptyBoard, phase: "running" }, events.slice(0, end));
+  return end < events.length ? { ...board, atMs } : board;
+}
+
+/** Steps working and waiting now. */
+export function counts(board: Board): { active: number; queued: number; done: number } {
+  let active = 0;
+  let queued = 0;
+  let done = 0;
+  for (const s of Object.values(board.steps)) {
+    if (s.state === "running" || s.state === "retrying") active += 1;
+    else if (s.state === "queued") queued += 1;
+    else done += 1;
+  }
+  return { active, queued, done };
+}
+
+/** Per step: time waiting for a slot and time working, from the spans (open spans up to `now`). */
+export function waitVsWork(board: Board, now = board.atMs): Map<string, { waiting: number; working: number; backoff: number }> {
+  const out = new Map<string, { waiting: number; working: number; backoff: number }>();
+  for (const s of board.spans) {
+    const t = out.get(s.step) ?? { waiting: 0, working: 0, backoff: 0 };
+    t[s.phase] += Math.max(0, (s.to ?? now) - s.from);
+    out.set(s.step, t);
+  }
+  return out;
+}
+
+/** Sums the board's usage so far (the run's totals once it has finished). */
+export function liveTotals(board: Board): { tokens: number; costUsd: number; estimated: boolean; reused: number } {
+  if (board.totals) {
+    let reused = 0;
+    for (const s of Object.values(board.steps)) if (s.state === "cached") reused += 1;
+    return {
+      tokens: board.totals.inputTokens + board.totals.outputTokens,
+      costUsd: board.totals.costUsd,
+      estimated: board.totals.tokensEstimated,
+      reused,
+    };
+  }
+  let tokens = 0;
+  let costUsd = 0;
+  let estimated = false;
+  let reused = 0;
+  for (const s of Object.values(board.steps)) {
+    if (s.usage) {
+      tokens += s.usage.inputTokens + s.usage.outputTokens;
+      costUsd += s.usage.costUsd ?? 0;
+      estimated ||= s.usage.estimated;
+    } else tokens += s.tokens;
+    if (s.state === "cached") reused += 1;
+  }
+  return { tokens, costUsd, estimated, reused };
+}
+
+/** A duration for people: 840 ms, 12.4 s, 3 min 05 s. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return `${m} min ${String(s).padStart(2, "0")} s`;
+}
+
+/** A size for people: 512 B, 12.3 KB, 4.1 MB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
