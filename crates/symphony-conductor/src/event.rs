@@ -110,6 +110,13 @@ pub enum BottleneckKind {
     /// The step waits for its provider's rate-limit budget (requests or tokens per minute,
     /// or the provider's concurrency limit shared by every run in this process).
     WaitingForBudget,
+    /// The step on the critical path holding the run up: the longest chain of unfinished
+    /// steps runs through it, steps wait on it, and it has taken a large share of the run.
+    OnCriticalPath,
+    /// The step is running far longer than its own past runs (`RunOptions::history`).
+    SlowerThanHistory,
+    /// The step's input is very large (many tokens for an instrument, slow and costly).
+    ContextBloat,
 }
 
 /// One thing that happened in a run. Every state change is one of these.
@@ -311,6 +318,41 @@ pub enum RunEvent {
         /// The size of the value as JSON text.
         bytes: u64,
     },
+    /// What an instrument sent and what it got back, once per attempt: the raw request body
+    /// and the raw response body (for a streamed answer, the stream's text as received).
+    /// Credentials are never in it: the key travels in a header that is not recorded, and
+    /// error text is scrubbed.
+    StepExchange {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// The attempt (1 for the first).
+        attempt: u32,
+        /// Where the request went (no query string).
+        url: String,
+        /// The HTTP status, when a response came.
+        status: Option<u16>,
+        /// The request body as sent (JSON; never headers, never a credential).
+        request: Value,
+        /// The response body or stream text, at most [`EXCHANGE_CAP`] bytes.
+        response: String,
+        /// True when `response` was cut at [`EXCHANGE_CAP`].
+        truncated: bool,
+    },
+    /// One log line of a step: an agent's stdout or stderr, or an instrument's note of what it
+    /// did ("POST … → 200 in 1.2 s"). Credentials are never in it: the key travels in a header
+    /// that is not recorded, and error text is scrubbed.
+    StepLog {
+        /// The step.
+        step: StepId,
+        /// The map item, for a map's body.
+        item: Option<u32>,
+        /// `stdout`, `stderr` or `info`.
+        stream: Arc<str>,
+        /// The line, without its line ending.
+        line: String,
+    },
     /// Something is holding the run up.
     Bottleneck {
         /// The step concerned.
@@ -323,6 +365,9 @@ pub enum RunEvent {
         advice: String,
     },
 }
+
+/// The most bytes of a response body kept in a [`RunEvent::StepExchange`] (256 KiB).
+pub const EXCHANGE_CAP: usize = 256 * 1024;
 
 /// An event with the time it happened, in milliseconds since the run started.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -437,6 +482,8 @@ impl RunEvent {
             | RunEvent::StepSucceeded { step, .. }
             | RunEvent::StepPrompt { step, .. }
             | RunEvent::FileWritten { step, .. }
+            | RunEvent::StepExchange { step, .. }
+            | RunEvent::StepLog { step, .. }
             | RunEvent::Bottleneck { step, .. } => Some(step),
             RunEvent::DataSent { from_step, .. } => Some(from_step),
             RunEvent::RunStarted { .. }

@@ -27,7 +27,7 @@ pub use conductor::{
 };
 pub use event::{
     BottleneckKind, EventRecord, EventStream, OutputOrigin, RunEvent, RunStatus, StepId,
-    StepOutcome, Totals,
+    StepOutcome, Totals, EXCHANGE_CAP,
 };
 pub use registry::Registry;
 pub use score::{DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT};

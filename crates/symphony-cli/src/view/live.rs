@@ -336,7 +336,9 @@ impl View for Live {
             RunEvent::StepOutput { .. }
             | RunEvent::DataSent { .. }
             | RunEvent::FileWritten { .. }
-            | RunEvent::StepPrompt { .. } => {}
+            | RunEvent::StepPrompt { .. }
+            | RunEvent::StepExchange { .. }
+            | RunEvent::StepLog { .. } => {}
             RunEvent::StepRetrying {
                 step,
                 item,

@@ -65,7 +65,11 @@ impl View for Plain {
                     .unwrap_or_default();
                 Plain::line(at, "finished", &format!("run {status}"));
             }
-            RunEvent::StepQueued { .. } | RunEvent::StepPrompt { .. } => {}
+            // Exchanges and log lines are kept with the run (`symphony runs show`, the board).
+            RunEvent::StepQueued { .. }
+            | RunEvent::StepPrompt { .. }
+            | RunEvent::StepExchange { .. }
+            | RunEvent::StepLog { .. } => {}
             RunEvent::StepStarted {
                 step,
                 item: None,

@@ -266,7 +266,55 @@ toPort: string,
 /**
  * The size of the value as JSON text.
  */
-bytes: number, } | { "type": "bottleneck", 
+bytes: number, } | { "type": "stepExchange", 
+/**
+ * The step.
+ */
+step: string, 
+/**
+ * The map item, for a map's body.
+ */
+item: number | null, 
+/**
+ * The attempt (1 for the first).
+ */
+attempt: number, 
+/**
+ * Where the request went (no query string).
+ */
+url: string, 
+/**
+ * The HTTP status, when a response came.
+ */
+status: number | null, 
+/**
+ * The request body as sent (JSON; never headers, never a credential).
+ */
+request: JsonValue, 
+/**
+ * The response body or stream text, at most [`EXCHANGE_CAP`] bytes.
+ */
+response: string, 
+/**
+ * True when `response` was cut at [`EXCHANGE_CAP`].
+ */
+truncated: boolean, } | { "type": "stepLog", 
+/**
+ * The step.
+ */
+step: string, 
+/**
+ * The map item, for a map's body.
+ */
+item: number | null, 
+/**
+ * `stdout`, `stderr` or `info`.
+ */
+stream: string, 
+/**
+ * The line, without its line ending.
+ */
+line: string, } | { "type": "bottleneck", 
 /**
  * The step concerned.
  */
