@@ -3,7 +3,7 @@
  * backend with the stores, so components stay thin and every button and shortcut calls the same
  * function.
  */
-import { connectBackend, errorMessage, type Backend } from "../backend";
+import { connectBackend, connectedServer, errorMessage, httpBackend, type Backend } from "../backend";
 import type { EventRecord, Json, MelodyDocument, MelodyFile } from "../backend/types";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
@@ -51,8 +51,99 @@ const early = new Map<string, EventRecord[]>();
 
 function receiveRunEvents(runId: string, events: EventRecord[]) {
   const run = useRun.getState();
-  if (run.runId === runId) run.apply(events);
+  if (run.runId === runId && run.source === "live") run.apply(events);
   else if (run.phase === "starting") early.set(runId, [...(early.get(runId) ?? []), ...events]);
+}
+
+/** Starts following a run this backend just started (a fork from the board, a rerun). */
+export function followNewRun(runId: string): void {
+  useRun.getState().begin();
+  useRun.getState().started(runId);
+  const buffered = early.get(runId);
+  early.clear();
+  if (buffered) useRun.getState().apply(buffered);
+}
+
+/** Call before asking the backend to start a run, so its first events are kept. */
+export function expectNewRun(): void {
+  useRun.getState().begin();
+  early.clear();
+}
+
+/** How often the board asks the store for news of a run another process is playing. */
+const FOLLOW_EVERY_MS = 500;
+let following: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Opens a stored run on the board, with the melody it played on the canvas. A run this backend
+ * is playing goes on live through `run-events`; a run another process is playing into the same
+ * store (a headless `symphony run` watched through `symphony serve`) is followed by asking for
+ * the events after the last one seen, until it ends.
+ */
+export async function openStoredRun(runId: string): Promise<void> {
+  if (following) clearTimeout(following);
+  following = null;
+  try {
+    const record = await api().openRun(runId);
+    const doc = useDoc.getState();
+    const sameMelody = doc.melody?.melody.id === record.melody.melody.id;
+    if (!sameMelody) {
+      if (!(await guardUnsaved("Open this run's melody"))) return;
+      // The melody as it was run, which may differ from any file now: not tied to a path.
+      useDoc.getState().load(record.melody, "", "");
+      useApp.getState().setView("editor");
+    }
+    useRun.getState().openRecord(record, record.run.live);
+    if (!record.run.live && record.run.status === "running") follow(runId, record.lastSeq);
+  } catch (e) {
+    useApp.getState().notify(`Could not open run ${runId}: ${errorMessage(e)}`, "error");
+  }
+}
+
+function follow(runId: string, afterSeq: number) {
+  following = setTimeout(async () => {
+    following = null;
+    if (useRun.getState().runId !== runId) return;
+    try {
+      const next = await api().openRun(runId, afterSeq);
+      if (useRun.getState().runId !== runId) return;
+      useRun.getState().apply(next.events);
+      const ended = next.events.some((e) => e.type === "runFinished") || next.run.status !== "running";
+      if (!ended) follow(runId, next.lastSeq);
+    } catch (e) {
+      useApp.getState().notify(`Stopped following run ${runId}: ${errorMessage(e)}`, "error");
+    }
+  }, FOLLOW_EVERY_MS);
+}
+
+// ----- Conductors -----
+
+/** The conductor this window is connected to over HTTP, when it is not its own backend. */
+export function remoteConductor(): string | null {
+  return connectedServer();
+}
+
+/**
+ * Connects this window to a conductor that `symphony serve` hosts (on this machine or through
+ * an SSH tunnel): checks the address and token answer, then reloads the UI against it.
+ */
+export async function connectToConductor(address: string, token: string): Promise<string | null> {
+  const url = address.trim().replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]+$/.test(url)) return "The address looks like http://127.0.0.1:7878 (scheme, host and port only).";
+  try {
+    const info = await httpBackend(url, token.trim()).projectInfo();
+    if (!info.root) return "That server did not answer like a Symphony conductor.";
+  } catch (e) {
+    return errorMessage(e);
+  }
+  const params = new URLSearchParams({ server: url, token: token.trim() });
+  window.location.search = `?${params.toString()}`;
+  return null;
+}
+
+/** Back to this app's own conductor. */
+export function disconnectConductor(): void {
+  window.location.search = "";
 }
 
 /** Asks the backend what the open melody may do and whether it is trusted, for the toolbar. */

@@ -10,10 +10,21 @@ export type { Backend, Unsubscribe } from "./backend";
 export { errorMessage, toBackendError } from "./backend";
 export type * from "./types";
 
+export { httpBackend } from "./http";
+
+/**
+ * The conductor named in the page URL (`?server=`), when the window was connected to one that
+ * is not its own (the app's "Connect to a conductor"); null otherwise.
+ */
+export function connectedServer(): string | null {
+  return new URLSearchParams(window.location.search).get("server");
+}
+
 export function connectBackend(): Backend {
-  if ("__TAURI_INTERNALS__" in window) return tauriBackend();
   const params = new URLSearchParams(window.location.search);
   const token = params.get("token") ?? "";
-  const server = params.get("server") ?? window.location.origin;
-  return httpBackend(server, token);
+  const server = params.get("server");
+  if (server) return httpBackend(server, token);
+  if ("__TAURI_INTERNALS__" in window) return tauriBackend();
+  return httpBackend(window.location.origin, token);
 }

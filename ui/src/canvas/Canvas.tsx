@@ -14,6 +14,7 @@ import {
   type Connection,
   type FinalConnectionState,
   type IsValidConnection,
+  type EdgeTypes,
   type NodeTypes,
   type OnConnectEnd,
 } from "@xyflow/react";
@@ -25,11 +26,13 @@ import { NODE_WIDTH, stepHeight, type FlowEdge, type FlowNode } from "../model/g
 import { StepNode } from "./StepNode";
 import { CommentNode } from "./CommentNode";
 import { GroupNode } from "./GroupNode";
+import { FlowEdgeComponent } from "./FlowEdge";
 
 export const STEP_MIME = "application/x-symphony-step";
 
 // Module scope, as React Flow asks: a new object per render would remount every node.
 const nodeTypes: NodeTypes = { step: StepNode, comment: CommentNode, group: GroupNode };
+const edgeTypes: EdgeTypes = { flow: FlowEdgeComponent };
 
 function ends(c: Connection | FlowEdge): { from: PortRef; to: PortRef } {
   return {
@@ -168,6 +171,7 @@ export function Canvas() {
         nodes={nodes}
         edges={edges}
         nodeTypes={nodeTypes}
+        edgeTypes={edgeTypes}
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onConnect={onConnect}
@@ -180,7 +184,7 @@ export function Canvas() {
         maxZoom={2.5}
         onlyRenderVisibleElements
         defaultViewport={initial.viewport}
-        defaultEdgeOptions={{ type: "default" }}
+        defaultEdgeOptions={{ type: "flow" }}
         proOptions={{ hideAttribution: true }}
         colorMode="dark"
       >

@@ -151,6 +151,7 @@ export function melodyToEdges(
     const to = parseRef(doc.to);
     return {
       id,
+      type: "flow",
       source: from.step,
       sourceHandle: from.port,
       target: to.step,

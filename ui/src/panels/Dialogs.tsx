@@ -6,6 +6,7 @@ import { useDoc } from "../store/doc";
 import {
   addNote,
   canPickFiles,
+  connectToConductor,
   copySelection,
   createMelody,
   duplicateSelection,
@@ -71,6 +72,8 @@ export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) =>
       return <ImportDialog onClose={close} />;
     case "palette":
       return <CommandPalette onClose={close} addStepInView={addStepInView} />;
+    case "connect":
+      return <ConnectDialog onClose={close} />;
   }
 }
 
@@ -251,6 +254,57 @@ function SaveAsDialog({ resolve }: { resolve: (path: string | null) => void }) {
           </button>
         </div>
       </form>
+    </Modal>
+  );
+}
+
+/** "Connect to a conductor": the address and token `symphony serve` printed. */
+function ConnectDialog({ onClose }: { onClose: () => void }) {
+  const [address, setAddress] = useState("http://127.0.0.1:7878");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async () => {
+    // A pasted URL with ?token= fills both fields.
+    let url = address.trim();
+    let key = token.trim();
+    const q = url.indexOf("?");
+    if (q >= 0) {
+      key = key || (new URLSearchParams(url.slice(q)).get("token") ?? "");
+      url = url.slice(0, q);
+    }
+    setBusy(true);
+    const problem = await connectToConductor(url, key);
+    setBusy(false);
+    if (problem) setError(problem);
+  };
+  return (
+    <Modal title="Connect to a conductor" onClose={onClose}>
+      <p className="muted small">
+        Watch and debug runs that another machine or process plays: start <code>symphony serve</code> there (it listens on
+        127.0.0.1; reach a server through an SSH tunnel) and paste the address and token it printed.
+      </p>
+      <label className="field">
+        <span>Address</span>
+        <input value={address} onChange={(e) => setAddress(e.target.value)} aria-label="Conductor address" spellCheck={false} />
+      </label>
+      <label className="field">
+        <span>Token</span>
+        <input value={token} onChange={(e) => setToken(e.target.value)} aria-label="Conductor token" spellCheck={false} type="password" />
+      </label>
+      {error ? (
+        <p className="field-problem" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div className="modal-actions">
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+        <button type="button" className="primary" disabled={busy || !address.trim()} onClick={() => void submit()}>
+          {busy ? "Connecting…" : "Connect"}
+        </button>
+      </div>
     </Modal>
   );
 }

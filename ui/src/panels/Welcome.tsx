@@ -1,6 +1,53 @@
-/** The first view: the project's melodies, a new one, import, and the offline notice. */
+/**
+ * The first view: the project's melodies, a new one, import, the offline notice, the latest runs
+ * (open one on the board), and the conductor this window is connected to.
+ */
+import { useEffect, useState } from "react";
 import { useApp } from "../store/app";
-import { canPickFiles, createMelody, openFromDisk, openMelody } from "../app/actions";
+import type { RunEntry } from "../backend/types";
+import { api, canPickFiles, createMelody, disconnectConductor, openFromDisk, openMelody, openStoredRun, remoteConductor } from "../app/actions";
+import { formatMs } from "../board/model";
+
+function RecentRuns() {
+  const [runs, setRuns] = useState<RunEntry[] | null>(null);
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      api()
+        .listRuns(undefined, 12)
+        .then((r) => live && setRuns(r))
+        .catch(() => live && setRuns([]));
+    void load();
+    // Runs started elsewhere (a headless `symphony run` on a shared store) appear by themselves.
+    const t = setInterval(() => void load(), 3000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, []);
+  if (!runs || runs.length === 0) return null;
+  return (
+    <>
+      <h2>Latest runs</h2>
+      <ul className="run-list" data-testid="recent-runs">
+        {runs.map((r) => (
+          <li key={r.id}>
+            <button type="button" className="run-card" data-run={r.id} onClick={() => void openStoredRun(r.id)}>
+              <span className={`badge run-${r.status}`}>{r.live ? "playing" : r.status}</span>
+              <strong>{r.melodyName || r.melodyId}</strong>
+              <span className="muted small">{new Date(r.startedAt).toLocaleString()}</span>
+              <span className="muted small">
+                {r.durationMs !== null ? formatMs(r.durationMs) : "…"}
+                {r.costUsd ? ` · $${r.costUsd.toFixed(4)}` : ""}
+                {r.parentId ? ` · fork of ${r.parentId}${r.forkStep ? ` from ${r.forkStep}` : ""}` : ""}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
 
 export function Welcome() {
   const project = useApp((s) => s.project);
@@ -12,6 +59,12 @@ export function Welcome() {
         <h1>Symphony</h1>
         <p className="muted">Compose AI steps into melodies, and watch them play.</p>
       </header>
+      {remoteConductor() ? (
+        <section className="notice remote-notice" role="status" data-testid="remote-notice">
+          <strong>Connected to the conductor at {remoteConductor()}</strong>
+          <p>Melodies, runs and events here are that conductor's. <button type="button" className="link" onClick={disconnectConductor}>Disconnect</button></p>
+        </section>
+      ) : null}
       {project?.offline ? (
         <section className="notice offline-notice" role="status" data-testid="offline-notice">
           <strong>Offline mode</strong>
@@ -33,6 +86,9 @@ export function Welcome() {
         <button type="button" onClick={() => open({ kind: "import" })}>
           Import SuperOptiX YAML…
         </button>
+        <button type="button" onClick={() => open({ kind: "connect" })}>
+          Connect to a conductor…
+        </button>
       </div>
       <h2>Melodies in {project?.melodiesDir ?? "melodies/"}</h2>
       {melodies.length === 0 ? <p className="muted">No melodies yet. Start a new one.</p> : null}
@@ -47,6 +103,7 @@ export function Welcome() {
           </li>
         ))}
       </ul>
+      <RecentRuns />
       {project ? <footer className="muted small">Project: {project.root}</footer> : null}
     </main>
   );

@@ -13,7 +13,8 @@ export type Dialog =
   | { kind: "export"; text: string; fileName: string }
   | { kind: "saveAs"; resolve: (path: string | null) => void }
   | { kind: "import" }
-  | { kind: "palette" };
+  | { kind: "palette" }
+  | { kind: "connect" };
 
 export interface Notice {
   id: number;
