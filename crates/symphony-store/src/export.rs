@@ -96,22 +96,15 @@ impl Store {
                 "outputs": outputs,
             }));
         }
-        let mut events = Vec::new();
-        for e in self.events(id).await? {
-            let mut data: Value = serde_json::from_str(&e.data).unwrap_or(Value::Null);
-            // Put stored values back in place, so the trace stands alone.
-            for field in ["outputs", "inputs"] {
-                let hash = data
-                    .get(field)
-                    .and_then(|v| v.get("$hash"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                if let Some(h) = hash {
-                    data[field] = self.output(&h).await?.unwrap_or(Value::Null);
-                }
-            }
+        let stored = self.events(id).await?;
+        let mut events: Vec<Value> = stored
+            .iter()
+            .map(|e| serde_json::from_str(&e.data).unwrap_or(Value::Null))
+            .collect();
+        // Put stored values back in place, so the trace stands alone.
+        self.restore(&mut events).await?;
+        for (data, e) in events.iter_mut().zip(&stored) {
             data["session"] = json!(e.session);
-            events.push(data);
         }
         Ok(json!({
             "symphonyTrace": 1,

@@ -37,7 +37,7 @@ use db::{on_pool, Dialect, Pool};
 
 pub use export::{Pruned, StepDiff};
 pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
-pub use queries::{FileRow, RunDetail, RunSummary, StepRow, StoredEvent};
+pub use queries::{EventLog, FileRow, RunDetail, RunListing, RunSummary, StepRow, StoredEvent};
 pub use writer::Recorder;
 
 /// Embedded migrations of a SQLite store (`migrations/sqlite/NNNN_*.sql`), applied in order

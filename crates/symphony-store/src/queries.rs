@@ -1,7 +1,11 @@
-//! Reading runs back: the list, one run with its steps, its event log.
+//! Reading runs back: the list, one run with its steps, its event log, and what the board
+//! reads (the history with names and counts, the log with values in place, step durations).
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::QueryBuilder;
 
 use crate::db::{on_pool, Dialect};
 use crate::{Store, StoreError};
@@ -197,5 +201,264 @@ impl Store {
         .await)
         .map_err(|e| self.err("reading the melody", e))?;
         Ok(content)
+    }
+}
+
+/// A line of the board's run history: the run, the name of the melody as it was run, and
+/// what its steps came to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunListing {
+    /// The run's line.
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// The melody's name, as it was run (from the stored melody).
+    pub melody_name: String,
+    /// The step a fork reran from.
+    pub fork_step: Option<String>,
+    /// Totals, once finished (`null` before).
+    pub totals: Value,
+    /// Steps in the melody: from the totals once finished, else from the run's first event;
+    /// 0 while not even that is written.
+    pub steps: u32,
+    /// Steps that succeeded with a reused output (cached or given).
+    pub reused: u32,
+    /// Steps that failed.
+    pub failed: u32,
+}
+
+/// A run's event log as the board reads it (see [`Store::event_log`]).
+#[derive(Debug, Clone, Default)]
+pub struct EventLog {
+    /// Each event's JSON (an `EventRecord`: `atMs` and the event, tagged by `type`), values
+    /// put back in place, `atMs` continued across sessions.
+    pub events: Vec<Value>,
+    /// The sequence number of the last event read; the `after_seq` given (or -1) when none was.
+    pub last_seq: i64,
+}
+
+/// id, melody_id, status, started_at, finished_at, parent_id, fork_step, name, totals, first
+/// event, reused, failed.
+type ListingRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+/// The columns of a [`RunListing`], for the queries below (with their `WHERE` and order).
+macro_rules! listing_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT r.id, r.melody_id, r.status, r.started_at, r.finished_at, r.parent_id, r.fork_step,
+               m.name, r.totals,
+               (SELECT e.data FROM events e WHERE e.run_id = r.id AND e.seq = 0),
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'succeeded' AND s.origin IN ('cached', 'given')),
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'failed')
+             FROM runs r JOIN melodies m ON m.hash = r.melody_hash ",
+            $where
+        )
+    };
+}
+
+/// Rows per `IN (…)` list: far below either backend's limit of bound values.
+const HASHES_PER_QUERY: usize = 500;
+
+impl Store {
+    /// The board's history: the newest runs first, of one melody (its id) or of all.
+    pub async fn listings(
+        &self,
+        melody_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunListing>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<ListingRow> = match melody_id {
+            Some(melody) => on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(listing_sql!(
+                "WHERE r.melody_id = ? ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
+            )))
+            .bind(melody)
+            .bind(limit)
+            .fetch_all(p)
+            .await),
+            None => on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(listing_sql!(
+                "ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
+            )))
+            .bind(limit)
+            .fetch_all(p)
+            .await),
+        }
+        .map_err(|e| self.err("listing runs", e))?;
+        Ok(rows.into_iter().map(listing).collect())
+    }
+
+    /// One run's line of the history.
+    pub async fn listing(&self, id: &str) -> Result<RunListing, StoreError> {
+        let row: Option<ListingRow> = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql(listing_sql!("WHERE r.id = ?"))
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+        .map_err(|e| self.err("reading a run", e))?;
+        row.map(listing)
+            .ok_or_else(|| StoreError::UnknownRun(id.to_owned()))
+    }
+
+    /// A run's event log from `after_seq` on (all of it when `None`), as the board shows it:
+    /// the values the log keeps by hash (`{"$hash": …}`) are put back in place, and the events
+    /// of a resumed run's later sessions have their `atMs` moved past the end of the session
+    /// before, so time only grows along the log. What another process is writing into the
+    /// same store is read as far as it has been committed.
+    pub async fn event_log(
+        &self,
+        id: &str,
+        after_seq: Option<i64>,
+    ) -> Result<EventLog, StoreError> {
+        self.listing(id).await?;
+        let after = after_seq.unwrap_or(-1);
+        let rows: Vec<(i64, i64, i64, String)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql(
+                "SELECT seq, session, at_ms, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq"
+            )
+        )
+        .bind(id)
+        .bind(after)
+        .fetch_all(p)
+        .await)
+        .map_err(|e| self.err("reading events", e))?;
+        // Read after the events: a session of an event read above has ended before it began
+        // (a resume follows the end of the session before), so these ends are final.
+        let ends: Vec<(i64, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
+            "SELECT session, MAX(at_ms) FROM events WHERE run_id = ? GROUP BY session ORDER BY session"
+        ))
+        .bind(id)
+        .fetch_all(p)
+        .await)
+        .map_err(|e| self.err("reading events", e))?;
+        let last_seq = rows.last().map_or(after, |r| r.0);
+        let mut events = Vec::with_capacity(rows.len());
+        for (_, session, at_ms, data) in rows {
+            let mut data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            let shift: i64 = ends
+                .iter()
+                .filter(|(s, _)| *s < session)
+                .map(|(_, end)| end)
+                .sum();
+            if let Some(object) = data.as_object_mut() {
+                object.insert("atMs".into(), Value::from(at_ms + shift));
+            }
+            events.push(data);
+        }
+        self.restore(&mut events).await?;
+        Ok(EventLog { events, last_seq })
+    }
+
+    /// Puts the values the event log keeps by hash back in place: a `stepOutput`'s `outputs`
+    /// and a `stepQueued`'s `inputs` (see the writer). Reads each stored value once, many per
+    /// query.
+    pub(crate) async fn restore(&self, events: &mut [Value]) -> Result<(), StoreError> {
+        let hashed = |data: &Value, field: &str| {
+            data.get(field)
+                .and_then(|v| v.get("$hash"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut wanted: Vec<String> = events
+            .iter()
+            .flat_map(|e| [hashed(e, "outputs"), hashed(e, "inputs")])
+            .flatten()
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut values: HashMap<String, Value> = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(HASHES_PER_QUERY) {
+            let rows: Vec<(String, String)> = on_pool!(&self.pool, |p, Db| {
+                let mut q =
+                    QueryBuilder::<Db>::new("SELECT hash, content FROM outputs WHERE hash IN (");
+                let mut list = q.separated(", ");
+                for hash in chunk {
+                    list.push_bind(hash);
+                }
+                list.push_unseparated(")");
+                q.build_query_as().fetch_all(p).await
+            })
+            .map_err(|e| self.err("reading stored values", e))?;
+            values.extend(rows.into_iter().filter_map(|(hash, content)| {
+                serde_json::from_str(&content).ok().map(|v| (hash, v))
+            }));
+        }
+        for event in events {
+            for field in ["outputs", "inputs"] {
+                if let Some(hash) = hashed(event, field) {
+                    event[field] = values.get(&hash).cloned().unwrap_or(Value::Null);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How long each step of a melody took in its latest `last` plays (origin `played`,
+    /// succeeded; cached and given outputs are not plays), newest first, by step: what a host
+    /// gives the conductor as the steps' history.
+    pub async fn step_durations(
+        &self,
+        melody_id: &str,
+        last: u32,
+    ) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
+            "SELECT step, elapsed_ms FROM (
+               SELECT s.step, s.elapsed_ms,
+                      ROW_NUMBER() OVER (PARTITION BY s.step ORDER BY r.started_at DESC, r.id DESC) AS n
+               FROM step_results s JOIN runs r ON r.id = s.run_id
+               WHERE r.melody_id = ? AND s.outcome = 'succeeded' AND s.origin = 'played'
+             ) t WHERE n <= ? ORDER BY step, n",
+        ))
+        .bind(melody_id)
+        .bind(i64::from(last))
+        .fetch_all(p)
+        .await)
+        .map_err(|e| self.err("reading step durations", e))?;
+        let mut by_step: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for (step, ms) in rows {
+            by_step.entry(step).or_default().push(ms.max(0) as u64);
+        }
+        Ok(by_step)
+    }
+}
+
+/// A [`ListingRow`] as a [`RunListing`].
+fn listing(r: ListingRow) -> RunListing {
+    let json = |s: Option<&str>| s.and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let totals = json(r.8.as_deref()).unwrap_or(Value::Null);
+    let first = json(r.9.as_deref()).unwrap_or(Value::Null);
+    let steps = totals
+        .get("steps")
+        .or_else(|| first.get("steps"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    RunListing {
+        summary: RunSummary {
+            id: r.0,
+            melody_id: r.1,
+            status: r.2,
+            started_at: r.3,
+            finished_at: r.4,
+            parent_id: r.5,
+        },
+        fork_step: r.6,
+        melody_name: r.7,
+        totals,
+        steps: u32::try_from(steps).unwrap_or(u32::MAX),
+        reused: count(r.10),
+        failed: count(r.11),
     }
 }

@@ -17,6 +17,7 @@ on_both_backends!(
     resume_hands_back_what_finished_and_continues_the_log,
     prune_keeps_the_newest_runs_and_frees_their_outputs,
     pins_and_retention_are_kept_per_store,
+    the_board_reads_names_counts_logs_and_durations,
 );
 
 fn melody() -> symphony_melody::Melody {
@@ -255,6 +256,23 @@ async fn resume_hands_back_what_finished_and_continues_the_log(backend: Backend)
         "one log across sessions"
     );
     assert_eq!(events.last().unwrap().session, 2);
+    // On the board's log, the second session follows the first: time only grows.
+    let log = store.event_log("crashed", None).await.unwrap();
+    assert_eq!(log.events.len(), events.len());
+    let at: Vec<i64> = log
+        .events
+        .iter()
+        .map(|e| e["atMs"].as_i64().unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
+    let first_end = events
+        .iter()
+        .filter(|e| e.session == 1)
+        .map(|e| e.at_ms)
+        .max()
+        .unwrap();
+    let resumed = events.iter().position(|e| e.session == 2).unwrap();
+    assert_eq!(at[resumed], first_end + events[resumed].at_ms);
     // A succeeded run is not resumed.
     assert!(store.resume("crashed").await.is_err());
 }
@@ -440,4 +458,79 @@ async fn postgres_stores_opened_at_once_on_a_new_database_all_open() {
     for open in opens {
         open.await.unwrap().unwrap();
     }
+}
+
+async fn the_board_reads_names_counts_logs_and_durations(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    let cached = || RunOptions {
+        cache: Some(CacheHandle(std::sync::Arc::new(store.clone()))),
+        ..RunOptions::default()
+    };
+    let report = play(&store, "r1", cached()).await;
+    play(&store, "r2", cached()).await;
+
+    // The history: newest first, the melody's name as run, counts from the steps.
+    let listed = store.listings(None, 10).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|r| r.summary.id.as_str()).collect();
+    assert_eq!(ids, ["r2", "r1"]);
+    assert_eq!(listed[0].melody_name, "Store test");
+    assert_eq!(listed[0].steps, 3);
+    assert_eq!(listed[0].reused, 2, "plan and review came from the cache");
+    assert_eq!(listed[1].reused, 0);
+    assert_eq!(listed[0].failed, 0);
+    assert_eq!(listed[0].totals["succeeded"], json!(3));
+    assert_eq!(
+        store.listings(Some("store-test"), 1).await.unwrap().len(),
+        1
+    );
+    assert!(store.listings(Some("other"), 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.listing("r1").await.unwrap().summary.status,
+        "succeeded"
+    );
+    assert!(matches!(
+        store.listing("nope").await,
+        Err(symphony_store::StoreError::UnknownRun(_))
+    ));
+
+    // The log: values in place of their hashes, and only newer events after a sequence number.
+    let log = store.event_log("r1", None).await.unwrap();
+    assert_eq!(log.events[0]["type"], "runStarted");
+    assert_eq!(log.events.last().unwrap()["type"], "runFinished");
+    assert_eq!(log.last_seq, log.events.len() as i64 - 1);
+    let output = log
+        .events
+        .iter()
+        .find(|e| e["type"] == "stepOutput" && e["step"] == "shout")
+        .unwrap();
+    assert_eq!(output["outputs"], json!(report.result["shout"]));
+    let queued = log
+        .events
+        .iter()
+        .find(|e| e["type"] == "stepQueued" && e["step"] == "review")
+        .unwrap();
+    assert!(queued["inputs"]["plan"].is_string(), "{queued}");
+    let newer = store.event_log("r1", Some(log.last_seq - 2)).await.unwrap();
+    assert_eq!(newer.events.len(), 2);
+    assert_eq!(newer.events[1], *log.events.last().unwrap());
+    assert_eq!(newer.last_seq, log.last_seq);
+    let none = store.event_log("r1", Some(log.last_seq)).await.unwrap();
+    assert!(none.events.is_empty());
+    assert_eq!(none.last_seq, log.last_seq);
+    assert!(store.event_log("nope", None).await.is_err());
+
+    // Durations of plays only (r2's plan and review were cached), newest first.
+    let durations = store.step_durations("store-test", 20).await.unwrap();
+    assert_eq!(durations["plan"].len(), 1);
+    assert_eq!(durations["shout"].len(), 2);
+    let r2_shout = store.run("r2").await.unwrap().steps[2].elapsed_ms as u64;
+    assert_eq!(durations["shout"][0], r2_shout);
+    assert_eq!(
+        store.step_durations("store-test", 1).await.unwrap()["shout"].len(),
+        1
+    );
+    assert!(store.step_durations("other", 20).await.unwrap().is_empty());
 }
