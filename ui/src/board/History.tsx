@@ -1,0 +1,143 @@
+/**
+ * The open melody's past runs, newest first. Clicking one opens it on the board (replayed, or
+ * followed live when it is still playing); A and B checkboxes pick two runs to compare.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import { errorMessage } from "../backend";
+import type { RunEntry } from "../backend/types";
+import { api } from "../app/actions";
+import { useDoc } from "../store/doc";
+import { useRun } from "../store/run";
+import { openRun } from "./actions";
+import { useDock } from "./dock";
+import { formatCost, formatCount } from "./format";
+import { formatMs } from "./model";
+import "./board.css";
+
+export function History() {
+  const docMelodyId = useDoc((s) => s.melody?.melody.id ?? null);
+  const recordMelodyId = useRun((s) => s.record?.run.melodyId ?? null);
+  const melodyId = docMelodyId ?? recordMelodyId;
+  const currentRun = useRun((s) => s.runId);
+  const [runs, setRuns] = useState<RunEntry[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [pick, setPick] = useState<{ a: string | null; b: string | null }>({ a: null, b: null });
+  const request = useRef(0);
+
+  const load = useCallback(async () => {
+    if (!melodyId) return;
+    const n = ++request.current;
+    try {
+      const list = await api().listRuns(melodyId);
+      if (n !== request.current) return;
+      setRuns(list);
+      setError(null);
+    } catch (e) {
+      if (n === request.current) setError(errorMessage(e));
+    }
+  }, [melodyId]);
+
+  // When the tab opens, when another run comes on the board, and when the run finishes.
+  useEffect(() => {
+    void load();
+  }, [load, currentRun]);
+  useEffect(
+    () =>
+      useRun.subscribe((s, prev) => {
+        if (s.latest.phase === "finished" && prev.latest.phase !== "finished") void load();
+      }),
+    [load],
+  );
+
+  if (!melodyId) return <p className="dock-empty muted">Open a melody to see its runs.</p>;
+  const canCompare = pick.a !== null && pick.b !== null && pick.a !== pick.b;
+  return (
+    <div className="history">
+      <div className="history-bar">
+        <button type="button" onClick={() => void load()}>
+          Refresh
+        </button>
+        <button type="button" className="primary" disabled={!canCompare} onClick={() => canCompare && useDock.getState().compareRuns(pick.a!, pick.b!)}>
+          Compare
+        </button>
+        <span className="muted small">Tick A and B on two runs to compare them step by step.</span>
+        {error ? <span className="bad small">Could not list the runs: {error}</span> : null}
+      </div>
+      {runs === null ? (
+        <p className="dock-empty muted">Loading…</p>
+      ) : runs.length === 0 ? (
+        <p className="dock-empty muted" data-testid="history">
+          No runs of this melody yet.
+        </p>
+      ) : (
+        <table className="board-table" data-testid="history">
+          <thead>
+            <tr>
+              <th title="Compare as A (left)">A</th>
+              <th title="Compare as B (right)">B</th>
+              <th>Started</th>
+              <th>Status</th>
+              <th>Duration</th>
+              <th>Cost</th>
+              <th>Tokens</th>
+              <th>Reused</th>
+              <th>Fork</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((r) => (
+              <tr
+                key={r.id}
+                className={`history-row${r.id === currentRun ? " current" : ""}`}
+                data-run={r.id}
+                title={`Open run ${r.id} on the board`}
+                onClick={() => void openRun(r.id)}
+              >
+                <td onClick={(e) => e.stopPropagation()}>
+                  <input
+                    type="checkbox"
+                    aria-label={`Compare as A: ${r.id}`}
+                    checked={pick.a === r.id}
+                    onChange={(e) => setPick((p) => ({ ...p, a: e.target.checked ? r.id : null }))}
+                  />
+                </td>
+                <td onClick={(e) => e.stopPropagation()}>
+                  <input
+                    type="checkbox"
+                    aria-label={`Compare as B: ${r.id}`}
+                    checked={pick.b === r.id}
+                    onChange={(e) => setPick((p) => ({ ...p, b: e.target.checked ? r.id : null }))}
+                  />
+                </td>
+                <td title={r.id}>{new Date(r.startedAt).toLocaleString()}</td>
+                <td>
+                  <span className={`badge run-${r.live ? "running" : r.status}`}>{r.live ? "playing" : r.status}</span>
+                  {r.failed > 0 ? <span className="bad small"> {r.failed} failed</span> : null}
+                </td>
+                <td>{r.durationMs === null ? "—" : formatMs(r.durationMs)}</td>
+                <td>{formatCost(r.costUsd)}</td>
+                <td>{r.tokens === null ? "—" : formatCount(r.tokens)}</td>
+                <td>
+                  {formatCount(r.reused)} of {formatCount(r.steps)}
+                </td>
+                <td className="small">
+                  {r.parentId ? (
+                    <>
+                      fork of <span className="mono">{r.parentId}</span>
+                      {r.forkStep ? (
+                        <>
+                          {" "}
+                          from <span className="mono">{r.forkStep}</span>
+                        </>
+                      ) : null}
+                    </>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * What the board's buttons do: focus a step, open a stored run, fork a run from a step, pin a
+ * step's output. The board's one place that combines the backend with the stores.
+ */
+import { errorMessage } from "../backend";
+import type { EventRecord, ForkRunArgs, PinInfo, RunRecord } from "../backend/types";
+import { api } from "../app/actions";
+import { useApp } from "../store/app";
+import { useDoc } from "../store/doc";
+import { useRun } from "../store/run";
+import { unseenEvents } from "./derive";
+
+/** Shows a step in the debugger and selects it on the canvas. */
+export function focusStep(step: string): void {
+  useRun.getState().focus(step);
+  useDoc.getState().select([step]);
+}
+
+/**
+ * Collects the `run-events` batches of every run while `work` is in flight, for a run whose
+ * id is not known yet (its first batches can arrive before the command answers).
+ */
+async function catching<T>(work: () => Promise<T>): Promise<{ result: T; caught: Map<string, EventRecord[]> }> {
+  const caught = new Map<string, EventRecord[]>();
+  const stop = api().onRunEvents(({ runId, events }) => {
+    const list = caught.get(runId);
+    if (list) list.push(...events);
+    else caught.set(runId, [...events]);
+  });
+  try {
+    return { result: await work(), caught };
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * Opens a run from the history on the board: replayed to its end, or followed live when this
+ * process is still playing it (the batches that arrived while it loaded are added).
+ */
+export async function openRun(runId: string): Promise<RunRecord | null> {
+  try {
+    const { result: record, caught } = await catching(() => api().openRun(runId));
+    const run = useRun.getState();
+    run.openRecord(record, record.run.live);
+    const late = unseenEvents(record.events, caught.get(runId) ?? []);
+    if (record.run.live && late.length) useRun.getState().apply(late);
+    return record;
+  } catch (e) {
+    useApp.getState().notify(`Could not open run ${runId}: ${errorMessage(e)}`, "error");
+    return null;
+  }
+}
+
+/**
+ * Forks a run from a step (rerun, take again, or with edits) and follows the new run on the
+ * board live, keeping the step in the debugger. Answers the new run's id (null if refused).
+ */
+export async function forkFrom(args: ForkRunArgs): Promise<string | null> {
+  try {
+    const { result, caught } = await catching(() => api().forkRun(args));
+    const run = useRun.getState();
+    run.begin();
+    run.started(result.runId);
+    // Batches that arrived before the answer; the app's subscription applies the later ones.
+    const early = caught.get(result.runId);
+    if (early?.length) useRun.getState().apply(early);
+    useRun.getState().focus(args.fromStep);
+    const how = args.fresh ? "Taking it again" : args.melody || args.inputs ? "Forked with edits" : "Rerunning";
+    useApp.getState().notify(`${how} from ${args.fromStep}: run ${result.runId}`);
+    return result.runId;
+  } catch (e) {
+    useApp.getState().notify(`Could not fork the run: ${errorMessage(e)}`, "error");
+    return null;
+  }
+}
+
+/** Pins a step to its output in a run: new runs of the melody reuse it until unpinned. */
+export async function pinOutput(runId: string, step: string): Promise<PinInfo | null> {
+  try {
+    const pin = await api().pinStep(runId, step);
+    useApp.getState().notify(`Pinned: new runs reuse this output of ${step} until unpinned`);
+    return pin;
+  } catch (e) {
+    useApp.getState().notify(`Could not pin ${step}: ${errorMessage(e)}`, "error");
+    return null;
+  }
+}
+
+export async function unpinOutput(melodyId: string, step: string): Promise<boolean> {
+  try {
+    await api().unpinStep(melodyId, step);
+    useApp.getState().notify(`Unpinned ${step}: new runs play it again`);
+    return true;
+  } catch (e) {
+    useApp.getState().notify(`Could not unpin ${step}: ${errorMessage(e)}`, "error");
+    return false;
+  }
+}
+
+/** The melody id of the board's run: its record's, its runStarted event's, or the editor's. */
+export function boardMelodyId(): string | null {
+  const { record, log } = useRun.getState();
+  if (record) return record.run.melodyId;
+  const started = log.find((e) => e.type === "runStarted");
+  if (started && started.type === "runStarted") return started.melodyId;
+  return useDoc.getState().melody?.melody.id ?? null;
+}
