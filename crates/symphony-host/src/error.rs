@@ -72,9 +72,20 @@ pub enum HostError {
         /// Where, as field paths.
         paths: String,
     },
-    /// No run with this id is playing in this host.
-    #[error("no run `{0}` is playing in this app (it may have finished)")]
+    /// No run with this id is in the run store.
+    #[error("no run `{0}` in the run store (the history lists the runs it holds; old runs are removed to keep it to its retention)")]
     UnknownRun(String),
+    /// The run is in the store but this app is not playing it, so it cannot be steered.
+    #[error("run `{0}` is not playing in this app (it has finished, or another process plays it)")]
+    NotPlaying(String),
+    /// A step named in a command is not in the melody.
+    #[error("the melody has no step `{step}`{hint}")]
+    UnknownStep {
+        /// The step as given.
+        step: String,
+        /// `; did you mean …?`, when a step's id is close.
+        hint: String,
+    },
     /// The adapter asked for a command the host does not have.
     #[error("unknown command `{0}`")]
     UnknownCommand(String),
@@ -86,9 +97,9 @@ pub enum HostError {
         /// What did not fit.
         message: String,
     },
-    /// The run store failed.
+    /// The run store failed, or has no such output.
     #[error("{0}")]
-    Store(#[from] symphony_store::StoreError),
+    Store(symphony_store::StoreError),
     /// The run could not start.
     #[error("cannot start the run: {0}")]
     Start(String),
@@ -110,7 +121,29 @@ pub enum HostError {
     },
 }
 
+impl From<symphony_store::StoreError> for HostError {
+    /// A run the store does not hold is the caller's unknown run (a 404 over HTTP); anything
+    /// else stays the store's own error.
+    fn from(e: symphony_store::StoreError) -> Self {
+        match e {
+            symphony_store::StoreError::UnknownRun(id) => HostError::UnknownRun(id),
+            other => HostError::Store(other),
+        }
+    }
+}
+
 impl HostError {
+    /// An unknown step of `melody`, with the closest step id when one is close.
+    pub fn unknown_step(step: &str, melody: &symphony_melody::Melody) -> HostError {
+        HostError::UnknownStep {
+            step: step.to_owned(),
+            hint: symphony_melody::problem::did_you_mean(
+                step,
+                melody.steps.iter().map(|s| s.id.as_str()),
+            ),
+        }
+    }
+
     /// An invalid melody (or inputs), with every problem.
     pub fn invalid(problems: Problems) -> HostError {
         let problems = problems.into_vec();
@@ -146,7 +179,10 @@ impl HostError {
             HostError::Read { .. }
                 | HostError::Write { .. }
                 | HostError::Project { .. }
-                | HostError::Store(_)
+                | HostError::Store(
+                    symphony_store::StoreError::Open { .. }
+                        | symphony_store::StoreError::Query { .. }
+                )
                 | HostError::Trust { .. }
                 | HostError::Watch { .. }
         )

@@ -201,6 +201,34 @@ impl Host {
                 let a: wire::RunIdArgs = parse_args(command, args)?;
                 ok(self.stop_run(&a.run_id)?)
             }
+            "listRuns" => {
+                let a: wire::ListRunsArgs = parse_args(command, args)?;
+                ok(self.list_runs(a.melody_id.as_deref(), a.limit).await?)
+            }
+            "openRun" => {
+                let a: wire::OpenRunArgs = parse_args(command, args)?;
+                ok(self.open_run(&a.run_id, a.after_seq).await?)
+            }
+            "runFile" => {
+                let a: wire::RunFileArgs = parse_args(command, args)?;
+                ok(self.run_file(&a.run_id, &a.path).await?)
+            }
+            "forkRun" => {
+                let a: wire::ForkRunArgs = parse_args(command, args)?;
+                ok(self.fork_run(a).await?)
+            }
+            "pinStep" => {
+                let a: wire::PinStepArgs = parse_args(command, args)?;
+                ok(self.pin_step(&a.run_id, &a.step).await?)
+            }
+            "unpinStep" => {
+                let a: wire::UnpinStepArgs = parse_args(command, args)?;
+                ok(self.unpin_step(&a.melody_id, &a.step).await?)
+            }
+            "compareRuns" => {
+                let a: wire::CompareRunsArgs = parse_args(command, args)?;
+                ok(self.compare_runs(&a.a, &a.b).await?)
+            }
             other => Err(HostError::UnknownCommand(other.to_owned())),
         }
     }

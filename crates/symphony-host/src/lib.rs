@@ -5,8 +5,10 @@
 //! UI. Everything the webview may do to the machine goes through a `Host`: it reads and writes
 //! melody files only inside the project folder ([`project`]), describes the step types
 //! ([`types`]), keeps the user's trust in melodies that run commands ([`trust`]), plays runs
-//! with the conductor and records them in the run store ([`runs`]), and watches open melodies
-//! for edits made elsewhere ([`watch`]). The request, response and event types the UI sees are
+//! with the conductor and records them in the run store ([`runs`]), shows past runs to the
+//! board ([`history`], [`run_files`]), forks them ([`fork`]), gives the conductor each step's
+//! past durations ([`estimates`]), and watches open melodies for edits made elsewhere
+//! ([`watch`]). The request, response and event types the UI sees are
 //! declared once, in [`wire`], and exported to TypeScript ([`bindings`]).
 //!
 //! **Architecture Invariant:** no Tauri, no HTTP server, no SQL here. Events leave through the
@@ -17,10 +19,14 @@
 
 pub mod bindings;
 mod error;
+pub mod estimates;
+pub mod fork;
+pub mod history;
 mod host;
 pub mod melodies;
 pub mod project;
 pub mod registry;
+pub mod run_files;
 pub mod runs;
 pub mod trust;
 pub mod types;

@@ -6,13 +6,16 @@
 //! [`BATCH_EVERY`] (the board never needs more than ~30 updates a second, however fast the
 //! engine runs). Nothing is dropped: a batch holds every event since the previous one.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use symphony_conductor::{
-    CacheHandle, EventRecord, EventStream, RunOptions, RunReport, StartError,
+    CacheHandle, EventRecord, EventStream, Outputs, RunControl, RunEvent, RunOptions, RunReport,
+    StartError,
 };
+use symphony_melody::Melody;
 use symphony_store::{NewRun, Recorder, Store};
 use tokio::task::JoinHandle;
 
@@ -26,32 +29,88 @@ pub const BATCH_EVERY: Duration = Duration::from_millis(33);
 /// The folder under the project root where runs write their workspaces.
 pub const RUNS_DIR: &str = "runs";
 
+/// A run about to start: everything [`Host::launch`] needs besides the melody's checks.
+pub(crate) struct Launch {
+    /// The melody to play (parsed; `launch` validates it).
+    pub melody: Melody,
+    /// Run input values; declared defaults fill the rest.
+    pub inputs: Map<String, Value>,
+    /// The file the melody came from, if any (recorded for the history).
+    pub path: Option<String>,
+    /// Outputs given instead of playing these steps (pins, a fork's kept outputs).
+    pub given: BTreeMap<String, Outputs>,
+    /// Steps played even if the cache holds their output.
+    pub fresh_steps: BTreeSet<String>,
+    /// The run it is forked from, and the step it reruns from.
+    pub parent: Option<(String, String)>,
+}
+
 impl Host {
     /// `startRun`: validates the melody and its inputs, refuses command steps the user has not
-    /// trusted, and starts playing it. Its workspace is `runs/<run id>/` in the project; every
-    /// event is recorded in the run store and sent on `run-events`.
+    /// trusted, and starts playing it. Steps pinned to an output get it (origin `given`). Its
+    /// workspace is `runs/<run id>/` in the project; every event is recorded in the run store
+    /// and sent on `run-events`.
     pub async fn start_run(&self, args: StartRunArgs) -> Result<RunStarted, HostError> {
         let melody = self.parse(args.melody)?;
+        let mut given = self
+            .store()
+            .await?
+            .pinned_outputs(&melody.melody.id)
+            .await?;
+        given.retain(|step, _| melody.steps.iter().any(|s| &s.id == step));
+        self.launch(Launch {
+            melody,
+            inputs: args.inputs,
+            path: args.path,
+            given,
+            fresh_steps: BTreeSet::new(),
+            parent: None,
+        })
+        .await
+    }
+
+    /// Starts a run: the one path of `startRun` and `forkRun`. Validates the melody and the
+    /// inputs, checks trust, gives the conductor the steps' past durations, starts it, records
+    /// it (with its parent, for a fork) and follows its events.
+    pub(crate) async fn launch(&self, launch: Launch) -> Result<RunStarted, HostError> {
+        let Launch {
+            melody,
+            inputs: given_inputs,
+            path,
+            given,
+            fresh_steps,
+            parent,
+        } = launch;
         let problems = symphony_melody::validate(&melody, self.registry());
         if !problems.is_empty() {
             return Err(HostError::invalid(symphony_melody::Problems::new(problems)));
         }
         self.check_trusted(&melody)?;
-        let inputs = symphony_conductor::resolve_inputs(&melody, &args.inputs)
+        let inputs = symphony_conductor::resolve_inputs(&melody, &given_inputs)
             .map_err(HostError::invalid)?;
         let run_id = new_run_id(&melody.melody.id);
         let workspace = self.root().join(RUNS_DIR).join(&run_id);
         let store = self.store().await?;
+        let history = self.step_history(&melody.melody.id).await?;
         let prepared = self.inner.conductor.prepare_checked(melody);
         let options = RunOptions {
             run_id: run_id.clone(),
-            inputs: args.inputs,
+            inputs: given_inputs,
             workspace: Some(workspace.clone()),
             seed: rand::random(),
             cache: Some(CacheHandle(Arc::new(store.clone()))),
+            given,
+            fresh_steps,
+            history,
             ..RunOptions::default()
         };
-        let seed = options.seed;
+        let recorded_options = json!({
+            "seed": options.seed,
+            "host": "app",
+            "path": path,
+            "freshSteps": options.fresh_steps,
+            "given": options.given.keys().collect::<Vec<_>>(),
+        });
         // Started before it is recorded: the stream keeps every event until it is read, and a
         // run that cannot start leaves no half-begun record in the store.
         let run = self
@@ -73,13 +132,11 @@ impl Host {
                 melody_id: &melody.melody.id,
                 melody_name: &melody.melody.name,
                 inputs: &inputs,
-                options: json!({
-                    "seed": seed,
-                    "host": "app",
-                    "path": args.path,
-                }),
+                options: recorded_options,
                 workspace: Some(&workspace),
-                parent: None,
+                parent: parent
+                    .as_ref()
+                    .map(|(run, step)| (run.as_str(), step.as_str())),
             })
             .await;
         let recorder = match recorder {
@@ -93,10 +150,10 @@ impl Host {
             .runs
             .lock()
             .expect("the runs lock is never poisoned: nothing panics under it")
-            .insert(run_id.clone(), control);
+            .insert(run_id.clone(), control.clone());
         tokio::spawn(
             self.clone()
-                .follow(run_id.clone(), events, finished, recorder),
+                .follow(run_id.clone(), events, control, finished, recorder),
         );
         Ok(RunStarted { run_id })
     }
@@ -126,11 +183,20 @@ impl Host {
             .expect("the runs lock is never poisoned: nothing panics under it")
             .get(run_id)
             .cloned()
-            .ok_or_else(|| HostError::UnknownRun(run_id.to_owned()))
+            .ok_or_else(|| HostError::NotPlaying(run_id.to_owned()))
+    }
+
+    /// Whether this host is playing the run now.
+    pub(crate) fn is_live(&self, run_id: &str) -> bool {
+        self.inner
+            .runs
+            .lock()
+            .expect("the runs lock is never poisoned: nothing panics under it")
+            .contains_key(run_id)
     }
 
     /// The run store, opened on first use.
-    async fn store(&self) -> Result<Store, HostError> {
+    pub(crate) async fn store(&self) -> Result<Store, HostError> {
         let path = self.inner.store_path.clone();
         self.inner
             .store
@@ -140,17 +206,25 @@ impl Host {
             .map_err(HostError::from)
     }
 
-    /// Reads a run's events until it ends: records each, and sends them in batches.
+    /// Reads a run's events until it ends: records each, and sends them in batches. If the
+    /// store stops writing (a full disk), the run is stopped: nothing more of it would be kept.
+    ///
+    /// The batch holding `runFinished` is sent only once the store holds the whole run and the
+    /// run is no longer live, so a board that sees the end and reads the history finds it
+    /// there, ended.
     async fn follow(
         self,
         run_id: String,
         mut events: EventStream,
+        control: RunControl,
         mut finished: JoinHandle<RunReport>,
         recorder: Recorder,
     ) {
         let mut batch: Vec<EventRecord> = Vec::new();
         let mut tick = tokio::time::interval(BATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut store_failure = recorder.failure();
+        let mut store_ok = true;
         let mut open = true;
         let joined = loop {
             tokio::select! {
@@ -161,7 +235,16 @@ impl Host {
                     }
                     None => open = false,
                 },
-                _ = tick.tick() => self.send(&run_id, &mut batch),
+                _ = tick.tick() => if !ends(&batch) {
+                    self.send(&run_id, &mut batch);
+                },
+                changed = store_failure.changed(), if store_ok => {
+                    store_ok = false;
+                    if changed.is_ok() {
+                        tracing::warn!("run {run_id}: the run store stopped writing; stopping the run");
+                        control.cancel();
+                    }
+                }
                 joined = &mut finished => break joined,
             }
         };
@@ -170,18 +253,18 @@ impl Host {
             recorder.record(&record);
             batch.push(record);
         }
-        self.send(&run_id, &mut batch);
-        self.inner
-            .runs
-            .lock()
-            .expect("the runs lock is never poisoned: nothing panics under it")
-            .remove(&run_id);
         if let Err(e) = joined {
             tracing::error!("run {run_id}: the scheduler stopped unexpectedly: {e}");
         }
         if let Err(e) = recorder.finish().await {
             tracing::warn!("run {run_id} finished but the run store could not keep all of it: {e}");
         }
+        self.inner
+            .runs
+            .lock()
+            .expect("the runs lock is never poisoned: nothing panics under it")
+            .remove(&run_id);
+        self.send(&run_id, &mut batch);
     }
 
     /// Sends what the batch holds, if anything.
@@ -193,6 +276,13 @@ impl Host {
             }));
         }
     }
+}
+
+/// Whether the batch holds the run's last event (`runFinished` is always the last).
+fn ends(batch: &[EventRecord]) -> bool {
+    batch
+        .last()
+        .is_some_and(|r| matches!(r.event, RunEvent::RunFinished { .. }))
 }
 
 /// A new run's id, `<melody-id>-<YYYYMMDD-HHMMSS UTC>-<4 hex>`: readable, sorted by time, and

@@ -359,7 +359,9 @@ pub struct RunRecord {
     pub inputs: Map<String, Value>,
     /// Its event log in order, with stored values put back in place. A resumed run's later
     /// sessions are shifted to follow the earlier ones, so `atMs` always grows.
-    pub events: Vec<EventRecord>,
+    // Each is an `EventRecord`'s JSON as the store kept it (`EventRecord` is only ever written).
+    #[ts(as = "Vec<EventRecord>")]
+    pub events: Vec<Value>,
     /// The sequence number of the last event sent (pass as `afterSeq` to get only newer ones).
     pub last_seq: i64,
     /// The files its steps wrote.

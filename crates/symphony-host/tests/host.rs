@@ -3,93 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use symphony_credentials::{CredentialError, Credentials, Secret};
-use symphony_host::{Host, HostError, HostEvent, HostOptions};
-use symphony_instruments::discovery::Endpoints;
-use tokio::sync::mpsc;
+use symphony_host::{HostError, HostEvent};
 
-/// No key anywhere: discovery finds nothing, and no test reads the user's credentials.
-struct NoKeys;
-
-impl Credentials for NoKeys {
-    fn get(&self, name: &str) -> Result<Secret, CredentialError> {
-        Err(CredentialError::Missing {
-            name: name.to_owned(),
-            looked: vec!["nowhere (test)".into()],
-        })
-    }
-}
-
-/// A project folder with the repository's example melodies, a host over it whose store and
-/// trust file live in a second temporary folder, and the events it sends.
-struct Fixture {
-    project: tempfile::TempDir,
-    _data: tempfile::TempDir,
-    store_path: PathBuf,
-    host: Host,
-    events: mpsc::UnboundedReceiver<HostEvent>,
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture() -> Fixture {
-    let project = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir(project.path().join("melodies")).unwrap();
-    for entry in std::fs::read_dir(repo().join("melodies")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            project
-                .path()
-                .join("melodies")
-                .join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    let (tx, events) = mpsc::unbounded_channel();
-    let credentials: Arc<dyn Credentials> = Arc::new(NoKeys);
-    let store_path = data.path().join("runs.db");
-    let options = HostOptions {
-        registry: Some(symphony_host::registry::registry_with(credentials.clone())),
-        credentials: Some(credentials),
-        endpoints: Endpoints {
-            openai: "http://127.0.0.1:9".into(),
-            anthropic: "http://127.0.0.1:9".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            timeout: Duration::from_millis(500),
-        },
-        store_path: Some(store_path.clone()),
-        trust_file: Some(data.path().join("trust.json")),
-        watch_debounce: Duration::from_millis(50),
-    };
-    let sink = move |e: HostEvent| {
-        let _ = tx.send(e);
-    };
-    let host = Host::new(project.path(), options, Arc::new(sink)).unwrap();
-    Fixture {
-        project,
-        _data: data,
-        store_path,
-        host,
-        events,
-    }
-}
-
-/// The error message of a call that must fail.
-async fn error_of(host: &Host, command: &str, args: Value) -> HostError {
-    match host.call(command, args).await {
-        Ok(v) => panic!("{command} should fail, answered {v}"),
-        Err(e) => e,
-    }
-}
+mod common;
+use common::{error_of, events_until, fixture, kind};
 
 #[tokio::test]
 async fn paths_are_confined_to_the_project() {
@@ -331,33 +251,6 @@ async fn command_steps_need_trust_before_they_run() {
     );
 }
 
-/// An event's `type`, as the UI sees it.
-fn kind(r: &symphony_conductor::EventRecord) -> String {
-    serde_json::to_value(r).unwrap()["type"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Receives events until `stop` says so, or fails after 30 s.
-async fn events_until(
-    rx: &mut mpsc::UnboundedReceiver<HostEvent>,
-    mut stop: impl FnMut(&HostEvent) -> bool,
-) -> Vec<HostEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no event in 30 s; seen: {seen:#?}"))
-            .expect("the host keeps its sink");
-        let done = stop(&e);
-        seen.push(e);
-        if done {
-            return seen;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_plays_offline_and_its_events_arrive_in_batches() {
     let mut f = fixture();
@@ -427,7 +320,7 @@ async fn a_run_plays_offline_and_its_events_arrive_in_batches() {
     assert_eq!(status, "succeeded");
     // Once finished, the run can no longer be steered.
     let e = error_of(&f.host, "stopRun", json!({"runId": run_id})).await;
-    assert!(matches!(e, HostError::UnknownRun(_)), "{e}");
+    assert!(matches!(e, HostError::NotPlaying(_)), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
