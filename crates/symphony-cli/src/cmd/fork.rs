@@ -1,16 +1,15 @@
 //! `symphony runs fork RUN --from STEP`: a new run, linked to its parent, that keeps the
 //! parent's outputs of every step not downstream of STEP and plays STEP and what depends on
 //! it again — with edited run inputs, an edited melody (say, a new prompt for STEP), or an
-//! edited output of STEP (then only what depends on it is played).
+//! edited output of STEP (then only what depends on it is played). The planning is the app's
+//! (`symphony_host::fork::plan`), so a fork made here and one made on the board agree.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use symphony_conductor::{resolve_inputs, CacheHandle, Conductor, Outputs, RunOptions};
-use symphony_melody::problem::did_you_mean;
-use symphony_melody::Melody;
+use symphony_conductor::{CacheHandle, Conductor, Outputs, RunOptions};
+use symphony_host::fork::{self, ForkError, ForkPlan, ForkRequest};
 use symphony_store::Store;
 
 use super::run::{
@@ -75,47 +74,31 @@ pub async fn run(args: Args, store: Store) -> Outcome {
             (melody, source)
         }
     };
-    if !melody.steps.iter().any(|s| s.id == args.from) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--from {}: the melody has no step `{}`{}",
-                args.from,
-                args.from,
-                did_you_mean(&args.from, melody.steps.iter().map(|s| s.id.as_str()))
-            ),
-        ));
-    }
+    let unknown_step = |e: ForkError| match e {
+        ForkError::UnknownStep { .. } => {
+            Failure::new(Exit::Usage, format!("--from {}: {e}", args.from))
+        }
+        ForkError::Invalid(p) => Failure::problems(p.in_file(&source)),
+    };
+    fork::check_step(&melody, &args.from).map_err(unknown_step)?;
     let edited = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
-    let mut inputs: Map<String, Value> = parent
-        .inputs
-        .into_iter()
-        .filter(|(name, _)| melody.inputs.contains_key(name))
-        .collect();
-    inputs.extend(edited);
-    let inputs =
-        resolve_inputs(&melody, &inputs).map_err(|p| Failure::problems(p.in_file(&source)))?;
-
-    let replayed = downstream(&melody, &args.from);
     // Pins hold everywhere except the step the user asked to rerun from.
     let pins =
         super::run::pinned_outputs(&store, &melody, std::slice::from_ref(&args.from)).await?;
-    let mut given: BTreeMap<String, Outputs> = parent
-        .finished
-        .into_iter()
-        .filter(|(step, _)| !replayed.contains(step) && melody.steps.iter().any(|s| &s.id == step))
-        .collect();
-    given.extend(pins);
-    let mut fresh_steps = BTreeSet::new();
-    match edited_output(&args)? {
-        Some(outputs) => {
-            given.insert(args.from.clone(), outputs);
-        }
-        None => {
-            given.remove(&args.from);
-            fresh_steps.insert(args.from.clone());
-        }
-    }
+    // The app's planning rule; a fork from the command line always plays STEP anew ("take
+    // again"), unless its output is given.
+    let request = ForkRequest {
+        from_step: args.from.clone(),
+        inputs: edited,
+        output: edited_output(&args)?,
+        fresh: true,
+    };
+    let ForkPlan {
+        inputs,
+        given,
+        fresh_steps,
+        ..
+    } = fork::plan(&melody, parent.inputs, parent.finished, pins, request).map_err(unknown_step)?;
 
     let run_id = new_run_id(&melody.melody.id);
     let workspace = args
@@ -152,20 +135,6 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         &store, &conductor, &prepared, options, recorder, args.json, &source,
     )
     .await
-}
-
-/// `step` and every step that depends on it, directly or not.
-fn downstream(melody: &Melody, step: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::from([step.to_owned()]);
-    let mut queue = VecDeque::from([step.to_owned()]);
-    while let Some(at) = queue.pop_front() {
-        for edge in &melody.edges {
-            if edge.from.step == at && seen.insert(edge.to.step.clone()) {
-                queue.push_back(edge.to.step.clone());
-            }
-        }
-    }
-    seen
 }
 
 /// The edited output given with --output or --output-file: a JSON object is the step's
