@@ -5,6 +5,8 @@
 //! result, or `{ message, problems? }` with a 4xx/5xx status; one WebSocket,
 //! `GET /api/events?token=…`, carries every host event as `{ channel, payload }`. Everything
 //! else is the built UI (`ui/dist`), served as static files with `index.html` for unknown paths.
+//! `/api` answers any origin (CORS), so the desktop app can connect to a conductor served here;
+//! the token is what guards it.
 //!
 //! **Architecture Invariant:** no melody, run or file logic here: each route unpacks, calls the
 //! host once, and maps the answer. The host confines every path to the project folder.
@@ -176,8 +178,12 @@ fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/{command}", post(command))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
-    // The UI may be served from elsewhere (a dev server) and name this one with `?server=`;
-    // the token, not the origin, is what guards the API, so any origin may ask.
+    // The UI may be served from elsewhere and name this one: a dev server with `?server=`, or
+    // the desktop app's webview (`tauri://localhost`, `http://tauri.localhost`) connected to a
+    // conductor. The token, not the origin, is what guards the API, so any origin may ask; a
+    // preflight (OPTIONS, which carries no token) is answered by this layer before the token
+    // check, and every answer, a 401 included, carries the CORS headers the browser needs to
+    // read it. No cookies or credentials mode: the token travels in a header.
     let cors = CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([Method::POST, Method::GET])
@@ -249,7 +255,8 @@ async fn command(State(state): State<AppState>, Path(name): Path<String>, body: 
         Ok(result) => Json(result).into_response(),
         Err(e) => {
             let status = match &e {
-                HostError::UnknownCommand(_) => StatusCode::NOT_FOUND,
+                HostError::UnknownCommand(_) | HostError::UnknownRun(_) => StatusCode::NOT_FOUND,
+                HostError::NotPlaying(_) => StatusCode::CONFLICT,
                 HostError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     StatusCode::NOT_FOUND
                 }

@@ -1,5 +1,6 @@
-//! `symphony serve` over real loopback HTTP and WebSocket: the token check, commands and their
-//! errors, the UI's static files, and a run's events arriving on the socket.
+//! `symphony serve` over real loopback HTTP and WebSocket: the token check, calls from another
+//! origin (the desktop app connected to a conductor), commands and their errors, the UI's static
+//! files, a run's events arriving on the socket, and the board's commands on that run.
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
@@ -322,5 +323,138 @@ async fn a_run_streams_its_events_over_the_socket() {
     assert_eq!(types[0], "runStarted");
     assert_eq!(finished["status"], "succeeded", "{finished}");
     assert!(types.iter().any(|t| t == "stepSucceeded"));
+
+    // The board's commands on the same run.
+    let (status, runs) = f
+        .call("listRuns", json!({"melodyId": "idea-to-code"}))
+        .await;
+    assert_eq!(status, 200, "{runs}");
+    assert_eq!(runs[0]["id"], run_id.as_str());
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert_eq!(runs[0]["live"], false);
+    let (status, record) = f.call("openRun", json!({"runId": run_id})).await;
+    assert_eq!(status, 200);
+    let events = record["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        types.len(),
+        "the log holds what the socket carried"
+    );
+    let (status, file) = f
+        .call("runFile", json!({"runId": run_id, "path": "SPEC.md"}))
+        .await;
+    assert_eq!(status, 200, "{file}");
+    assert!(!file["text"].as_str().unwrap().is_empty());
+    let (status, e) = f
+        .call("runFile", json!({"runId": run_id, "path": "../run.json"}))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = f
+        .call("runFile", json!({"runId": run_id, "path": "nothing.md"}))
+        .await;
+    assert_eq!(status, 404, "{e}");
+    let (status, e) = f.call("openRun", json!({"runId": "nope"})).await;
+    assert_eq!(status, 404, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    let (status, e) = f.call("stopRun", json!({"runId": run_id})).await;
+    assert_eq!(status, 409, "an ended run cannot be steered: {e}");
+    let (status, compared) = f
+        .call("compareRuns", json!({"a": run_id, "b": run_id}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(compared
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["sameOutput"] == true));
+    let (status, fork) = f
+        .call("forkRun", json!({"runId": run_id, "fromStep": "spec"}))
+        .await;
+    assert_eq!(status, 200, "{fork}");
+    let (status, e) = f
+        .call("pinStep", json!({"runId": run_id, "step": "spex"}))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `spec`"),
+        "{e}"
+    );
     f.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_calls_across_origins_with_the_token() {
+    let f = start(Some("s3cret-token")).await;
+    for origin in ["tauri://localhost", "http://tauri.localhost"] {
+        // The preflight carries no token and is not refused.
+        let preflight = f
+            .client
+            .request(reqwest::Method::OPTIONS, f.api("listRuns"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            preflight.status().is_success(),
+            "{origin}: {}",
+            preflight.status()
+        );
+        let headers = preflight.headers();
+        assert_eq!(headers["access-control-allow-origin"], "*", "{origin}");
+        let allowed = |name: &str| headers[name].to_str().unwrap().to_ascii_lowercase();
+        assert!(allowed("access-control-allow-methods").contains("post"));
+        let h = allowed("access-control-allow-headers");
+        assert!(
+            h.contains("authorization") && h.contains("content-type"),
+            "{h}"
+        );
+
+        // The call itself needs the token, and every answer can be read by the page.
+        let post = |token: Option<&str>| {
+            let mut req = f
+                .client
+                .post(f.api("listRuns"))
+                .header("origin", origin)
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send()
+        };
+        for (token, expected) in [
+            (None, 401),
+            (Some("wrong"), 401),
+            (Some("s3cret-token"), 200),
+        ] {
+            let response = post(token).await.unwrap();
+            assert_eq!(response.status().as_u16(), expected, "{origin} {token:?}");
+            assert_eq!(
+                response.headers()["access-control-allow-origin"],
+                "*",
+                "{origin} {token:?}"
+            );
+            if expected == 200 {
+                let runs: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+                assert_eq!(runs, json!([]));
+            }
+        }
+    }
+    // The event socket from the app's origin, with the token in the query.
+    let url = format!("ws://{}/api/events?token=s3cret-token", f.server.addr());
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "tauri://localhost".parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap();
 }
