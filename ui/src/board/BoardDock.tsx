@@ -120,7 +120,7 @@ function Elapsed() {
   const ms = live ? boardNow() : (elapsed ?? atMs);
   return (
     <span className="dock-elapsed mono" data-testid="dock-elapsed" title="Elapsed">
-      ⏱ {formatMs(ms)}
+      {formatMs(ms)}
     </span>
   );
 }

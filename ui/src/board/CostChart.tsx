@@ -37,7 +37,9 @@ export function CostChart() {
             {r.step}
           </button>
           <span className="cost-cell">
-            <span className="cost-bar tokens" style={{ width: `${(r.tokens / maxTokens) * 100}%` }} />
+            <span className="cost-track">
+              <span className="cost-bar tokens" style={{ width: `${(r.tokens / maxTokens) * 100}%` }} />
+            </span>
             <span className="cost-value">
               {r.estimated ? "~" : ""}
               {formatCount(r.tokens)}
@@ -45,7 +47,9 @@ export function CostChart() {
             </span>
           </span>
           <span className="cost-cell">
-            {r.costUsd !== null && maxCost > 0 ? <span className="cost-bar cost" style={{ width: `${(r.costUsd / maxCost) * 100}%` }} /> : null}
+            <span className="cost-track">
+              {r.costUsd !== null && maxCost > 0 ? <span className="cost-bar cost" style={{ width: `${(r.costUsd / maxCost) * 100}%` }} /> : null}
+            </span>
             <span className="cost-value">
               {r.estimated && r.costUsd !== null ? "~" : ""}
               {formatCost(r.costUsd)}

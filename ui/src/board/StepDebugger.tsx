@@ -188,8 +188,8 @@ function StepElapsed({ live }: { live: StepLive | undefined }) {
   const ms = working ? Math.max(0, boardNow() - (live.startedAt ?? 0)) : live.elapsedMs;
   if (ms === undefined) return null;
   return (
-    <span className="mono" data-testid="debugger-elapsed">
-      ⏱ {formatMs(ms)}
+    <span className="mono" data-testid="debugger-elapsed" title="Elapsed">
+      {formatMs(ms)}
     </span>
   );
 }
@@ -413,7 +413,7 @@ const Attempts = memo(function Attempts({ attempts, origin }: { attempts: Attemp
             </td>
             <td className="mono small">{a.typeName}</td>
             <td className="mono small">{formatAt(a.startMs)}</td>
-            <td>{a.endMs === null ? "…" : formatMs(a.endMs - a.startMs)}</td>
+            <td className="nowrap">{a.endMs === null ? "…" : formatMs(a.endMs - a.startMs)}</td>
             <td>
               {a.outcome === "running" && finished ? "interrupted" : a.outcome}
               {a.error ? <div className="bad small">{a.error}</div> : null}
@@ -467,7 +467,7 @@ const StepWarnings = memo(function StepWarnings({ warnings }: { warnings: StepWa
   return (
     <ul className="warnings">
       {warnings.map((w, i) => (
-        <li key={i} className="warning-row compact" data-kind={w.kind}>
+        <li key={i} className="step-warning-row" data-kind={w.kind}>
           <span className="warning-time mono">{formatAt(w.atMs)}</span>
           <span className="warning-kind">{warningLabel(w.kind)}</span>
           <span className="warning-message">{w.message}</span>
@@ -572,11 +572,11 @@ function Actions({ step, live }: { step: string; live: StepLive | undefined }) {
         </button>
         {pinned ? (
           <button type="button" aria-label="Unpin" disabled={!runId || busy} title="New runs play this step again" onClick={() => void togglePin()}>
-            📌 Unpin
+            Unpin
           </button>
         ) : (
           <button type="button" aria-label="Pin this output" disabled={!runId || busy || !done} title={done ? "New runs reuse this output until unpinned" : "Only a finished step's output can be pinned"} onClick={() => void togglePin()}>
-            📌 Pin this output
+            Pin this output
           </button>
         )}
       </div>

@@ -45,6 +45,15 @@ function TimelineChart() {
     return () => ro.disconnect();
   }, []);
 
+  // A step focused elsewhere (canvas, warnings) scrolls into view.
+  useEffect(() => {
+    const el = scroller.current;
+    const i = focused === null ? -1 : rows.order.indexOf(focused);
+    if (!el || i < 0) return;
+    const top = AXIS_HEIGHT + i * ROW_HEIGHT;
+    if (top < el.scrollTop + AXIS_HEIGHT || top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = Math.max(0, top - el.clientHeight / 2);
+  }, [focused]); // only when the focus changes, not on every batch
+
   const [first, end] = visibleSlice(Math.max(0, scrollTop - AXIS_HEIGHT), viewport, ROW_HEIGHT, rows.order.length);
   const pct = (ms: number) => `${(Math.min(ms, total) / total) * 100}%`;
 
@@ -150,7 +159,9 @@ function TimelineTotals() {
       <dt>Cost</dt>
       <dd>{formatCost(figures.costUsd)}</dd>
       <dt>Reused</dt>
-      <dd>{formatCount(figures.reused)} steps (cached)</dd>
+      <dd>
+        {formatCount(figures.reused)} {figures.reused === 1 ? "step" : "steps"} (cached)
+      </dd>
       <dt>Attempts</dt>
       <dd>{formatCount(figures.attempts)}</dd>
     </dl>
