@@ -505,3 +505,132 @@ async fn a_new_run_is_given_the_steps_past_durations() {
     assert_eq!(history["draft"].runs, 1);
     assert_eq!(history["save"].runs, 2);
 }
+
+/// A run another process plays into the same store (a headless `symphony run`, which records a
+/// workspace relative to where it ran): the board lists it as not live, reads what has been
+/// committed, then only what is newer, and its files from the project's `runs/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_another_process_plays_is_followed_through_the_store() {
+    let f = fixture();
+    let m = symphony_melody::load_value(melody()).unwrap();
+    let workspace = f.project.path().join("runs/headless");
+    let run = symphony_conductor::Conductor::new(symphony_conductor::Registry::standard())
+        .start(
+            m.clone(),
+            symphony_conductor::RunOptions {
+                run_id: "headless".into(),
+                workspace: Some(workspace),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (mut events, _control, finished) = run.into_parts();
+    let mut all = Vec::new();
+    while let Some(e) = events.recv().await {
+        all.push(e);
+    }
+    finished.await.unwrap();
+
+    // The other process: its own connection to the store file.
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    let inputs = symphony_conductor::resolve_inputs(&m, &Default::default()).unwrap();
+    let recorder = store
+        .begin(symphony_store::NewRun {
+            id: "headless",
+            melody_bytes: &symphony_melody::to_bytes(&m),
+            melody_id: &m.melody.id,
+            melody_name: &m.melody.name,
+            inputs: &inputs,
+            options: json!({}),
+            workspace: Some(std::path::Path::new("runs/headless")),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let half = all.len() / 2;
+    for e in &all[..half] {
+        recorder.record(e);
+    }
+    let mut record = Value::Null;
+    for _ in 0..100 {
+        record = open(&f, "headless").await;
+        if record["lastSeq"] == half as i64 - 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["lastSeq"], half as i64 - 1, "{record}");
+    assert_eq!(record["run"]["status"], "running");
+    assert_eq!(record["run"]["live"], false, "not played by this app");
+    let e = error_of(&f.host, "stopRun", json!({"runId": "headless"})).await;
+    assert!(matches!(e, HostError::NotPlaying(_)), "{e}");
+
+    for e in &all[half..] {
+        recorder.record(e);
+    }
+    recorder.finish().await.unwrap();
+    let newer = f
+        .host
+        .call(
+            "openRun",
+            json!({"runId": "headless", "afterSeq": record["lastSeq"]}),
+        )
+        .await
+        .unwrap();
+    let newer_events = newer["events"].as_array().unwrap();
+    assert_eq!(newer_events.len(), all.len() - half);
+    assert_eq!(newer_events.last().unwrap()["type"], "runFinished");
+    assert_eq!(newer["run"]["status"], "succeeded");
+    let file = f
+        .host
+        .call("runFile", json!({"runId": "headless", "path": "out.md"}))
+        .await
+        .unwrap();
+    assert!(!file["text"].as_str().unwrap().is_empty(), "{file}");
+}
+
+/// A store shared with runs made elsewhere cannot make the app read outside the project: a
+/// workspace recorded outside it (absolute, or relative with `..`) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_files_of_a_workspace_outside_the_project_are_refused() {
+    let f = fixture();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(elsewhere.path().join("files")).unwrap();
+    std::fs::write(elsewhere.path().join("files/secret.md"), "secret").unwrap();
+    let m = symphony_melody::load_value(melody()).unwrap();
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    let relative = format!(
+        "../{}",
+        elsewhere.path().file_name().unwrap().to_str().unwrap()
+    );
+    for (id, workspace) in [
+        ("abs", elsewhere.path().to_owned()),
+        ("rel", std::path::PathBuf::from(&relative)),
+    ] {
+        store
+            .begin(symphony_store::NewRun {
+                id,
+                melody_bytes: &symphony_melody::to_bytes(&m),
+                melody_id: &m.melody.id,
+                melody_name: &m.melody.name,
+                inputs: &Default::default(),
+                options: json!({}),
+                workspace: Some(&workspace),
+                parent: None,
+            })
+            .await
+            .unwrap()
+            .finish()
+            .await
+            .unwrap();
+        let e = error_of(
+            &f.host,
+            "runFile",
+            json!({"runId": id, "path": "secret.md"}),
+        )
+        .await;
+        assert!(matches!(e, HostError::OutsideProject { .. }), "{id}: {e}");
+        assert!(e.is_client_error());
+    }
+}
