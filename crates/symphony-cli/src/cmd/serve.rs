@@ -26,6 +26,10 @@ pub struct Args {
     /// The built UI to serve (default: `ui/dist` in the project, if it is there).
     #[arg(long, value_name = "DIR")]
     pub ui: Option<PathBuf>,
+    /// The run store the board reads and runs are recorded in: give the one a headless
+    /// `symphony run` records into to follow its runs on the board.
+    #[command(flatten)]
+    pub store: super::run::StoreArgs,
 }
 
 /// Runs `symphony serve`.
@@ -51,7 +55,10 @@ pub async fn run(args: Args) -> Outcome {
         addr: args.addr,
         token: args.token,
         ui_dir,
-        host: symphony_host::HostOptions::default(),
+        host: symphony_host::HostOptions {
+            store_path: args.store.path.clone(),
+            ..symphony_host::HostOptions::default()
+        },
     })
     .await
     .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
