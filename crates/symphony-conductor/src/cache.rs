@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use symphony_melody::{FieldType, Template, TypeSpec};
+use symphony_melody::{FieldType, Reference, Template, TypeSpec};
 
 use crate::step::{BoxFuture, Outputs, RunView};
 
@@ -67,6 +67,21 @@ pub(crate) fn template_reads(
     view: &dyn RunView,
 ) -> Map<String, Value> {
     let mut reads = Map::new();
+    each_template_read(spec, config, inputs, view, |r, value| {
+        reads.insert(r.to_string(), value.cloned().unwrap_or(Value::Null));
+    });
+    reads
+}
+
+/// Calls `f` with every reference a step's config templates read and its value (none when the
+/// reference has no value), without copying the values.
+pub(crate) fn each_template_read<'v>(
+    spec: &TypeSpec,
+    config: &Map<String, Value>,
+    inputs: &'v Map<String, Value>,
+    view: &'v dyn RunView,
+    mut f: impl FnMut(&Reference, Option<&'v Value>),
+) {
     for field in &spec.config {
         if field.ty != FieldType::Template {
             continue;
@@ -79,13 +94,9 @@ pub(crate) fn template_reads(
             continue;
         };
         for r in template.references() {
-            let value = crate::conductor::lookup(inputs, view, r)
-                .cloned()
-                .unwrap_or(Value::Null);
-            reads.insert(r.to_string(), value);
+            f(r, crate::conductor::lookup(inputs, view, r));
         }
     }
-    reads
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use symphony_melody::{Melody, Problem, Problems};
+use symphony_melody::{Melody, Problem, Problems, StepKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -30,18 +30,50 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use crate::attempt::{perform, record_outputs, Job, Reuse, UnitDone};
-use crate::cache::{cache_key, template_reads, CacheHandle};
+use crate::cache::{cache_key, each_template_read, template_reads, CacheHandle};
 use crate::event::{
     channel, json_size, BottleneckKind, EventSink, EventStream, OutputOrigin, RunEvent, RunStatus,
     StepOutcome, Totals,
 };
 use crate::registry::Registry;
-use crate::score::{collects, compile, Score, Shared};
+use crate::score::{collects, compile, CompiledStep, Score, Shared, Variant};
 use crate::step::{ErrorKind, Outputs, Played, StepError, StepOutput, Usage};
 use crate::workspace::Workspace;
 
 /// A step waiting at least this long for a slot raises a bottleneck warning.
 const SLOT_WAIT_WARNING: Duration = Duration::from_secs(1);
+
+/// How often the running steps are looked at for warnings (slower than estimate or history,
+/// on the critical path). Only while some unit runs in a task of its own.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// A critical-path warning needs the step to have run this long: a step that ends sooner is
+/// over before anyone could act on a warning, and quick runs would warn on every play.
+const CRITICAL_MIN_RUN: Duration = Duration::from_secs(2);
+
+/// ... and to have run at least this share (in percent) of the run so far: the step by itself
+/// accounts for a real part of the wall time. A chain of similar steps then warns about its
+/// first few steps, not about every one, and a short step late in a long run stays quiet.
+const CRITICAL_MIN_SHARE_PERCENT: u128 = 25;
+
+/// A history warning needs this many past plays: with fewer, p50 and p95 say little.
+const HISTORY_MIN_RUNS: u32 = 3;
+
+/// A step is far slower than its history once it has run longer than
+/// max(p95 × [`HISTORY_P95_FACTOR`], p50 × [`HISTORY_P50_FACTOR`], [`HISTORY_FLOOR`]): well past
+/// the tail of its own past runs (p95 alone is noisy with few runs, hence the p50 bound), and
+/// never for sub-second steps, whose spread is mostly noise.
+const HISTORY_P95_FACTOR: f64 = 1.5;
+/// See [`HISTORY_P95_FACTOR`].
+const HISTORY_P50_FACTOR: u64 = 3;
+/// See [`HISTORY_P95_FACTOR`].
+const HISTORY_FLOOR: Duration = Duration::from_secs(1);
+
+/// An instrument whose templates read more than this (as JSON text) raises a context-bloat
+/// warning: 64 KiB is about 16k tokens, past the whole window of smaller models, and a prompt
+/// that size is usually a whole document passed on where one field or a summary would do
+/// (cost and latency grow with every token).
+const CONTEXT_BLOAT_BYTES: u64 = 64 * 1024;
 
 /// How many units may finish on their first poll, inside the scheduler, before it yields to
 /// the runtime and reads its commands (a long chain of quick operators must not hold it).
@@ -491,6 +523,55 @@ struct Scheduler {
     /// Limiters already warned about (`None` is maxParallel).
     slot_warned: HashSet<Option<String>>,
     done_steps: usize,
+    /// What the periodic check needs, made on its first tick.
+    watch: Option<Watch>,
+}
+
+/// Per-run figures of the periodic check, made on its first tick (a run of quick steps never
+/// has one).
+struct Watch {
+    /// Each step's expected duration in milliseconds: `policy.estimateMs`, else the p50 of its
+    /// history, else what its type expects.
+    estimate_ms: Vec<u64>,
+    /// Each step's history, when it has enough runs to judge by.
+    history: Vec<Option<StepHistory>>,
+    /// Scratch: the longest chain of unfinished work starting at each step, in milliseconds.
+    tail_ms: Vec<u64>,
+    /// Scratch: steps seen while counting what waits on a step.
+    seen: Vec<bool>,
+}
+
+impl Watch {
+    fn new(score: &Score, history: &BTreeMap<String, StepHistory>) -> Self {
+        let history: Vec<Option<StepHistory>> = if history.is_empty() {
+            vec![None; score.steps.len()]
+        } else {
+            score
+                .steps
+                .iter()
+                .map(|s| history.get(&*s.id).copied().filter(|h| h.runs > 0))
+                .collect()
+        };
+        let estimate_ms = score
+            .steps
+            .iter()
+            .zip(&history)
+            .map(|(s, h)| {
+                s.estimate_ms
+                    .or(h.map(|h| h.p50_ms))
+                    .unwrap_or(s.type_estimate_ms)
+            })
+            .collect();
+        Watch {
+            estimate_ms,
+            history: history
+                .into_iter()
+                .map(|h| h.filter(|h| h.runs >= HISTORY_MIN_RUNS))
+                .collect(),
+            tail_ms: vec![0; score.steps.len()],
+            seen: vec![false; score.steps.len()],
+        }
+    }
 }
 
 impl Scheduler {
@@ -543,6 +624,7 @@ impl Scheduler {
             warned: HashSet::new(),
             slot_warned: HashSet::new(),
             done_steps: 0,
+            watch: None,
         }
     }
 
@@ -560,8 +642,7 @@ impl Scheduler {
         for i in roots {
             self.resolve(i);
         }
-        let watch_estimates = self.score.steps.iter().any(|s| s.estimate_ms.is_some());
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut tick = tokio::time::interval_at(Instant::now() + WATCH_EVERY, WATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut control_open = true;
         loop {
@@ -603,7 +684,7 @@ impl Scheduler {
                     Some(cmd) => self.on_control(cmd),
                     None => control_open = false,
                 },
-                _ = tick.tick(), if watch_estimates && !self.tasks.is_empty() => self.check_estimates(),
+                _ = tick.tick(), if !self.tasks.is_empty() => self.check_running(),
             }
         }
         self.finish().await
@@ -748,6 +829,36 @@ impl Scheduler {
                     (Some(cache), true) => Reuse::Lookup(cache.0.clone(), key),
                     _ => Reuse::None,
                 };
+            }
+        }
+        // Once per step: an instrument about to be asked with a very large input.
+        if !matches!(reuse, Reuse::Given(_))
+            && playbook.variants[0].entry.spec.kind == StepKind::Instrument
+            && !self
+                .warned
+                .contains(&(unit.step, BottleneckKind::ContextBloat))
+        {
+            if let Some((total, from, size)) = input_bloat(
+                &self.score,
+                step,
+                &playbook.variants[0],
+                &unit.inputs,
+                self.shared.as_ref(),
+            ) {
+                self.warned
+                    .insert((unit.step, BottleneckKind::ContextBloat));
+                self.events.send(RunEvent::Bottleneck {
+                    step: step.id.clone(),
+                    kind: BottleneckKind::ContextBloat,
+                    message: format!(
+                        "its input is {} (~{}k tokens), {} {from} ({})",
+                        size_text(total),
+                        (total + 2000) / 4000,
+                        if size * 2 > total { "mostly from" } else { "the largest part from" },
+                        size_text(size)
+                    ),
+                    advice: "pass only what it needs (operator.json.extract a field), summarise upstream, or split the step".into(),
+                });
             }
         }
         let job = Job {
@@ -1217,32 +1328,130 @@ impl Scheduler {
         }
     }
 
-    fn check_estimates(&mut self) {
+    /// The periodic check of the running steps: warns about a step running far longer than
+    /// its estimate or its own history, and about the running step on the critical path.
+    /// O(steps) at most every [`WATCH_EVERY`]; the critical path is computed only when a
+    /// running step is long enough to be worth a warning.
+    fn check_running(&mut self) {
+        let now = Instant::now();
+        let run_elapsed = now.saturating_duration_since(self.start);
+        let watch = self
+            .watch
+            .get_or_insert_with(|| Watch::new(&self.score, &self.options.history));
+        let mut critical_candidates = Vec::new();
         for (s, step) in self.score.steps.iter().enumerate() {
-            let Some(estimate) = step.estimate_ms else {
-                continue;
-            };
-            let Some(since) = self.books[s].first_start else {
-                continue;
-            };
-            if self.books[s].state != State::Running {
+            let book = &self.books[s];
+            if book.state != State::Running {
                 continue;
             }
-            let ran = since.elapsed();
-            let limit =
-                Duration::from_millis(estimate.saturating_mul(2)).max(Duration::from_secs(1));
-            if ran >= limit && self.warned.insert((s, BottleneckKind::SlowerThanEstimate)) {
-                self.events.send(RunEvent::Bottleneck {
-                    step: step.id.clone(),
-                    kind: BottleneckKind::SlowerThanEstimate,
-                    message: format!(
-                        "running {:.1}s against an estimate of {:.1}s",
-                        ran.as_secs_f64(),
-                        estimate as f64 / 1000.0
-                    ),
-                    advice: "check the instrument's health, give the step a timeout and a fallback, or split it into smaller steps".into(),
-                });
+            let Some(since) = book.first_start else {
+                continue;
+            };
+            let ran = now.saturating_duration_since(since);
+            if let Some(estimate) = step.estimate_ms {
+                let limit =
+                    Duration::from_millis(estimate.saturating_mul(2)).max(Duration::from_secs(1));
+                if ran >= limit && self.warned.insert((s, BottleneckKind::SlowerThanEstimate)) {
+                    self.events.send(RunEvent::Bottleneck {
+                        step: step.id.clone(),
+                        kind: BottleneckKind::SlowerThanEstimate,
+                        message: format!(
+                            "running {:.1}s against an estimate of {:.1}s",
+                            ran.as_secs_f64(),
+                            estimate as f64 / 1000.0
+                        ),
+                        advice: "check the instrument's health, give the step a timeout and a fallback, or split it into smaller steps".into(),
+                    });
+                }
             }
+            if let Some(h) = watch.history[s] {
+                let limit = Duration::from_millis(
+                    ((h.p95_ms as f64 * HISTORY_P95_FACTOR) as u64)
+                        .max(h.p50_ms.saturating_mul(HISTORY_P50_FACTOR)),
+                )
+                .max(HISTORY_FLOOR);
+                if ran > limit && self.warned.insert((s, BottleneckKind::SlowerThanHistory)) {
+                    self.events.send(RunEvent::Bottleneck {
+                        step: step.id.clone(),
+                        kind: BottleneckKind::SlowerThanHistory,
+                        message: format!(
+                            "running {:.1}s; its last {} runs took {:.1}s (p50), {:.1}s (p95)",
+                            ran.as_secs_f64(),
+                            h.runs,
+                            h.p50_ms as f64 / 1000.0,
+                            h.p95_ms as f64 / 1000.0
+                        ),
+                        advice: "check the instrument's health or the size of its input; give it a timeout and a fallback".into(),
+                    });
+                }
+            }
+            if ran >= CRITICAL_MIN_RUN
+                && ran.as_millis() * 100 >= run_elapsed.as_millis() * CRITICAL_MIN_SHARE_PERCENT
+                && !self.warned.contains(&(s, BottleneckKind::OnCriticalPath))
+                && step
+                    .out_edges
+                    .iter()
+                    .any(|e| self.books[e.to].state == State::Waiting)
+            {
+                critical_candidates.push((s, ran));
+            }
+        }
+        if critical_candidates.is_empty() {
+            return;
+        }
+        // The remaining critical path, backwards over the topological order: the longest chain
+        // of unfinished work that starts at each step, by estimates. A step not started counts
+        // its whole estimate; a running one what is left of it, but never less than half of
+        // what it has run already (a step past its estimate is not about to end: the longer it
+        // has overrun, the less its estimate says).
+        let score = &self.score;
+        let books = &self.books;
+        let remaining = |s: usize| -> u64 {
+            let estimate = watch.estimate_ms[s];
+            match (books[s].state, books[s].first_start) {
+                (State::Running, Some(since)) => {
+                    let ran = now.saturating_duration_since(since).as_millis() as u64;
+                    estimate.saturating_sub(ran).max(ran / 2)
+                }
+                _ => estimate,
+            }
+        };
+        let mut longest = 0;
+        for &s in score.topo.iter().rev() {
+            if matches!(books[s].state, State::Done(_)) {
+                watch.tail_ms[s] = 0;
+                continue;
+            }
+            let after = score.steps[s]
+                .out_edges
+                .iter()
+                .map(|e| watch.tail_ms[e.to])
+                .max()
+                .unwrap_or(0);
+            let tail = remaining(s).saturating_add(after);
+            watch.tail_ms[s] = tail;
+            // Every chain of unfinished work starts at a step that runs or is ready to.
+            if matches!(books[s].state, State::Running | State::Ready) {
+                longest = longest.max(tail);
+            }
+        }
+        for (s, ran) in critical_candidates {
+            if watch.tail_ms[s] < longest {
+                continue;
+            }
+            let waiting = waiting_on(score, books, &mut watch.seen, s);
+            self.warned.insert((s, BottleneckKind::OnCriticalPath));
+            self.events.send(RunEvent::Bottleneck {
+                step: score.steps[s].id.clone(),
+                kind: BottleneckKind::OnCriticalPath,
+                message: format!(
+                    "on the critical path: {waiting} step{} wait on it; running {:.1}s of the run's {:.1}s",
+                    if waiting == 1 { "" } else { "s" },
+                    ran.as_secs_f64(),
+                    run_elapsed.as_secs_f64()
+                ),
+                advice: "it decides when the run ends: use a faster model, split it, cache it, or start it earlier with a higher priority".into(),
+            });
         }
     }
 
@@ -1345,6 +1554,83 @@ impl Scheduler {
             steps,
             result,
         }
+    }
+}
+
+/// How many steps not yet started depend on step `s`, directly or further down.
+fn waiting_on(score: &Score, books: &[StepBook], seen: &mut [bool], s: usize) -> usize {
+    seen.fill(false);
+    let mut stack = vec![s];
+    let mut count = 0;
+    while let Some(at) = stack.pop() {
+        for edge in &score.steps[at].out_edges {
+            if seen[edge.to] || books[edge.to].state != State::Waiting {
+                continue;
+            }
+            seen[edge.to] = true;
+            count += 1;
+            stack.push(edge.to);
+        }
+    }
+    count
+}
+
+/// How large the values an instrument's templates read are, and where the largest comes
+/// from, when their sum is over [`CONTEXT_BLOAT_BYTES`]: `(total, source, its size)`. An
+/// instrument sends what its templates render (the prompt, the system prompt), so that is
+/// what is measured; each reference counts once.
+fn input_bloat(
+    score: &Score,
+    step: &CompiledStep,
+    variant: &Variant,
+    inputs: &Map<String, Value>,
+    view: &dyn crate::step::RunView,
+) -> Option<(u64, String, u64)> {
+    let mut counted: Vec<String> = Vec::new();
+    let mut total = 0u64;
+    let mut biggest: Option<(u64, String)> = None;
+    each_template_read(
+        &variant.entry.spec,
+        &variant.config,
+        inputs,
+        view,
+        |r, value| {
+            let text = r.to_string();
+            if counted.contains(&text) {
+                return;
+            }
+            let size = value.map_or(0, json_size);
+            total += size;
+            if biggest.as_ref().is_none_or(|(b, _)| size > *b) {
+                biggest = Some((size, source_of(score, step, r)));
+            }
+            counted.push(text);
+        },
+    );
+    let (size, from) = biggest?;
+    (total > CONTEXT_BLOAT_BYTES).then_some((total, from, size))
+}
+
+/// Where a value a template reads comes from: the upstream output feeding the input port it
+/// names (`research.output`), or the reference itself (`input.doc`, `plan.output`).
+fn source_of(score: &Score, step: &CompiledStep, r: &symphony_melody::Reference) -> String {
+    let head = r.segments[0].as_str();
+    match step.inputs.iter().position(|p| p.name == head) {
+        Some(p) => match step.sources[p].as_slice() {
+            [(src, port)] => format!("{}.{port}", score.steps[*src].id),
+            [] => format!("its `{head}` input"),
+            many => format!("its `{head}` input (joined from {} steps)", many.len()),
+        },
+        None => r.to_string(),
+    }
+}
+
+/// "210 KB", "1.3 MB".
+fn size_text(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{} KB", (bytes + 500) / 1000)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
     }
 }
 

@@ -61,7 +61,12 @@ pub(crate) struct CompiledStep {
     pub priority: i32,
     pub optional: bool,
     pub skip_if: Option<Condition>,
+    /// `policy.estimateMs`, when the step sets it.
     pub estimate_ms: Option<u64>,
+    /// What the step's type expects a step with this config to take (for a map, what its
+    /// body's type expects of one item): the estimate when neither the policy nor the run's
+    /// history gives one. The same figure `symphony plan` uses.
+    pub type_estimate_ms: u64,
     pub concurrency_key: Option<String>,
 }
 
@@ -80,6 +85,9 @@ pub(crate) struct Score {
     pub index: HashMap<StepId, usize>,
     pub limits: HashMap<String, u32>,
     pub offline: bool,
+    /// Every step after all its upstream steps: the order in which the live critical path is
+    /// computed (walked backwards), made once here so a run's periodic check only walks it.
+    pub topo: Vec<usize>,
 }
 
 /// What steps can read while playing: run inputs and finished outputs, shared by all tasks.
@@ -128,20 +136,33 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
                 .expect("validation checked every step type")
                 .clone();
             let inputs = entry.spec.inputs_of(step);
-            let body = step
+            let inline_body = step
                 .config
                 .get("body")
                 .filter(|_| step.type_name == "cue.map")
-                .and_then(|b| serde_json::from_value::<InlineStep>(b.clone()).ok())
-                .map(|b| {
-                    Arc::new(playbook(
-                        registry,
-                        &b.type_name,
-                        &b.config,
-                        &b.policy,
-                        default_timeout,
-                    ))
-                });
+                .and_then(|b| serde_json::from_value::<InlineStep>(b.clone()).ok());
+            let type_estimate_ms = match &inline_body {
+                Some(b) => b.policy.estimate_ms.unwrap_or_else(|| {
+                    registry.get(&b.type_name).map_or(0, |e| {
+                        e.step_type
+                            .estimate_ms(&b.config)
+                            .unwrap_or(e.spec.estimate_ms)
+                    })
+                }),
+                None => entry
+                    .step_type
+                    .estimate_ms(&step.config)
+                    .unwrap_or(entry.spec.estimate_ms),
+            };
+            let body = inline_body.map(|b| {
+                Arc::new(playbook(
+                    registry,
+                    &b.type_name,
+                    &b.config,
+                    &b.policy,
+                    default_timeout,
+                ))
+            });
             CompiledStep {
                 id: Arc::from(step.id.as_str()),
                 kind: step.kind,
@@ -163,6 +184,7 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
                 optional: step.policy.optional,
                 skip_if: step.policy.skip_if.clone(),
                 estimate_ms: step.policy.estimate_ms,
+                type_estimate_ms,
             }
         })
         .collect();
@@ -211,7 +233,9 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
+    let topo = topological_order(&steps);
     Score {
+        topo,
         index,
         steps,
         max_parallel: melody
@@ -262,6 +286,26 @@ fn playbook(
             .map_or(default_timeout, Duration::from_millis),
         retry: policy.retry.clone(),
     }
+}
+
+/// Kahn's algorithm over the compiled edges: every step after all its upstream steps. Validation
+/// refuses cycles; should one slip through, its steps are left out (the order stays usable).
+fn topological_order(steps: &[CompiledStep]) -> Vec<usize> {
+    let mut deps: Vec<u32> = steps.iter().map(|s| s.in_edges).collect();
+    let mut order: Vec<usize> = (0..steps.len()).filter(|&i| deps[i] == 0).collect();
+    order.reserve(steps.len().saturating_sub(order.len()));
+    let mut next = 0;
+    while next < order.len() {
+        let s = order[next];
+        next += 1;
+        for edge in &steps[s].out_edges {
+            deps[edge.to] -= 1;
+            if deps[edge.to] == 0 {
+                order.push(edge.to);
+            }
+        }
+    }
+    order
 }
 
 /// Whether a list port collects its edges into one list.
