@@ -22,7 +22,7 @@ export interface JsonTreeProps {
 
 export const JsonTree = memo(function JsonTree({ value, expandDepth = 1, copy = true, label }: JsonTreeProps) {
   return (
-    <div className="json-tree mono" role="tree" aria-label={label}>
+    <div className="json-tree mono" role="group" aria-label={label}>
       {copy ? (
         <button type="button" className="json-copy link small" onClick={() => void copyJson(value)} aria-label="copy JSON">
           copy
@@ -55,7 +55,7 @@ function JsonNode({ name, value, depth, expandDepth }: NodeProps) {
   const key = name === null ? null : <span className="json-key">{name}: </span>;
   if (value === null || typeof value !== "object") {
     return (
-      <div className="json-row" role="treeitem">
+      <div className="json-row">
         {key}
         <JsonScalar value={value} />
       </div>
@@ -66,22 +66,22 @@ function JsonNode({ name, value, depth, expandDepth }: NodeProps) {
   const summary = isArray ? `[${entries.length}]` : `{${entries.length}}`;
   if (entries.length === 0) {
     return (
-      <div className="json-row" role="treeitem">
+      <div className="json-row">
         {key}
         <span className="json-punct">{isArray ? "[]" : "{}"}</span>
       </div>
     );
   }
   return (
-    <div className="json-node" role="treeitem" aria-expanded={open}>
-      <button type="button" className="json-toggle" onClick={() => setOpen(!open)}>
+    <div className="json-node">
+      <button type="button" className="json-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span className="json-caret">{open ? "▾" : "▸"}</span>
         {key}
         <span className="json-punct">{summary}</span>
         {!open ? <span className="json-preview">{preview(value)}</span> : null}
       </button>
       {open ? (
-        <div className="json-children" role="group">
+        <div className="json-children">
           {entries.slice(0, limit).map(([k, v]) => (
             <JsonNode key={k} name={k} value={v} depth={depth + 1} expandDepth={expandDepth} />
           ))}

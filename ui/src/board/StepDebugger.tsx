@@ -217,7 +217,8 @@ const Output = memo(function Output({ step, live, outputs }: { step: string; liv
       </p>
     );
   }
-  const ports = Object.entries(outputs);
+  // The main port first, the others as recorded.
+  const ports = Object.entries(outputs).sort(([a], [b]) => Number(b === "output") - Number(a === "output"));
   return (
     <div className="dbg-output" aria-label="step output">
       {ports.length === 0 ? <p className="muted small">The step has no outputs.</p> : null}

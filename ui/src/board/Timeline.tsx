@@ -16,6 +16,8 @@ export const ROW_HEIGHT = 18;
 const AXIS_HEIGHT = 20;
 
 export function Timeline() {
+  const empty = useRun((s) => s.board.spans.length === 0);
+  if (empty) return <p className="dock-empty muted" data-testid="timeline">Nothing on the timeline yet: steps appear here when they are queued.</p>;
   return (
     <div className="timeline" data-testid="timeline">
       <TimelineChart />
@@ -57,9 +59,6 @@ function TimelineChart() {
   const [first, end] = visibleSlice(Math.max(0, scrollTop - AXIS_HEIGHT), viewport, ROW_HEIGHT, rows.order.length);
   const pct = (ms: number) => `${(Math.min(ms, total) / total) * 100}%`;
 
-  if (rows.order.length === 0) {
-    return <p className="dock-empty muted">Nothing on the timeline yet: steps appear here when they are queued.</p>;
-  }
   return (
     <div className="tl-scroll" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
       <div className="tl-axis" style={{ height: AXIS_HEIGHT }}>
