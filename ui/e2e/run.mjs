@@ -5,6 +5,7 @@ import { editorScenario } from "./editor.e2e.mjs";
 import { mouseScenario } from "./mouse.e2e.mjs";
 import { boxSelectScenario, groupScenario, problemsScenario } from "./canvas.e2e.mjs";
 import { trustScenario } from "./trust.e2e.mjs";
+import { boardScenario } from "./board.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
@@ -13,6 +14,7 @@ const scenarios = [
   ["problems: listed, on the node, in the form; click to jump", problemsScenario],
   ["import SuperOptiX, permissions, trust before running commands", trustScenario],
   ["a group moves the steps inside it, one undo", groupScenario],
+  ["the board: live states, a warning on the slow step, debugger, fork", boardScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

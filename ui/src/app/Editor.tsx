@@ -1,4 +1,8 @@
-/** The editor: toolbar, palette, canvas, inspector and problems, and the keyboard shortcuts. */
+/**
+ * The editor: toolbar, palette, canvas, inspector and problems, and the keyboard shortcuts. With
+ * a run on the board, the Harmony Board's dock sits under the canvas, and a clicked step opens
+ * the step debugger in the inspector's place.
+ */
 import { useCallback, useEffect } from "react";
 import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import type { StepTypeInfo } from "../backend/types";
@@ -9,6 +13,9 @@ import { Toolbar } from "../panels/Toolbar";
 import { Inspector } from "../inspector/Inspector";
 import { Dialogs } from "../panels/Dialogs";
 import { useDoc } from "../store/doc";
+import { useRun } from "../store/run";
+import { BoardDock } from "../board/BoardDock";
+import { StepDebugger } from "../board/StepDebugger";
 import { useApp } from "../store/app";
 import { addStep } from "../model/edits";
 import { addNote, canPickFiles, copySelection, duplicateSelection, groupSelection, openFromDisk, pasteClipboard, save, saveAs } from "./actions";
@@ -18,7 +25,29 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement;
 }
 
+/** With a run on the board, selecting one step shows it in the debugger. */
+function useDebuggerFollowsSelection() {
+  useEffect(
+    () =>
+      useDoc.subscribe((s, prev) => {
+        if (s.selection === prev.selection) return;
+        const run = useRun.getState();
+        if (run.source === "none" || s.selection.size !== 1) return;
+        const [id] = s.selection;
+        if (id && s.melody?.steps.some((st) => st.id === id) && run.focusStep !== id) run.focus(id);
+      }),
+    [],
+  );
+}
+
+function RightColumn() {
+  const debugging = useRun((s) => s.source !== "none" && s.focusStep !== null);
+  return debugging ? <StepDebugger /> : <Inspector />;
+}
+
 function EditorInner() {
+  useDebuggerFollowsSelection();
+  const runId = useRun((s) => s.runId);
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const centre = useCallback(() => {
     const box = document.querySelector(".canvas")?.getBoundingClientRect();
@@ -94,15 +123,16 @@ function EditorInner() {
   }, []);
 
   return (
-    <div className="editor">
+    <div className="editor" data-run-id={runId ?? undefined}>
       <Toolbar onNote={() => addNote(centre())} onGroup={() => groupSelection(centre())} />
       <div className="editor-body">
         <Palette onAdd={addStepInView} />
         <div className="centre">
           <Canvas />
           <Problems />
+          <BoardDock />
         </div>
-        <Inspector />
+        <RightColumn />
       </div>
       <Dialogs addStepInView={addStepInView} />
     </div>

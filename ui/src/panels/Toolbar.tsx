@@ -11,7 +11,10 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   const canUndo = useDoc((s) => s.past.length > 0);
   const canRedo = useDoc((s) => s.future.length > 0);
   const hasSteps = useDoc((s) => (s.melody?.steps.length ?? 0) > 0);
-  const phase = useRun((s) => s.phase);
+  const live = useRun((s) => s.source === "live" && s.scrubMs === null);
+  const stored = useRun((s) => (s.source === "stored" ? s.runId : null));
+  const scrubbing = useRun((s) => s.scrubMs !== null);
+  const phase = useRun((s) => (s.source === "live" ? s.latest.phase : s.phase));
   const status = useRun((s) => s.status);
   const offline = useApp((s) => s.project?.offline ?? false);
   const open = useApp((s) => s.open);
@@ -85,16 +88,21 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
             {trust === "untrusted" ? "⚠ Untrusted" : trust === "trusted" ? "✓ Trusted" : "Permissions"}
           </button>
         ) : null}
+        {stored ? (
+          <span className="badge run-stored" title={`A stored run: ${stored}`}>
+            {scrubbing ? "replay" : "past run"}
+          </span>
+        ) : null}
         {phase === "finished" && status ? <span className={`badge run-${status}`}>run {status}</span> : null}
         {phase === "running" || phase === "starting" ? <span className="badge run-running">running…</span> : null}
         {phase === "paused" ? <span className="badge run-paused">paused</span> : null}
         <button type="button" className="primary" disabled={active || !hasSteps} onClick={() => open({ kind: "run" })} title="Run this melody">
           ▶ Run
         </button>
-        <button type="button" disabled={!(phase === "running" || phase === "paused")} onClick={() => void pauseOrResume()}>
+        <button type="button" disabled={!live || !(phase === "running" || phase === "paused")} onClick={() => void pauseOrResume()}>
           {phase === "paused" ? "Resume" : "Pause"}
         </button>
-        <button type="button" disabled={!(phase === "running" || phase === "paused")} onClick={() => void stopRun()}>
+        <button type="button" disabled={!live || !(phase === "running" || phase === "paused")} onClick={() => void stopRun()}>
           Stop
         </button>
       </div>

@@ -1,0 +1,135 @@
+// End to end: the Harmony Board. A melody of real `instrument.chat` steps against a loopback
+// model server that streams slowly; the board shows live states and streamed tokens, the
+// conductor's critical-path warning lands on the slow step (and only there), clicking the step
+// shows its rendered prompt and its output, and "Take again" forks a new run that reuses the
+// parent's finished steps. A missing or wrong token is refused.
+import fs from "node:fs";
+import path from "node:path";
+import { check, outDir } from "./lib.mjs";
+import { startModelServer } from "./loopback.mjs";
+
+function boardMelody(baseUrl) {
+  const chat = (prompt, inputs) => ({
+    kind: "instrument",
+    type: "instrument.chat",
+    capabilities: ["network", "secrets"],
+    ...(inputs ? { inputs } : {}),
+    config: { baseUrl, model: "loopback-model", prompt, maxTokens: 60 },
+  });
+  return {
+    formatVersion: 1,
+    melody: { id: "board-demo", name: "Board demo", description: "Three chat steps against a loopback model; the draft is slow." },
+    inputs: { goal: { type: "string", default: "a haiku about build servers" } },
+    settings: { maxParallel: 4 },
+    steps: [
+      { id: "outline", ...chat("Outline {{goal}}") },
+      { id: "title", ...chat("A title for {{goal}}") },
+      { id: "draft", ...chat("[slow] Write a draft from this outline: {{outline}}", { outline: { type: "text" } }) },
+      {
+        id: "final",
+        kind: "operator",
+        type: "operator.template",
+        inputs: { draft: { type: "text" }, title: { type: "text" } },
+        config: { template: "# {{title}}\n\n{{draft}}" },
+      },
+    ],
+    edges: [
+      { from: "outline.output", to: "draft.outline" },
+      { from: "draft.output", to: "final.draft" },
+      { from: "title.output", to: "final.title" },
+    ],
+    layout: {
+      steps: { outline: { x: 0, y: 0 }, title: { x: 0, y: 260 }, draft: { x: 320, y: 0 }, final: { x: 640, y: 120 } },
+    },
+  };
+}
+
+const stateOf = (page, step) => page.locator(`.step-node[data-step="${step}"]`).getAttribute("data-state");
+
+export async function boardScenario(page, server) {
+  const model = await startModelServer();
+  try {
+    await run(page, server, model);
+  } finally {
+    await model.stop();
+  }
+}
+
+async function run(page, server, model) {
+  // The token guards every API call and the event socket.
+  const origin = new URL(server.url).origin;
+  const token = new URL(server.url).searchParams.get("token");
+  const none = await fetch(`${origin}/api/listRuns`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  check(none.status === 401, `a call without a token is refused: HTTP ${none.status}`);
+  const wrong = await fetch(`${origin}/api/listRuns`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer not-the-token" }, body: "{}" });
+  check(wrong.status === 401, `a call with a wrong token is refused: HTTP ${wrong.status}`);
+  const right = await fetch(`${origin}/api/listRuns`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: "{}" });
+  check(right.ok, `the right token is accepted: HTTP ${right.status}`);
+  await page.goto(`${origin}/?token=wrong`);
+  await page.waitForSelector("text=Cannot reach the Symphony backend", { timeout: 10000 });
+  check(true, "the UI opened with a wrong token says it cannot reach the backend");
+
+  fs.writeFileSync(path.join(server.project, "melodies/board-demo.melody.json"), JSON.stringify(boardMelody(model.baseUrl), null, 2));
+  await page.goto(server.url);
+  await page.locator('.melody-card[data-path="melodies/board-demo.melody.json"]').click();
+  await page.waitForSelector('.step-node[data-step="draft"]');
+  await page.getByRole("button", { name: "▶ Run" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Start run" }).click();
+
+  // Live: the draft runs and streams tokens while final waits for it.
+  await page.waitForFunction(() => document.querySelector('.step-node[data-step="draft"]')?.getAttribute("data-state") === "running", null, { timeout: 15000 });
+  check(true, "the draft step shows 'running' live");
+  await page.waitForFunction(() => /\d+ tok/.test(document.querySelector('.step-node[data-step="draft"] .streamed')?.textContent ?? ""), null, { timeout: 10000 });
+  const t1 = await page.locator('.step-node[data-step="draft"] .streamed').textContent();
+  await page.waitForTimeout(600);
+  const t2 = await page.locator('.step-node[data-step="draft"] .streamed').textContent();
+  check(parseInt(t2.replace(/\D/g, ""), 10) > parseInt(t1.replace(/\D/g, ""), 10), `streamed tokens grow on the node: ${t1.trim()} → ${t2.trim()}`);
+  check(["succeeded"].includes(await stateOf(page, "outline")), "outline has finished while the draft streams");
+  check((await stateOf(page, "final")) === "idle" || (await stateOf(page, "final")) === null, "final has not started: it waits for the draft");
+  check((await page.locator(".edge-volume.flowing").count()) >= 1, "an edge out of the streaming step animates with its volume");
+
+  // The conductor's warning: the draft holds the run up (critical path), and nothing else does.
+  await page.waitForSelector('.step-node[data-step="draft"] [data-testid="step-warning"]', { timeout: 10000 });
+  check(true, "a bottleneck warning appears on the draft step");
+  await page.getByRole("tab", { name: /Warnings/ }).click();
+  const rows = await page.$$eval(".warning-row", (els) => els.map((e) => ({ step: e.getAttribute("data-step"), kind: e.getAttribute("data-kind"), text: e.textContent })));
+  check(rows.some((r) => r.step === "draft" && r.kind === "onCriticalPath"), `the warnings list says the draft holds up the run: ${JSON.stringify(rows.map((r) => [r.step, r.kind]))}`);
+  check(rows.every((r) => r.step === "draft"), "no other step is blamed");
+  await page.screenshot({ path: path.join(outDir, "e2e-board-live.png") });
+
+  await page.waitForFunction(() => [...document.querySelectorAll(".step-node")].every((e) => e.getAttribute("data-state") === "succeeded"), null, { timeout: 30000 });
+  check(true, "every step ends 'succeeded'");
+  await page.waitForSelector(".badge.run-succeeded");
+
+  // The debugger: click the draft; its rendered prompt (the outline filled in) and its output.
+  await page.locator('.step-node[data-step="draft"]').click();
+  const debug = page.getByRole("complementary", { name: "Step debugger" });
+  await debug.waitFor();
+  const prompt = await debug.getByLabel("rendered prompt").first().textContent();
+  check(prompt.includes("[slow] Write a draft from this outline: Answer to"), `the debugger shows the rendered prompt: ${JSON.stringify(prompt.slice(0, 70))}`);
+  const output = await debug.getByLabel("step output").first().textContent();
+  check(output.includes("w50"), `the debugger shows the whole output: …${JSON.stringify(output.slice(-30))}`);
+  const sent = model.requests.find((r) => r.messages.at(-1).content.startsWith("[slow]"));
+  check(prompt.includes(sent.messages.at(-1).content.slice(0, 60)), "the prompt shown is the one the model received");
+  await page.screenshot({ path: path.join(outDir, "e2e-board-debugger.png") });
+  const calls = model.requests.length;
+
+  // Take again: a fork from the draft; the parent's other finished steps are reused.
+  const parentId = await page.evaluate(() => document.querySelector("[data-run-id]")?.getAttribute("data-run-id"));
+  await debug.getByRole("button", { name: "Take again" }).click();
+  await page.waitForFunction(() => document.querySelector('.step-node[data-step="draft"]')?.getAttribute("data-state") === "running", null, { timeout: 15000 });
+  check(true, "the fork plays the draft again, live");
+  const reused = () => ["outline", "title"].every((s) => document.querySelector(`.step-node[data-step="${s}"]`)?.getAttribute("data-state") === "cached");
+  await page.waitForFunction(reused, null, { timeout: 10000 }).catch(() => {});
+  check((await stateOf(page, "outline")) === "cached", "in the fork, outline is reused from the parent (shown cached)");
+  check((await stateOf(page, "title")) === "cached", "in the fork, title is reused from the parent (shown cached)");
+  await page.waitForFunction(() => [...document.querySelectorAll(".step-node")].every((e) => ["succeeded", "cached"].includes(e.getAttribute("data-state"))), null, { timeout: 30000 });
+  check(model.requests.length === calls + 1, `the fork called the model once more (the draft only): ${model.requests.length - calls} call(s)`);
+
+  await page.getByRole("tab", { name: "History" }).click();
+  await page.waitForSelector('[data-testid="history"] .history-row');
+  const history = await page.$$eval(".history-row", (els) => els.map((e) => ({ id: e.getAttribute("data-run"), text: e.textContent })));
+  check(history.length === 2, `the history lists both runs: ${history.map((h) => h.id).join(", ")}`);
+  check(history.some((h) => h.text.includes("fork of") && (!parentId || h.text.includes(parentId))), "the new run is listed as a fork of the first");
+  await page.screenshot({ path: path.join(outDir, "e2e-board-history.png") });
+}
