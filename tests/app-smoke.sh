@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the real desktop window: starts the built app (src-tauri) under Xvfb through
 # tauri-driver and WebKitWebDriver, waits for the UI to draw, makes command round trips over
-# Tauri's IPC (projectInfo, listMelodies, openMelody, and a refused path), checks that the
-# window is not blank, and saves a screenshot for a person to look at.
+# Tauri's IPC (projectInfo, listMelodies, openMelody, and a refused path), connects the window to
+# a `symphony serve` through the "Connect to a conductor" dialog, checks that the window is not
+# blank, and saves a screenshot for a person to look at.
 #
 #   tests/app-smoke.sh [path/to/symphony-app]      (default: builds and uses the debug binary)
 #
@@ -118,6 +119,47 @@ doc=$(invoke "'openMelody', { path: 'melodies/idea-to-code.melody.json' }")
 refused=$(invoke "'openMelody', { path: '../../etc/passwd' }")
 echo "$refused" | field 'v["value"]["err"]["message"]' | grep -q '`..` is not allowed' || fail "a path out of the project was not refused: $refused"
 echo "app-smoke: projectInfo, listMelodies, openMelody and a refused path answered through the real window"
+
+# "Connect to a conductor": a `symphony serve` over another project, reached from the window's
+# webview over loopback HTTP and WebSocket (the CSP and serve's CORS for the app's origin allow
+# it), driven through the dialog as a person would.
+serve=$target/debug/symphony
+[ -x "$serve" ] || cargo build -p symphony-cli --quiet
+mkdir -p "$work/remote/melodies"
+cp melodies/research-fanout.melody.json "$work/remote/melodies/"
+SYMPHONY_DB=$work/data/remote.db "$serve" serve --project "$work/remote" --addr 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
+served=$(head -1 "$work/serve.out")
+remote=$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(f"{p.scheme}://{p.netloc}")' "$served")
+token=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["token"][0])' "$served")
+[ -n "$token" ] || fail "symphony serve printed no URL with a token: $(cat "$work/serve.out" "$work/serve.log")"
+element() {
+  wd POST "/session/$session/element" "$(python3 -c 'import json,sys; print(json.dumps({"using": "css selector", "value": sys.argv[1]}))' "$1")" | field 'list(v["value"].values())[0]'
+}
+click() { wd POST "/session/$session/element/$(element "$1")/click" '{}' >/dev/null; }
+type_into() {
+  local id
+  id=$(element "$1")
+  wd POST "/session/$session/element/$id/clear" '{}' >/dev/null
+  wd POST "/session/$session/element/$id/value" "$(python3 -c 'import json,sys; print(json.dumps({"text": sys.argv[1]}))' "$2")" >/dev/null
+}
+script() { wd POST "/session/$session/execute/sync" "$(python3 -c 'import json,sys; print(json.dumps({"script": sys.argv[1], "args": []}))' "$1")" | field 'v["value"]'; }
+click_text() { script "const b = [...document.querySelectorAll('button')].find((e) => e.textContent.trim() === '$1'); if (b) b.click(); return Boolean(b);"; }
+[ "$(click_text 'Connect to a conductor…')" = "True" ] || fail "the welcome view has no 'Connect to a conductor…' button"
+type_into 'input[aria-label="Conductor address"]' "$remote"
+type_into 'input[aria-label="Conductor token"]' "$token"
+[ "$(click_text 'Connect')" = "True" ] || fail "the connect dialog has no Connect button"
+shown=""
+for _ in $(seq 100); do
+  shown=$(script 'return document.body ? document.body.innerText : ""')
+  case $shown in *"Connected to the conductor at $remote"*"Research fan-out"*) break ;; esac
+  sleep 0.2
+done
+case $shown in *"Connected to the conductor at $remote"*) ;; *) fail "the window did not connect to $remote; it shows: ${shown:0:500}; serve log: $(cat "$work/serve.log")" ;; esac
+case $shown in *"Idea to code"*) fail "connected, but the window still lists its own project's melodies" ;; esac
+case $shown in *"Research fan-out"*) ;; *) fail "connected, but the remote project's melody is not listed: ${shown:0:500}" ;; esac
+echo "app-smoke: the window connected to symphony serve at $remote (its token) and lists that project's melodies"
 
 # The screenshot (of the X screen: WebKitWebDriver's own screenshot hangs under Xvfb), checked
 # not to be blank, and kept for a person to look at.
