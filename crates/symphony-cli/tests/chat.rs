@@ -311,6 +311,20 @@ fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
     );
     assert_eq!(totals["tokensEstimated"], false);
 
+    // Each call's raw request and stream are in the events (and the store), without the key.
+    for (step, said) in [("plan", "a canal."), ("review", "sound.")] {
+        let exchange = lines
+            .iter()
+            .find(|l| l["type"] == "stepExchange" && l["step"] == step)
+            .unwrap_or_else(|| panic!("no exchange for {step}"));
+        assert_eq!(exchange["status"], 200);
+        assert!(exchange["request"]["messages"].is_array(), "{exchange}");
+        assert!(
+            exchange["response"].as_str().unwrap().contains(said),
+            "{exchange}"
+        );
+    }
+
     // The keys went where they belong, in headers, and nowhere else.
     let (openai_head, _) = openai_seen.lock().unwrap()[0].clone();
     assert!(openai_head.contains(&format!("authorization: bearer {OPENAI_KEY}")));
@@ -372,6 +386,20 @@ fn a_key_echoed_by_the_server_is_hidden_everywhere() {
         error.contains("Incorrect API key provided: ***.")
             && error.contains("check credential `openai`"),
         "{error}"
+    );
+    // The raw exchange (request and the echoing error body) is written too, scrubbed.
+    let exchange = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["type"] == "stepExchange")
+        .expect("the call is recorded");
+    assert_eq!(exchange["status"], 401);
+    assert!(
+        exchange["response"]
+            .as_str()
+            .unwrap()
+            .contains("Incorrect API key provided: ***."),
+        "{exchange}"
     );
     assert_no_key(dir.path(), &stdout, &stderr);
 }

@@ -494,6 +494,21 @@ impl RunEvent {
     }
 }
 
+impl RunEvent {
+    /// False for what a step notes while it plays ([`RunEvent::StepLog`],
+    /// [`RunEvent::StepExchange`]) and for progress: progress of the step may go on being
+    /// merged across them (an agent printing a line per token would otherwise cost a progress
+    /// event per line).
+    pub fn is_state_change(&self) -> bool {
+        !matches!(
+            self,
+            RunEvent::StepLog { .. }
+                | RunEvent::StepExchange { .. }
+                | RunEvent::StepProgress { .. }
+        )
+    }
+}
+
 impl EventSink {
     /// Milliseconds since the run started.
     pub fn now_ms(&self) -> u64 {
@@ -508,7 +523,11 @@ impl EventSink {
             event,
         };
         let mut slots = self.lock();
-        if let Some(step) = record.event.step() {
+        if let Some(step) = record
+            .event
+            .step()
+            .filter(|_| record.event.is_state_change())
+        {
             // Progress of this step not yet read is delivered before the state change; later
             // progress opens a new slot, after it.
             if let Some(p) = slots.open.remove(step) {
@@ -675,6 +694,30 @@ mod tests {
                     bytes: 1
                 },
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn log_lines_do_not_split_progress() {
+        let (sink, mut stream) = channel(Instant::now());
+        let step: StepId = Arc::from("agent");
+        sink.progress(&step, "a", 1, 1);
+        sink.send(RunEvent::StepLog {
+            step: step.clone(),
+            item: None,
+            stream: Arc::from("stdout"),
+            line: "a".into(),
+        });
+        sink.progress(&step, "b", 1, 1);
+        drop(sink);
+        let mut events = Vec::new();
+        while let Some(r) = stream.recv().await {
+            events.push(r.event);
+        }
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            matches!(&events[0], RunEvent::StepProgress { text, .. } if text == "ab"),
+            "{events:?}"
         );
     }
 }

@@ -270,6 +270,51 @@ impl StepContext {
         });
     }
 
+    /// Reports what an instrument sent and received in one request, as a
+    /// [`RunEvent::StepExchange`]: the request body as sent (never headers, never a
+    /// credential) and the raw response body or stream text. The response is cut at
+    /// [`crate::EXCHANGE_CAP`] bytes (on a character boundary); `truncated` says the caller
+    /// already dropped some of it. Credentials are the caller's to scrub.
+    pub fn report_exchange(
+        &self,
+        url: &str,
+        status: Option<u16>,
+        request: Value,
+        mut response: String,
+        mut truncated: bool,
+    ) {
+        if response.len() > crate::EXCHANGE_CAP {
+            let mut cut = crate::EXCHANGE_CAP;
+            while !response.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            response.truncate(cut);
+            truncated = true;
+        }
+        self.events.send(RunEvent::StepExchange {
+            step: self.step.clone(),
+            item: self.item,
+            attempt: self.attempt,
+            url: url.to_owned(),
+            status,
+            request,
+            response,
+            truncated,
+        });
+    }
+
+    /// Reports one log line of the step, as a [`RunEvent::StepLog`]: `stream` is `stdout` or
+    /// `stderr` (a child process's output) or `info` (what the step itself notes, e.g.
+    /// "POST … → 200 in 1.2 s"). Credentials are the caller's to scrub.
+    pub fn log(&self, stream: &str, line: impl Into<String>) {
+        self.events.send(RunEvent::StepLog {
+            step: self.step.clone(),
+            item: self.item,
+            stream: Arc::from(stream),
+            line: line.into(),
+        });
+    }
+
     /// Reports a file the step wrote in the workspace's `files/` folder (`path` relative to
     /// it), so hosts can list and keep the files a run produced.
     pub fn report_file(&self, path: &str, content: &[u8]) {

@@ -28,7 +28,7 @@ use symphony_melody::{
 
 use crate::limits::{Limiter, Limits, ProviderLimits};
 use crate::prices::PriceTable;
-use crate::providers::{self, anthropic, openai, Answer, ChatRequest, Endpoint};
+use crate::providers::{self, anthropic, openai, Answer, ChatRequest, Endpoint, Recorder};
 use crate::{schema, InstrumentsConfig, Timeouts};
 
 /// The wire format a step speaks.
@@ -555,6 +555,7 @@ impl Chat {
             .await;
 
         let client = self.client(cfg.timeouts.connect)?;
+        let recorder = Recorder::default();
         let ep = Endpoint {
             client: &client,
             base_url: &cfg.base_url,
@@ -562,6 +563,13 @@ impl Chat {
             credential: cfg.credential.as_deref(),
             timeouts: cfg.timeouts,
             label: cfg.api.label(),
+            record: &recorder,
+        };
+        // Reports each request: when it ends, fails, or the attempt is dropped mid-call.
+        let call = CallLog {
+            cx,
+            recorder: &recorder,
+            secret,
         };
         // Streamed text as progress: tokens are counted on the text so far, so the pieces add
         // up to the estimate of the whole.
@@ -596,6 +604,7 @@ impl Chat {
                             && e.kind == ErrorKind::Config
                             && e.message.contains("stream_options") =>
                     {
+                        call.report(CallEnd::Failed(&e));
                         self.shared
                             .no_stream_options
                             .lock()
@@ -610,6 +619,7 @@ impl Chat {
         let answer = match result {
             Ok(a) => a,
             Err(e) => {
+                call.report(CallEnd::Failed(&e));
                 if e.kind == ErrorKind::RateLimited {
                     if let Some(after) = e.retry_after {
                         self.shared
@@ -621,6 +631,9 @@ impl Chat {
             }
         };
         let usage = self.usage(cfg, input_estimate, &answer);
+        call.report(CallEnd::Done {
+            tokens: usage.output_tokens,
+        });
         permit.settle(usage.input_tokens + usage.output_tokens);
         drop(permit);
         let output = self.output(cfg, validator.as_ref(), &answer, secret)?;
@@ -719,6 +732,107 @@ impl Chat {
     }
 }
 
+/// How a request ended, for its log line.
+enum CallEnd<'e> {
+    /// The answer was read; the model produced this many tokens.
+    Done { tokens: u64 },
+    /// The call failed.
+    Failed(&'e StepError),
+    /// The attempt was dropped mid-call (its timeout, or a cancel).
+    Dropped,
+}
+
+/// Reports what a step's request sent and received: one `StepExchange` event and an `info`
+/// log line ("POST … → 200, first byte after 0.41 s, 37 tokens in 1.20 s"), plus the error
+/// on failure. Reporting takes what the recorder holds, so each request is reported once; a
+/// call still open when the attempt is dropped is reported on drop. Everything passes through
+/// [`Secret::scrub`] first.
+struct CallLog<'a> {
+    cx: &'a StepContext,
+    recorder: &'a Recorder,
+    secret: Option<&'a Secret>,
+}
+
+impl CallLog<'_> {
+    fn scrub(&self, text: String) -> String {
+        match self.secret {
+            Some(s) => s.scrub(&text),
+            None => text,
+        }
+    }
+
+    fn report(&self, end: CallEnd<'_>) {
+        let r = self.recorder.take();
+        if r.url.is_empty() {
+            return;
+        }
+        let took = r.sent.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let mut response = String::from_utf8_lossy(&r.response).into_owned();
+        if r.truncated {
+            // A character cut in two at the cap, and a key cut in two (which scrubbing would
+            // not recognise), go.
+            if response.ends_with('\u{FFFD}') {
+                response.pop();
+            }
+            if let Some(s) = self.secret {
+                cut_partial_key(&mut response, s.expose());
+            }
+        }
+        let response = self.scrub(response);
+        let request = match self.secret {
+            Some(s) => {
+                let text = r.request.to_string();
+                let clean = s.scrub(&text);
+                if clean == text {
+                    r.request
+                } else {
+                    serde_json::from_str(&clean).unwrap_or(Value::String(clean))
+                }
+            }
+            None => r.request,
+        };
+        let status = r
+            .status
+            .map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        let line = match &end {
+            CallEnd::Done { tokens } => format!(
+                "POST {} → {status}, first byte after {:.2} s, {tokens} tokens in {took:.2} s",
+                r.url,
+                r.first_byte.map_or(took, |d| d.as_secs_f64())
+            ),
+            CallEnd::Failed(_) => format!("POST {} → {status} after {took:.2} s", r.url),
+            CallEnd::Dropped => format!(
+                "POST {} → {status}, stopped after {took:.2} s (the attempt timed out or was cancelled)",
+                r.url
+            ),
+        };
+        self.cx
+            .report_exchange(&r.url, r.status, request, response, r.truncated);
+        self.cx.log("info", line);
+        if let CallEnd::Failed(e) = end {
+            self.cx
+                .log("info", self.scrub(format!("error: {}", e.message)));
+        }
+    }
+}
+
+/// Drops the end of `text` when it is the start of `key` (four characters or more): what
+/// scrubbing cannot find once a cap cut the key in two.
+fn cut_partial_key(text: &mut String, key: &str) {
+    if let Some(k) = (4..key.len())
+        .rev()
+        .find(|&k| key.is_char_boundary(k) && text.ends_with(&key[..k]))
+    {
+        text.truncate(text.len() - k);
+    }
+}
+
+impl Drop for CallLog<'_> {
+    fn drop(&mut self) {
+        self.report(CallEnd::Dropped);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -726,6 +840,16 @@ mod tests {
 
     fn parse(v: Value) -> Result<ChatConfig, Vec<(String, String)>> {
         ChatConfig::parse(v.as_object().unwrap(), Timeouts::default())
+    }
+
+    #[test]
+    fn a_key_cut_in_two_at_the_end_of_a_capped_body_goes() {
+        let mut t = "invalid key sk-test-sent".to_owned();
+        cut_partial_key(&mut t, "sk-test-sentinel-0123");
+        assert_eq!(t, "invalid key ");
+        let mut t = "ends in sk-".to_owned();
+        cut_partial_key(&mut t, "sk-test-sentinel-0123");
+        assert_eq!(t, "ends in sk-", "three characters say nothing");
     }
 
     #[test]

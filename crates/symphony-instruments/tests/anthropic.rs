@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use symphony_conductor::StepOutcome;
+use symphony_conductor::{RunEvent, StepOutcome};
 use symphony_instruments::ProviderLimits;
 
 fn cfg(server: &Server, extra: Value) -> Value {
@@ -295,6 +295,22 @@ async fn overloaded_529_is_retried_and_a_bad_key_is_not() {
         e.contains("Anthropic refused the credential (401: invalid x-api-key ***)")
             && e.contains("check credential `anthropic`"),
         "{e}"
+    );
+    // Both attempts are recorded, the echoed key scrubbed from the raw body.
+    let recorded: Vec<(Option<u16>, String)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::StepExchange {
+                status, response, ..
+            } => Some((*status, response.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert_eq!(recorded[1].0, Some(401));
+    assert!(
+        recorded[1].1.contains("invalid x-api-key ***"),
+        "{recorded:?}"
     );
     assert!(!all_json(&report, &events).contains(KEY));
 }

@@ -262,6 +262,22 @@ async fn a_wrong_key_is_fatal_names_the_credential_and_never_shows_the_key() {
         "{e}"
     );
     assert!(e.contains("Incorrect API key provided: ***"), "{e}");
+    // The raw error body is kept with the attempt, scrubbed like the rest.
+    let exchange = events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepExchange {
+                status, response, ..
+            } => Some((*status, response.clone())),
+            _ => None,
+        })
+        .expect("the call is recorded");
+    assert_eq!(exchange.0, Some(401));
+    assert!(
+        exchange.1.contains("Incorrect API key provided: ***."),
+        "{}",
+        exchange.1
+    );
     assert!(!all_json(&report, &events).contains(KEY));
 }
 

@@ -66,8 +66,10 @@ pub(crate) async fn chat(
         v.set_sensitive(true);
         headers.insert(HeaderName::from_static("x-api-key"), v);
     }
-    let body = serde_json::to_vec(&request_body(req)).expect("a JSON value always serializes");
-    let mut resp = post(ep, &url, headers, body).await?;
+    let body = request_body(req);
+    let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
+    ep.record.request(&url, body);
+    let mut resp = post(ep, &url, headers, bytes).await?;
     let ct = content_type(resp.headers());
     if !req.stream || !ct.contains("event-stream") {
         let bytes = read_body(resp, ep, &url).await?;

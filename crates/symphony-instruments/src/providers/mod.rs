@@ -15,6 +15,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod openai;
 
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
@@ -22,6 +23,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use symphony_conductor::{ErrorKind, StepError};
 use symphony_credentials::Secret;
+use tokio::time::Instant;
 
 use crate::Timeouts;
 
@@ -71,6 +73,90 @@ pub(crate) struct Answer {
     pub structured: Option<Value>,
 }
 
+/// What one call sent and received, for the step's `StepExchange` event and log line.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    /// Where the request went (no query string, no user name); empty when none was sent.
+    pub url: String,
+    /// The request body as sent.
+    pub request: Value,
+    /// The response's status, once its head arrived.
+    pub status: Option<u16>,
+    /// The response body as received, at most [`symphony_conductor::EXCHANGE_CAP`] bytes.
+    pub response: Vec<u8>,
+    /// True when more of the body arrived than was kept.
+    pub truncated: bool,
+    /// When the request was sent.
+    pub sent: Option<Instant>,
+    /// From sending to the first byte of the body (or of the head, for an empty body).
+    pub first_byte: Option<Duration>,
+}
+
+/// Records what a call sends and receives; the providers fill it through the [`Endpoint`].
+/// A `std` mutex: held for a copy, never across an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder(Mutex<Recorded>);
+
+impl Recorder {
+    fn with(&self, f: impl FnOnce(&mut Recorded)) {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// A request is about to be sent: what was recorded before is dropped.
+    pub(crate) fn request(&self, url: &str, body: Value) {
+        let url = match reqwest::Url::parse(url) {
+            Ok(mut u) => {
+                u.set_query(None);
+                u.set_fragment(None);
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(_) => url.to_owned(),
+        };
+        self.with(|r| {
+            *r = Recorded {
+                url,
+                request: body,
+                sent: Some(Instant::now()),
+                ..Recorded::default()
+            }
+        });
+    }
+
+    fn status(&self, status: u16) {
+        self.with(|r| r.status = Some(status));
+    }
+
+    fn body(&self, chunk: &[u8]) {
+        self.with(|r| {
+            if r.first_byte.is_none() {
+                r.first_byte = r.sent.map(|t| t.elapsed());
+            }
+            let room = symphony_conductor::EXCHANGE_CAP.saturating_sub(r.response.len());
+            if chunk.len() > room {
+                r.truncated = true;
+            }
+            r.response
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+        });
+    }
+
+    /// What was recorded; the recorder is empty after.
+    pub(crate) fn take(&self) -> Recorded {
+        let mut out = Recorded::default();
+        self.with(|r| std::mem::swap(r, &mut out));
+        if out.first_byte.is_none() && out.status.is_some() {
+            // A response with no body: its head was the first byte.
+            out.first_byte = out.sent.map(|t| t.elapsed());
+        }
+        out
+    }
+}
+
 /// Where and how to call.
 pub(crate) struct Endpoint<'a> {
     pub client: &'a reqwest::Client,
@@ -82,6 +168,8 @@ pub(crate) struct Endpoint<'a> {
     pub timeouts: Timeouts,
     /// Who answers, for messages ("the OpenAI-compatible server", "Anthropic").
     pub label: &'a str,
+    /// Where the call's request and response are recorded.
+    pub record: &'a Recorder,
 }
 
 impl Endpoint<'_> {
@@ -131,6 +219,7 @@ pub(crate) async fn post(
         Ok(Err(e)) => return Err(transport_error(ep, url, &e)),
         Ok(Ok(resp)) => resp,
     };
+    ep.record.status(resp.status().as_u16());
     if resp.status().is_success() {
         return Ok(resp);
     }
@@ -166,7 +255,12 @@ pub(crate) async fn next_chunk(
                 chain(&e)
             ),
         )),
-        Ok(Ok(chunk)) => Ok(chunk.map(|b| b.to_vec())),
+        Ok(Ok(chunk)) => {
+            if let Some(bytes) = &chunk {
+                ep.record.body(bytes);
+            }
+            Ok(chunk.map(|b| b.to_vec()))
+        }
     }
 }
 

@@ -48,8 +48,9 @@ pub(crate) async fn chat(
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
     }
-    let body = serde_json::to_vec(&body).expect("a JSON value always serializes");
-    let mut resp = post(ep, &url, headers, body).await?;
+    let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
+    ep.record.request(&url, body);
+    let mut resp = post(ep, &url, headers, bytes).await?;
     let ct = content_type(resp.headers());
     if !req.stream || !ct.contains("event-stream") {
         let bytes = read_body(resp, ep, &url).await?;
