@@ -120,6 +120,24 @@ refused=$(invoke "'openMelody', { path: '../../etc/passwd' }")
 echo "$refused" | field 'v["value"]["err"]["message"]' | grep -q '`..` is not allowed' || fail "a path out of the project was not refused: $refused"
 echo "app-smoke: projectInfo, listMelodies, openMelody and a refused path answered through the real window"
 
+# The board's commands through the same IPC: a run, its history line, its log, a comparison.
+melody=$(echo "$doc" | field 'json.dumps(v["value"]["ok"]["melody"])')
+started=$(invoke "'startRun', { melody: $melody, inputs: {} }")
+run_id=$(echo "$started" | field 'v["value"]["ok"]["runId"]')
+[ -n "$run_id" ] || fail "startRun: $started"
+status=""
+for _ in $(seq 150); do
+  status=$(invoke "'listRuns', { melodyId: 'idea-to-code' }" | field 'v["value"]["ok"][0]["status"] if v["value"].get("ok") else "error"')
+  [ "$status" = "succeeded" ] && break
+  sleep 0.2
+done
+[ "$status" = "succeeded" ] || fail "listRuns did not show the run succeeded (last: $status)"
+opened=$(invoke "'openRun', { runId: '$run_id' }")
+[ "$(echo "$opened" | field 'v["value"]["ok"]["events"][-1]["type"]')" = "runFinished" ] || fail "openRun: ${opened:0:300}"
+compared=$(invoke "'compareRuns', { a: '$run_id', b: '$run_id' }")
+[ "$(echo "$compared" | field 'all(s["sameOutput"] for s in v["value"]["ok"])')" = "True" ] || fail "compareRuns: ${compared:0:300}"
+echo "app-smoke: startRun, listRuns, openRun and compareRuns answered through the real window ($run_id)"
+
 # "Connect to a conductor": a `symphony serve` over another project, reached from the window's
 # webview over loopback HTTP and WebSocket (the CSP and serve's CORS for the app's origin allow
 # it), driven through the dialog as a person would.

@@ -24,8 +24,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use symphony_host::wire::{
-    Done, ErrorBody, ExportedMelody, MelodyDocument, MelodyEntry, Permissions, ProjectInfo,
-    RunStarted, StartRunArgs, StepTypeInfo, Trusted,
+    Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyDocument, MelodyEntry, Permissions,
+    PinInfo, ProjectInfo, RunEntry, RunFileContent, RunRecord, RunStarted, StartRunArgs,
+    StepComparison, StepTypeInfo, Trusted,
 };
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use symphony_melody::Problem;
@@ -186,6 +187,74 @@ async fn stopRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
     host.stop_run(&run_id).map_err(wire)
 }
 
+/// `listRuns`
+#[tauri::command(rename_all = "camelCase")]
+async fn listRuns(
+    host: State<'_, Host>,
+    melody_id: Option<String>,
+    limit: Option<u32>,
+) -> Answer<Vec<RunEntry>> {
+    host.list_runs(melody_id.as_deref(), limit)
+        .await
+        .map_err(wire)
+}
+
+/// `openRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn openRun(
+    host: State<'_, Host>,
+    run_id: String,
+    after_seq: Option<i64>,
+) -> Answer<RunRecord> {
+    host.open_run(&run_id, after_seq).await.map_err(wire)
+}
+
+/// `runFile`
+#[tauri::command(rename_all = "camelCase")]
+async fn runFile(host: State<'_, Host>, run_id: String, path: String) -> Answer<RunFileContent> {
+    host.run_file(&run_id, &path).await.map_err(wire)
+}
+
+/// `forkRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn forkRun(
+    host: State<'_, Host>,
+    run_id: String,
+    from_step: String,
+    fresh: Option<bool>,
+    inputs: Option<Map<String, Value>>,
+    melody: Option<Value>,
+    output: Option<Map<String, Value>>,
+) -> Answer<RunStarted> {
+    let args = ForkRunArgs {
+        run_id,
+        from_step,
+        fresh,
+        inputs,
+        melody,
+        output,
+    };
+    host.fork_run(args).await.map_err(wire)
+}
+
+/// `pinStep`
+#[tauri::command(rename_all = "camelCase")]
+async fn pinStep(host: State<'_, Host>, run_id: String, step: String) -> Answer<PinInfo> {
+    host.pin_step(&run_id, &step).await.map_err(wire)
+}
+
+/// `unpinStep`
+#[tauri::command(rename_all = "camelCase")]
+async fn unpinStep(host: State<'_, Host>, melody_id: String, step: String) -> Answer<Done> {
+    host.unpin_step(&melody_id, &step).await.map_err(wire)
+}
+
+/// `compareRuns`
+#[tauri::command]
+async fn compareRuns(host: State<'_, Host>, a: String, b: String) -> Answer<Vec<StepComparison>> {
+    host.compare_runs(&a, &b).await.map_err(wire)
+}
+
 /// The project folder: `--project DIR`, else the nearest folder with `melodies/` above the
 /// current folder or the executable, else the current folder.
 fn project_root() -> PathBuf {
@@ -251,6 +320,13 @@ fn main() {
             pauseRun,
             resumeRun,
             stopRun,
+            listRuns,
+            openRun,
+            runFile,
+            forkRun,
+            pinStep,
+            unpinStep,
+            compareRuns,
             pickMelodyToOpen,
             pickMelodySaveLocation,
         ])
