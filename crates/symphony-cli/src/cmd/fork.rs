@@ -116,6 +116,7 @@ pub async fn run(args: Args, store: Store) -> Outcome {
             melody.steps.len() - given.len(),
         );
     }
+    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
     let options = RunOptions {
@@ -128,7 +129,7 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: false,
         fresh_steps,
-        history: Default::default(),
+        history,
     };
     let recorder = begin_record(&store, &prepared, &options, Some((&args.run, &args.from))).await?;
     play(

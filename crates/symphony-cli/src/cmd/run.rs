@@ -141,6 +141,7 @@ pub async fn run(args: Args) -> Outcome {
     let pinned = pinned_outputs(&store, &melody, &args.again).await?;
     let conductor = Conductor::new(registry);
     // `load_melody` validated it against this same registry: compile it without a second pass.
+    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let prepared = conductor.prepare_checked(melody);
     let options = RunOptions {
         run_id,
@@ -152,7 +153,7 @@ pub async fn run(args: Args) -> Outcome {
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: args.fresh,
         fresh_steps: args.again.iter().cloned().collect(),
-        history: Default::default(),
+        history,
     };
     let recorder = begin_record(&store, &prepared, &options, None).await?;
     play(

@@ -124,6 +124,7 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
     let source = format!("run {} (its melody as it was run)", args.run);
     let melody = symphony_melody::load_and_validate(&resumable.melody_bytes, &source, &registry)
         .map_err(Failure::problems)?;
+    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
     let options = RunOptions {
@@ -144,7 +145,7 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
             .flatten()
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect(),
-        history: Default::default(),
+        history,
     };
     if !args.json {
         errln!(
