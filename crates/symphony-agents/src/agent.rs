@@ -20,7 +20,7 @@ use symphony_melody::{
 
 use crate::capture::{self, Baseline};
 use crate::preset::{self, ArgvInput, Autonomy, Preset, PromptVia};
-use crate::process::{self, scrub, Spec, Stopped};
+use crate::process::{self, scrub, Spec, Stopped, Stream};
 
 /// The default SIGTERM-to-SIGKILL grace period.
 const DEFAULT_GRACE: Duration = Duration::from_secs(2);
@@ -57,6 +57,65 @@ struct Workdir {
     branch: Option<String>,
     /// What changes are measured against.
     baseline: Baseline,
+}
+
+/// The most lines of an agent's output (stdout and stderr together) kept in the step's log per
+/// attempt: a chatty agent prints tens of thousands; the log is for reading, the output port
+/// and the diff keep the work.
+const LOG_LINES: u32 = 2000;
+
+/// A log line longer than this many bytes is cut (a progress bar redrawn without newlines).
+const LOG_LINE_MAX: usize = 4096;
+
+/// Turns the agent's output (whole lines, already scrubbed) into the step's log lines: at most
+/// [`LOG_LINES`] per attempt, then one `info` line saying how many were left out, also when the
+/// attempt is dropped (timeout, cancel).
+struct LineLog<'a> {
+    cx: &'a StepContext,
+    kept: u32,
+    left_out: u32,
+}
+
+impl LineLog<'_> {
+    fn push(&mut self, stream: Stream, text: &str) {
+        let name = match stream {
+            Stream::Out => "stdout",
+            Stream::Err => "stderr",
+        };
+        for line in text.split_terminator('\n') {
+            if self.kept >= LOG_LINES {
+                self.left_out += 1;
+                continue;
+            }
+            self.kept += 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let line = if line.len() > LOG_LINE_MAX {
+                let mut cut = LOG_LINE_MAX;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                format!("{}… [{} more bytes]", &line[..cut], line.len() - cut)
+            } else {
+                line.to_owned()
+            };
+            self.cx.log(name, line);
+        }
+    }
+}
+
+impl Drop for LineLog<'_> {
+    fn drop(&mut self) {
+        if self.left_out > 0 {
+            self.cx.log(
+                "info",
+                format!(
+                    "{} more line{} of output left out of the log (it keeps the first {LOG_LINES} of each attempt)",
+                    self.left_out,
+                    if self.left_out == 1 { "" } else { "s" }
+                ),
+            );
+        }
+    }
 }
 
 fn config_error(message: impl Into<String>) -> StepError {
@@ -260,6 +319,14 @@ impl Agent {
             "starting the agent"
         );
 
+        // Stdout is shown as progress unless it is a JSON result, not text for people; every
+        // line of both streams goes to the step's log.
+        let stream_stdout = !preset.json_result();
+        let mut log = LineLog {
+            cx,
+            kept: 0,
+            left_out: 0,
+        };
         let finished = process::run(
             Spec {
                 argv: &argv,
@@ -268,13 +335,18 @@ impl Agent {
                 stdin: (via == PromptVia::Stdin).then_some(prompt.as_str()),
                 grace,
                 secret,
-                stream_stdout: !preset.json_result(),
             },
             &cx.cancel,
-            |text| cx.progress(text, 0),
+            |stream, text| {
+                if stream == Stream::Err || stream_stdout {
+                    cx.progress(text, 0);
+                }
+                log.push(stream, text);
+            },
         )
-        .await
-        .map_err(|stopped| match stopped {
+        .await;
+        drop(log);
+        let finished = finished.map_err(|stopped| match stopped {
             Stopped::Cancelled => StepError::fatal(
                 ErrorKind::Cancelled,
                 "cancelled; the agent and everything it started were stopped",

@@ -108,8 +108,6 @@ pub struct Spec<'a> {
     pub grace: Duration,
     /// Hidden from everything streamed or kept.
     pub secret: Option<&'a Secret>,
-    /// Report stdout as progress (off when stdout is a JSON result, not text for people).
-    pub stream_stdout: bool,
 }
 
 /// What a finished child left.
@@ -133,18 +131,19 @@ pub enum Stopped {
 }
 
 /// Which stream a chunk came from.
-#[derive(Clone, Copy)]
-enum Stream {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// The child's stdout.
     Out,
+    /// The child's stderr.
     Err,
 }
 
-/// Collects the child's streams: reports complete lines as they come (so a secret, which
-/// holds no newline, is never split between two reports and always scrubbed), keeps stdout
-/// and the tail of stderr.
-struct Collector<'a, F: FnMut(&str)> {
+/// Collects the child's streams: reports complete lines as they come, with the stream they
+/// came from (so a secret, which holds no newline, is never split between two reports and
+/// always scrubbed), keeps stdout and the tail of stderr.
+struct Collector<'a, F: FnMut(Stream, &str)> {
     secret: Option<&'a Secret>,
-    stream_stdout: bool,
     report: F,
     pending: [Vec<u8>; 2],
     stdout: Vec<u8>,
@@ -152,7 +151,7 @@ struct Collector<'a, F: FnMut(&str)> {
     stderr_tail: Vec<u8>,
 }
 
-impl<'a, F: FnMut(&str)> Collector<'a, F> {
+impl<'a, F: FnMut(Stream, &str)> Collector<'a, F> {
     fn push(&mut self, stream: Stream, bytes: &[u8]) {
         match stream {
             Stream::Out => {
@@ -190,22 +189,20 @@ impl<'a, F: FnMut(&str)> Collector<'a, F> {
         };
         if upto > 0 {
             let chunk: Vec<u8> = pending.drain(..upto).collect();
-            if self.stream_stdout || matches!(stream, Stream::Err) {
-                self.emit(&chunk);
-            }
+            self.emit(stream, &chunk);
         }
     }
 
-    fn emit(&mut self, bytes: &[u8]) {
+    fn emit(&mut self, stream: Stream, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        (self.report)(&scrub(self.secret, &text));
+        (self.report)(stream, &scrub(self.secret, &text));
     }
 
     fn finish(mut self) -> (String, String) {
-        for i in 0..2 {
-            let rest = std::mem::take(&mut self.pending[i]);
-            if !rest.is_empty() && (i == Stream::Err as usize || self.stream_stdout) {
-                self.emit(&rest);
+        for stream in [Stream::Out, Stream::Err] {
+            let rest = std::mem::take(&mut self.pending[stream as usize]);
+            if !rest.is_empty() {
+                self.emit(stream, &rest);
             }
         }
         let mut stdout = scrub(self.secret, &String::from_utf8_lossy(&self.stdout));
@@ -290,12 +287,13 @@ pub fn tail(text: &str, max: usize) -> String {
     format!("…{}", &text[start..])
 }
 
-/// Runs the child to its end, streaming its output through `report`. Stops the whole group
-/// when `cancel` fires or when the returned future is dropped.
+/// Runs the child to its end, streaming its output through `report` (whole lines, scrubbed,
+/// with the stream they came from). Stops the whole group when `cancel` fires or when the
+/// returned future is dropped.
 pub async fn run(
     spec: Spec<'_>,
     cancel: &CancellationToken,
-    report: impl FnMut(&str),
+    report: impl FnMut(Stream, &str),
 ) -> Result<Finished, Stopped> {
     let (program, args) = spec
         .argv
@@ -340,7 +338,7 @@ pub async fn run(
         &mut child,
         &mut guard,
         spec.grace,
-        (spec.secret, spec.stream_stdout),
+        spec.secret,
         cancel,
         report,
         write,
@@ -352,16 +350,15 @@ async fn drive(
     child: &mut Child,
     guard: &mut GroupGuard,
     grace: Duration,
-    (secret, stream_stdout): (Option<&Secret>, bool),
+    secret: Option<&Secret>,
     cancel: &CancellationToken,
-    report: impl FnMut(&str),
+    report: impl FnMut(Stream, &str),
     write_stdin: impl std::future::Future<Output = ()>,
 ) -> Result<Finished, Stopped> {
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let mut collector = Collector {
         secret,
-        stream_stdout,
         report,
         pending: [Vec::new(), Vec::new()],
         stdout: Vec::new(),
@@ -434,8 +431,7 @@ mod tests {
         let mut reports = Vec::new();
         let mut c = Collector {
             secret,
-            stream_stdout: true,
-            report: |t: &str| reports.push(t.to_owned()),
+            report: |_: Stream, t: &str| reports.push(t.to_owned()),
             pending: [Vec::new(), Vec::new()],
             stdout: Vec::new(),
             stdout_cut: false,

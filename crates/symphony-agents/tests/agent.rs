@@ -81,6 +81,10 @@ case "$FAKE_MODE" in
     printf '{"type":"result","subtype":"success","is_error":%s,"result":"All done: made.txt","total_cost_usd":0.0421,"usage":{"input_tokens":12,"cache_creation_input_tokens":100,"cache_read_input_tokens":1000,"output_tokens":345}}\n' "${FAKE_IS_ERROR:-false}"
     [ -z "$FAKE_IS_ERROR" ]
     ;;
+  chatty)
+    for i in $(seq 1 2400); do echo "line $i"; done
+    echo "a warning" >&2
+    ;;
   fail)
     echo "partial answer"
     echo "error: the model said no: quota exceeded" >&2
@@ -243,6 +247,19 @@ fn progress_text(events: &[EventRecord]) -> String {
         .iter()
         .filter_map(|e| match &e.event {
             RunEvent::StepProgress { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The log lines of a step: (stream, line).
+fn log_lines(events: &[EventRecord], id: &str) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::StepLog {
+                step, stream, line, ..
+            } if &**step == id => Some((stream.to_string(), line.clone())),
             _ => None,
         })
         .collect()
@@ -845,6 +862,17 @@ async fn a_credential_reaches_the_agent_and_nothing_else() {
         "{failing_note}"
     );
     assert!(progress_text(&events).contains("Bearer ***"));
+    // Each line it printed is in the step's log, scrubbed (stdout too, though this preset's
+    // stdout is a JSON result and not shown as progress).
+    let lines = log_lines(&events, "ok");
+    assert!(
+        lines.contains(&("stdout".to_owned(), "using key ***".to_owned()))
+            && lines.contains(&(
+                "stderr".to_owned(),
+                "debug: Authorization: Bearer ***".to_owned()
+            )),
+        "{lines:?}"
+    );
     // Nowhere in events, the report or the workspace.
     for e in &events {
         let text = serde_json::to_string(e).unwrap();
@@ -946,4 +974,57 @@ fn a_credential_needs_the_secrets_capability_and_a_variable() {
         text.iter().any(|p| p.contains("`files` capability")),
         "{text:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_line_the_agent_prints_is_a_log_line_of_its_stream() {
+    let f = Fixture::new();
+    let m = melody(json!([f.command_step("agent", "edit", json!({}))]));
+    let (report, events) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let lines = log_lines(&events, "agent");
+    let of = |stream: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, l)| l.as_str())
+            .collect()
+    };
+    // The two pipes are read side by side, so only the order within a stream is certain.
+    assert_eq!(of("stdout"), ["working on it", "done: make the change"]);
+    assert_eq!(of("stderr"), ["progress on stderr"]);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatty_agent_logs_its_first_2000_lines_and_counts_the_rest() {
+    let f = Fixture::new();
+    let m = melody(json!([f.command_step("agent", "chatty", json!({}))]));
+    let (report, events) = play(m, options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    let lines = log_lines(&events, "agent");
+    assert_eq!(lines.len(), 2001);
+    let stdout: Vec<&str> = lines
+        .iter()
+        .filter(|(s, _)| s == "stdout")
+        .map(|(_, l)| l.as_str())
+        .collect();
+    // The stdout lines kept are the first ones, in order.
+    assert_eq!(stdout[0], "line 1");
+    assert!(stdout
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == format!("line {}", i + 1)));
+    let (stream, last) = lines.last().unwrap();
+    assert_eq!(stream, "info");
+    // 2400 stdout lines and one stderr line, 2000 kept.
+    assert_eq!(
+        last,
+        "401 more lines of output left out of the log (it keeps the first 2000 of each attempt)"
+    );
+    // The output port still has every line.
+    assert!(outputs(&f, "agent")["output"]
+        .as_str()
+        .unwrap()
+        .ends_with("line 2400\n"));
 }
