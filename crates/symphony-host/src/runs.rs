@@ -265,6 +265,20 @@ impl Host {
             .expect("the runs lock is never poisoned: nothing panics under it")
             .remove(&run_id);
         self.send(&run_id, &mut batch);
+        // The store keeps the newest runs only (`symphony runs retention`), as after a CLI run:
+        // it never grows without bound because runs were played from the app.
+        if let Ok(store) = self.store().await {
+            match store.apply_retention().await {
+                Ok(pruned) if pruned.runs > 0 => {
+                    tracing::info!(
+                        "the run store removed {} older runs (retention)",
+                        pruned.runs
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("the run store's retention could not be applied: {e}"),
+            }
+        }
     }
 
     /// Sends what the batch holds, if anything.

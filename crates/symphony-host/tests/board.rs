@@ -634,3 +634,36 @@ async fn run_files_of_a_workspace_outside_the_project_are_refused() {
         assert!(e.is_client_error());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_played_from_the_app_honour_the_stores_retention() {
+    let mut f = fixture();
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    store.set_keep_runs(2).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(play(&mut f, "startRun", json!({"melody": melody()})).await);
+        // Start times are kept in milliseconds: keep the three apart, so "newest" is clear.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Retention runs just after the last batch is sent: wait for it to take effect.
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        let runs = f.host.call("listRuns", json!({})).await.unwrap();
+        listed = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        if listed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        listed,
+        vec![ids[2].clone(), ids[1].clone()],
+        "the newest two runs are kept"
+    );
+}
