@@ -111,6 +111,13 @@ async function run(page, server, model) {
   check(output.includes("w50"), `the debugger shows the whole output: …${JSON.stringify(output.slice(-30))}`);
   const sent = model.requests.find((r) => r.messages.at(-1).content.startsWith("[slow]"));
   check(prompt.includes(sent.messages.at(-1).content.slice(0, 60)), "the prompt shown is the one the model received");
+  const log = await debug.getByLabel("step log lines").textContent();
+  check(/POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions → 200/.test(log), `the step's log has the call: ${JSON.stringify(log.slice(0, 90))}`);
+  await debug.locator('section[aria-label="raw exchanges"] .dbg-toggle').click();
+  const raw = await debug.getByLabel("raw response").first().textContent();
+  check(raw.includes("data: ") && raw.includes("w50") && raw.includes("[DONE]"), "the raw response is the SSE stream as received");
+  const request = await debug.locator('section[aria-label="raw exchanges"]').textContent();
+  check(request.includes("loopback-model") && !/authorization|bearer/i.test(request), "the raw request shows the body sent (the model), and no credential header");
   await page.screenshot({ path: path.join(outDir, "e2e-board-debugger.png") });
   const calls = model.requests.length;
 
