@@ -187,6 +187,12 @@ async fn stopRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
     host.stop_run(&run_id).map_err(wire)
 }
 
+/// `continueRun`
+#[tauri::command(rename_all = "camelCase")]
+async fn continueRun(host: State<'_, Host>, run_id: String) -> Answer<RunStarted> {
+    host.continue_run(&run_id).await.map_err(wire)
+}
+
 /// `listRuns`
 #[tauri::command(rename_all = "camelCase")]
 async fn listRuns(
@@ -320,6 +326,7 @@ fn main() {
             pauseRun,
             resumeRun,
             stopRun,
+            continueRun,
             listRuns,
             openRun,
             runFile,

@@ -139,4 +139,31 @@ async function run(page, server, model) {
   check(history.length === 2, `the history lists both runs: ${history.map((h) => h.id).join(", ")}`);
   check(history.some((h) => h.text.includes("fork of") && (!parentId || h.text.includes(parentId))), "the new run is listed as a fork of the first");
   await page.screenshot({ path: path.join(outDir, "e2e-board-history.png") });
+
+  // Compare the two runs step by step.
+  const [newer, older] = history.map((h) => h.id);
+  await page.getByLabel(`Compare as A: ${older}`).check();
+  await page.getByLabel(`Compare as B: ${newer}`).check();
+  await page.locator('[data-testid="board-dock"]').getByRole("button", { name: "Compare", exact: true }).click();
+  await page.waitForSelector('[data-testid="compare"] .compare-row');
+  const compared = await page.$$eval(".compare-row", (els) => els.map((e) => e.getAttribute("data-step")).sort());
+  check(JSON.stringify(compared) === JSON.stringify(["draft", "final", "outline", "title"]), `the comparison has a row per step: ${compared.join(", ")}`);
+
+  // Replay the first run and scrub back to a moment when the draft was streaming.
+  await page.getByRole("tab", { name: "History" }).click();
+  await page.locator(`.history-row[data-run="${older}"]`).click();
+  await page.waitForFunction((id) => document.querySelector("[data-run-id]")?.getAttribute("data-run-id") === id, older);
+  check((await stateOf(page, "final")) === "succeeded", "the stored run opens at its end: final succeeded");
+  await page.locator('[data-testid="scrub"]').evaluate((el) => {
+    const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+    set.call(el, "2000");
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  await page.waitForFunction(() => document.querySelector('.step-node[data-step="draft"]')?.getAttribute("data-state") === "running", null, { timeout: 5000 });
+  check(true, "scrubbed to 2.0 s, the replay shows the draft running");
+  check((await stateOf(page, "final")) === "idle", "and final not started yet");
+  await page.screenshot({ path: path.join(outDir, "e2e-board-replay.png") });
+  await page.locator('[data-testid="scrub-end"]').click();
+  await page.waitForFunction(() => document.querySelector('.step-node[data-step="final"]')?.getAttribute("data-state") === "succeeded");
+  check(true, "End brings the replay back to the run's end");
 }

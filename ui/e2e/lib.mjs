@@ -12,7 +12,7 @@ export const repoDir = path.resolve(uiDir, "..");
 export const outDir = path.join(uiDir, "e2e", "out");
 fs.mkdirSync(outDir, { recursive: true });
 
-const symphony = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug", "symphony");
+export const symphonyBin = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug", "symphony");
 
 /**
  * Starts the real `symphony serve` over a fresh project holding a copy of melodies/.
@@ -20,13 +20,13 @@ const symphony = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug
  * (or point SYMPHONY_BIN at a built binary).
  */
 export async function startServer() {
-  if (!fs.existsSync(symphony)) {
-    throw new Error(`${symphony} is not built: run \`cargo build -p symphony-cli\` first (or set SYMPHONY_BIN)`);
+  if (!fs.existsSync(symphonyBin)) {
+    throw new Error(`${symphonyBin} is not built: run \`cargo build -p symphony-cli\` first (or set SYMPHONY_BIN)`);
   }
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "symphony-e2e-"));
   fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
   const token = `t${Math.random().toString(36).slice(2)}`;
-  const [cmd, args] = [symphony, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
+  const [cmd, args] = [symphonyBin, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));

@@ -6,6 +6,7 @@ import { mouseScenario } from "./mouse.e2e.mjs";
 import { boxSelectScenario, groupScenario, problemsScenario } from "./canvas.e2e.mjs";
 import { trustScenario } from "./trust.e2e.mjs";
 import { boardScenario } from "./board.e2e.mjs";
+import { headlessScenario } from "./headless.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
@@ -15,6 +16,7 @@ const scenarios = [
   ["import SuperOptiX, permissions, trust before running commands", trustScenario],
   ["a group moves the steps inside it, one undo", groupScenario],
   ["the board: live states, a warning on the slow step, debugger, fork", boardScenario],
+  ["a headless run followed on the board, killed, resumed from the app", headlessScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

@@ -201,6 +201,10 @@ impl Host {
                 let a: wire::RunIdArgs = parse_args(command, args)?;
                 ok(self.stop_run(&a.run_id)?)
             }
+            "continueRun" => {
+                let a: wire::RunIdArgs = parse_args(command, args)?;
+                ok(self.continue_run(&a.run_id).await?)
+            }
             "listRuns" => {
                 let a: wire::ListRunsArgs = parse_args(command, args)?;
                 ok(self.list_runs(a.melody_id.as_deref(), a.limit).await?)

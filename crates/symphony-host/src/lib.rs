@@ -26,6 +26,7 @@ mod host;
 pub mod melodies;
 pub mod project;
 pub mod registry;
+pub mod resume;
 pub mod run_files;
 pub mod runs;
 pub mod trust;

@@ -153,7 +153,7 @@ impl Host {
             .insert(run_id.clone(), control.clone());
         tokio::spawn(
             self.clone()
-                .follow(run_id.clone(), events, control, finished, recorder),
+                .follow(run_id.clone(), events, control, finished, recorder, 0),
         );
         Ok(RunStarted { run_id })
     }
@@ -212,14 +212,23 @@ impl Host {
     /// The batch holding `runFinished` is sent only once the store holds the whole run and the
     /// run is no longer live, so a board that sees the end and reads the history finds it
     /// there, ended.
-    async fn follow(
+    ///
+    /// `shift_ms` is added to the times the UI is sent (not to what the store records, which
+    /// counts each session from its start): a continued run's events then follow its earlier
+    /// sessions' on the board, as `openRun` shows them.
+    pub(crate) async fn follow(
         self,
         run_id: String,
         mut events: EventStream,
         control: RunControl,
         mut finished: JoinHandle<RunReport>,
         recorder: Recorder,
+        shift_ms: u64,
     ) {
+        let shifted = |mut record: EventRecord| {
+            record.at_ms += shift_ms;
+            record
+        };
         let mut batch: Vec<EventRecord> = Vec::new();
         let mut tick = tokio::time::interval(BATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,7 +240,7 @@ impl Host {
                 record = events.recv(), if open => match record {
                     Some(record) => {
                         recorder.record(&record);
-                        batch.push(record);
+                        batch.push(shifted(record));
                     }
                     None => open = false,
                 },
@@ -251,7 +260,7 @@ impl Host {
         // The scheduler sent its last event before returning; what is still queued is read now.
         while let Some(record) = events.try_recv() {
             recorder.record(&record);
-            batch.push(record);
+            batch.push(shifted(record));
         }
         if let Err(e) = joined {
             tracing::error!("run {run_id}: the scheduler stopped unexpectedly: {e}");

@@ -219,7 +219,7 @@ pub struct StartRunArgs {
     pub inputs: Map<String, Value>,
 }
 
-/// The arguments of `pauseRun`, `resumeRun` and `stopRun`.
+/// The arguments of `pauseRun`, `resumeRun`, `stopRun` and `continueRun`.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunIdArgs {

@@ -667,3 +667,146 @@ async fn runs_played_from_the_app_honour_the_stores_retention() {
         "the newest two runs are kept"
     );
 }
+
+/// Records run `id` of [`melody`] as the app would, with `idea` finished, and stops there, as
+/// if the app had been killed: the store holds it as running, with no process playing it.
+async fn interrupted(f: &Fixture, id: &str, workspace: &std::path::Path) {
+    use std::sync::Arc;
+    use symphony_conductor::{EventRecord, OutputOrigin, Outputs, RunEvent};
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    let melody = symphony_melody::load(melody().to_string().as_bytes(), "test").unwrap();
+    let recorder = store
+        .begin(symphony_store::NewRun {
+            id,
+            melody_bytes: &symphony_melody::to_bytes(&melody),
+            melody_id: "board",
+            melody_name: "Board test",
+            inputs: json!({"goal": "a notes app"}).as_object().unwrap(),
+            options: json!({"seed": 7, "host": "app"}),
+            workspace: Some(workspace),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let at = |at_ms, event| EventRecord { at_ms, event };
+    let outputs = Outputs(
+        json!({"output": "Build a notes app"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    for record in [
+        at(
+            0,
+            RunEvent::RunStarted {
+                run_id: id.into(),
+                melody_id: "board".into(),
+                steps: 3,
+                max_parallel: 4,
+                offline: true,
+            },
+        ),
+        at(
+            1,
+            RunEvent::StepOutput {
+                step: "idea".into(),
+                outputs: Arc::new(outputs),
+            },
+        ),
+        at(
+            1,
+            RunEvent::StepSucceeded {
+                step: "idea".into(),
+                elapsed_ms: 1,
+                attempts: 1,
+                usage: None,
+                origin: OutputOrigin::Played,
+                cache_key: None,
+            },
+        ),
+    ] {
+        recorder.record(&record);
+    }
+    recorder.finish().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_is_continued_with_its_finished_steps_kept() {
+    let mut f = fixture();
+    let workspace = f.project.path().join("runs/board-interrupted");
+    interrupted(&f, "board-interrupted", &workspace).await;
+    let listed = f.host.call("listRuns", json!({})).await.unwrap();
+    assert_eq!(listed[0]["status"], "running");
+    assert_eq!(listed[0]["live"], false, "interrupted: no process plays it");
+
+    let answer = f
+        .host
+        .call("continueRun", json!({"runId": "board-interrupted"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["runId"], "board-interrupted");
+    let seen = events_until(&mut f.events, |e| {
+        matches!(e, HostEvent::RunEvents(p) if p.run_id == "board-interrupted" && p.events.iter().any(|r| kind(r) == "runFinished"))
+    })
+    .await;
+    let first_live = seen
+        .iter()
+        .filter_map(|e| match e {
+            HostEvent::RunEvents(p) if p.run_id == "board-interrupted" => p.events.first(),
+            _ => None,
+        })
+        .map(|r| r.at_ms)
+        .next();
+    assert!(
+        first_live >= Some(1),
+        "the new session's live events follow the first session's on the board's clock: {first_live:?}"
+    );
+    let record = open(&f, "board-interrupted").await;
+    assert_eq!(record["run"]["status"], "succeeded");
+    // The log goes on: the first session's `idea` (played), then this session's (given).
+    let idea: Vec<String> = origins(&record)
+        .into_iter()
+        .filter(|(s, _)| s == "idea")
+        .map(|(_, o)| o)
+        .collect();
+    assert_eq!(
+        idea,
+        ["played", "given"],
+        "the finished step is kept, not played again"
+    );
+    assert_eq!(origin(&record, "draft"), "played");
+    assert_eq!(origin(&record, "save"), "played");
+    assert!(
+        workspace.join("files/out.md").is_file(),
+        "the rest played into its workspace"
+    );
+    let again = error_of(
+        &f.host,
+        "continueRun",
+        json!({"runId": "board-interrupted"}),
+    )
+    .await;
+    assert!(
+        again.to_string().contains("succeeded"),
+        "a finished run is not continued: {again}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_recorded_outside_the_project_is_not_continued_here() {
+    let f = fixture();
+    let elsewhere = tempfile::tempdir().unwrap();
+    interrupted(&f, "board-elsewhere", elsewhere.path()).await;
+    let message = error_of(&f.host, "continueRun", json!({"runId": "board-elsewhere"}))
+        .await
+        .to_string();
+    assert!(
+        message.contains("outside") || message.contains("project"),
+        "{message}"
+    );
+    let listed = f.host.call("listRuns", json!({})).await.unwrap();
+    assert_eq!(
+        listed[0]["status"], "running",
+        "a refused continue leaves the run as it was"
+    );
+}

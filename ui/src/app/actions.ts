@@ -40,11 +40,32 @@ export async function startup(): Promise<void> {
     return;
   }
   b.onRunEvents(({ runId, events }) => receiveRunEvents(runId, events));
+  void noticeInterruptedRuns();
   b.onFileChanged(({ path, hash }) => void fileChanged(path, hash));
   startValidation();
 }
 
 // ----- Runs -----
+
+/**
+ * On startup: runs the store holds as running that nothing here plays were interrupted (the app
+ * or the machine stopped mid-run), unless another process plays them into a shared store. Say
+ * so once; the welcome view lists them with a Resume button.
+ */
+async function noticeInterruptedRuns(): Promise<void> {
+  try {
+    const runs = await api().listRuns(undefined, 50);
+    const stopped = runs.filter((r) => r.status === "running" && !r.live);
+    if (stopped.length === 0) return;
+    useApp.getState().notify(
+      stopped.length === 1
+        ? `Run ${stopped[0]!.id} did not finish (interrupted, or another process plays it): resume it from Latest runs.`
+        : `${stopped.length} runs did not finish (interrupted, or another process plays them): resume them from Latest runs.`,
+    );
+  } catch {
+    // The history is advisory here; the welcome view says if the store cannot be read.
+  }
+}
 
 /** Events for runs whose id `startRun` has not returned yet (the first batch can beat the reply). */
 const early = new Map<string, EventRecord[]>();
@@ -53,67 +74,6 @@ function receiveRunEvents(runId: string, events: EventRecord[]) {
   const run = useRun.getState();
   if (run.runId === runId && run.source === "live") run.apply(events);
   else if (run.phase === "starting") early.set(runId, [...(early.get(runId) ?? []), ...events]);
-}
-
-/** Starts following a run this backend just started (a fork from the board, a rerun). */
-export function followNewRun(runId: string): void {
-  useRun.getState().begin();
-  useRun.getState().started(runId);
-  const buffered = early.get(runId);
-  early.clear();
-  if (buffered) useRun.getState().apply(buffered);
-}
-
-/** Call before asking the backend to start a run, so its first events are kept. */
-export function expectNewRun(): void {
-  useRun.getState().begin();
-  early.clear();
-}
-
-/** How often the board asks the store for news of a run another process is playing. */
-const FOLLOW_EVERY_MS = 500;
-let following: ReturnType<typeof setTimeout> | null = null;
-
-/**
- * Opens a stored run on the board, with the melody it played on the canvas. A run this backend
- * is playing goes on live through `run-events`; a run another process is playing into the same
- * store (a headless `symphony run` watched through `symphony serve`) is followed by asking for
- * the events after the last one seen, until it ends.
- */
-export async function openStoredRun(runId: string): Promise<void> {
-  if (following) clearTimeout(following);
-  following = null;
-  try {
-    const record = await api().openRun(runId);
-    const doc = useDoc.getState();
-    const sameMelody = doc.melody?.melody.id === record.melody.melody.id;
-    if (!sameMelody) {
-      if (!(await guardUnsaved("Open this run's melody"))) return;
-      // The melody as it was run, which may differ from any file now: not tied to a path.
-      useDoc.getState().load(record.melody, "", "");
-      useApp.getState().setView("editor");
-    }
-    useRun.getState().openRecord(record, record.run.live);
-    if (!record.run.live && record.run.status === "running") follow(runId, record.lastSeq);
-  } catch (e) {
-    useApp.getState().notify(`Could not open run ${runId}: ${errorMessage(e)}`, "error");
-  }
-}
-
-function follow(runId: string, afterSeq: number) {
-  following = setTimeout(async () => {
-    following = null;
-    if (useRun.getState().runId !== runId) return;
-    try {
-      const next = await api().openRun(runId, afterSeq);
-      if (useRun.getState().runId !== runId) return;
-      useRun.getState().apply(next.events);
-      const ended = next.events.some((e) => e.type === "runFinished") || next.run.status !== "running";
-      if (!ended) follow(runId, next.lastSeq);
-    } catch (e) {
-      useApp.getState().notify(`Stopped following run ${runId}: ${errorMessage(e)}`, "error");
-    }
-  }, FOLLOW_EVERY_MS);
 }
 
 // ----- Conductors -----

@@ -42,6 +42,8 @@ export interface Backend {
   pauseRun(runId: string): Promise<void>;
   resumeRun(runId: string): Promise<void>;
   stopRun(runId: string): Promise<void>;
+  /** Plays on a run that was interrupted (its finished steps kept); its events arrive on run-events. */
+  continueRun(runId: string): Promise<{ runId: string }>;
   /** The run history, newest first; of one melody when `melodyId` is given. */
   listRuns(melodyId?: string, limit?: number): Promise<RunEntry[]>;
   /** A stored run with its whole event log (or only the events after `afterSeq`). */
@@ -92,6 +94,7 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     stopRun: async (runId) => {
       await call<Record<string, never>>("stopRun", { runId });
     },
+    continueRun: (runId) => call("continueRun", { runId }),
     listRuns: (melodyId, limit) => call("listRuns", { ...(melodyId ? { melodyId } : {}), ...(limit ? { limit } : {}) }),
     openRun: (runId, afterSeq) => call("openRun", afterSeq === undefined ? { runId } : { runId, afterSeq }),
     runFile: (runId, path) => call("runFile", { runId, path }),

@@ -4,7 +4,7 @@
  */
 import { errorMessage } from "../backend";
 import type { EventRecord, ForkRunArgs, PinInfo, RunRecord } from "../backend/types";
-import { api } from "../app/actions";
+import { api, guardUnsaved } from "../app/actions";
 import { useApp } from "../store/app";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
@@ -49,6 +49,70 @@ export async function openRun(runId: string): Promise<RunRecord | null> {
   } catch (e) {
     useApp.getState().notify(`Could not open run ${runId}: ${errorMessage(e)}`, "error");
     return null;
+  }
+}
+
+/** How often the board asks the store for news of a run another process is playing. */
+const FOLLOW_EVERY_MS = 500;
+let following: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Opens a stored run from anywhere (the welcome view's latest runs): the melody it played goes
+ * on the canvas (not tied to a file: it may differ from any file now), and the run on the
+ * board. A run this process plays goes on live; a run another process plays into the same
+ * store (a headless `symphony run` watched through `symphony serve`) is followed by asking for
+ * the events after the last one seen, until it ends.
+ */
+export async function openStoredRun(runId: string): Promise<void> {
+  if (following) clearTimeout(following);
+  following = null;
+  let melodyId: string;
+  try {
+    melodyId = (await api().openRun(runId, Number.MAX_SAFE_INTEGER)).melody.melody.id;
+  } catch (e) {
+    useApp.getState().notify(`Could not open run ${runId}: ${errorMessage(e)}`, "error");
+    return;
+  }
+  if (useDoc.getState().melody?.melody.id !== melodyId && !(await guardUnsaved("Open this run's melody"))) return;
+  const record = await openRun(runId);
+  if (!record) return;
+  if (useDoc.getState().melody?.melody.id !== record.melody.melody.id) {
+    useDoc.getState().load(record.melody, "", "");
+    useApp.getState().setView("editor");
+  } else if (useApp.getState().view !== "editor") useApp.getState().setView("editor");
+  if (!record.run.live && record.run.status === "running") follow(runId, record.lastSeq);
+}
+
+function follow(runId: string, afterSeq: number) {
+  following = setTimeout(async () => {
+    following = null;
+    if (useRun.getState().runId !== runId) return;
+    try {
+      const next = await api().openRun(runId, afterSeq);
+      if (useRun.getState().runId !== runId) return;
+      useRun.getState().apply(next.events);
+      const ended = next.events.some((e) => e.type === "runFinished") || next.run.status !== "running";
+      if (!ended) follow(runId, next.lastSeq);
+    } catch (e) {
+      useApp.getState().notify(`Stopped following run ${runId}: ${errorMessage(e)}`, "error");
+    }
+  }, FOLLOW_EVERY_MS);
+}
+
+/**
+ * Plays on a run that was interrupted (the app or the machine stopped mid-run): its finished
+ * steps are kept, the rest played, and the board follows it live from where its log stopped.
+ */
+export async function continueInterrupted(runId: string): Promise<void> {
+  try {
+    const { caught } = await catching(() => api().continueRun(runId));
+    await openStoredRun(runId);
+    const record = useRun.getState().record;
+    const late = record ? unseenEvents(record.events, caught.get(runId) ?? []) : [];
+    if (late.length) useRun.getState().apply(late);
+    useApp.getState().notify(`Resuming ${runId}: finished steps are kept, the rest plays now`);
+  } catch (e) {
+    useApp.getState().notify(`Could not resume run ${runId}: ${errorMessage(e)}`, "error");
   }
 }
 

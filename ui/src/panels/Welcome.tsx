@@ -5,7 +5,8 @@
 import { useEffect, useState } from "react";
 import { useApp } from "../store/app";
 import type { RunEntry } from "../backend/types";
-import { api, canPickFiles, createMelody, disconnectConductor, openFromDisk, openMelody, openStoredRun, remoteConductor } from "../app/actions";
+import { api, canPickFiles, createMelody, disconnectConductor, openFromDisk, openMelody, remoteConductor } from "../app/actions";
+import { continueInterrupted, openStoredRun } from "../board/actions";
 import { formatMs } from "../board/model";
 
 function RecentRuns() {
@@ -30,10 +31,14 @@ function RecentRuns() {
     <>
       <h2>Latest runs</h2>
       <ul className="run-list" data-testid="recent-runs">
-        {runs.map((r) => (
-          <li key={r.id}>
+        {runs.map((r) => {
+          // Running in the store, but no process here plays it: the app (or machine) stopped
+          // mid-run, or another process plays it into a shared store.
+          const interrupted = r.status === "running" && !r.live;
+          return (
+          <li key={r.id} className="run-item">
             <button type="button" className="run-card" data-run={r.id} onClick={() => void openStoredRun(r.id)}>
-              <span className={`badge run-${r.status}`}>{r.live ? "playing" : r.status}</span>
+              <span className={`badge run-${interrupted ? "interrupted" : r.status}`}>{r.live ? "playing" : interrupted ? "not finished" : r.status}</span>
               <strong>{r.melodyName || r.melodyId}</strong>
               <span className="muted small">{new Date(r.startedAt).toLocaleString()}</span>
               <span className="muted small">
@@ -42,8 +47,20 @@ function RecentRuns() {
                 {r.parentId ? ` · fork of ${r.parentId}${r.forkStep ? ` from ${r.forkStep}` : ""}` : ""}
               </span>
             </button>
+            {interrupted ? (
+              <button
+                type="button"
+                className="resume-run"
+                title="Play on from where it stopped: finished steps are kept (if another process is still playing this run, leave it)"
+                aria-label={`Resume ${r.id}`}
+                onClick={() => void continueInterrupted(r.id)}
+              >
+                Resume
+              </button>
+            ) : null}
           </li>
-        ))}
+          );
+        })}
       </ul>
     </>
   );

@@ -2,7 +2,7 @@
 // Regenerate: SYMPHONY_BLESS=1 cargo test -p symphony-host bindings
 
 /**
- * The arguments of `pauseRun`, `resumeRun` and `stopRun`.
+ * The arguments of `pauseRun`, `resumeRun`, `stopRun` and `continueRun`.
  */
 export type RunIdArgs = { 
 /**
