@@ -14,8 +14,9 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   const live = useRun((s) => s.source === "live" && s.scrubMs === null);
   const stored = useRun((s) => (s.source === "stored" ? s.runId : null));
   const scrubbing = useRun((s) => s.scrubMs !== null);
-  const phase = useRun((s) => (s.source === "live" ? s.latest.phase : s.phase));
-  const status = useRun((s) => s.status);
+  // The run's own phase: scrubbing a replay to a moment changes the board, not the run.
+  const phase = useRun((s) => s.latest.phase);
+  const status = useRun((s) => s.latest.status);
   const offline = useApp((s) => s.project?.offline ?? false);
   const open = useApp((s) => s.open);
   const trust = useDoc((s) => (!s.permissions ? null : s.permissions.commands.length === 0 ? "none" : s.permissions.trusted ? "trusted" : "untrusted"));
