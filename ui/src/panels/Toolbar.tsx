@@ -17,7 +17,11 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   // The run's own phase: scrubbing a replay to a moment changes the board, not the run.
   const phase = useRun((s) => s.latest.phase);
   const status = useRun((s) => s.latest.status);
-  const offline = useApp((s) => s.project?.offline ?? false);
+  // With a run on the board, whether that run calls no model (a melody may point its chat steps
+  // at a server even when no provider is configured); otherwise, whether any model is configured.
+  const runOffline = useRun((s) => (s.source !== "none" && s.log.length > 0 ? s.latest.offline : null));
+  const projectOffline = useApp((s) => s.project?.offline ?? false);
+  const offline = runOffline ?? projectOffline;
   const open = useApp((s) => s.open);
   const trust = useDoc((s) => (!s.permissions ? null : s.permissions.commands.length === 0 ? "none" : s.permissions.trusted ? "trusted" : "untrusted"));
   const active = phase === "running" || phase === "paused" || phase === "starting";
@@ -68,7 +72,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
       </div>
       <div className="tool-group run-group">
         {offline ? (
-          <span className="badge offline" title="No model is configured: instruments play offline">
+          <span className="badge offline" title={runOffline ? "This run calls no model: its instruments play offline" : "No model is configured: instruments play offline"}>
             offline
           </span>
         ) : null}
