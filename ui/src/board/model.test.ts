@@ -34,6 +34,8 @@ describe("board model", () => {
     expect(b.flows[flowKey("a", "output", "b", "input")]).toEqual({ bytes: 7, sends: 1, lastAt: 600 });
     expect(b.warnings).toEqual([{ step: "a", kind: "repeatedRetries", message: "2 attempts", advice: "add a fallback", atMs: 450 }]);
     expect(liveTotals(b)).toEqual({ tokens: 13, costUsd: 0.002, estimated: false, reused: 1 });
+    const unpriced = applyEvents(emptyBoard, LOG.map((e) => (e.type === "stepSucceeded" && e.usage ? { ...e, usage: { ...e.usage, costUsd: null } } : e)).slice(0, -1));
+    expect(liveTotals(unpriced).costUsd).toBeNull();
   });
 
   it("draws waiting, working and backing off as spans", () => {

@@ -330,31 +330,36 @@ export function waitVsWork(board: Board, now = board.atMs): Map<string, { waitin
   return out;
 }
 
-/** Sums the board's usage so far (the run's totals once it has finished). */
-export function liveTotals(board: Board): { tokens: number; costUsd: number; estimated: boolean; reused: number } {
-  if (board.totals) {
-    let reused = 0;
-    for (const s of Object.values(board.steps)) if (s.state === "cached") reused += 1;
-    return {
-      tokens: board.totals.inputTokens + board.totals.outputTokens,
-      costUsd: board.totals.costUsd,
-      estimated: board.totals.tokensEstimated,
-      reused,
-    };
-  }
+/**
+ * Sums the board's usage so far (tokens from the run's totals once it has finished). The cost
+ * is `null` when steps used tokens but none of them had a known price (a model missing from the
+ * price table, a local server): "unknown", not "$0".
+ */
+export function liveTotals(board: Board): { tokens: number; costUsd: number | null; estimated: boolean; reused: number } {
   let tokens = 0;
   let costUsd = 0;
+  let priced = false;
+  let unpriced = false;
   let estimated = false;
   let reused = 0;
   for (const s of Object.values(board.steps)) {
     if (s.usage) {
       tokens += s.usage.inputTokens + s.usage.outputTokens;
-      costUsd += s.usage.costUsd ?? 0;
+      if (s.usage.costUsd === null) unpriced = true;
+      else {
+        costUsd += s.usage.costUsd;
+        priced = true;
+      }
       estimated ||= s.usage.estimated;
     } else tokens += s.tokens;
     if (s.state === "cached") reused += 1;
   }
-  return { tokens, costUsd, estimated, reused };
+  if (board.totals) {
+    tokens = board.totals.inputTokens + board.totals.outputTokens;
+    costUsd = board.totals.costUsd;
+    estimated = board.totals.tokensEstimated;
+  }
+  return { tokens, costUsd: unpriced && !priced ? null : costUsd, estimated, reused };
 }
 
 /** A duration for people: 840 ms, 12.4 s, 3 min 05 s. */
