@@ -177,5 +177,10 @@ ${row("drag one step", results.dragNode)}
 - A drag moves nodes in the canvas state only; one undoable edit is recorded when it ends.
 - React Flow renders only the nodes and edges in view (\`onlyRenderVisibleElements\`).
 `;
-fs.writeFileSync(path.join(uiDir, "PERFORMANCE.md"), md);
+// This script owns the file's opening sections only: the sections after them (the app at idle,
+// the board under a streaming fan-out) are written by hand or by other scripts, and kept.
+const file = path.join(uiDir, "PERFORMANCE.md");
+const before = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+const rest = before.indexOf("\n## The desktop app at idle");
+fs.writeFileSync(file, rest >= 0 ? md.trimEnd() + "\n" + before.slice(rest) : md);
 console.log(md);

@@ -225,9 +225,16 @@ impl Host {
         recorder: Recorder,
         shift_ms: u64,
     ) {
-        let shifted = |mut record: EventRecord| {
+        // What the UI is sent: every event but an instrument's raw exchange, shifted. The
+        // exchanges are most of a run's bytes (a request and its whole response, per call) and
+        // only the step debugger shows them, which reads them from the store on demand; the
+        // store keeps them all.
+        let for_ui = |mut record: EventRecord| {
+            if matches!(record.event, RunEvent::StepExchange { .. }) {
+                return None;
+            }
             record.at_ms += shift_ms;
-            record
+            Some(record)
         };
         let mut batch: Vec<EventRecord> = Vec::new();
         let mut tick = tokio::time::interval(BATCH_EVERY);
@@ -240,7 +247,7 @@ impl Host {
                 record = events.recv(), if open => match record {
                     Some(record) => {
                         recorder.record(&record);
-                        batch.push(shifted(record));
+                        batch.extend(for_ui(record));
                     }
                     None => open = false,
                 },
@@ -260,7 +267,7 @@ impl Host {
         // The scheduler sent its last event before returning; what is still queued is read now.
         while let Some(record) = events.try_recv() {
             recorder.record(&record);
-            batch.push(shifted(record));
+            batch.extend(for_ui(record));
         }
         if let Err(e) = joined {
             tracing::error!("run {run_id}: the scheduler stopped unexpectedly: {e}");

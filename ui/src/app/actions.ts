@@ -70,10 +70,33 @@ async function noticeInterruptedRuns(): Promise<void> {
 /** Events for runs whose id `startRun` has not returned yet (the first batch can beat the reply). */
 const early = new Map<string, EventRecord[]>();
 
+/**
+ * Batches of the board's run not applied yet. They are applied once per animation frame: a page
+ * that falls behind (a huge melody zoomed out, a busy machine) catches up in one render with
+ * everything that arrived, instead of queueing one render per batch.
+ */
+let pending: { runId: string; events: EventRecord[] } | null = null;
+let frame = 0;
+
+function flushRunEvents() {
+  frame = 0;
+  const batch = pending;
+  pending = null;
+  const run = useRun.getState();
+  if (batch && run.runId === batch.runId && run.source === "live") run.apply(batch.events);
+}
+
 function receiveRunEvents(runId: string, events: EventRecord[]) {
   const run = useRun.getState();
-  if (run.runId === runId && run.source === "live") run.apply(events);
-  else if (run.phase === "starting") early.set(runId, [...(early.get(runId) ?? []), ...events]);
+  if (run.runId === runId && run.source === "live") {
+    if (!pending || pending.runId !== runId) pending = { runId, events: [] };
+    for (const e of events) pending.events.push(e);
+    frame ||= requestAnimationFrame(flushRunEvents);
+  } else if (run.phase === "starting") {
+    const list = early.get(runId);
+    if (list) for (const e of events) list.push(e);
+    else early.set(runId, [...events]);
+  }
 }
 
 // ----- Conductors -----

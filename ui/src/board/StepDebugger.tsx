@@ -88,8 +88,8 @@ function DebuggerFor({ step }: { step: string }) {
       <Section title="Log" count={story.log.length} label="step log">
         <Log lines={story.log} />
       </Section>
-      <Section title="Raw" count={story.exchanges.length} label="raw exchanges" defaultOpen={false}>
-        <Raw exchanges={story.exchanges} />
+      <Section title="Raw" count={story.exchanges.length || undefined} label="raw exchanges" defaultOpen={false}>
+        <RawOf step={step} fromLog={story.exchanges} attempts={story.attempts.length} done={story.end !== null} />
       </Section>
     </aside>
   );
@@ -505,6 +505,33 @@ const Log = memo(function Log({ lines }: { lines: LogLine[] }) {
     </div>
   );
 });
+
+/**
+ * The raw exchanges of the step. A live run's events reach the board without them (they are
+ * most of its bytes, and only this section reads them), so for a live run they are read from
+ * the run store when the section is open, again as the step's attempts change.
+ */
+function RawOf({ step, fromLog, attempts, done }: { step: string; fromLog: Exchange[]; attempts: number; done: boolean }) {
+  const runId = useRun((s) => s.runId);
+  const live = useRun((s) => s.source === "live");
+  const [fetched, setFetched] = useState<Exchange[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!live || !runId || fromLog.length > 0) return;
+    let current = true;
+    api()
+      .openRun(runId)
+      .then((record) => {
+        if (current) setFetched(stepStory(record.events, step).exchanges);
+      })
+      .catch((e: unknown) => current && setError(errorMessage(e)));
+    return () => {
+      current = false;
+    };
+  }, [live, runId, step, fromLog.length, attempts, done]);
+  if (error) return <p className="muted small">Could not read the exchanges from the run store: {error}</p>;
+  return <Raw exchanges={fromLog.length > 0 || !live ? fromLog : (fetched ?? [])} />;
+}
 
 const Raw = memo(function Raw({ exchanges }: { exchanges: Exchange[] }) {
   return (

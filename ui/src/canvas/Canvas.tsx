@@ -27,6 +27,16 @@ import { StepNode } from "./StepNode";
 import { CommentNode } from "./CommentNode";
 import { GroupNode } from "./GroupNode";
 import { FlowEdgeComponent } from "./FlowEdge";
+import { useRun } from "../store/run";
+import { counts } from "../board/model";
+
+/**
+ * With more steps than this working at once, the canvas stops its endless animations (pulsing
+ * dots, sliding progress stripes, marching edges): each animated element costs the compositor
+ * every frame, and hundreds of them made the page fall a minute behind a 1,000-step fan-out
+ * (ui/PERFORMANCE.md). States, counts and progress still show; only the motion stops.
+ */
+export const CALM_ABOVE = 24;
 
 export const STEP_MIME = "application/x-symphony-step";
 
@@ -64,7 +74,8 @@ const miniMapColor = (n: FlowNode) => {
 
 /**
  * A viewport that fits every node, from the layout alone (nodes are not measured yet), for the
- * canvas's expected size: the window minus the palette, inspector, toolbar and problems list.
+ * canvas's expected size: the window minus the palette, inspector, toolbar, problems list and
+ * the board's dock.
  */
 function initialViewport(nodes: readonly FlowNode[]): { x: number; y: number; zoom: number } {
   if (nodes.length === 0) return { x: 40, y: 40, zoom: 1 };
@@ -78,7 +89,7 @@ function initialViewport(nodes: readonly FlowNode[]): { x: number; y: number; zo
     y2 = Math.max(y2, n.position.y + h);
   }
   const width = Math.max(300, window.innerWidth - 220 - 330);
-  const height = Math.max(200, window.innerHeight - 40 - 150);
+  const height = Math.max(200, window.innerHeight - 40 - 150 - 300);
   const zoom = Math.min(1.2, Math.max(0.05, Math.min(width / ((x2 - x1) * 1.3), height / ((y2 - y1) * 1.3))));
   return { x: width / 2 - ((x1 + x2) / 2) * zoom, y: height / 2 - ((y1 + y2) / 2) * zoom, zoom };
 }
@@ -92,6 +103,7 @@ export function Canvas() {
   const loads = useDoc((s) => s.loads);
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const [hint, setHint] = useState<string | null>(null);
+  const calm = useRun((s) => s.source !== "none" && counts(s.board).active > CALM_ABOVE);
   const wrapper = useRef<HTMLDivElement>(null);
 
   const onConnect = useCallback((c: Connection) => {
@@ -166,7 +178,7 @@ export function Canvas() {
   }, [loads, flow, initial]);
 
   return (
-    <div className="canvas" ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div className={calm ? "canvas calm" : "canvas"} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<FlowNode, FlowEdge>
         nodes={nodes}
         edges={edges}

@@ -1,10 +1,14 @@
 /**
  * A step on the canvas: its kind, name, type, typed ports as handles, validation problems and
- * live run state. Memoised; it subscribes only to its own run entry and problem list, so a run
- * event or a validation pass re-renders only the steps it concerns.
+ * live run state. Memoised, and split so a run batch costs little: the node itself subscribes
+ * only to its step's state (which changes a few times per run), and the live footer (elapsed
+ * time, streamed tokens, progress, warnings) is its own component, the only part that
+ * re-renders as tokens stream. Zoomed far out, the footer shows the state alone and ticks
+ * nothing: hundreds of streaming steps in view then cost one render each per state change.
  */
-import { memo, useEffect, useState } from "react";
-import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { memo } from "react";
+import { Handle, Position, useStore, type NodeProps } from "@xyflow/react";
+import { create } from "zustand";
 import type { StepNode as StepNodeType } from "../model/graph";
 import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
@@ -24,23 +28,35 @@ const STATE_LABEL: Record<StepState, string> = {
 
 const WORKING: ReadonlySet<StepState> = new Set(["running", "retrying"]);
 
+/** Below this zoom the footer shows the state only (the text would be unreadable anyway). */
+export const DETAIL_ZOOM = 0.45;
+
+/**
+ * One clock for every working step's elapsed time: a single timer while a live run plays,
+ * instead of one per node.
+ */
+const useClock = create<{ now: number }>()(() => ({ now: 0 }));
+let clockTimer: ReturnType<typeof setInterval> | null = null;
+useRun.subscribe((s) => {
+  const ticking = s.scrubMs === null && s.source === "live" && (s.latest.phase === "running" || s.latest.phase === "paused");
+  if (ticking && !clockTimer) clockTimer = setInterval(() => useClock.setState({ now: performance.now() }), 250);
+  else if (!ticking && clockTimer) {
+    clearInterval(clockTimer);
+    clockTimer = null;
+  }
+});
+
 /**
  * How long the step has been at it: its measured time once done; while it works, the time since
  * its first start, ticking between batches (from the newest event's time plus the wall time
  * since that batch arrived). Scrubbing a stored run freezes it at the scrubbed moment.
  */
-function useElapsed(run: StepRun | undefined): number | undefined {
-  const working = run !== undefined && WORKING.has(run.state) && run.startedAt !== undefined;
-  const live = useRun((s) => s.scrubMs === null && s.source === "live" && s.phase === "running");
-  const [, tick] = useState(0);
-  useEffect(() => {
-    if (!working || !live) return;
-    const t = setInterval(() => tick((n) => n + 1), 250);
-    return () => clearInterval(t);
-  }, [working, live]);
-  if (!run) return undefined;
+function useElapsed(run: StepRun): number | undefined {
+  const working = WORKING.has(run.state) && run.startedAt !== undefined;
+  useClock((c) => (working ? c.now : 0));
   if (!working) return run.elapsedMs;
-  const { board, receivedAt } = useRun.getState();
+  const { board, receivedAt, scrubMs, source } = useRun.getState();
+  const live = scrubMs === null && source === "live" && board.phase === "running";
   const now = board.atMs + (live ? performance.now() - receivedAt : 0);
   return Math.max(0, now - (run.startedAt ?? now));
 }
@@ -58,18 +74,57 @@ function Progress({ run, maxTokens }: { run: StepRun; maxTokens: number | undefi
   );
 }
 
-function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
+/** The state alone: what a far zoomed-out node shows. */
+const StateOnly = memo(function StateOnly({ state }: { state: StepState }) {
+  return (
+    <div className={`step-state state-${state}`}>
+      <span className="dot" />
+      <span className="state-label">{STATE_LABEL[state]}</span>
+    </div>
+  );
+});
+
+/** The live footer: state, attempt, items, elapsed, streamed tokens, warnings and progress. */
+const LiveFooter = memo(function LiveFooter({ id, maxTokens }: { id: string; maxTokens: number | undefined }) {
   const run = useRun((s) => s.steps[id]);
+  if (!run) return null;
+  return <LiveFooterOf run={run} maxTokens={maxTokens} />;
+});
+
+function LiveFooterOf({ run, maxTokens }: { run: StepRun; maxTokens: number | undefined }) {
   const elapsed = useElapsed(run);
+  return (
+    <>
+      <div className={`step-state state-${run.state}`} title={run.detail ?? ""}>
+        <span className="dot" />
+        <span className="state-label">{STATE_LABEL[run.state]}</span>
+        {run.attempt > 1 ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
+        {run.items ? ` · ${run.items.done}/${run.items.total}` : ""}
+        {elapsed !== undefined ? <span className="elapsed"> · {formatMs(elapsed)}</span> : null}
+        {run.tokens > 0 ? <span className="streamed" title={`${formatBytes(run.bytes)} streamed`}> · {run.tokens} tok</span> : null}
+        {run.warnings > 0 ? (
+          <span className="step-warning" title="Bottleneck warnings: see the board's Warnings tab" data-testid="step-warning">
+            ⚑ {run.warnings}
+          </span>
+        ) : null}
+      </div>
+      <Progress run={run} maxTokens={maxTokens} />
+    </>
+  );
+}
+
+function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
+  const state = useRun((s) => s.steps[id]?.state);
+  const detailed = useStore((s) => s.transform[2] >= DETAIL_ZOOM);
   const problems = useDoc((s) => s.problemsByStep[id]);
   const { step, type, ins, outs, extraIn } = data;
   const title = step.name || step.id;
   const classes = ["step-node", `kind-${step.kind}`];
   if (selected) classes.push("selected");
-  if (run) classes.push(`state-${run.state}`);
+  if (state) classes.push(`state-${state}`);
   if (problems) classes.push("has-problems");
   return (
-    <div className={classes.join(" ")} data-step={id} data-state={run?.state ?? "idle"}>
+    <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"}>
       <div className="step-head">
         <span className="step-kind">{step.kind}</span>
         <span className="step-title" title={title}>
@@ -111,22 +166,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
           ))}
         </div>
       </div>
-      {run ? (
-        <div className={`step-state state-${run.state}`} title={run.detail ?? ""}>
-          <span className="dot" />
-          <span className="state-label">{STATE_LABEL[run.state]}</span>
-          {run.attempt > 1 ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
-          {run.items ? ` · ${run.items.done}/${run.items.total}` : ""}
-          {elapsed !== undefined ? <span className="elapsed"> · {formatMs(elapsed)}</span> : null}
-          {run.tokens > 0 ? <span className="streamed" title={`${formatBytes(run.bytes)} streamed`}> · {run.tokens} tok</span> : null}
-          {run.warnings > 0 ? (
-            <span className="step-warning" title="Bottleneck warnings: see the board's Warnings tab" data-testid="step-warning">
-              ⚑ {run.warnings}
-            </span>
-          ) : null}
-        </div>
-      ) : null}
-      {run ? <Progress run={run} maxTokens={typeof step.config?.maxTokens === "number" ? step.config.maxTokens : undefined} /> : null}
+      {state ? detailed ? <LiveFooter id={id} maxTokens={typeof step.config?.maxTokens === "number" ? step.config.maxTokens : undefined} /> : <StateOnly state={state} /> : null}
     </div>
   );
 }

@@ -84,7 +84,7 @@ export const useRun = create<RunState>()((set, get) => ({
   apply(events) {
     if (events.length === 0) return;
     const s = get();
-    s.log.push(...events);
+    for (const e of events) s.log.push(e); // not push(...events): a huge batch would overflow the stack
     const latest = applyEvents(s.latest, events);
     const patch: Partial<RunState> = { latest, logLength: s.log.length, receivedAt: performance.now() };
     if (s.scrubMs === null) Object.assign(patch, mirror(latest));
