@@ -6,14 +6,48 @@
 //! Confined like `runFile`: the run's workspace must be inside the project, so a store shared
 //! with runs made elsewhere cannot make the app, or `symphony serve`, write outside it.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use symphony_conductor::{CacheHandle, RunOptions, StartError};
+use symphony_conductor::{CacheHandle, RunOptions, StartError, StepHistory};
+use symphony_store::{Resumable, Store};
 
 use crate::error::HostError;
 use crate::wire::RunStarted;
 use crate::Host;
+
+/// How a resumed run is played: as it was first asked to (its inputs, seed, `maxParallel`,
+/// fresh steps: a fresh run stays fresh), with its finished steps given. One rule for the app's
+/// `continueRun` and `symphony resume`.
+pub fn resumed_options(
+    run_id: &str,
+    resumable: Resumable,
+    workspace: Option<PathBuf>,
+    store: &Store,
+    history: BTreeMap<String, StepHistory>,
+) -> RunOptions {
+    let options = &resumable.options;
+    RunOptions {
+        run_id: run_id.to_owned(),
+        inputs: resumable.inputs,
+        workspace,
+        max_parallel: options["maxParallel"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok()),
+        seed: options["seed"].as_u64().unwrap_or_default(),
+        given: resumable.finished,
+        cache: Some(CacheHandle(Arc::new(store.clone()))),
+        fresh: options["fresh"].as_bool().unwrap_or(false),
+        fresh_steps: options["freshSteps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        history,
+    }
+}
 
 impl Host {
     /// `continueRun`: resumes the stored run `run_id` in this process.
@@ -43,26 +77,7 @@ impl Host {
         let (resumable, recorder) = store.resume(run_id).await?;
         let history = self.step_history(&melody.melody.id).await?;
         let prepared = self.inner.conductor.prepare_checked(melody);
-        let options = RunOptions {
-            run_id: run_id.to_owned(),
-            inputs: resumable.inputs,
-            workspace,
-            max_parallel: resumable.options["maxParallel"]
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok()),
-            seed: resumable.options["seed"].as_u64().unwrap_or_default(),
-            given: resumable.finished,
-            cache: Some(CacheHandle(Arc::new(store.clone()))),
-            // The run goes on as it was asked to: a fresh run stays fresh.
-            fresh: resumable.options["fresh"].as_bool().unwrap_or(false),
-            fresh_steps: resumable.options["freshSteps"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect(),
-            history,
-        };
+        let options = resumed_options(run_id, resumable, workspace, &store, history);
         let run = match self
             .inner
             .conductor

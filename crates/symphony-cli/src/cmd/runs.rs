@@ -6,10 +6,9 @@
 //! stopped: the steps that finished are not played again, the ones that were in flight are.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::json;
-use symphony_conductor::{CacheHandle, Conductor, RunOptions};
+use symphony_conductor::Conductor;
 
 use super::run::{play, StoreArgs};
 use crate::exit::{Exit, Failure, Outcome};
@@ -127,33 +126,17 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
     let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
-    let options = RunOptions {
-        run_id: args.run.clone(),
-        inputs: resumable.inputs,
-        workspace: resumable.workspace,
-        max_parallel: resumable.options["maxParallel"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok()),
-        seed: resumable.options["seed"].as_u64().unwrap_or_default(),
-        given: resumable.finished,
-        cache: Some(CacheHandle(Arc::new(store.clone()))),
-        // The run goes on as it was asked to: a fresh run stays fresh.
-        fresh: resumable.options["fresh"].as_bool().unwrap_or(false),
-        fresh_steps: resumable.options["freshSteps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
-        history,
-    };
+    let workspace = resumable.workspace.clone();
+    let session = resumable.session;
+    let options =
+        symphony_host::resume::resumed_options(&args.run, resumable, workspace, &store, history);
     if !args.json {
         errln!(
             "resuming {}: {} finished step{} kept, the rest played (session {})",
             args.run,
             options.given.len(),
             super::plural(options.given.len()),
-            resumable.session
+            session
         );
     }
     play(
