@@ -117,7 +117,8 @@ function Elapsed() {
   const live = useLive();
   useTicker(live);
   if (source === "none") return null;
-  const ms = live ? boardNow() : (elapsed ?? atMs);
+  // The board's clock, not only the last session's: a resumed run's time runs across sessions.
+  const ms = live ? boardNow() : Math.max(elapsed ?? 0, atMs);
   return (
     <span className="dock-elapsed mono" data-testid="dock-elapsed" title="Elapsed">
       {formatMs(ms)}

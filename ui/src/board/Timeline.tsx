@@ -152,7 +152,7 @@ function TimelineTotals() {
   return (
     <dl className="tl-totals" aria-label="Run totals">
       <dt>Duration</dt>
-      <dd>{formatMs(totals?.elapsedMs ?? atMs)}</dd>
+      <dd>{formatMs(Math.max(totals?.elapsedMs ?? 0, atMs))}</dd>
       <dt>Tokens</dt>
       <dd>{formatTokens(figures.tokens, figures.estimated)}</dd>
       <dt>Cost</dt>
