@@ -135,7 +135,12 @@ impl Host {
             started_at: l.summary.started_at,
             finished_at: l.summary.finished_at,
             duration_ms: number("elapsedMs"),
-            cost_usd: totals.get("costUsd").and_then(Value::as_f64),
+            // Unknown, not $0, when steps used a model with no price and none had one.
+            cost_usd: if l.unpriced > 0 && l.priced == 0 {
+                None
+            } else {
+                totals.get("costUsd").and_then(Value::as_f64)
+            },
             tokens: ended.then(|| {
                 number("inputTokens")
                     .unwrap_or(0)

@@ -225,6 +225,11 @@ pub struct RunListing {
     pub reused: u32,
     /// Steps that failed.
     pub failed: u32,
+    /// Steps whose usage has a cost (the model has a price).
+    pub priced: u32,
+    /// Steps whose usage has no cost (no price for the model): with none priced, the run's
+    /// cost is unknown rather than zero.
+    pub unpriced: u32,
 }
 
 /// A run's event log as the board reads it (see [`Store::event_log`]).
@@ -238,7 +243,7 @@ pub struct EventLog {
 }
 
 /// id, melody_id, status, started_at, finished_at, parent_id, fork_step, name, totals, first
-/// event, reused, failed.
+/// event, reused, failed, priced, unpriced.
 type ListingRow = (
     String,
     String,
@@ -252,6 +257,8 @@ type ListingRow = (
     Option<String>,
     i64,
     i64,
+    i64,
+    i64,
 );
 
 /// The columns of a [`RunListing`], for the queries below (with their `WHERE` and order).
@@ -262,7 +269,9 @@ macro_rules! listing_sql {
                m.name, r.totals,
                (SELECT e.data FROM events e WHERE e.run_id = r.id AND e.seq = 0),
                (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'succeeded' AND s.origin IN ('cached', 'given')),
-               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'failed')
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'failed'),
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.usage NOT LIKE '%\"costUsd\":null%'),
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.usage LIKE '%\"costUsd\":null%')
              FROM runs r JOIN melodies m ON m.hash = r.melody_hash ",
             $where
         )
@@ -460,5 +469,7 @@ fn listing(r: ListingRow) -> RunListing {
         steps: u32::try_from(steps).unwrap_or(u32::MAX),
         reused: count(r.10),
         failed: count(r.11),
+        priced: count(r.12),
+        unpriced: count(r.13),
     }
 }

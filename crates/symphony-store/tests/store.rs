@@ -482,6 +482,51 @@ async fn the_board_reads_names_counts_logs_and_durations(backend: Backend) {
     assert_eq!(listed[1].reused, 0);
     assert_eq!(listed[0].failed, 0);
     assert_eq!(listed[0].totals["succeeded"], json!(3));
+    assert!(
+        listed[1].priced > 0,
+        "the offline instruments cost a known $0"
+    );
+    assert_eq!(listed[1].unpriced, 0);
+
+    // A step whose model has no price: with none priced, the run's cost is unknown.
+    {
+        use symphony_conductor::{EventRecord, OutputOrigin, RunEvent, Usage};
+        let m = melody();
+        let inputs = symphony_conductor::resolve_inputs(&m, &Default::default()).unwrap();
+        let recorder = store
+            .begin(NewRun {
+                id: "unpriced",
+                melody_bytes: &symphony_melody::to_bytes(&m),
+                melody_id: "unpriced-test",
+                melody_name: &m.melody.name,
+                inputs: &inputs,
+                options: json!({}),
+                workspace: None,
+                parent: None,
+            })
+            .await
+            .unwrap();
+        let usage = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            estimated: false,
+            cost_usd: None,
+        };
+        recorder.record(&EventRecord {
+            at_ms: 1,
+            event: RunEvent::StepSucceeded {
+                step: "plan".into(),
+                elapsed_ms: 1,
+                attempts: 1,
+                usage: Some(usage),
+                origin: OutputOrigin::Played,
+                cache_key: None,
+            },
+        });
+        recorder.finish().await.unwrap();
+        let l = store.listing("unpriced").await.unwrap();
+        assert_eq!((l.priced, l.unpriced), (0, 1));
+    }
     assert_eq!(
         store.listings(Some("store-test"), 1).await.unwrap().len(),
         1
