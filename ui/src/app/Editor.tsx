@@ -18,6 +18,7 @@ import { BoardDock } from "../board/BoardDock";
 import { StepDebugger } from "../board/StepDebugger";
 import { useApp } from "../store/app";
 import { addStep } from "../model/edits";
+import { freeSpot } from "../model/layout";
 import { addNote, canPickFiles, copySelection, duplicateSelection, groupSelection, openFromDisk, pasteClipboard, save, saveAs } from "./actions";
 import type { FlowEdge, FlowNode } from "../model/graph";
 
@@ -57,10 +58,10 @@ function EditorInner() {
   const addStepInView = useCallback(
     (t: StepTypeInfo) => {
       const at = centre();
-      const n = useDoc.getState().melody?.steps.length ?? 0;
       let id = "";
       useDoc.getState().edit((m) => {
-        const r = addStep(m, t, { x: at.x - 110 + (n % 5) * 24, y: at.y - 40 + (n % 5) * 24 });
+        // In view, and never on top of another step.
+        const r = addStep(m, t, freeSpot(m, { x: Math.round(at.x - 110), y: Math.round(at.y - 40) }));
         id = r.id;
         return r.melody;
       });

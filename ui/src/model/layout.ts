@@ -50,3 +50,27 @@ export function withLayout(
   }
   return { ...m, layout };
 }
+
+/** The room a step is given when the editor places it: a node's width and a typical height, with a margin. */
+const SLOT = { width: 240, height: 150 };
+
+/**
+ * Where to put a new step near `at` (its top-left corner) without covering another: `at`
+ * itself when it is free, else the nearest free place on a grid around it, ring by ring.
+ * Positions are the layout's top-left corners; steps are taken as `SLOT`-sized boxes.
+ */
+export function freeSpot(m: MelodyFile, at: Point): Point {
+  const taken = Object.values(positionsOf(m));
+  const free = (p: Point) => taken.every((q) => Math.abs(q.x - p.x) >= SLOT.width || Math.abs(q.y - p.y) >= SLOT.height);
+  if (free(at)) return at;
+  for (let ring = 1; ring <= 12; ring++) {
+    for (let dy = -ring; dy <= ring; dy++) {
+      for (let dx = -ring; dx <= ring; dx++) {
+        if (Math.max(Math.abs(dx), Math.abs(dy)) !== ring) continue;
+        const p = { x: at.x + dx * SLOT.width, y: at.y + dy * SLOT.height };
+        if (free(p)) return p;
+      }
+    }
+  }
+  return at;
+}

@@ -169,3 +169,15 @@ describe("edits", () => {
     expect(pos.get("architecture")!.x).toBeGreaterThan(pos.get("features")!.x);
   });
 });
+
+describe("placing a new step", () => {
+  it("takes the spot asked for when it is free, else the nearest free one", async () => {
+    const { freeSpot } = await import("./layout");
+    const m = { formatVersion: 1, melody: { id: "m", name: "m" }, steps: [], layout: { steps: { a: { x: 0, y: 0 }, b: { x: 240, y: 0 } } } } as unknown as import("../backend/types").MelodyFile;
+    expect(freeSpot(m, { x: 0, y: 300 })).toEqual({ x: 0, y: 300 });
+    const p = freeSpot(m, { x: 10, y: 10 });
+    expect(Math.abs(p.x - 0) >= 240 || Math.abs(p.y - 0) >= 150).toBe(true);
+    expect(Math.abs(p.x - 240) >= 240 || Math.abs(p.y - 0) >= 150).toBe(true);
+    expect(Math.hypot(p.x - 10, p.y - 10)).toBeLessThanOrEqual(Math.hypot(240, 150) + 1);
+  });
+});
