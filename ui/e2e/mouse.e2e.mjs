@@ -64,4 +64,13 @@ export async function mouseScenario(page, server) {
   fs.writeFileSync(saved, JSON.stringify(changed, null, 2) + "\n");
   await page.waitForSelector(".doc-title >> text=Changed on disk", { timeout: 10000 });
   check(true, "a change on disk is reloaded into the editor");
+
+  // Deleted on disk: the melody stays open, marked unsaved, and the editor says so.
+  fs.rmSync(saved);
+  await page.waitForSelector("text=was deleted on disk", { timeout: 10000 });
+  await page.waitForSelector('[data-testid="dirty"]');
+  check(true, "a deletion on disk is reported, and the open melody is marked unsaved");
+  await page.keyboard.press("Control+s");
+  await page.waitForSelector('[data-testid="dirty"]', { state: "detached", timeout: 10000 });
+  check(fs.existsSync(saved) && JSON.parse(fs.readFileSync(saved, "utf8")).melody.name === "Changed on disk", "Ctrl+S writes it back");
 }

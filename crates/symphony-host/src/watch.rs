@@ -108,11 +108,16 @@ impl Watch {
 fn changed(files: &Mutex<HashMap<PathBuf, (String, String)>>, sink: &dyn EventSink, path: &Path) {
     // The event names the path as the watcher saw it; open files are keyed canonically.
     let key = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-    let Ok(bytes) = std::fs::read(&key) else {
-        // Removed or being replaced: the rename that follows is reported.
-        return;
+    let (hash, deleted) = match std::fs::read(&key) {
+        Ok(bytes) => (hash_hex(&bytes), false),
+        // Still missing once the debounce has passed: deleted or moved away, not replaced (an
+        // editor's rename into place leaves the file there).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !key.exists() => {
+            (String::new(), true)
+        }
+        // Unreadable for a moment (being written): the next event reports it.
+        Err(_) => return,
     };
-    let hash = hash_hex(&bytes);
     let rel = {
         let mut files = files
             .lock()
@@ -128,5 +133,6 @@ fn changed(files: &Mutex<HashMap<PathBuf, (String, String)>>, sink: &dyn EventSi
     sink.emit(HostEvent::FileChanged(FileChangedPayload {
         path: rel,
         hash,
+        deleted,
     }));
 }

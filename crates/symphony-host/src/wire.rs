@@ -238,14 +238,16 @@ pub struct RunEventsPayload {
     pub events: Vec<EventRecord>,
 }
 
-/// `file-changed`: an open melody changed on disk.
+/// `file-changed`: an open melody changed on disk, or was deleted.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FileChangedPayload {
     /// Relative to the project root, as `openMelody` returned it.
     pub path: String,
-    /// SHA-256 of the new bytes, hex.
+    /// SHA-256 of the new bytes, hex; empty when the file was deleted.
     pub hash: String,
+    /// True when the file is gone (deleted, or moved away), not changed.
+    pub deleted: bool,
 }
 
 /// An event for the UI. Serialized as the WebSocket message `{ channel, payload }`; the Tauri

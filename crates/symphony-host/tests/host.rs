@@ -398,6 +398,17 @@ async fn the_watcher_reports_an_external_edit_of_an_open_melody() {
     assert_ne!(changed.hash, doc.hash);
     // Reopening reads the new text.
     assert_eq!(f.host.open_melody(path).unwrap().text, edited);
+    assert!(!changed.deleted);
+
+    // Deleted on disk (a `git checkout` of another branch, a `rm`): reported as gone.
+    std::fs::remove_file(f.project.path().join(path)).unwrap();
+    let seen = events_until(&mut f.events, |e| matches!(e, HostEvent::FileChanged(_))).await;
+    let HostEvent::FileChanged(gone) = seen.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(gone.path, path);
+    assert!(gone.deleted, "{gone:?}");
+    assert_eq!(gone.hash, "");
 }
 
 #[tokio::test]

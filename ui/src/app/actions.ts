@@ -41,7 +41,7 @@ export async function startup(): Promise<void> {
   }
   b.onRunEvents(({ runId, events }) => receiveRunEvents(runId, events));
   void noticeInterruptedRuns();
-  b.onFileChanged(({ path, hash }) => void fileChanged(path, hash));
+  b.onFileChanged(({ path, hash, deleted }) => void fileChanged(path, hash, deleted));
   startValidation();
 }
 
@@ -352,12 +352,18 @@ export function suggestedPath(melody: MelodyFile): string {
 
 let reloadAsked = false;
 
-async function fileChanged(path: string, hash: string): Promise<void> {
+async function fileChanged(path: string, hash: string, deleted: boolean): Promise<void> {
   // Our own save announces itself too; compare against the hash it returns, not the old one.
   if (saving) await saving.catch(() => false);
   const doc = useDoc.getState();
   if (!doc.melody || !doc.path || reloadAsked) return;
   if (!samePath(path, doc.path) || hash === doc.hash) return;
+  if (deleted) {
+    // Nothing to reload: keep the melody open, unsaved, so closing asks and Save writes it back.
+    useDoc.setState({ saved: null, dirty: true, hash: "" });
+    useApp.getState().notify(`${doc.path} was deleted on disk. It is still open here: Save writes it again.`, "error");
+    return;
+  }
   if (doc.dirty) {
     reloadAsked = true;
     const ok = await ask(

@@ -2,7 +2,7 @@
 // Regenerate: SYMPHONY_BLESS=1 cargo test -p symphony-host bindings
 
 /**
- * `file-changed`: an open melody changed on disk.
+ * `file-changed`: an open melody changed on disk, or was deleted.
  */
 export type FileChangedPayload = { 
 /**
@@ -10,6 +10,10 @@ export type FileChangedPayload = {
  */
 path: string, 
 /**
- * SHA-256 of the new bytes, hex.
+ * SHA-256 of the new bytes, hex; empty when the file was deleted.
  */
-hash: string, };
+hash: string, 
+/**
+ * True when the file is gone (deleted, or moved away), not changed.
+ */
+deleted: boolean, };
