@@ -1445,8 +1445,8 @@ impl Scheduler {
                 step: score.steps[s].id.clone(),
                 kind: BottleneckKind::OnCriticalPath,
                 message: format!(
-                    "on the critical path: {waiting} step{} wait on it; running {:.1}s of the run's {:.1}s",
-                    if waiting == 1 { "" } else { "s" },
+                    "on the critical path: {waiting} {} on it; running {:.1}s of the run's {:.1}s",
+                    if waiting == 1 { "step waits" } else { "steps wait" },
                     ran.as_secs_f64(),
                     run_elapsed.as_secs_f64()
                 ),
