@@ -3,11 +3,11 @@
 //! flight, failed or never started are played, and its events continue the same log in a new
 //! session. The app offers it for the runs the history shows as interrupted.
 //!
-//! Confined like `runFile`: the run's workspace must be inside the project, so a store shared
+//! Confined like `runFile` (`Host::project_workspace`): the run's workspace must be inside the project, so a store shared
 //! with runs made elsewhere cannot make the app, or `symphony serve`, write outside it.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use symphony_conductor::{CacheHandle, RunOptions, StartError, StepHistory};
@@ -65,7 +65,11 @@ impl Host {
             symphony_melody::load_and_validate(&source.melody_bytes, &label, self.registry())
                 .map_err(HostError::invalid)?;
         self.check_trusted(&melody)?;
-        let workspace = self.project_workspace(source.workspace.as_deref())?;
+        let workspace = source
+            .workspace
+            .as_deref()
+            .map(|w| self.project_workspace(w))
+            .transpose()?;
         // Where its log stops on the board's clock: the new session's events follow on from it.
         let shift_ms = self
             .open_run(run_id, None)
@@ -111,35 +115,5 @@ impl Host {
         Ok(RunStarted {
             run_id: run_id.to_owned(),
         })
-    }
-
-    /// A run's recorded workspace as a folder inside the project (a relative one, as `symphony
-    /// run` records it, is taken from the project folder); `None` for a run that kept none.
-    fn project_workspace(&self, workspace: Option<&Path>) -> Result<Option<PathBuf>, HostError> {
-        let Some(named) = workspace else {
-            return Ok(None);
-        };
-        let root = self.root();
-        let outside = || HostError::OutsideProject {
-            path: named.display().to_string(),
-            root: root.to_owned(),
-        };
-        if named
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-        {
-            return Err(outside());
-        }
-        let folder = root.join(named);
-        if !folder.starts_with(root) {
-            return Err(outside());
-        }
-        // Through the file system too, when the folder is there: a link cannot lead out.
-        if let Ok(real) = folder.canonicalize() {
-            if !real.starts_with(root) {
-                return Err(outside());
-            }
-        }
-        Ok(Some(folder))
     }
 }

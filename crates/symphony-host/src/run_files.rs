@@ -69,22 +69,11 @@ impl Host {
                 why: format!("run `{run_id}` kept no workspace, so it has no files"),
             });
         };
+        let workspace = self.project_workspace(Path::new(workspace))?;
         let outside = || HostError::OutsideProject {
-            path: workspace.to_owned(),
+            path: workspace.display().to_string(),
             root: root.to_owned(),
         };
-        // Told apart by name first, so nothing outside the project is even looked at.
-        let named = Path::new(workspace);
-        if named
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-        {
-            return Err(outside());
-        }
-        let workspace = root.join(named);
-        if !workspace.starts_with(root) {
-            return Err(outside());
-        }
         let files = workspace.join("files");
         let files = files.canonicalize().map_err(|e| HostError::Read {
             path: format!("{}/files", workspace.display()),
@@ -107,6 +96,36 @@ impl Host {
             });
         }
         Ok(file)
+    }
+}
+
+impl Host {
+    /// A run's recorded workspace as a folder inside the project: a relative one (as `symphony
+    /// run` records it) is taken from the project folder. Told apart by name first, so nothing
+    /// outside the project is even looked at, then through the file system when the folder is
+    /// there, so a symbolic link cannot lead out. Used by `runFile` and `continueRun`.
+    pub(crate) fn project_workspace(&self, named: &Path) -> Result<PathBuf, HostError> {
+        let root = self.root();
+        let outside = || HostError::OutsideProject {
+            path: named.display().to_string(),
+            root: root.to_owned(),
+        };
+        if named
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+        {
+            return Err(outside());
+        }
+        let folder = root.join(named);
+        if !folder.starts_with(root) {
+            return Err(outside());
+        }
+        if let Ok(real) = folder.canonicalize() {
+            if !real.starts_with(root) {
+                return Err(outside());
+            }
+        }
+        Ok(folder)
     }
 }
 
