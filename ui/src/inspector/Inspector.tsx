@@ -254,8 +254,6 @@ function ConfigFieldEditor({
 }
 
 function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undefined }) {
-  const [newIn, setNewIn] = useState("");
-  const [newOut, setNewOut] = useState("");
   const data = useDoc((s) => s.nodes.find((n) => n.id === step.id));
   if (!data || data.type !== "step") return null;
   const setPorts = (side: "inputs" | "outputs", fn: (p: NonNullable<StepDoc["inputs"]>) => NonNullable<StepDoc["inputs"]>) =>
@@ -338,36 +336,8 @@ edit((m) => removePort(m, step.id, "out", p.name))
           ))}
         </tbody>
       </table>
-      {type?.extraInputs ? (
-        <form
-          className="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            addPort("inputs", newIn, type.extraInputs ?? "any");
-            setNewIn("");
-          }}
-        >
-          <input aria-label="New input port name" placeholder="new input port" value={newIn} onChange={(e) => setNewIn(e.target.value)} />
-          <button type="submit" disabled={!newIn}>
-            Add input
-          </button>
-        </form>
-      ) : null}
-      {type?.extraOutputs ? (
-        <form
-          className="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            addPort("outputs", newOut, type.extraOutputs ?? "any");
-            setNewOut("");
-          }}
-        >
-          <input aria-label="New output port name" placeholder="new output port" value={newOut} onChange={(e) => setNewOut(e.target.value)} />
-          <button type="submit" disabled={!newOut}>
-            Add output
-          </button>
-        </form>
-      ) : null}
+      {type?.extraInputs ? <NewPortForm side="input" onAdd={(name) => addPort("inputs", name, type.extraInputs ?? "any")} /> : null}
+      {type?.extraOutputs ? <NewPortForm side="output" onAdd={(name) => addPort("outputs", name, type.extraOutputs ?? "any")} /> : null}
     </>
   );
 }
@@ -593,5 +563,25 @@ function MelodyInspector() {
       </form>
       <p className="muted small">Select a step to edit it. Drag from an output (right) to an input (left) to connect.</p>
     </aside>
+  );
+}
+
+/** A name field and a button that declare a new input or output port. */
+function NewPortForm({ side, onAdd }: { side: "input" | "output"; onAdd: (name: string) => void }) {
+  const [name, setName] = useState("");
+  return (
+    <form
+      className="row"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onAdd(name);
+        setName("");
+      }}
+    >
+      <input aria-label={`New ${side} port name`} placeholder={`new ${side} port`} value={name} onChange={(e) => setName(e.target.value)} />
+      <button type="submit" disabled={!name}>
+        Add {side}
+      </button>
+    </form>
   );
 }
