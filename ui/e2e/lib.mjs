@@ -45,12 +45,15 @@ export async function startServer() {
     });
     child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
+  // Stopping also removes the throwaway project (its runs, workspaces and copies of melodies):
+  // left behind, each scenario's folder filled /tmp run after run.
+  const removeProject = () => fs.rmSync(project, { recursive: true, force: true });
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once("exit", resolve);
       child.kill("SIGTERM");
-    });
+    }).then(removeProject);
   return { url, project, stop };
 }
 
