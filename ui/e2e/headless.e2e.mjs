@@ -1,7 +1,8 @@
 // End to end: a run played headless by `symphony run` into the store `symphony serve` reads is
-// watched live on the board (followed through the store), then killed with SIGKILL mid-run;
-// the app lists it as not finished and Resume plays on from where it stopped, keeping the
-// steps that had finished.
+// listed as playing elsewhere (no Resume while its process lives) and watched live on the board
+// (followed through the store), then killed with SIGKILL mid-run; the app lists it as not
+// finished at once and Resume plays on from where it stopped, keeping the steps that had
+// finished.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -31,7 +32,10 @@ export async function headlessScenario(page, server) {
     await page.goto(server.url);
     const card = page.locator('.run-card[data-run^="slow-chain-"]');
     await card.waitFor({ timeout: 10000 });
-    check((await card.locator(".badge").textContent()) === "not finished", "the welcome view lists the headless run, not finished (no process here plays it)");
+    const playing = await card.getAttribute("data-run");
+    check((await card.locator(".badge").textContent()) === "playing elsewhere", "the welcome view lists the headless run as playing elsewhere (another process beats for it)");
+    check((await card.locator(".badge").getAttribute("title"))?.includes(`process ${cli.pid} on this machine`), `its badge names the process that plays it (${cli.pid})`);
+    check((await page.getByRole("button", { name: `Resume ${playing}` }).count()) === 0, "a run another process plays offers no Resume");
     await card.click();
     await waitState(page, "a", ["running", "succeeded"]);
     check(true, "opened, the board shows the headless run's steps");

@@ -64,6 +64,32 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
         }
         // Let the store write what was printed; the next step is mid-way through its 400 ms.
         std::thread::sleep(std::time::Duration::from_millis(150));
+        // While the first process plays it, the run is listed as played by it, and another
+        // process may not resume it (both would write its steps).
+        let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
+        assert_eq!(code, 0, "{out}");
+        let entry = listed[0]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == json!(run_id))
+            .unwrap()
+            .clone();
+        let by = format!("process {} on this machine", child.id());
+        assert!(
+            entry["playedElsewhere"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&by)),
+            "{entry}"
+        );
+        let (code, _, out) = finish(symphony(d).args(["resume", &run_id]));
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "cannot be resumed: it is still being played by {by}"
+            )),
+            "{out}"
+        );
         child.kill().unwrap(); // SIGKILL: no cleanup of any kind
         child.wait().unwrap();
 
@@ -74,9 +100,18 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
             .unwrap()
             .iter()
             .find(|r| r["id"] == json!(run_id))
-            .unwrap()["status"]
+            .unwrap()
             .clone();
-        assert_eq!(status, json!("running"), "a killed run is left as it was");
+        assert_eq!(
+            status["status"],
+            json!("running"),
+            "a killed run is left as it was"
+        );
+        assert_eq!(
+            status["playedElsewhere"],
+            Value::Null,
+            "its process is gone: it was interrupted"
+        );
 
         let (code, events, out) = finish(symphony(d).args(["resume", &run_id, "--json"]));
         assert_eq!(code, 0, "{out}");

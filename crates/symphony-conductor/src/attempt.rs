@@ -42,6 +42,9 @@ pub(crate) struct Job {
     pub key: Option<String>,
     /// Whether the unit's output may be taken instead of playing it.
     pub reuse: Reuse,
+    /// Sent once the unit is known to be played rather than reused (a context-bloat warning
+    /// is about a call that is made, not one served from the cache).
+    pub before_play: Option<RunEvent>,
 }
 
 /// An output a unit may take instead of being played.
@@ -84,6 +87,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
         holds_slot,
         key,
         reuse,
+        before_play,
     } = job;
     let reused = match reuse {
         Reuse::None => None,
@@ -105,6 +109,9 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
             key,
             origin,
         };
+    }
+    if let Some(event) = before_play {
+        events.send(event);
     }
     let mut attempts = 0u32;
     let mut rng: Option<SmallRng> = None;

@@ -831,7 +831,9 @@ impl Scheduler {
                 };
             }
         }
-        // Once per step: an instrument about to be asked with a very large input.
+        // Once per step: an instrument about to be asked with a very large input (sent by the
+        // unit once it misses the cache, so a reused answer raises nothing).
+        let mut before_play = None;
         if !matches!(reuse, Reuse::Given(_))
             && playbook.variants[0].entry.spec.kind == StepKind::Instrument
             && !self
@@ -847,7 +849,7 @@ impl Scheduler {
             ) {
                 self.warned
                     .insert((unit.step, BottleneckKind::ContextBloat));
-                self.events.send(RunEvent::Bottleneck {
+                before_play = Some(RunEvent::Bottleneck {
                     step: step.id.clone(),
                     kind: BottleneckKind::ContextBloat,
                     message: format!(
@@ -876,6 +878,7 @@ impl Scheduler {
             holds_slot,
             key,
             reuse,
+            before_play,
         };
         let mut unit = Box::pin(perform(job));
         // A future may be polled with one waker and then with another: whatever it registers

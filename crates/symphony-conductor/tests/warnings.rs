@@ -271,3 +271,50 @@ async fn an_instrument_asked_with_a_very_large_input_is_warned_about_once() {
         found[0].3
     );
 }
+
+/// A cache that has an answer for every step: everything is served, nothing is asked.
+struct KnowsEverything;
+
+impl symphony_conductor::OutputCache for KnowsEverything {
+    fn lookup<'a>(
+        &'a self,
+        _key: &'a str,
+    ) -> symphony_conductor::BoxFuture<'a, Option<symphony_conductor::Outputs>> {
+        Box::pin(async { Some(symphony_conductor::Outputs::single(json!("remembered"))) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_served_from_the_cache_raises_no_context_warning() {
+    let mut summarise = step(
+        "summarise",
+        "instrument.offline",
+        json!({"prompt": "Summarise {{doc}}"}),
+    );
+    summarise["inputs"] = json!({});
+    let m = melody(json!([summarise]), json!([]));
+    let options = |cache: Option<symphony_conductor::CacheHandle>| RunOptions {
+        inputs: serde_json::Map::from_iter([("doc".to_owned(), json!("x".repeat(100_000)))]),
+        cache,
+        ..RunOptions::default()
+    };
+    // Asked for real, the step is warned about; served from the cache, it is not.
+    let (_, asked) = play(m.clone(), options(None)).await;
+    assert_eq!(warnings(&asked, BottleneckKind::ContextBloat).len(), 1);
+    let (report, served) = play(
+        m,
+        options(Some(symphony_conductor::CacheHandle(std::sync::Arc::new(
+            KnowsEverything,
+        )))),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert!(served.iter().any(
+        |e| matches!(&e.event, RunEvent::StepSucceeded { step, .. } if &**step == "summarise")
+    ));
+    assert_eq!(
+        warnings(&served, BottleneckKind::ContextBloat),
+        vec![],
+        "a cached answer asked nothing of the instrument"
+    );
+}

@@ -151,6 +151,7 @@ impl Host {
             failed: l.failed,
             parent_id: l.summary.parent_id,
             fork_step: l.fork_step,
+            played_elsewhere: l.played_elsewhere,
         }
     }
 }

@@ -332,6 +332,10 @@ pub struct RunEntry {
     pub fork_step: Option<String>,
     /// True while this process is playing it (its events arrive on `run-events`).
     pub live: bool,
+    /// Who plays it while another process does (a `symphony run` in a terminal, another
+    /// machine on a shared store): "process 4242 on this machine, heard from 2 s ago". Such a
+    /// run can be watched but not resumed. `None` when ended, live here, or interrupted.
+    pub played_elsewhere: Option<String>,
 }
 
 /// `openRun`'s arguments.

@@ -17,6 +17,7 @@
 mod db;
 mod export;
 mod pins;
+mod players;
 mod queries;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -37,6 +38,7 @@ use db::{on_pool, Dialect, Pool};
 
 pub use export::{Pruned, StepDiff};
 pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
+pub use players::{played_elsewhere, SILENT_AFTER_MS};
 pub use queries::{EventLog, FileRow, RunDetail, RunListing, RunSummary, StepRow, StoredEvent};
 pub use writer::Recorder;
 
@@ -388,8 +390,8 @@ impl Store {
             .await
             .map_err(|e| self.err("storing the melody", e))?;
             sqlx::query(&p.sql(
-                "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at, player, heard_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
             ))
             .bind(run.id)
             .bind(&melody_hash)
@@ -399,6 +401,8 @@ impl Store {
             .bind(&inputs)
             .bind(&options)
             .bind(&workspace)
+            .bind(now)
+            .bind(players::this_player())
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -421,12 +425,26 @@ impl Store {
             });
         }
         let (session, next_seq) = on_pool!(&self.pool, |p| {
-            let (sessions,): (i64,) =
-                sqlx::query_as(&p.sql("SELECT sessions FROM runs WHERE id = ?"))
-                    .bind(id)
-                    .fetch_one(p)
-                    .await
-                    .map_err(|e| self.err("reading the run", e))?;
+            let (sessions, status, player, heard_at): (i64, String, Option<String>, Option<i64>) =
+                sqlx::query_as(
+                    &p.sql("SELECT sessions, status, player, heard_at FROM runs WHERE id = ?"),
+                )
+                .bind(id)
+                .fetch_one(p)
+                .await
+                .map_err(|e| self.err("reading the run", e))?;
+            let now = now_ms();
+            if let (Some(player), Some(heard_at)) = (&player, heard_at) {
+                if players::played_elsewhere(&status, Some(player), Some(heard_at), now) {
+                    return Err(StoreError::NotResumable {
+                        id: id.to_owned(),
+                        why: format!(
+                            "it is still being played by {}; watch it with `symphony serve` or the app's history, or resume it once that process has stopped",
+                            players::describe(player, heard_at, now)
+                        ),
+                    });
+                }
+            }
             let (next_seq,): (i64,) = sqlx::query_as(
                 &p.sql("SELECT COALESCE(MAX(seq), -1) + 1 FROM events WHERE run_id = ?"),
             )
@@ -438,9 +456,11 @@ impl Store {
             // Claim the next session: of two processes resuming the run at once, one wins
             // and the other is told, instead of both writing the same sequence numbers.
             let claimed = sqlx::query(&p.sql(
-                "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ? WHERE id = ? AND sessions = ?",
+                "UPDATE runs SET status = 'running', finished_at = NULL, sessions = ?, player = ?, heard_at = ? WHERE id = ? AND sessions = ?",
             ))
             .bind(i64::from(session))
+            .bind(players::this_player())
+            .bind(now)
             .bind(id)
             .bind(sessions)
             .execute(p)

@@ -8,7 +8,8 @@ use serde_json::Value;
 use sqlx::QueryBuilder;
 
 use crate::db::{on_pool, Dialect};
-use crate::{Store, StoreError};
+use crate::players::{describe, played_elsewhere};
+use crate::{now_ms, Store, StoreError};
 
 /// A line of the run list.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -73,6 +74,11 @@ pub struct RunDetail {
     pub fork_step: Option<String>,
     /// How many times it was played (1 + resumes).
     pub sessions: i64,
+    /// The process that plays it, or last played it (`host:pid`).
+    pub player: Option<String>,
+    /// When that process was last heard from, in milliseconds since the Unix epoch: it beats
+    /// every few seconds while the run plays.
+    pub heard_at: Option<i64>,
     /// Its steps, in the order they ended.
     pub steps: Vec<StepRow>,
     /// The files its steps wrote in the workspace's `files/` folder, in the order written.
@@ -127,9 +133,9 @@ impl Store {
     /// A run and its steps.
     pub async fn run(&self, id: &str) -> Result<RunDetail, StoreError> {
         #[allow(clippy::type_complexity)]
-        let row: Option<(String, String, String, i64, Option<i64>, Option<String>, String, String, Option<String>, Option<String>, String, Option<String>, i64)> =
+        let row: Option<(String, String, String, i64, Option<i64>, Option<String>, String, String, Option<String>, Option<String>, String, Option<String>, i64, Option<String>, Option<i64>)> =
             on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
-                "SELECT id, melody_id, status, started_at, finished_at, parent_id, inputs, options, workspace, totals, melody_hash, fork_step, sessions
+                "SELECT id, melody_id, status, started_at, finished_at, parent_id, inputs, options, workspace, totals, melody_hash, fork_step, sessions, player, heard_at
                  FROM runs WHERE id = ?",
             ))
             .bind(id)
@@ -173,6 +179,8 @@ impl Store {
             melody_hash: r.10,
             fork_step: r.11,
             sessions: r.12,
+            player: r.13,
+            heard_at: r.14,
             steps,
             files,
         })
@@ -230,6 +238,9 @@ pub struct RunListing {
     /// Steps whose usage has no cost (no price for the model): with none priced, the run's
     /// cost is unknown rather than zero.
     pub unpriced: u32,
+    /// Who plays it, while another process does ("process 4242 on this machine, heard from
+    /// 2 s ago"); `None` for an ended run, one this process plays, or one interrupted.
+    pub played_elsewhere: Option<String>,
 }
 
 /// A run's event log as the board reads it (see [`Store::event_log`]).
@@ -243,7 +254,7 @@ pub struct EventLog {
 }
 
 /// id, melody_id, status, started_at, finished_at, parent_id, fork_step, name, totals, first
-/// event, reused, failed, priced, unpriced.
+/// event, reused, failed, priced, unpriced, player, heard_at.
 type ListingRow = (
     String,
     String,
@@ -259,6 +270,8 @@ type ListingRow = (
     i64,
     i64,
     i64,
+    Option<String>,
+    Option<i64>,
 );
 
 /// The columns of a [`RunListing`], for the queries below (with their `WHERE` and order).
@@ -271,7 +284,8 @@ macro_rules! listing_sql {
                (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'succeeded' AND s.origin IN ('cached', 'given')),
                (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.outcome = 'failed'),
                (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.usage NOT LIKE '%\"costUsd\":null%'),
-               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.usage LIKE '%\"costUsd\":null%')
+               (SELECT COUNT(*) FROM step_results s WHERE s.run_id = r.id AND s.usage LIKE '%\"costUsd\":null%'),
+               r.player, r.heard_at
              FROM runs r JOIN melodies m ON m.hash = r.melody_hash ",
             $where
         )
@@ -454,6 +468,15 @@ fn listing(r: ListingRow) -> RunListing {
         .and_then(Value::as_u64)
         .unwrap_or(0);
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let now = now_ms();
+    let played_elsewhere = match (&r.14, r.15) {
+        (Some(player), Some(heard_at))
+            if played_elsewhere(&r.2, Some(player), Some(heard_at), now) =>
+        {
+            Some(describe(player, heard_at, now))
+        }
+        _ => None,
+    };
     RunListing {
         summary: RunSummary {
             id: r.0,
@@ -471,5 +494,6 @@ fn listing(r: ListingRow) -> RunListing {
         failed: count(r.11),
         priced: count(r.12),
         unpriced: count(r.13),
+        played_elsewhere,
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::db::{on_pool, Dialect};
+use crate::players::BEAT;
 use crate::{hash_bytes, now_ms, Store, StoreError};
 
 /// The most events written in one transaction.
@@ -117,6 +118,8 @@ struct Batch {
     files: Vec<(String, String, u64, String, i64)>,
     /// The run's end: status and totals.
     finished: Option<(String, Option<String>)>,
+    /// Say the run's player is still there (see `players`).
+    beat: bool,
 }
 
 struct EventRow {
@@ -157,7 +160,23 @@ const ROWS_PER_STATEMENT: usize = 512;
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<EventRecord>) -> Result<(), StoreError> {
         let mut records = Vec::with_capacity(BATCH);
-        while let Some(first) = rx.recv().await {
+        // The run's player beats while the run plays, with a batch or, when the run is quiet
+        // (a long model call), on its own: see `players`.
+        let mut last_beat = tokio::time::Instant::now();
+        loop {
+            let first = match tokio::time::timeout_at(last_beat + BEAT, rx.recv()).await {
+                Ok(Some(first)) => first,
+                Ok(None) => break,
+                Err(_) => {
+                    last_beat = tokio::time::Instant::now();
+                    if let Err(e) = beat(&self.store, &self.run_id).await {
+                        // A missed beat only makes the run look interrupted sooner; the next
+                        // batch says whether the store still takes writes.
+                        tracing::warn!(run = %self.run_id, "the run's heartbeat was not written: {e}");
+                    }
+                    continue;
+                }
+            };
             records.push(first);
             while records.len() < BATCH {
                 match rx.try_recv() {
@@ -172,6 +191,10 @@ impl Writer {
             let mut batch = Batch::default();
             for record in &records {
                 self.add(&mut batch, record);
+            }
+            if last_beat.elapsed() >= BEAT {
+                last_beat = tokio::time::Instant::now();
+                batch.beat = true;
             }
             if let Err(e) = write(&store, &self.run_id, self.session, batch).await {
                 if records.len() == 1 {
@@ -387,6 +410,31 @@ fn name_of(v: impl serde::Serialize) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
+/// Says the run's player is still there.
+async fn beat(store: &Store, run_id: &str) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    on_pool!(&store.pool, |p| sqlx::query(
+        &p.sql("UPDATE runs SET heard_at = ? WHERE id = ?")
+    )
+    .bind(now)
+    .bind(run_id)
+    .execute(p)
+    .await
+    .map(drop))
+}
+
+/// `totals` (the conductor's JSON) with `ms` more elapsed; unchanged if it is not that shape.
+fn add_elapsed(totals: &str, ms: i64) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(totals) else {
+        return totals.to_owned();
+    };
+    let Some(elapsed) = value.get("elapsedMs").and_then(serde_json::Value::as_i64) else {
+        return totals.to_owned();
+    };
+    value["elapsedMs"] = (elapsed + ms).into();
+    value.to_string()
+}
+
 /// Writes a batch in one transaction: outputs first (the rest refers to them), then the log,
 /// attempts, results, cache entries and the run's end. The same statements serve both
 /// backends (`ON CONFLICT … DO UPDATE` is SQLite's and Postgres's upsert alike).
@@ -524,7 +572,29 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
             );
             q.build().execute(&mut *tx).await?;
         }
+        if batch.beat {
+            sqlx::query(&p.sql("UPDATE runs SET heard_at = ? WHERE id = ?"))
+                .bind(now)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some((status, totals)) = &batch.finished {
+            // The conductor's clock starts again at each session, so a resumed run's totals
+            // are its last session's: its elapsed time takes the earlier sessions' on, as the
+            // board's clock does (see `event_log`), so History shows how long the run played.
+            let mut totals = totals.clone();
+            if session > 1 {
+                let ends: Vec<(i64,)> = sqlx::query_as(&p.sql(
+                    "SELECT MAX(at_ms) FROM events WHERE run_id = ? AND session < ? GROUP BY session",
+                ))
+                .bind(run_id)
+                .bind(i64::from(session))
+                .fetch_all(&mut *tx)
+                .await?;
+                let earlier: i64 = ends.iter().map(|e| e.0).sum();
+                totals = totals.map(|t| add_elapsed(&t, earlier));
+            }
             sqlx::query(
                 &p.sql("UPDATE runs SET status = ?, finished_at = ?, totals = ? WHERE id = ?"),
             )

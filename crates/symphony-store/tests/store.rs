@@ -18,6 +18,7 @@ on_both_backends!(
     prune_keeps_the_newest_runs_and_frees_their_outputs,
     pins_and_retention_are_kept_per_store,
     the_board_reads_names_counts_logs_and_durations,
+    a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted,
 );
 
 fn melody() -> symphony_melody::Melody {
@@ -273,6 +274,13 @@ async fn resume_hands_back_what_finished_and_continues_the_log(backend: Backend)
         .unwrap();
     let resumed = events.iter().position(|e| e.session == 2).unwrap();
     assert_eq!(at[resumed], first_end + events[resumed].at_ms);
+    // Its elapsed time is the two sessions' (the conductor's report is the last session's).
+    assert_eq!(
+        run.totals["elapsedMs"].as_i64(),
+        Some(first_end + report.totals.elapsed_ms as i64),
+        "{}",
+        run.totals
+    );
     // A succeeded run is not resumed.
     assert!(store.resume("crashed").await.is_err());
 }
@@ -578,4 +586,41 @@ async fn the_board_reads_names_counts_logs_and_durations(backend: Backend) {
         1
     );
     assert!(store.step_durations("other", 20).await.unwrap().is_empty());
+}
+
+async fn a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    let m = melody();
+    let bytes = symphony_melody::to_bytes(&m);
+    let recorder = store
+        .begin(NewRun {
+            id: "quiet",
+            melody_bytes: &bytes,
+            melody_id: &m.melody.id,
+            melody_name: &m.melody.name,
+            inputs: &serde_json::Map::new(),
+            options: json!({}),
+            workspace: None,
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let started = store.run("quiet").await.unwrap();
+    let player = started.player.clone().unwrap();
+    assert!(
+        player.ends_with(&format!(":{}", std::process::id())),
+        "{player}"
+    );
+    let first = started.heard_at.unwrap();
+    // No event for longer than a beat (a long model call, an agent thinking): the recorder
+    // says on its own that the run's player is still there.
+    tokio::time::sleep(std::time::Duration::from_millis(5600)).await;
+    let later = store.run("quiet").await.unwrap().heard_at.unwrap();
+    assert!(later >= first + 5000, "heard at {first}, then {later}");
+    // This process plays it: it is not "elsewhere" to itself.
+    assert_eq!(store.listing("quiet").await.unwrap().played_elsewhere, None);
+    recorder.finish().await.unwrap();
 }

@@ -12,6 +12,7 @@ import { autoLayout } from "../model/autolayout";
 import { addComment, addGroup, moveItems, newMelody } from "../model/edits";
 import { isClip, type Clip } from "../model/clipboard";
 import { idStem } from "../model/ids";
+import { runStanding } from "../board/derive";
 import type { Point } from "../backend/types";
 
 let backend: Backend | null = null;
@@ -48,19 +49,19 @@ export async function startup(): Promise<void> {
 // ----- Runs -----
 
 /**
- * On startup: runs the store holds as running that nothing here plays were interrupted (the app
- * or the machine stopped mid-run), unless another process plays them into a shared store. Say
- * so once; the welcome view lists them with a Resume button.
+ * On startup: runs the store holds as running that no process plays were interrupted (the app or
+ * the machine stopped mid-run). Say so once; the welcome view lists them with a Resume button.
+ * Runs another process plays into the same store are not mentioned: they are not stopped.
  */
 async function noticeInterruptedRuns(): Promise<void> {
   try {
     const runs = await api().listRuns(undefined, 50);
-    const stopped = runs.filter((r) => r.status === "running" && !r.live);
+    const stopped = runs.filter((r) => runStanding(r) === "interrupted");
     if (stopped.length === 0) return;
     useApp.getState().notify(
       stopped.length === 1
-        ? `Run ${stopped[0]!.id} did not finish (interrupted, or another process plays it): resume it from Latest runs.`
-        : `${stopped.length} runs did not finish (interrupted, or another process plays them): resume them from Latest runs.`,
+        ? `Run ${stopped[0]!.id} was interrupted before it finished: resume it from Latest runs.`
+        : `${stopped.length} runs were interrupted before they finished: resume them from Latest runs.`,
     );
   } catch {
     // The history is advisory here; the welcome view says if the store cannot be read.

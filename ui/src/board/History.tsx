@@ -12,6 +12,7 @@ import { openRun } from "./actions";
 import { useDock } from "./dock";
 import { formatCost, formatCount } from "./format";
 import { formatMs } from "./model";
+import { runBadge } from "./derive";
 import "./board.css";
 
 export function History() {
@@ -111,7 +112,9 @@ export function History() {
                 </td>
                 <td title={r.id}>{new Date(r.startedAt).toLocaleString()}</td>
                 <td>
-                  <span className={`badge run-${r.live ? "running" : r.status}`}>{r.live ? "playing" : r.status}</span>
+                  <span className={`badge ${runBadge(r).className}`} title={runBadge(r).title}>
+                    {runBadge(r).label}
+                  </span>
                   {r.failed > 0 ? <span className="bad small"> {r.failed} failed</span> : null}
                 </td>
                 <td>{r.durationMs === null ? "—" : formatMs(r.durationMs)}</td>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { EventRecord } from "../backend/types";
 import { applyEvents, emptyBoard, formatMs, type StepLive } from "./model";
-import { attemptsSoFar, costRows, differs, niceTicks, spanTitle, timelineRows, unseenEvents, visibleSlice, warningLabel } from "./derive";
+import { attemptsSoFar, costRows, differs, niceTicks, runBadge, runStanding, spanTitle, timelineRows, unseenEvents, visibleSlice, warningLabel } from "./derive";
 import { formatAt, formatCost, formatDelta, formatTokens } from "./format";
 
 const ev = (atMs: number, e: Record<string, unknown>) => ({ atMs, ...e }) as EventRecord;
@@ -92,5 +92,21 @@ describe("board helpers", () => {
     expect(differs({ ...same, sameOutput: false })).toBe(true);
     expect(differs({ ...same, sameInputs: false })).toBe(true);
     expect(differs({ ...same, outcomeB: "-" })).toBe(true);
+  });
+});
+
+describe("runStanding and runBadge", () => {
+  const run = (status: string, live = false, playedElsewhere: string | null = null) => ({ status, live, playedElsewhere });
+  it("tells a run played here, one played elsewhere, one interrupted and one ended apart", () => {
+    expect(runStanding(run("running", true))).toBe("playing");
+    expect(runStanding(run("running", false, "process 42 on this machine, heard from 1 s ago"))).toBe("elsewhere");
+    expect(runStanding(run("running"))).toBe("interrupted");
+    expect(runStanding(run("failed"))).toBe("failed");
+  });
+  it("names the process that plays a run elsewhere, and offers resuming only an interrupted one", () => {
+    const elsewhere = runBadge(run("running", false, "process 42 on build-7, heard from 2 s ago"));
+    expect(elsewhere).toEqual({ label: "playing elsewhere", className: "run-running", title: "Played by process 42 on build-7, heard from 2 s ago: open it to watch" });
+    expect(runBadge(run("running")).label).toBe("not finished");
+    expect(runBadge(run("succeeded")).className).toBe("run-succeeded");
   });
 });

@@ -8,6 +8,7 @@ import type { RunEntry } from "../backend/types";
 import { api, canPickFiles, createMelody, disconnectConductor, openFromDisk, openMelody, remoteConductor } from "../app/actions";
 import { continueInterrupted, openStoredRun } from "../board/actions";
 import { formatMs } from "../board/model";
+import { runBadge, runStanding } from "../board/derive";
 
 function RecentRuns() {
   const [runs, setRuns] = useState<RunEntry[] | null>(null);
@@ -32,13 +33,14 @@ function RecentRuns() {
       <h2>Latest runs</h2>
       <ul className="run-list" data-testid="recent-runs">
         {runs.map((r) => {
-          // Running in the store, but no process here plays it: the app (or machine) stopped
-          // mid-run, or another process plays it into a shared store.
-          const interrupted = r.status === "running" && !r.live;
+          // Running in the store and played by no process (the app or the machine stopped
+          // mid-run): it can be resumed. One another process plays is opened to be watched.
+          const interrupted = runStanding(r) === "interrupted";
+          const badge = runBadge(r);
           return (
           <li key={r.id} className="run-item">
             <button type="button" className="run-card" data-run={r.id} onClick={() => void openStoredRun(r.id)}>
-              <span className={`badge run-${interrupted ? "interrupted" : r.status}`}>{r.live ? "playing" : interrupted ? "not finished" : r.status}</span>
+              <span className={`badge ${badge.className}`} title={badge.title}>{badge.label}</span>
               <strong>{r.melodyName || r.melodyId}</strong>
               <span className="muted small">{new Date(r.startedAt).toLocaleString()}</span>
               <span className="muted small">
@@ -51,7 +53,7 @@ function RecentRuns() {
               <button
                 type="button"
                 className="resume-run"
-                title="Play on from where it stopped: finished steps are kept (if another process is still playing this run, leave it)"
+                title="Play on from where it stopped: finished steps are kept"
                 aria-label={`Resume ${r.id}`}
                 onClick={() => void continueInterrupted(r.id)}
               >

@@ -212,7 +212,7 @@ pub async fn run(args: Args) -> Outcome {
             }
         }
         Action::List { limit, json } => {
-            let runs = store.list(limit).await.map_err(store_failure)?;
+            let runs = store.listings(None, limit).await.map_err(store_failure)?;
             if json {
                 outln!(
                     "{}",
@@ -220,15 +220,26 @@ pub async fn run(args: Args) -> Outcome {
                 );
             } else {
                 for r in &runs {
+                    let s = &r.summary;
+                    // A run left `running` is either played by another process now or was
+                    // interrupted (`symphony resume` plays the rest).
+                    let status = match (&*s.status, &r.played_elsewhere) {
+                        ("running", Some(_)) => "playing",
+                        ("running", None) => "interrupted",
+                        (status, _) => status,
+                    };
                     outln!(
-                        "{:<44} {:<10} {:<24} {}{}",
-                        r.id,
-                        r.status,
-                        r.melody_id,
-                        time(r.started_at),
-                        r.parent_id
+                        "{:<44} {:<11} {:<24} {}{}{}",
+                        s.id,
+                        status,
+                        s.melody_id,
+                        time(s.started_at),
+                        s.parent_id
                             .as_deref()
-                            .map_or(String::new(), |p| format!("  (fork of {p})"))
+                            .map_or(String::new(), |p| format!("  (fork of {p})")),
+                        r.played_elsewhere
+                            .as_deref()
+                            .map_or(String::new(), |by| format!("  (by {by})"))
                     );
                 }
                 if runs.is_empty() {

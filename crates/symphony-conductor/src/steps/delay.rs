@@ -32,6 +32,12 @@ impl StepType for Delay {
         s
     }
 
+    /// It takes what it is told to wait: the plan's critical path and the board's "slower than
+    /// its estimate" warning should know a 5 s delay is meant to take 5 s.
+    fn estimate_ms(&self, config: &serde_json::Map<String, serde_json::Value>) -> Option<u64> {
+        config.get("ms").and_then(serde_json::Value::as_u64)
+    }
+
     fn play<'a>(&'a self, cx: &'a StepContext) -> BoxFuture<'a, Result<Played, StepError>> {
         Box::pin(async move {
             let ms = cx.config_u64("ms").ok_or_else(|| {

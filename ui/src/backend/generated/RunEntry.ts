@@ -65,4 +65,10 @@ forkStep: string | null,
 /**
  * True while this process is playing it (its events arrive on `run-events`).
  */
-live: boolean, };
+live: boolean, 
+/**
+ * Who plays it while another process does (a `symphony run` in a terminal, another
+ * machine on a shared store): "process 4242 on this machine, heard from 2 s ago". Such a
+ * run can be watched but not resumed. `None` when ended, live here, or interrupted.
+ */
+playedElsewhere: string | null, };

@@ -109,6 +109,7 @@ const entry = (id: string, patch: Partial<RunEntry>): RunEntry => ({
   parentId: null,
   forkStep: null,
   live: false,
+  playedElsewhere: null,
   ...patch,
 });
 
