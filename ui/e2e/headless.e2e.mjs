@@ -36,6 +36,7 @@ export async function headlessScenario(page, server) {
     check((await card.locator(".badge").textContent()) === "playing elsewhere", "the welcome view lists the headless run as playing elsewhere (another process beats for it)");
     check((await card.locator(".badge").getAttribute("title"))?.includes(`process ${cli.pid} on this machine`), `its badge names the process that plays it (${cli.pid})`);
     check((await page.getByRole("button", { name: `Resume ${playing}` }).count()) === 0, "a run another process plays offers no Resume");
+    await page.screenshot({ path: path.join(outDir, "e2e-headless-elsewhere.png") });
     await card.click();
     await waitState(page, "a", ["running", "succeeded"]);
     check(true, "opened, the board shows the headless run's steps");
