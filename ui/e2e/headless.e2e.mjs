@@ -26,8 +26,8 @@ const waitState = (page, step, states, timeout = 15000) =>
 
 export async function headlessScenario(page, server) {
   fs.writeFileSync(path.join(server.project, "melodies/slow-chain.melody.json"), JSON.stringify(chain, null, 2));
-  // Played by another process into the same store (the e2e run sets SYMPHONY_DB for both).
-  const cli = spawn(symphonyBin, ["run", "melodies/slow-chain.melody.json"], { cwd: server.project, stdio: "ignore" });
+  // Played by another process into the same store.
+  const cli = spawn(symphonyBin, ["run", "melodies/slow-chain.melody.json"], { cwd: server.project, stdio: "ignore", env: server.env });
   try {
     await page.goto(server.url);
     const card = page.locator('.run-card[data-run^="slow-chain-"]');

@@ -16,7 +16,8 @@ export const symphonyBin = process.env.SYMPHONY_BIN ?? path.join(repoDir, "targe
 
 /**
  * Starts the real `symphony serve` over a fresh project holding a copy of melodies/.
- * Resolves with { url, project, stop }. Build it first: `cargo build -p symphony-cli`
+ * Resolves with { url, project, env, stop }: `env` is the server's environment (its run store),
+ * for other processes that must share it. Build it first: `cargo build -p symphony-cli`
  * (or point SYMPHONY_BIN at a built binary).
  */
 export async function startServer() {
@@ -27,7 +28,10 @@ export async function startServer() {
   fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
   const token = `t${Math.random().toString(36).slice(2)}`;
   const [cmd, args] = [symphonyBin, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Runs go to a store of the project's own unless the caller chose one (scripts/test does):
+  // a measurement or a scenario run by hand must not fill the user's run store.
+  const env = { ...process.env, SYMPHONY_DB: process.env.SYMPHONY_DB || path.join(project, "runs.db") };
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const url = await new Promise((resolve, reject) => {
@@ -54,7 +58,7 @@ export async function startServer() {
       child.once("exit", resolve);
       child.kill("SIGTERM");
     }).then(removeProject);
-  return { url, project, stop };
+  return { url, project, env, stop };
 }
 
 export async function launch() {

@@ -3,7 +3,8 @@
 //! A built-in table covers the common hosted models (prices as published by the providers
 //! when this table was written; they change, so the user's file wins). The user's file is
 //! JSON, `{"model": {"input": 2.5, "output": 10.0}}`, read from `$SYMPHONY_PRICES` if set,
-//! else `$XDG_CONFIG_HOME/symphony/prices.json`, else `~/.config/symphony/prices.json`.
+//! else `prices.json` beside the credentials file (`$XDG_CONFIG_HOME/symphony/`, else
+//! `~/.config/symphony/`; see `symphony_credentials::default_config_dir`).
 //! Local models are not in the built-in table: give them `{"input": 0, "output": 0}` in the
 //! file to see a cost of zero rather than "unknown".
 //!
@@ -134,15 +135,8 @@ impl PriceTable {
         if let Some(p) = std::env::var_os("SYMPHONY_PRICES").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(p));
         }
-        if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(x).join("symphony").join("prices.json"));
-        }
-        std::env::var_os("HOME").filter(|p| !p.is_empty()).map(|h| {
-            PathBuf::from(h)
-                .join(".config")
-                .join("symphony")
-                .join("prices.json")
-        })
+        // The same folder as the credentials file: one rule for where the user's settings live.
+        symphony_credentials::default_config_dir().map(|dir| dir.join("prices.json"))
     }
 
     /// The built-in table with the user's file (if there is one) over it.

@@ -702,3 +702,41 @@ fn validation_reports_config_problems_and_missing_capabilities() {
     );
     assert!(all.contains("needs the `secrets` capability"), "{all}");
 }
+
+#[tokio::test]
+async fn a_connection_closed_before_any_answer_is_sent_once_more_without_a_retry_policy() {
+    // What a stale keep-alive connection looks like: the request goes out, the connection
+    // closes with no byte back. The step has no retry policy; the instrument sends once more
+    // on a fresh connection.
+    let server = Server::sequence(vec![
+        Reply::Drop,
+        Reply::stream(openai_stream(&["fresh"], "stop", None)),
+    ])
+    .await;
+    let (report, events) = play_one(&standard(), cfg(&server, json!({})), json!({})).await;
+    assert_eq!(
+        outcome(&report, "ask"),
+        StepOutcome::Succeeded,
+        "{events:#?}"
+    );
+    assert_eq!(outputs(&events, "ask")["output"], "fresh");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(report.steps[0].attempts, 1, "one attempt, sent twice");
+
+    // Closed twice: an error the retry policy acts on, not an endless loop.
+    let server = Server::always(Reply::Drop).await;
+    let (report, events) = play_one(&standard(), cfg(&server, json!({})), json!({})).await;
+    assert_eq!(outcome(&report, "ask"), StepOutcome::Failed);
+    assert_eq!(server.requests().len(), 2);
+    let failed = events
+        .iter()
+        .find_map(|e| match &e.event {
+            RunEvent::StepFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        failed.contains("connection closed before message completed"),
+        "{failed}"
+    );
+}

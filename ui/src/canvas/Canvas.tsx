@@ -11,6 +11,7 @@ import {
   MiniMap,
   ReactFlow,
   useReactFlow,
+  useStore,
   type Connection,
   type FinalConnectionState,
   type IsValidConnection,
@@ -37,6 +38,13 @@ import { counts } from "../board/model";
  * (ui/PERFORMANCE.md). States, counts and progress still show; only the motion stops.
  */
 export const CALM_ABOVE = 24;
+
+/**
+ * Below this zoom a step's text is under ~4 px tall: the canvas paints each step as a box filled
+ * with its state's colour instead (`.canvas.far` in styles.css). Zoomed to fit 1,000 streaming
+ * steps, this halved the lag from a step's end to the screen (ui/PERFORMANCE.md).
+ */
+export const FAR_ZOOM = 0.3;
 
 export const STEP_MIME = "application/x-symphony-step";
 
@@ -104,6 +112,7 @@ export function Canvas() {
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const [hint, setHint] = useState<string | null>(null);
   const calm = useRun((s) => s.source !== "none" && counts(s.board).active > CALM_ABOVE);
+  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
   const wrapper = useRef<HTMLDivElement>(null);
 
   const onConnect = useCallback((c: Connection) => {
@@ -178,7 +187,7 @@ export function Canvas() {
   }, [loads, flow, initial]);
 
   return (
-    <div className={calm ? "canvas calm" : "canvas"} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+    <div className={`canvas${calm ? " calm" : ""}${far ? " far" : ""}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<FlowNode, FlowEdge>
         nodes={nodes}
         edges={edges}

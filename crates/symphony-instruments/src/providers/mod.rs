@@ -192,32 +192,46 @@ impl Endpoint<'_> {
 
 /// Sends a POST and waits for the response headers, within the first-byte timeout. A
 /// non-success status becomes an error.
+///
+/// A request whose connection closes before any answer is sent once more, at once, within
+/// the same timeout: that is how a pooled keep-alive connection the server was closing as it
+/// was reused fails (servers close idle connections after a few seconds: Node's and uvicorn's,
+/// vLLM's server, after 5), and the next connection is fresh. A second close is an error, which
+/// the step's retry policy may retry.
 pub(crate) async fn post(
     ep: &Endpoint<'_>,
     url: &str,
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<Response, StepError> {
-    let send = ep
-        .client
-        .post(url)
-        .headers(headers)
-        .header(CONTENT_TYPE, "application/json")
-        .body(body)
-        .send();
-    let resp = match tokio::time::timeout(ep.timeouts.first_byte, send).await {
-        Err(_) => {
-            return Err(StepError::retryable(
-                ErrorKind::Timeout,
-                format!(
-                    "{} at {url} sent no answer within {} ms (firstByteTimeoutMs); it may be overloaded or still loading the model; raise firstByteTimeoutMs if it is just slow",
-                    ep.label,
-                    ep.timeouts.first_byte.as_millis()
-                ),
-            ))
+    let deadline = tokio::time::Instant::now() + ep.timeouts.first_byte;
+    let mut resent = false;
+    let resp = loop {
+        let send = ep
+            .client
+            .post(url)
+            .headers(headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send();
+        match tokio::time::timeout_at(deadline, send).await {
+            Err(_) => {
+                return Err(StepError::retryable(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{} at {url} sent no answer within {} ms (firstByteTimeoutMs); it may be overloaded or still loading the model; raise firstByteTimeoutMs if it is just slow",
+                        ep.label,
+                        ep.timeouts.first_byte.as_millis()
+                    ),
+                ))
+            }
+            Ok(Err(e)) if !resent && closed_before_answer(&e) => {
+                tracing::debug!(url, "the connection closed before an answer; sending again: {e}");
+                resent = true;
+            }
+            Ok(Err(e)) => return Err(transport_error(ep, url, &e)),
+            Ok(Ok(resp)) => break resp,
         }
-        Ok(Err(e)) => return Err(transport_error(ep, url, &e)),
-        Ok(Ok(resp)) => resp,
     };
     ep.record.status(resp.status().as_u16());
     if resp.status().is_success() {
@@ -311,6 +325,17 @@ pub(crate) fn content_type(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase()
+}
+
+/// Whether a request failed because its connection closed (or was reset) before any answer:
+/// not a refused or timed-out connection, and not an answer cut short.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() || e.is_body() || e.is_decode() {
+        return false;
+    }
+    let detail = chain(e).to_ascii_lowercase();
+    detail.contains("connection closed before message completed")
+        || detail.contains("connection reset")
 }
 
 /// An error of the transport (before any status), for a person.

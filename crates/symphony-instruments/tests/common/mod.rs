@@ -51,6 +51,9 @@ pub enum Reply {
     },
     /// Reads the request and never answers (waits until the client goes away).
     Hang,
+    /// Reads the request and closes the connection without a byte: what a client sees when
+    /// it reuses a keep-alive connection the server was closing.
+    Drop,
     /// Waits, then answers.
     After(u64, Box<Reply>),
 }
@@ -255,6 +258,7 @@ async fn answer(socket: &mut TcpStream, reply: Reply, counters: &Counters) -> st
             }
         }
         Reply::Hang => wait_for_close(socket, counters).await,
+        Reply::Drop => socket.shutdown().await,
     }
 }
 
