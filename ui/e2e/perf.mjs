@@ -143,7 +143,7 @@ const md = `# Editor performance
 
 Measured by \`npm run perf\` (ui/e2e/perf.mjs) in headless Chromium (software rendering:
 \`--disable-gpu\`), against \`symphony serve\`, on ${cpu}
-(${(await import("node:os")).cpus().length} cores shared with Rust builds), viewport 1400×860, ${new Date().toISOString().slice(0, 10)}.
+(${(await import("node:os")).cpus().length} cores${process.env.PERF_MEANWHILE ? `, shared with ${process.env.PERF_MEANWHILE}` : ""}), viewport 1400×860, ${new Date().toISOString().slice(0, 10)}.
 
 The melody: ${STEPS} steps (offline instruments), ${melody.edges.length} edges, ${LAYERS} layers.
 
