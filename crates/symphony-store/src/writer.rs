@@ -184,6 +184,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            merge_progress(&mut records);
             let store = self.store.clone();
             // Small: `attempts` holds only steps in flight, `outputs` steps between their
             // output and their success.
@@ -410,6 +411,57 @@ fn name_of(v: impl serde::Serialize) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
+/// Merges each step's streamed progress within a batch: a run of `StepProgress` events of one
+/// step, with no other event of that step between them, becomes one event at the place (and
+/// time) of the last, carrying all their text, tokens and bytes. Other events keep their order,
+/// and time still only grows along the log. Streaming steps send a progress event per chunk;
+/// kept one by one they were a sixth of a streaming run's stored bytes. (Progress is the one
+/// event that may be merged: see the conductor's event invariants.)
+fn merge_progress(records: &mut Vec<EventRecord>) {
+    // The index of each step's progress event still open for merging into a later one.
+    let mut open: HashMap<std::sync::Arc<str>, usize> = HashMap::new();
+    let mut merged_away = vec![false; records.len()];
+    for i in 0..records.len() {
+        let Some(step) = records[i].event.step().cloned() else {
+            continue;
+        };
+        if !matches!(records[i].event, RunEvent::StepProgress { .. }) {
+            open.remove(&step);
+            continue;
+        }
+        if let Some(earlier) = open.insert(step, i) {
+            let RunEvent::StepProgress {
+                text: before,
+                tokens: t0,
+                bytes: b0,
+                ..
+            } = std::mem::replace(&mut records[earlier].event, RunEvent::RunPaused)
+            else {
+                unreachable!("only progress events are left open");
+            };
+            if let RunEvent::StepProgress {
+                text,
+                tokens,
+                bytes,
+                ..
+            } = &mut records[i].event
+            {
+                text.insert_str(0, &before);
+                *tokens += t0;
+                *bytes += b0;
+            }
+            merged_away[earlier] = true;
+        }
+    }
+    if merged_away.iter().any(|m| *m) {
+        let mut i = 0;
+        records.retain(|_| {
+            i += 1;
+            !merged_away[i - 1]
+        });
+    }
+}
+
 /// Says the run's player is still there.
 async fn beat(store: &Store, run_id: &str) -> Result<(), sqlx::Error> {
     let now = now_ms();
@@ -607,4 +659,66 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
         }
         tx.commit().await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(at_ms: u64, step: &str, text: &str) -> EventRecord {
+        EventRecord {
+            at_ms,
+            event: RunEvent::StepProgress {
+                step: step.into(),
+                text: text.into(),
+                tokens: 1,
+                bytes: text.len() as u64,
+            },
+        }
+    }
+
+    fn brief(records: &[EventRecord]) -> Vec<(u64, String, String)> {
+        records
+            .iter()
+            .map(|r| match &r.event {
+                RunEvent::StepProgress {
+                    step, text, tokens, ..
+                } => (r.at_ms, step.to_string(), format!("{text}/{tokens}")),
+                other => (
+                    r.at_ms,
+                    other.step().map(|s| s.to_string()).unwrap_or_default(),
+                    "other".into(),
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_steps_progress_is_merged_into_its_last_event_until_another_event_of_that_step() {
+        let succeeded = |at_ms, step: &str| EventRecord {
+            at_ms,
+            event: RunEvent::StepCancelled { step: step.into() },
+        };
+        let mut records = vec![
+            progress(1, "a", "He"),
+            progress(2, "b", "x"),
+            progress(3, "a", "ll"),
+            progress(4, "a", "o"),
+            succeeded(5, "a"),
+            progress(6, "a", "again"),
+            progress(7, "b", "y"),
+        ];
+        merge_progress(&mut records);
+        assert_eq!(
+            brief(&records),
+            vec![
+                (4, "a".into(), "Hello/3".into()),
+                (5, "a".into(), "other".into()),
+                (6, "a".into(), "again/1".into()),
+                (7, "b".into(), "xy/2".into()),
+            ]
+        );
+        let at: Vec<u64> = records.iter().map(|r| r.at_ms).collect();
+        assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
+    }
 }
