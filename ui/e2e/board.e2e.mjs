@@ -2,7 +2,8 @@
 // model server that streams slowly; the board shows live states and streamed tokens, the
 // conductor's critical-path warning lands on the slow step (and only there), clicking the step
 // shows its rendered prompt and its output, and "Take again" forks a new run that reuses the
-// parent's finished steps. A missing or wrong token is refused.
+// parent's finished steps; the file the fork wrote is diffed against the parent's. A missing or
+// wrong token is refused.
 import fs from "node:fs";
 import path from "node:path";
 import { check, outDir } from "./lib.mjs";
@@ -32,14 +33,16 @@ function boardMelody(baseUrl) {
         inputs: { draft: { type: "text" }, title: { type: "text" } },
         config: { template: "# {{title}}\n\n{{draft}}" },
       },
+      { id: "save", kind: "operator", type: "operator.file.write", capabilities: ["files"], config: { path: "draft.md" } },
     ],
     edges: [
       { from: "outline.output", to: "draft.outline" },
       { from: "draft.output", to: "final.draft" },
       { from: "title.output", to: "final.title" },
+      { from: "draft.output", to: "save.content" },
     ],
     layout: {
-      steps: { outline: { x: 0, y: 0 }, title: { x: 0, y: 260 }, draft: { x: 320, y: 0 }, final: { x: 640, y: 120 } },
+      steps: { outline: { x: 0, y: 0 }, title: { x: 0, y: 260 }, draft: { x: 320, y: 0 }, final: { x: 640, y: 120 }, save: { x: 640, y: 320 } },
     },
   };
 }
@@ -133,6 +136,21 @@ async function run(page, server, model) {
   await page.waitForFunction(() => [...document.querySelectorAll(".step-node")].every((e) => ["succeeded", "cached"].includes(e.getAttribute("data-state"))), null, { timeout: 30000 });
   check(model.requests.length === calls + 1, `the fork called the model once more (the draft only): ${model.requests.length - calls} call(s)`);
 
+  // The file the fork wrote, against the parent run's: only the draft's last line changed.
+  await page.locator('.step-node[data-step="save"]').click();
+  await debug.getByRole("button", { name: "draft.md" }).click();
+  const diff = debug.getByLabel("file diff");
+  await diff.waitFor({ timeout: 10000 });
+  const counts = await diff.locator(".diff-add-count, .diff-del-count").allTextContents();
+  check(counts.join(" ") === "+1 −1", `the debugger diffs the written file against the parent run's: ${counts.join(" ")} lines`);
+  const added = await diff.locator(".diff-add .diff-text").allTextContents();
+  const removed = await diff.locator(".diff-del .diff-text").allTextContents();
+  check(added.length === 1 && added[0].includes("(call ") && removed.length === 1 && removed[0].includes("(call ") && added[0] !== removed[0], `the changed line is the draft's last: −${JSON.stringify(removed[0])} +${JSON.stringify(added[0])}`);
+  await page.screenshot({ path: path.join(outDir, "e2e-board-file-diff.png") });
+  await debug.getByRole("radiogroup", { name: "Show the file as" }).getByRole("radio", { name: "Text" }).click();
+  const text = await debug.getByLabel("file text").textContent();
+  check(text.startsWith("Answer to") && text.includes(added[0].trim()), "Text shows the file as the fork wrote it");
+
   await page.getByRole("tab", { name: "History" }).click();
   await page.waitForSelector('[data-testid="history"] .history-row');
   const history = await page.$$eval(".history-row", (els) => els.map((e) => ({ id: e.getAttribute("data-run"), text: e.textContent })));
@@ -147,7 +165,7 @@ async function run(page, server, model) {
   await page.locator('[data-testid="board-dock"]').getByRole("button", { name: "Compare", exact: true }).click();
   await page.waitForSelector('[data-testid="compare"] .compare-row');
   const compared = await page.$$eval(".compare-row", (els) => els.map((e) => e.getAttribute("data-step")).sort());
-  check(JSON.stringify(compared) === JSON.stringify(["draft", "final", "outline", "title"]), `the comparison has a row per step: ${compared.join(", ")}`);
+  check(JSON.stringify(compared) === JSON.stringify(["draft", "final", "outline", "save", "title"]), `the comparison has a row per step: ${compared.join(", ")}`);
 
   // Replay the first run and scrub back to a moment when the draft was streaming.
   await page.getByRole("tab", { name: "History" }).click();

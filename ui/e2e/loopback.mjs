@@ -26,8 +26,11 @@ export async function startModelServer({ tokenMs = 90, slowTokens = 50, fastToke
       requests.push(request);
       const prompt = request.messages?.at(-1)?.content ?? "";
       const count = prompt.includes("[slow]") ? slowTokens : fastTokens;
-      const words = Array.from({ length: count }, (_, i) => `w${i + 1} `);
+      // Ten words a line; the last says which call this was, so a step played again answers
+      // differently in its last line (the board's file diff has something to show).
+      const words = Array.from({ length: count }, (_, i) => `w${i + 1}${(i + 1) % 10 === 0 ? "\n" : " "}`);
       words[0] = `Answer to "${prompt.slice(0, 24).replace(/\s+/g, " ")}": `;
+      words[count - 1] = `w${count} (call ${requests.length})\n`;
       const usage = { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: count, total_tokens: Math.ceil(prompt.length / 4) + count };
       const id = `chatcmpl-${requests.length}`;
       if (!request.stream) {
