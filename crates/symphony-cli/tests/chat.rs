@@ -41,9 +41,20 @@ fn serve(reply: fn(&str) -> (u16, &'static str, Vec<String>)) -> (String, Seen) 
 }
 
 fn answer(
+    s: TcpStream,
+    reply: fn(&str) -> (u16, &'static str, Vec<String>),
+    log: &Seen,
+) -> std::io::Result<()> {
+    answer_then(s, reply, log, &|_| {})
+}
+
+/// [`answer`], calling `request(true)` once the request is read and `request(false)` before the
+/// answer's last chunk (once it has that, the client may send its next request at once).
+fn answer_then(
     mut s: TcpStream,
     reply: fn(&str) -> (u16, &'static str, Vec<String>),
     log: &Seen,
+    request: &dyn Fn(bool),
 ) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut buf = Vec::new();
@@ -74,9 +85,14 @@ fn answer(
     }
     let body = String::from_utf8_lossy(&body).into_owned();
     log.lock().unwrap().push((head.clone(), body));
+    request(true);
     let (status, content_type, chunks) = reply(&head);
     write!(s, "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
-    for c in chunks {
+    let last = chunks.len().saturating_sub(1);
+    for (i, c) in chunks.into_iter().enumerate() {
+        if i == last {
+            request(false);
+        }
         write!(s, "{:x}\r\n{c}\r\n", c.len())?;
         s.flush()?;
         std::thread::sleep(Duration::from_millis(20));
@@ -402,4 +418,76 @@ fn a_key_echoed_by_the_server_is_hidden_everywhere() {
         "{exchange}"
     );
     assert_no_key(dir.path(), &stdout, &stderr);
+}
+
+/// The user's limits file (`limits.json` beside the credentials) holds every run of the
+/// process to its budgets: four chat steps that could all run at once, against a server the
+/// file limits to one call at a time, reach it one after another.
+#[test]
+fn the_users_limits_file_holds_parallel_steps_to_its_budget() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let in_flight = Arc::new(AtomicU32::new(0));
+    let most = Arc::new(AtomicU32::new(0));
+    let (now, max) = (in_flight.clone(), most.clone());
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (now, max, log) = (now.clone(), max.clone(), log.clone());
+            std::thread::spawn(move || {
+                // In flight from the request read to the answer's last content chunk.
+                let _ = answer_then(stream, openai_ok, &log, &|start| {
+                    if start {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(n, Ordering::SeqCst);
+                    } else {
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let step = |id: &str| {
+        json!({"id": id, "kind": "instrument", "type": "instrument.chat", "capabilities": ["network", "secrets"],
+               "config": {"baseUrl": format!("http://{addr}/v1"), "model": "gpt-4o-mini", "credential": "openai",
+                          "prompt": format!("Part {id} of {{{{goal}}}}")}})
+    };
+    let m = json!({
+        "formatVersion": 1,
+        "melody": {"id": "limited", "name": "Limited"},
+        "inputs": {"goal": {"type": "string", "default": "move water"}},
+        "settings": {"maxParallel": 4},
+        "steps": [step("a"), step("b"), step("c"), step("d")],
+        "edges": []
+    });
+    std::fs::write(d.join("melody.json"), m.to_string()).unwrap();
+    std::fs::create_dir_all(d.join("home/.config/symphony")).unwrap();
+    std::fs::write(
+        d.join("home/.config/symphony/limits.json"),
+        json!({"byKey": {addr.to_string(): {"maxConcurrent": 1}}}).to_string(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(d);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "the file's limit of 1 call in flight was kept"
+    );
+    // Without the file, the same melody sends its four calls together.
+    std::fs::remove_file(d.join("home/.config/symphony/limits.json")).unwrap();
+    most.store(0, Ordering::SeqCst);
+    let (code, stdout, stderr) = run_with(d, &["--json", "--workspace", "ws2", "--fresh"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        most.load(Ordering::SeqCst) > 1,
+        "without the file, calls overlap ({} at most)",
+        most.load(Ordering::SeqCst)
+    );
 }

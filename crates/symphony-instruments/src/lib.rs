@@ -33,7 +33,7 @@ use symphony_conductor::Registry;
 use symphony_credentials::{Credentials, EnvCredentials};
 
 pub use chat::Chat;
-pub use limits::{Limits, ProviderLimits};
+pub use limits::{Limits, LimitsError, ProviderLimits};
 pub use prices::{Price, PriceTable};
 
 /// How long network waits may last, unless a step's config says otherwise.
@@ -84,15 +84,21 @@ impl InstrumentsConfig {
     }
 
     /// What a host on this machine uses: credentials from the environment, the built-in
-    /// prices with the user's price file over them (a broken file is reported as a warning
-    /// and ignored, so it never stops a melody from loading), default limits and timeouts.
+    /// prices and limits with the user's price and limits files over them (a broken file is
+    /// reported as a warning and ignored, so it never stops a melody from loading), default
+    /// timeouts.
     pub fn from_env() -> Self {
         let prices = PriceTable::load().unwrap_or_else(|e| {
             tracing::warn!("{e}; using the built-in prices");
             PriceTable::builtin()
         });
+        let limits = ProviderLimits::load().unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the built-in limits");
+            ProviderLimits::default()
+        });
         InstrumentsConfig {
             prices,
+            limits,
             ..InstrumentsConfig::new(Arc::new(EnvCredentials))
         }
     }

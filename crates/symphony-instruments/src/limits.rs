@@ -17,6 +17,7 @@
 //! lower limit waits longer without changing what other steps allow themselves.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,6 +89,103 @@ impl ProviderLimits {
             None => self.default,
         }
     }
+
+    /// Where the user's limits file is looked for: `$SYMPHONY_LIMITS`, else `limits.json`
+    /// beside the credentials and price files.
+    pub fn user_file() -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os("SYMPHONY_LIMITS").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        symphony_credentials::default_config_dir().map(|dir| dir.join("limits.json"))
+    }
+
+    /// The built-in limits with the user's file (if there is one) over them.
+    pub fn load() -> Result<Self, LimitsError> {
+        match ProviderLimits::user_file() {
+            Some(path) => ProviderLimits::default().with_file(&path),
+            None => Ok(ProviderLimits::default()),
+        }
+    }
+
+    /// These limits with the file at `path` over them, field by field: its `default` over
+    /// this default, and its `byKey` entries added (a missing file changes nothing). The file
+    /// is `{"default": {…}, "byKey": {"openai": {…}, "localhost:11434": {…}}}`, each entry
+    /// `{"maxConcurrent", "requestsPerMinute", "tokensPerMinute"}`, every number ≥ 1.
+    pub fn with_file(mut self, path: &Path) -> Result<Self, LimitsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self),
+            Err(source) => {
+                return Err(LimitsError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            default: Limits,
+            #[serde(default)]
+            by_key: BTreeMap<String, Limits>,
+        }
+        let parse = |message: String| LimitsError::Parse {
+            path: path.to_owned(),
+            message,
+        };
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let file: File = serde_path_to_error::deserialize(de)
+            .map_err(|e| parse(format!("{}: {}", e.path(), e.inner())))?;
+        let zero = |at: &str, l: &Limits| {
+            [
+                ("maxConcurrent", l.max_concurrent.map(u64::from)),
+                ("requestsPerMinute", l.requests_per_minute.map(u64::from)),
+                ("tokensPerMinute", l.tokens_per_minute),
+            ]
+            .into_iter()
+            .find(|(_, v)| *v == Some(0))
+            .map(|(field, _)| parse(format!("{at}.{field}: must be at least 1")))
+        };
+        if let Some(e) = zero("default", &file.default) {
+            return Err(e);
+        }
+        for (key, limits) in &file.by_key {
+            if let Some(e) = zero(&format!("byKey.{key}"), limits) {
+                return Err(e);
+            }
+        }
+        self.default = self.default.overridden_by(&file.default);
+        for (key, limits) in file.by_key {
+            let merged = match self.by_key.get(&key) {
+                Some(before) => before.overridden_by(&limits),
+                None => limits,
+            };
+            self.by_key.insert(key, merged);
+        }
+        Ok(self)
+    }
+}
+
+/// A limits file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    /// The file exists but cannot be read.
+    #[error("cannot read the limits file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a limits file.
+    #[error("the limits file `{path}` is not valid ({message}); expected {{\"default\": {{\"maxConcurrent\": 8}}, \"byKey\": {{\"openai\": {{\"requestsPerMinute\": 500, \"tokensPerMinute\": 200000}}}}}}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// What a key has spent. Held under a `std::sync::Mutex`: it is only touched for a few
@@ -336,6 +434,61 @@ mod tests {
             requests_per_minute: rpm,
             tokens_per_minute: tpm,
         }
+    }
+
+    #[test]
+    fn the_users_limits_file_is_laid_over_the_built_in_limits_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limits.json");
+        // No file: the built-in limits.
+        assert_eq!(
+            ProviderLimits::default().with_file(&path).unwrap(),
+            ProviderLimits::default()
+        );
+        std::fs::write(
+            &path,
+            r#"{"byKey": {"openai": {"requestsPerMinute": 500, "tokensPerMinute": 200000},
+                          "localhost:11434": {"maxConcurrent": 1}}}"#,
+        )
+        .unwrap();
+        let l = ProviderLimits::default().with_file(&path).unwrap();
+        // The default's 8 in flight is kept; OpenAI gains per-minute budgets, Ollama one call
+        // at a time; other keys are as before.
+        assert_eq!(
+            l.for_key("openai"),
+            limits(Some(8), Some(500), Some(200_000))
+        );
+        assert_eq!(l.for_key("localhost:11434"), limits(Some(1), None, None));
+        assert_eq!(l.for_key("anthropic"), limits(Some(8), None, None));
+        std::fs::write(&path, r#"{"default": {"maxConcurrent": 16}}"#).unwrap();
+        let l = ProviderLimits::default().with_file(&path).unwrap();
+        assert_eq!(l.for_key("anthropic"), limits(Some(16), None, None));
+    }
+
+    #[test]
+    fn a_broken_limits_file_says_where_and_what() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limits.json");
+        let error = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ProviderLimits::default()
+                .with_file(&path)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = error(r#"{"byKey": {"openai": {"requestsPerMinte": 5}}}"#);
+        assert!(
+            e.contains("byKey.openai") && e.contains("unknown field `requestsPerMinte`"),
+            "{e}"
+        );
+        let e = error(r#"{"byKey": {"openai": {"maxConcurrent": 0}}}"#);
+        assert!(
+            e.contains("byKey.openai.maxConcurrent: must be at least 1"),
+            "{e}"
+        );
+        let e = error(r#"{"defaults": {}}"#);
+        assert!(e.contains("unknown field `defaults`"), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
     }
 
     #[tokio::test(start_paused = true)]
