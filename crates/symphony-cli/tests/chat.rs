@@ -233,14 +233,40 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-/// No sentinel in stdout, stderr or any file under `dir`; returns how many files were searched.
+/// No sentinel in stdout, stderr or any file under `dir`, nor in the export of any run the store
+/// holds (the store keeps large responses deflated, which a byte search of its file would not
+/// see through; the export has them inflated); returns how many files were searched.
 fn assert_no_key(dir: &Path, stdout: &str, stderr: &str) -> usize {
     let all = files(dir);
+    let store = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_symphony"))
+            .args(["runs"])
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", dir.join("home"))
+            .env("XDG_DATA_HOME", dir.join("home/.local/share"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed: Value = serde_json::from_str(&store(&["list", "--json"])).unwrap();
+    let exports: Vec<String> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| store(&["export", r["id"].as_str().unwrap()]))
+        .collect();
+    assert!(!exports.is_empty(), "the runs are in the store");
     for key in [OPENAI_KEY, ANTHROPIC_KEY] {
         assert!(!stdout.contains(key), "the key leaked to stdout");
         assert!(!stderr.contains(key), "the key leaked to stderr");
         for (name, bytes) in &all {
             assert!(!contains(bytes, key), "the key leaked into {name}");
+        }
+        for export in &exports {
+            assert!(!export.contains(key), "the key leaked into a run's export");
         }
     }
     all.len()

@@ -16,6 +16,7 @@
 
 mod db;
 mod export;
+mod packing;
 mod pins;
 mod players;
 mod queries;

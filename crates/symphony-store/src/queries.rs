@@ -385,7 +385,8 @@ impl Store {
     }
 
     /// Puts the values the event log keeps by hash back in place: a `stepOutput`'s `outputs`
-    /// and a `stepQueued`'s `inputs` (see the writer). Reads each stored value once, many per
+    /// and a `stepQueued`'s `inputs` (see the writer); and inflates a `stepExchange`'s
+    /// deflated `response`. Reads each stored value once, many per
     /// query.
     pub(crate) async fn restore(&self, events: &mut [Value]) -> Result<(), StoreError> {
         let hashed = |data: &Value, field: &str| {
@@ -423,6 +424,9 @@ impl Store {
                 if let Some(hash) = hashed(event, field) {
                     event[field] = values.get(&hash).cloned().unwrap_or(Value::Null);
                 }
+            }
+            if let Some(response) = event.get_mut("response") {
+                crate::packing::inflate_in_place(response);
             }
         }
         Ok(())

@@ -236,6 +236,13 @@ impl Writer {
                 let hash = put_output(batch, Value::Object((**inputs).clone()));
                 data["inputs"] = serde_json::json!({ "$hash": hash });
             }
+            // A raw response (a streamed answer is a chunk of JSON per token) is most of a
+            // model call's bytes, and deflates to a fraction of them.
+            RunEvent::StepExchange { response, .. } => {
+                if let Some(packed) = crate::packing::deflate(response) {
+                    data["response"] = packed;
+                }
+            }
             _ => {}
         }
         batch.events.push(EventRow {
