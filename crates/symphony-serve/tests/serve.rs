@@ -314,6 +314,7 @@ async fn a_run_streams_its_events_over_the_socket() {
         types.extend(
             events
                 .iter()
+                .filter(|e| e["type"] != "stepProgress")
                 .map(|e| e["type"].as_str().unwrap().to_owned()),
         );
         if let Some(last) = events.iter().find(|e| e["type"] == "runFinished") {
@@ -334,12 +335,16 @@ async fn a_run_streams_its_events_over_the_socket() {
     assert_eq!(runs[0]["live"], false);
     let (status, record) = f.call("openRun", json!({"runId": run_id})).await;
     assert_eq!(status, 200);
-    let events = record["events"].as_array().unwrap();
-    assert_eq!(
-        events.len(),
-        types.len(),
-        "the log holds what the socket carried"
-    );
+    // The log holds what the socket carried, in order (the store may merge a step's
+    // consecutive progress events, so those are left out of the comparison).
+    let logged: Vec<String> = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] != "stepProgress")
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(logged, types, "the log holds what the socket carried");
     let (status, file) = f
         .call("runFile", json!({"runId": run_id, "path": "SPEC.md"}))
         .await;

@@ -69,3 +69,28 @@ pub fn result(dir: &Path, workspace: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(workspace).join("result.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// A run's events as the store may keep them: the type and step of every event but progress, in
+/// order, and each step's streamed text (the store merges a step's consecutive progress events,
+/// as the conductor's invariants allow, so their number may differ; and it keeps large values
+/// by reference, so the events' bodies differ from what was printed).
+pub fn kept(
+    events: &[Value],
+) -> (
+    Vec<(Value, Value)>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut streamed = std::collections::BTreeMap::<String, String>::new();
+    let mut rest = Vec::new();
+    for e in events {
+        if e["type"] == json!("stepProgress") {
+            streamed
+                .entry(e["step"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .push_str(e["text"].as_str().unwrap_or_default());
+        } else {
+            rest.push((e["type"].clone(), e["step"].clone()));
+        }
+    }
+    (rest, streamed)
+}
