@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use symphony_host::wire::{
     Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyDocument, MelodyEntry, Permissions,
     PinInfo, ProjectInfo, RunEntry, RunFileContent, RunRecord, RunStarted, StartRunArgs,
-    StepComparison, StepTypeInfo, Trusted,
+    StepComparison, StepTypeInfo, StoreInfo, Trusted,
 };
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use symphony_melody::Problem;
@@ -261,6 +261,18 @@ async fn compareRuns(host: State<'_, Host>, a: String, b: String) -> Answer<Vec<
     host.compare_runs(&a, &b).await.map_err(wire)
 }
 
+/// `storeInfo`
+#[tauri::command]
+async fn storeInfo(host: State<'_, Host>) -> Answer<StoreInfo> {
+    host.store_info().await.map_err(wire)
+}
+
+/// `setRetention`
+#[tauri::command(rename_all = "camelCase")]
+async fn setRetention(host: State<'_, Host>, keep_runs: u32) -> Answer<StoreInfo> {
+    host.set_retention(keep_runs).await.map_err(wire)
+}
+
 /// The project folder: `--project DIR`, else the nearest folder with `melodies/` above the
 /// current folder or the executable, else the current folder.
 fn project_root() -> PathBuf {
@@ -334,6 +346,8 @@ fn main() {
             pinStep,
             unpinStep,
             compareRuns,
+            storeInfo,
+            setRetention,
             pickMelodyToOpen,
             pickMelodySaveLocation,
         ])

@@ -156,6 +156,11 @@ async function run(page, server, model) {
   const history = await page.$$eval(".history-row", (els) => els.map((e) => ({ id: e.getAttribute("data-run"), text: e.textContent })));
   check(history.length === 2, `the history lists both runs: ${history.map((h) => h.id).join(", ")}`);
   check(history.some((h) => h.text.includes("fork of") && (!parentId || h.text.includes(parentId))), "the new run is listed as a fork of the first");
+  const storeLine = page.getByTestId("store-line");
+  await storeLine.waitFor();
+  const storeText = await storeLine.textContent();
+  // (The scenarios may share one store: other scenarios' runs count too.)
+  check(/Runs are kept in .*runs\.db: [\d.]+ (KB|MB), \d+ runs?\./.test(storeText ?? ""), `the history says where runs are kept and how big the store is: ${JSON.stringify(storeText?.slice(0, 120))}`);
   await page.screenshot({ path: path.join(outDir, "e2e-board-history.png") });
 
   // Compare the two runs step by step.
@@ -184,4 +189,18 @@ async function run(page, server, model) {
   await page.locator('[data-testid="scrub-end"]').click();
   await page.waitForFunction(() => document.querySelector('.step-node[data-step="final"]')?.getAttribute("data-state") === "succeeded");
   check(true, "End brings the replay back to the run's end");
+
+  // Retention from the history: keep the newest run only.
+  await page.getByRole("tab", { name: "History" }).click();
+  await page.getByLabel("Runs to keep").fill("1");
+  await page.getByTestId("store-line").getByRole("button", { name: "Apply" }).click();
+  await page.waitForSelector("text=/The store keeps the newest run: \\d+ older runs? removed\\./");
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".history-row").length === 1);
+  const kept = await page.$$eval(".history-row", (els) => els.map((e) => e.getAttribute("data-run")));
+  check(kept.length === 1 && kept[0] === newer, `keeping 1 run leaves the newest in the history: ${kept.join(", ")}`);
+  await page.screenshot({ path: path.join(outDir, "e2e-board-retention.png") });
+  // Put the store's retention back for the scenarios after this one.
+  const restored = await fetch(`${origin}/api/setRetention`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: JSON.stringify({ keepRuns: 1000 }) });
+  check(restored.ok, "the retention is set back to 1,000 runs");
 }

@@ -70,6 +70,8 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         wire::PinInfo,
         wire::CompareRunsArgs,
         wire::StepComparison,
+        wire::StoreInfo,
+        wire::SetRetentionArgs,
         symphony_melody::Melody,
     );
     let mut out = BTreeMap::new();

@@ -6,7 +6,7 @@ use serde_json::Value;
 use symphony_store::RunListing;
 
 use crate::error::HostError;
-use crate::wire::{Done, PinInfo, RunEntry, RunFile, RunRecord, StepComparison};
+use crate::wire::{Done, PinInfo, RunEntry, RunFile, RunRecord, StepComparison, StoreInfo};
 use crate::Host;
 
 /// How many runs `listRuns` answers when not told.
@@ -72,6 +72,32 @@ impl Host {
                 .collect(),
             pinned,
         })
+    }
+
+    /// `storeInfo`: where runs are kept, its size, how many it holds and its retention.
+    pub async fn store_info(&self) -> Result<StoreInfo, HostError> {
+        let store = self.store().await?;
+        Ok(StoreInfo {
+            location: store.path().display().to_string(),
+            bytes: store.size_bytes().await,
+            runs: store.count_runs().await?,
+            keep_runs: store.keep_runs().await?,
+        })
+    }
+
+    /// `setRetention`: keep the newest `keep_runs` runs (as `symphony runs retention --keep`);
+    /// older ones are removed now, then after each run. Runs playing are never removed.
+    pub async fn set_retention(&self, keep_runs: u32) -> Result<StoreInfo, HostError> {
+        if keep_runs == 0 {
+            return Err(HostError::BadArguments {
+                command: "setRetention".into(),
+                message: "keepRuns must be at least 1".into(),
+            });
+        }
+        let store = self.store().await?;
+        store.set_keep_runs(keep_runs).await?;
+        store.apply_retention().await?;
+        self.store_info().await
     }
 
     /// `compareRuns`: every step of either run, in the order of the first.

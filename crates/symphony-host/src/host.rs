@@ -233,6 +233,11 @@ impl Host {
                 let a: wire::CompareRunsArgs = parse_args(command, args)?;
                 ok(self.compare_runs(&a.a, &a.b).await?)
             }
+            "storeInfo" => ok(self.store_info().await?),
+            "setRetention" => {
+                let a: wire::SetRetentionArgs = parse_args(command, args)?;
+                ok(self.set_retention(a.keep_runs).await?)
+            }
             other => Err(HostError::UnknownCommand(other.to_owned())),
         }
     }

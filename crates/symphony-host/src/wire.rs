@@ -478,6 +478,28 @@ pub struct PinInfo {
     pub run_id: Option<String>,
 }
 
+/// Where runs are kept and how many (`storeInfo`, and `setRetention`'s answer).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreInfo {
+    /// The SQLite file, or the Postgres URL without its password.
+    pub location: String,
+    /// Its size in bytes (for SQLite the file and its write-ahead log).
+    pub bytes: u64,
+    /// The runs it holds.
+    pub runs: u64,
+    /// Its retention: the newest runs it keeps; older ones are removed after each run.
+    pub keep_runs: u32,
+}
+
+/// `setRetention`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetRetentionArgs {
+    /// Keep the newest this many runs (at least 1); older ones are removed now.
+    pub keep_runs: u32,
+}
+
 /// `compareRuns`' arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -668,6 +668,39 @@ async fn runs_played_from_the_app_honour_the_stores_retention() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_shows_its_size_and_its_retention_can_be_changed() {
+    let mut f = fixture();
+    let info = f.host.call("storeInfo", json!({})).await.unwrap();
+    assert_eq!(info["runs"], 0);
+    assert_eq!(info["keepRuns"], symphony_store::DEFAULT_KEEP_RUNS);
+    assert_eq!(info["location"], f.store_path.display().to_string());
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(play(&mut f, "startRun", json!({"melody": melody()})).await);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let info = f.host.call("storeInfo", json!({})).await.unwrap();
+    assert_eq!(info["runs"], 3, "{info}");
+    assert!(info["bytes"].as_u64().unwrap() > 0, "{info}");
+    // Keep one: the two older runs go at once, and the setting stays for later runs.
+    let after = f
+        .host
+        .call("setRetention", json!({"keepRuns": 1}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (after["runs"].clone(), after["keepRuns"].clone()),
+        (json!(1), json!(1))
+    );
+    let listed = f.host.call("listRuns", json!({})).await.unwrap();
+    assert_eq!(listed[0]["id"], ids[2].as_str());
+    let store = symphony_store::Store::open(&f.store_path).await.unwrap();
+    assert_eq!(store.keep_runs().await.unwrap(), 1);
+    let e = error_of(&f.host, "setRetention", json!({"keepRuns": 0})).await;
+    assert!(e.to_string().contains("keepRuns must be at least 1"), "{e}");
+}
+
 /// Records run `id` of [`melody`] as the app would, with `idea` finished, and stops there, as
 /// if the app had been killed: the store holds it as running, with no process playing it.
 async fn interrupted(f: &Fixture, id: &str, workspace: &std::path::Path) {

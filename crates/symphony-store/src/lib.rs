@@ -337,6 +337,17 @@ impl Store {
         matches!(self.pool, Pool::Postgres(_))
     }
 
+    /// How many runs the store holds.
+    pub async fn count_runs(&self) -> Result<u64, StoreError> {
+        let (n,): (i64,) = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT COUNT(*) FROM runs")
+        )
+        .fetch_one(p)
+        .await)
+        .map_err(|e| self.err("counting runs", e))?;
+        Ok(n.max(0) as u64)
+    }
+
     /// The store's size, in bytes: for SQLite the file and its write-ahead log, for Postgres
     /// the store's tables with their indexes and TOAST (not the rest of the database). 0 when
     /// it cannot be told.

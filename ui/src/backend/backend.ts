@@ -19,6 +19,7 @@ import type {
   ForkRunArgs,
   PinInfo,
   StepComparison,
+  StoreInfo,
   StepTypeInfo,
   Json,
 } from "./types";
@@ -55,6 +56,10 @@ export interface Backend {
   pinStep(runId: string, step: string): Promise<PinInfo>;
   unpinStep(melodyId: string, step: string): Promise<void>;
   compareRuns(a: string, b: string): Promise<StepComparison[]>;
+  /** Where runs are kept, its size, how many runs and its retention. */
+  storeInfo(): Promise<StoreInfo>;
+  /** Keeps the newest `keepRuns` runs (older ones are removed now, then after each run). */
+  setRetention(keepRuns: number): Promise<StoreInfo>;
   onRunEvents(handler: (payload: RunEventsPayload) => void): Unsubscribe;
   onFileChanged(handler: (payload: FileChangedPayload) => void): Unsubscribe;
   /**
@@ -104,6 +109,8 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
       await call<Record<string, never>>("unpinStep", { melodyId, step });
     },
     compareRuns: (a, b) => call("compareRuns", { a, b }),
+    storeInfo: () => call("storeInfo", {}),
+    setRetention: (keepRuns) => call("setRetention", { keepRuns }),
     onRunEvents: (handler) => listen<RunEventsPayload>("run-events", handler),
     onFileChanged: (handler) => listen<FileChangedPayload>("file-changed", handler),
   };

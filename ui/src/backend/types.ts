@@ -41,6 +41,7 @@ export type { RunFile } from "./generated/RunFile";
 export type { RunFileContent } from "./generated/RunFileContent";
 export type { PinInfo } from "./generated/PinInfo";
 export type { StepComparison } from "./generated/StepComparison";
+export type { StoreInfo } from "./generated/StoreInfo";
 export type { ForkRunArgs } from "./generated/ForkRunArgs";
 export type { JsonValue as Json } from "./generated/serde_json/JsonValue";
 

@@ -4,14 +4,15 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { errorMessage } from "../backend";
-import type { RunEntry } from "../backend/types";
+import type { RunEntry, StoreInfo } from "../backend/types";
 import { api } from "../app/actions";
+import { useApp } from "../store/app";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { openRun } from "./actions";
 import { useDock } from "./dock";
-import { formatCost, formatCount } from "./format";
-import { formatMs } from "./model";
+import { countOf, formatCost, formatCount } from "./format";
+import { formatBytes, formatMs } from "./model";
 import { runBadge } from "./derive";
 import "./board.css";
 
@@ -141,6 +142,69 @@ export function History() {
           </tbody>
         </table>
       )}
+      <StoreLine refresh={runs} />
     </div>
+  );
+}
+
+/**
+ * Where the runs are kept, how big the store is and how many runs it keeps: the store never
+ * grows without bound unseen, and its retention can be changed here (as `symphony runs
+ * retention --keep N` does).
+ */
+function StoreLine({ refresh }: { refresh: unknown }) {
+  const [info, setInfo] = useState<StoreInfo | null>(null);
+  const [keep, setKeep] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    api()
+      .storeInfo()
+      .then((i) => {
+        if (!live) return;
+        setInfo(i);
+        setKeep(String(i.keepRuns));
+        setError(null);
+      })
+      .catch((e: unknown) => live && setError(errorMessage(e)));
+    return () => {
+      live = false;
+    };
+  }, [refresh]);
+  if (error) return <p className="store-line bad small">Could not read the run store: {error}</p>;
+  if (!info) return null;
+  const wanted = Number(keep);
+  const valid = Number.isInteger(wanted) && wanted >= 1;
+  const apply = async () => {
+    try {
+      const after = await api().setRetention(wanted);
+      const removed = info.runs - after.runs;
+      setInfo(after);
+      const keeps = wanted === 1 ? "the newest run" : `the newest ${countOf(wanted, "run")}`;
+      useApp.getState().notify(removed > 0 ? `The store keeps ${keeps}: ${countOf(removed, "older run")} removed.` : `The store keeps ${keeps}.`);
+    } catch (e) {
+      useApp.getState().notify(`Could not change the retention: ${errorMessage(e)}`, "error");
+    }
+  };
+  return (
+    <form
+      className="store-line small muted"
+      data-testid="store-line"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (valid && wanted !== info.keepRuns) void apply();
+      }}
+    >
+      <span title={info.location}>
+        Runs are kept in <span className="mono">{info.location}</span>: {formatBytes(info.bytes)}, {countOf(info.runs, "run")}.
+      </span>
+      <label>
+        Keep the newest{" "}
+        <input type="number" min={1} className="keep-runs" aria-label="Runs to keep" value={keep} onChange={(e) => setKeep(e.target.value)} /> runs
+      </label>
+      <button type="submit" disabled={!valid || wanted === info.keepRuns}>
+        Apply
+      </button>
+    </form>
   );
 }

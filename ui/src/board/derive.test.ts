@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { EventRecord } from "../backend/types";
 import { applyEvents, emptyBoard, formatMs, type StepLive } from "./model";
 import { attemptsSoFar, costRows, differs, niceTicks, runBadge, runStanding, spanTitle, timelineRows, unseenEvents, visibleSlice, warningLabel } from "./derive";
-import { formatAt, formatCost, formatDelta, formatTokens } from "./format";
+import { countOf, formatAt, formatCost, formatDelta, formatTokens } from "./format";
 
 const ev = (atMs: number, e: Record<string, unknown>) => ({ atMs, ...e }) as EventRecord;
 const step = (s: Partial<StepLive>): StepLive => ({ state: "succeeded", attempt: 1, tokens: 0, bytes: 0, warnings: 0, ...s });
@@ -108,5 +108,13 @@ describe("runStanding and runBadge", () => {
     expect(elsewhere).toEqual({ label: "playing elsewhere", className: "run-running", title: "Played by process 42 on build-7, heard from 2 s ago: open it to watch" });
     expect(runBadge(run("running")).label).toBe("not finished");
     expect(runBadge(run("succeeded")).className).toBe("run-succeeded");
+  });
+});
+
+describe("countOf", () => {
+  it("says one thing in the singular and others in the plural", () => {
+    expect(countOf(1, "run")).toBe("1 run");
+    expect(countOf(0, "run")).toBe("0 runs");
+    expect(countOf(1000, "older run")).toBe("1,000 older runs");
   });
 });

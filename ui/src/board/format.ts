@@ -37,3 +37,8 @@ export function formatAt(ms: number): string {
   const milli = Math.floor(ms % 1000);
   return `${m}:${String(s).padStart(2, "0")}.${String(milli).padStart(3, "0")}`;
 }
+
+/** A count with its noun, singular or plural: "1 run", "3 runs", "1,000 runs". */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${formatCount(n)} ${n === 1 ? noun : plural}`;
+}

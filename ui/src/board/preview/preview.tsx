@@ -152,6 +152,8 @@ const answers: Record<string, (args: Record<string, unknown>) => unknown> = {
   listRuns: () => RUNS,
   openRun: (a) => ({ ...RECORD, run: RUNS.find((r) => r.id === a.runId) ?? RECORD.run }),
   compareRuns: () => COMPARE,
+  storeInfo: () => ({ location: "~/.local/share/symphony/runs.db", bytes: 6_800_000, runs: RUNS.length, keepRuns: 1000 }),
+  setRetention: (a) => ({ location: "~/.local/share/symphony/runs.db", bytes: 6_800_000, runs: Math.min(RUNS.length, Number(a.keepRuns)), keepRuns: a.keepRuns }),
   runFile: () => FILE,
   forkRun: () => ({ runId: "preview-fork" }),
   pinStep: (a) => ({ melodyId: "board-demo", step: a.step, outputHash: "h", runId: a.runId }),
