@@ -102,11 +102,17 @@ pub enum StoreError {
     },
 }
 
-/// Whether a migration failed because another process was applying it at the same time.
+/// Whether a migration failed because another process was applying it at the same time:
+/// it created a table (or added a column, `0004_players`) just before this one tried, or
+/// recorded the migration first, or held the file. Trying again then finds it applied.
 fn raced(e: &sqlx::migrate::MigrateError) -> bool {
-    let text = e.to_string();
+    raced_text(&e.to_string())
+}
+
+fn raced_text(text: &str) -> bool {
     [
         "already exists",
+        "duplicate column name",
         "UNIQUE constraint failed",
         "database is locked",
     ]
@@ -654,6 +660,7 @@ mod tests {
             (1, "95ADE71107FF0A0D1C78855AE9DFBDF82F605C0D729BD1795FE78D878B8B375A8AF1D4933FED6E49BFA85316344D2951"),
             (2, "6E071D84CBCE951640DBDA534D21328482EF8D97A98275F0D557C62F6437A4206243256D5CD1D380DB750F603E3AC920"),
             (3, "C5592B7A30EB6FA62C03FA2D6359F474374139426BBF6CBEBF8B2060AD9BCB942C2A9B769BB6C141255EC4D7BD10765D"),
+            (4, "C7AB9AA79BF585B09FA3432B9B718B177C7B90466AE7FA8B376D28B67F5FCF7FB2E47B173E2A952D17691E63787949DA"),
         ];
         let embedded: Vec<(i64, String)> = SQLITE_MIGRATOR
             .iter()
@@ -675,5 +682,22 @@ mod tests {
             versions(&POSTGRES_MIGRATOR),
             "each migration is written for both backends"
         );
+    }
+
+    #[test]
+    fn a_migration_another_process_applied_first_is_taken_as_a_race() {
+        // What each backend says when a migration's table or column was made meanwhile.
+        for text in [
+            "while executing migration 4: error returned from database: (code: 1) duplicate column name: player",
+            "while executing migration 4: error returned from database: column \"player\" of relation \"runs\" already exists",
+            "while executing migration 1: error returned from database: (code: 1) table melodies already exists",
+            "error returned from database: (code: 2067) UNIQUE constraint failed: _sqlx_migrations.version",
+            "error returned from database: (code: 5) database is locked",
+        ] {
+            assert!(raced_text(text), "{text}");
+        }
+        assert!(!raced_text(
+            "while executing migration 4: error returned from database: (code: 11) database disk image is malformed"
+        ));
     }
 }
