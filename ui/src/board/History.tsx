@@ -113,9 +113,7 @@ export function History() {
                 </td>
                 <td title={r.id}>{new Date(r.startedAt).toLocaleString()}</td>
                 <td>
-                  <span className={`badge ${runBadge(r).className}`} title={runBadge(r).title}>
-                    {runBadge(r).label}
-                  </span>
+                  <RunBadge run={r} />
                   {r.failed > 0 ? <span className="bad small"> {r.failed} failed</span> : null}
                 </td>
                 <td>{r.durationMs === null ? "—" : formatMs(r.durationMs)}</td>
@@ -144,6 +142,15 @@ export function History() {
       )}
       <StoreLine refresh={runs} />
     </div>
+  );
+}
+
+function RunBadge({ run }: { run: RunEntry }) {
+  const badge = runBadge(run);
+  return (
+    <span className={`badge ${badge.className}`} title={badge.title}>
+      {badge.label}
+    </span>
   );
 }
 
