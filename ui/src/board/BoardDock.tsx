@@ -19,11 +19,8 @@ import "./board.css";
 export function BoardDock() {
   const tab = useDock((s) => s.tab);
   const folded = useDock((s) => s.folded);
-  // With no run on the board, the run's own tabs have one line to say: the dock takes only
-  // what that line needs, and the canvas the rest. History and Compare keep their height.
-  const idle = useRun((s) => s.source === "none") && tab !== "history" && tab !== "compare";
   return (
-    <section className={`board-dock${folded ? " folded" : ""}${idle ? " idle" : ""}`} aria-label="Run board" data-testid="board-dock">
+    <section className={`board-dock${folded ? " folded" : ""}`} aria-label="Run board" data-testid="board-dock">
       <header className="dock-head">
         <button
           type="button"
