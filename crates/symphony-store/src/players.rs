@@ -50,6 +50,17 @@ pub fn played_elsewhere(
 /// anything (no such process: gone; not ours to signal: alive). Where that cannot be asked
 /// (Windows), it is assumed alive, and the heartbeat alone decides.
 fn process_alive(pid: u32) -> bool {
+    // A process that has ended but is not reaped yet (a zombie) still answers signal 0; it
+    // plays nothing. Linux says so in /proc: "1234 (symphony) Z …".
+    #[cfg(target_os = "linux")]
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, Some('Z' | 'X')) {
+            return false;
+        }
+    }
     #[cfg(unix)]
     {
         let Ok(pid) = i32::try_from(pid) else {
@@ -121,6 +132,25 @@ mod tests {
         assert!(
             !played_elsewhere("running", Some(&gone), Some(now), now) || !cfg!(target_os = "linux")
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_that_ended_and_is_not_reaped_yet_plays_nothing() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not waited for: once it exits it stays a zombie until `wait` below.
+        let mut alive = true;
+        for _ in 0..100 {
+            alive = process_alive(pid);
+            if !alive {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!alive, "an ended process is not playing");
+        child.wait().unwrap();
+        assert!(process_alive(std::process::id()));
     }
 
     #[test]
