@@ -100,6 +100,14 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
+    /// Another process resumed the run while this one was not heard from.
+    #[error("run `{id}` was resumed by {by} while this process was not heard from (asleep, or cut off from the run store); this process stops playing it and leaves it to that one")]
+    ResumedElsewhere {
+        /// The run.
+        id: String,
+        /// Who resumed it.
+        by: String,
+    },
 }
 
 /// Whether a migration failed because another process was applying it at the same time:

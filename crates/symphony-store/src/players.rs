@@ -80,14 +80,19 @@ fn process_alive(pid: u32) -> bool {
 
 /// How a person is told who plays a run: "process 4242 on build-7, heard from 3 s ago".
 pub(crate) fn describe(player: &str, heard_at: i64, now_ms: i64) -> String {
-    let (host_name, pid) = player.rsplit_once(':').unwrap_or((player, "?"));
     let ago = ((now_ms - heard_at).max(0) as f64 / 1000.0).round();
+    format!("{}, heard from {ago} s ago", describe_player(player))
+}
+
+/// A player for a person: "process 4242 on build-7" (or "on this machine").
+pub(crate) fn describe_player(player: &str) -> String {
+    let (host_name, pid) = player.rsplit_once(':').unwrap_or((player, "?"));
     let place = if host_name == host() {
         "on this machine".to_owned()
     } else {
         format!("on {host_name}")
     };
-    format!("process {pid} {place}, heard from {ago} s ago")
+    format!("process {pid} {place}")
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ impl Writer {
             }
             if let Err(e) = write(&store, &self.run_id, self.session, batch).await {
                 if records.len() == 1 {
-                    return Err(store.err("writing events", e));
+                    return Err(self.write_failed(e).await);
                 }
                 // The batch did not fit (a full disk, say): keep every event that still
                 // does, one at a time, and stop at the first that does not.
@@ -207,14 +207,40 @@ impl Writer {
                 for record in &records {
                     let mut one = Batch::default();
                     self.add(&mut one, record);
-                    write(&store, &self.run_id, self.session, one)
-                        .await
-                        .map_err(|e| store.err("writing events", e))?;
+                    if let Err(e) = write(&store, &self.run_id, self.session, one).await {
+                        return Err(self.write_failed(e).await);
+                    }
                 }
             }
             records.clear();
         }
         Ok(())
+    }
+
+    /// Why a write failed, for a person. When another process has resumed the run meanwhile
+    /// (this one was not heard from: asleep, or cut off from the store), its events take the
+    /// same numbers and this process's are refused: say that, not the database's words.
+    async fn write_failed(&self, e: sqlx::Error) -> StoreError {
+        let store = &self.store;
+        let claimed: Result<Option<(i64, Option<String>)>, sqlx::Error> = on_pool!(
+            &store.pool,
+            |p| sqlx::query_as(&p.sql("SELECT sessions, player FROM runs WHERE id = ?"))
+                .bind(&self.run_id)
+                .fetch_optional(p)
+                .await
+        );
+        match claimed {
+            Ok(Some((sessions, player))) if sessions > i64::from(self.session) => {
+                StoreError::ResumedElsewhere {
+                    id: self.run_id.clone(),
+                    by: player.map_or_else(
+                        || "another process".to_owned(),
+                        |p| crate::players::describe_player(&p),
+                    ),
+                }
+            }
+            _ => store.err("writing events", e),
+        }
     }
 
     /// Turns one event into rows of the batch.

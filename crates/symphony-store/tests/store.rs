@@ -19,6 +19,7 @@ on_both_backends!(
     pins_and_retention_are_kept_per_store,
     the_board_reads_names_counts_logs_and_durations,
     a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted,
+    a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops,
 );
 
 fn melody() -> symphony_melody::Melody {
@@ -623,4 +624,68 @@ async fn a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted(backend: B
     // This process plays it: it is not "elsewhere" to itself.
     assert_eq!(store.listing("quiet").await.unwrap().played_elsewhere, None);
     recorder.finish().await.unwrap();
+}
+
+async fn a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    let m = melody();
+    let bytes = symphony_melody::to_bytes(&m);
+    let first = store
+        .begin(NewRun {
+            id: "asleep",
+            melody_bytes: &bytes,
+            melody_id: &m.melody.id,
+            melody_name: &m.melody.name,
+            inputs: &serde_json::Map::new(),
+            options: json!({}),
+            workspace: None,
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let started = |at_ms| symphony_conductor::EventRecord {
+        at_ms,
+        event: symphony_conductor::RunEvent::StepCancelled {
+            step: "plan".into(),
+        },
+    };
+    first.record(&started(1));
+    // Written (the recorder writes on a task of its own).
+    for _ in 0..200 {
+        if !store.events("asleep").await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The first player goes quiet (a laptop asleep); another takes the run over and writes.
+    let mut failure = first.failure();
+    let (resumed, second) = store.resume("asleep").await.unwrap();
+    assert_eq!(resumed.session, 2);
+    second.record(&started(2));
+    second.finish().await.unwrap();
+    // The first wakes up and writes on: refused, and told why.
+    first.record(&started(3));
+    let e = first.finish().await.unwrap_err().to_string();
+    assert!(
+        e.contains("run `asleep` was resumed by process")
+            && e.contains("on this machine while this process was not heard from"),
+        "{e}"
+    );
+    failure.changed().await.unwrap();
+    assert!(failure
+        .borrow()
+        .as_deref()
+        .is_some_and(|f| f.contains("was resumed by")));
+    // The run's log is the first player's events before, then the second's.
+    let events = store.events("asleep").await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.seq, e.session))
+            .collect::<Vec<_>>(),
+        vec![(0, 1), (1, 2)]
+    );
 }
