@@ -200,6 +200,17 @@ async function run(page, server, model) {
   const kept = await page.$$eval(".history-row", (els) => els.map((e) => e.getAttribute("data-run")));
   check(kept.length === 1 && kept[0] === newer, `keeping 1 run leaves the newest in the history: ${kept.join(", ")}`);
   await page.screenshot({ path: path.join(outDir, "e2e-board-retention.png") });
+  // Zoomed far out, steps are boxes in their state's colour, and the warned one is outlined.
+  for (let i = 0; i < 12 && (await page.locator(".canvas.far").count()) === 0; i++) {
+    await page.locator(".react-flow__controls-zoomout").click();
+  }
+  check((await page.locator(".canvas.far").count()) === 1, "zoomed far out, the canvas draws steps as boxes");
+  const draftClasses = await page.locator('.step-node[data-step="draft"]').getAttribute("class");
+  const finalClasses = await page.locator('.step-node[data-step="final"]').getAttribute("class");
+  check(draftClasses.includes("warned") && !finalClasses.includes("warned"), `far out, the warned draft is marked and final is not: ${draftClasses}`);
+  await page.screenshot({ path: path.join(outDir, "e2e-board-far.png") });
+  await page.locator(".react-flow__controls-fitview").click();
+
   // Put the store's retention back for the scenarios after this one.
   const restored = await fetch(`${origin}/api/setRetention`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: JSON.stringify({ keepRuns: 1000 }) });
   check(restored.ok, "the retention is set back to 1,000 runs");

@@ -115,6 +115,9 @@ function LiveFooterOf({ run, maxTokens }: { run: StepRun; maxTokens: number | un
 
 function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   const state = useRun((s) => s.steps[id]?.state);
+  // Whether it has a bottleneck warning (changes once per warned step): zoomed far out, where
+  // the ⚑ count is not drawn, the box is outlined instead.
+  const warned = useRun((s) => (s.steps[id]?.warnings ?? 0) > 0);
   const detailed = useStore((s) => s.transform[2] >= DETAIL_ZOOM);
   const problems = useDoc((s) => s.problemsByStep[id]);
   const { step, type, ins, outs, extraIn } = data;
@@ -123,6 +126,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   if (selected) classes.push("selected");
   if (state) classes.push(`state-${state}`);
   if (problems) classes.push("has-problems");
+  if (warned) classes.push("warned");
   return (
     <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"}>
       <div className="step-head">
