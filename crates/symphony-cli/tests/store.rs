@@ -112,6 +112,15 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
             Value::Null,
             "its process is gone: it was interrupted"
         );
+        let (code, _, out) = finish(symphony(d).args(["runs", "show", &run_id]));
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("interrupted (`symphony resume` plays the rest)"),
+            "{out}"
+        );
 
         let (code, events, out) = finish(symphony(d).args(["resume", &run_id, "--json"]));
         assert_eq!(code, 0, "{out}");

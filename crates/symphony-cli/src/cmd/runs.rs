@@ -257,10 +257,24 @@ pub async fn run(args: Args) -> Outcome {
             if json {
                 outln!("{}", serde_json::to_string(&detail).unwrap_or_default());
             } else {
+                // A run left `running` is played by another process now, or was interrupted.
+                let status = if detail.summary.status == "running" {
+                    match store
+                        .listing(&run)
+                        .await
+                        .map_err(store_failure)?
+                        .played_elsewhere
+                    {
+                        Some(by) => format!("playing (by {by})"),
+                        None => "interrupted (`symphony resume` plays the rest)".to_owned(),
+                    }
+                } else {
+                    detail.summary.status.clone()
+                };
                 outln!(
                     "{}  {}  melody {}  started {}{}",
                     detail.summary.id,
-                    detail.summary.status,
+                    status,
                     detail.summary.melody_id,
                     time(detail.summary.started_at),
                     if detail.sessions > 1 {
