@@ -137,13 +137,31 @@ pub fn run_all(out: &Path) -> Result<()> {
             .map(|(_, us)| *us);
     }
     let speed = (speed_before, speed_check());
-    let markdown = render(&results, &machine(), speed);
+    let before = std::fs::read_to_string(out).unwrap_or_default();
+    let markdown = with_notes(render(&results, &machine(), speed), &before);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(out, markdown).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// The heading under which people add notes to the report (spot checks, comparisons run by
+/// hand). A full run rewrites everything above it and keeps it and what follows.
+const NOTES: &str = "## Notes";
+
+/// `fresh`, the new report, with the notes section of `before` (the file as it was) kept at
+/// its end.
+fn with_notes(fresh: String, before: &str) -> String {
+    let notes = before
+        .lines()
+        .position(|l| l.starts_with(NOTES))
+        .map(|i| before.lines().skip(i).collect::<Vec<_>>().join("\n"));
+    match notes {
+        Some(notes) => format!("{}\n\n{}\n", fresh.trim_end(), notes.trim_end()),
+        None => fresh,
+    }
 }
 
 fn read(scenario: &'static Scenario, v: &Value) -> Result<Result1> {
@@ -508,4 +526,21 @@ fn render(results: &[Result1], m: &Machine, speed: (f64, f64)) -> String {
         let _ = writeln!(w, "| {what} | {python} | {ours} |");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_run_rewrites_the_report_and_keeps_the_notes_people_added() {
+        let before = "# Benchmarks\n\nold table\n\n## Notes\n\n### Spot check\n\nby hand\n";
+        assert_eq!(
+            with_notes("# Benchmarks\n\nnew table\n".into(), before),
+            "# Benchmarks\n\nnew table\n\n## Notes\n\n### Spot check\n\nby hand\n"
+        );
+        // No notes, or no file yet: the new report as it is.
+        assert_eq!(with_notes("new\n".into(), "# old\n"), "new\n");
+        assert_eq!(with_notes("new\n".into(), ""), "new\n");
+    }
 }
