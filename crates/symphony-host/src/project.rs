@@ -104,13 +104,7 @@ impl Project {
             path: path.to_owned(),
             why: why.to_owned(),
         };
-        if path.trim().is_empty() {
-            return Err(bad("no path given"));
-        }
-        if path.contains('\0') {
-            return Err(bad("a path cannot contain a NUL character"));
-        }
-        let given = Path::new(path);
+        let given = named(path)?;
         if given
             .components()
             .any(|c| matches!(c, Component::ParentDir))
@@ -179,6 +173,22 @@ impl Project {
     pub fn melodies_dir(&self) -> PathBuf {
         self.root.join(MELODIES_DIR)
     }
+}
+
+/// A path the UI names, as a path: refused when empty or holding a NUL character (what every
+/// path a command takes must pass before it is looked at further).
+pub(crate) fn named(path: &str) -> Result<&Path, HostError> {
+    let bad = |why: &str| HostError::BadPath {
+        path: path.to_owned(),
+        why: why.to_owned(),
+    };
+    if path.trim().is_empty() {
+        return Err(bad("no path given"));
+    }
+    if path.contains('\0') {
+        return Err(bad("a path cannot contain a NUL character"));
+    }
+    Ok(Path::new(path))
 }
 
 #[cfg(test)]

@@ -135,13 +135,7 @@ fn checked(path: &str) -> Result<PathBuf, HostError> {
         path: path.to_owned(),
         why: why.to_owned(),
     };
-    if path.trim().is_empty() {
-        return Err(bad("no path given"));
-    }
-    if path.contains('\0') {
-        return Err(bad("a path cannot contain a NUL character"));
-    }
-    let given = Path::new(path);
+    let given = crate::project::named(path)?;
     let mut rel = PathBuf::new();
     for c in given.components() {
         match c {
