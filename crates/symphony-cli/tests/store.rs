@@ -12,6 +12,19 @@ use serde_json::{json, Value};
 mod common;
 use common::{chain, finish, of_type, result, symphony};
 
+/// Run `id`'s line of `symphony runs list --json`.
+fn listed(d: &std::path::Path, id: &str) -> Value {
+    let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    listed[0]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(id))
+        .unwrap_or_else(|| panic!("{id} is not listed: {out}"))
+        .clone()
+}
+
 #[cfg(unix)]
 #[test]
 fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterrupted_run() {
@@ -66,15 +79,7 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
         std::thread::sleep(std::time::Duration::from_millis(150));
         // While the first process plays it, the run is listed as played by it, and another
         // process may not resume it (both would write its steps).
-        let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
-        assert_eq!(code, 0, "{out}");
-        let entry = listed[0]["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == json!(run_id))
-            .unwrap()
-            .clone();
+        let entry = listed(d, &run_id);
         let by = format!("process {} on this machine", child.id());
         assert!(
             entry["playedElsewhere"]
@@ -93,15 +98,7 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
         child.kill().unwrap(); // SIGKILL: no cleanup of any kind
         child.wait().unwrap();
 
-        let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
-        assert_eq!(code, 0, "{out}");
-        let status = listed[0]["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == json!(run_id))
-            .unwrap()
-            .clone();
+        let status = listed(d, &run_id);
         assert_eq!(
             status["status"],
             json!("running"),

@@ -589,16 +589,13 @@ async fn the_board_reads_names_counts_logs_and_durations(backend: Backend) {
     assert!(store.step_durations("other", 20).await.unwrap().is_empty());
 }
 
-async fn a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted(backend: Backend) {
-    let Some(at) = TestStore::new(backend) else {
-        return;
-    };
-    let store = at.open().await;
+/// Starts recording run `id` of [`melody`], with no inputs, and records nothing yet.
+async fn begin(store: &Store, id: &str) -> symphony_store::Recorder {
     let m = melody();
     let bytes = symphony_melody::to_bytes(&m);
-    let recorder = store
+    store
         .begin(NewRun {
-            id: "quiet",
+            id,
             melody_bytes: &bytes,
             melody_id: &m.melody.id,
             melody_name: &m.melody.name,
@@ -608,7 +605,15 @@ async fn a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted(backend: B
             parent: None,
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    let recorder = begin(&store, "quiet").await;
     let started = store.run("quiet").await.unwrap();
     let player = started.player.clone().unwrap();
     assert!(
@@ -631,21 +636,7 @@ async fn a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops(backend: 
         return;
     };
     let store = at.open().await;
-    let m = melody();
-    let bytes = symphony_melody::to_bytes(&m);
-    let first = store
-        .begin(NewRun {
-            id: "asleep",
-            melody_bytes: &bytes,
-            melody_id: &m.melody.id,
-            melody_name: &m.melody.name,
-            inputs: &serde_json::Map::new(),
-            options: json!({}),
-            workspace: None,
-            parent: None,
-        })
-        .await
-        .unwrap();
+    let first = begin(&store, "asleep").await;
     let started = |at_ms| symphony_conductor::EventRecord {
         at_ms,
         event: symphony_conductor::RunEvent::StepCancelled {
