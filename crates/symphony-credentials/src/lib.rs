@@ -26,8 +26,8 @@ pub use chain::{Chain, UserCredentials};
 pub use file::{FileStore, FILE_NAME};
 pub use keychain::{Keychain, KeychainStore, MemoryKeychain, OsKeychain, SERVICE};
 pub use store::{
-    check_name, default_config_dir, open, Backend, Opened, Preference, Store, StoreCredentials,
-    StoreError, StoreOptions, PROBE_TIMEOUT, STORE_VARIABLE,
+    check_name, default_config_dir, open, user_config_file, Backend, Opened, Preference, Store,
+    StoreCredentials, StoreError, StoreOptions, PROBE_TIMEOUT, STORE_VARIABLE,
 };
 
 /// A credential's value. Never shown by `Debug` or `Display`.

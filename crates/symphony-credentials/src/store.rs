@@ -224,6 +224,15 @@ pub fn default_config_dir() -> Option<PathBuf> {
         .map(|base| base.join("symphony"))
 }
 
+/// A settings file of the user's: the path in `$variable` when set, else `name` in
+/// [`default_config_dir`] (where the price and limits files live, beside the credentials).
+pub fn user_config_file(variable: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    default_config_dir().map(|dir| dir.join(name))
+}
+
 /// The store [`open`] chose, and what a host should tell the user about it.
 pub struct Opened {
     /// The store.

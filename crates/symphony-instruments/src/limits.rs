@@ -93,10 +93,7 @@ impl ProviderLimits {
     /// Where the user's limits file is looked for: `$SYMPHONY_LIMITS`, else `limits.json`
     /// beside the credentials and price files.
     pub fn user_file() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("SYMPHONY_LIMITS").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-        symphony_credentials::default_config_dir().map(|dir| dir.join("limits.json"))
+        symphony_credentials::user_config_file("SYMPHONY_LIMITS", "limits.json")
     }
 
     /// The built-in limits with the user's file (if there is one) over them.

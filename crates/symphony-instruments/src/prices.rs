@@ -132,11 +132,7 @@ impl PriceTable {
 
     /// Where the user's price file is looked for, if a home or config folder is known.
     pub fn user_file() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("SYMPHONY_PRICES").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-        // The same folder as the credentials file: one rule for where the user's settings live.
-        symphony_credentials::default_config_dir().map(|dir| dir.join("prices.json"))
+        symphony_credentials::user_config_file("SYMPHONY_PRICES", "prices.json")
     }
 
     /// The built-in table with the user's file (if there is one) over it.

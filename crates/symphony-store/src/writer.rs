@@ -495,17 +495,18 @@ fn merge_progress(records: &mut Vec<EventRecord>) {
     }
 }
 
+/// The beat: the run's player was heard from now (bound: now, the run).
+const BEAT_SQL: &str = "UPDATE runs SET heard_at = ? WHERE id = ?";
+
 /// Says the run's player is still there.
 async fn beat(store: &Store, run_id: &str) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    on_pool!(&store.pool, |p| sqlx::query(
-        &p.sql("UPDATE runs SET heard_at = ? WHERE id = ?")
-    )
-    .bind(now)
-    .bind(run_id)
-    .execute(p)
-    .await
-    .map(drop))
+    on_pool!(&store.pool, |p| sqlx::query(&p.sql(BEAT_SQL))
+        .bind(now)
+        .bind(run_id)
+        .execute(p)
+        .await
+        .map(drop))
 }
 
 /// `totals` (the conductor's JSON) with `ms` more elapsed; unchanged if it is not that shape.
@@ -658,7 +659,7 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
             q.build().execute(&mut *tx).await?;
         }
         if batch.beat {
-            sqlx::query(&p.sql("UPDATE runs SET heard_at = ? WHERE id = ?"))
+            sqlx::query(&p.sql(BEAT_SQL))
                 .bind(now)
                 .bind(run_id)
                 .execute(&mut *tx)
