@@ -146,6 +146,98 @@ fn graph_problems_are_all_reported_at_once() {
 }
 
 #[test]
+fn a_mistyped_port_in_a_reference_is_named_with_a_suggestion() {
+    // The newcomer's case: `writer` has an input port named after the step `spec` (the editor
+    // names a port dropped on "+ input" after its source), so `{{spec.outptu}}` read a field
+    // inside that port's text and rendered as nothing, unreported.
+    let offline = |id: &str, prompt: &str, inputs: Value| json!({"id": id, "kind": "instrument", "type": "instrument.offline", "config": {"prompt": prompt}, "inputs": inputs});
+    let steps = json!([
+        offline("spec", "a spec for {{goal}}", json!({})),
+        offline(
+            "writer",
+            "Write from {{spec.outptu}}",
+            json!({"spec": {"type": "any"}})
+        ),
+        offline(
+            "again",
+            "Write from {{spec.output}}",
+            json!({"spec": {"type": "any"}})
+        ),
+        offline("direct", "Write from {{spec.outptu}}", json!({})),
+        offline(
+            "fine",
+            "Write from {{spec}} and {{spec.title}}",
+            json!({"spec": {"type": "any"}})
+        )
+    ]);
+    let edges = json!([
+        {"from": "spec.output", "to": "writer.spec"},
+        {"from": "spec.output", "to": "again.spec"},
+        {"from": "spec.output", "to": "direct.prompt"},
+        {"from": "spec.output", "to": "fine.spec"}
+    ]);
+    let problems = check(&doc(steps, edges));
+    let of = |step: &str| {
+        problems
+            .iter()
+            .filter(|p| p.contains(&format!("steps.{step}.")))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let writer = of("writer").join("\n");
+    assert!(
+        writer.contains("steps.writer.config.prompt")
+            && writer.contains("`spec.outptu`: `spec` is this step's own input port")
+            && writer.contains("`outptu` looks like the step `spec`'s output `output`")
+            && writer.contains("Write `{{spec}}`"),
+        "{problems:#?}"
+    );
+    assert!(
+        of("again")
+            .join("\n")
+            .contains("the step `spec` has an output `output`"),
+        "{problems:#?}"
+    );
+    assert!(
+        of("direct").join("\n").contains(
+            "`spec.outptu`: step `spec` has no output port `outptu`; did you mean `output`?"
+        ),
+        "{problems:#?}"
+    );
+    assert_eq!(
+        of("fine"),
+        Vec::<String>::new(),
+        "a field of the port's value, not a port name, is fine"
+    );
+}
+
+#[test]
+fn one_line_fields_refuse_line_breaks_and_the_workspace_refuses_them_too() {
+    expect(
+        &doc(
+            json!([
+                {"id": "w", "kind": "operator", "type": "operator.file.write", "capabilities": ["files"], "config": {"path": "spec.md\n", "content": "x"}},
+                {"id": "m", "kind": "instrument", "type": "instrument.offline", "config": {"prompt": "many\nlines are fine", "model": "a\tb"}}
+            ]),
+            json!([]),
+        ),
+        &[
+            "steps.w.config.path: `path` is one line, but it holds a line break (U+000A): remove it",
+            "steps.m.config.model: `model` is one line, but it holds a tab (U+0009): remove it",
+        ],
+    );
+    let problems = check(&doc(
+        json!([{"id": "m", "kind": "instrument", "type": "instrument.offline", "config": {"prompt": "many\nlines are fine"}}]),
+        json!([]),
+    ));
+    assert_eq!(
+        problems,
+        Vec::<String>::new(),
+        "a prompt may hold line breaks"
+    );
+}
+
+#[test]
 fn port_type_mismatches_and_missing_config() {
     expect(
         &doc(
@@ -252,11 +344,13 @@ async fn hostile_paths_and_non_lists_fail_their_step_with_a_reason() {
             writer("dotdot", "../../etc/{{goal}}"),
             writer("absolute", "/tmp/{{goal}}"),
             writer("link", "escape/{{goal}}.txt"),
+            writer("newline", "{{two.output}}.md"),
+            {"id": "two", "kind": "operator", "type": "operator.template", "config": {"template": "spec\nmd"}},
             {"id": "obj", "kind": "operator", "type": "operator.json.extract", "config": {}},
             {"id": "src", "kind": "operator", "type": "operator.template", "config": {"template": "{\"not\": \"a list\"}"}},
             {"id": "each", "kind": "cue", "type": "cue.map", "config": {"body": {"type": "operator.pass"}}, "policy": {"optional": true}}
         ]),
-        json!([{"from": "src.output", "to": "obj.input"}, {"from": "obj.output", "to": "each.items"}]),
+        json!([{"from": "src.output", "to": "obj.input"}, {"from": "obj.output", "to": "each.items"}, {"from": "two.output", "to": "newline.content"}]),
     );
     let melody = symphony_melody::load(text.as_bytes(), "hostile").unwrap();
     let report = Conductor::new(Registry::standard())
@@ -292,6 +386,11 @@ async fn hostile_paths_and_non_lists_fail_their_step_with_a_reason() {
         note("absolute")
     );
     assert!(note("link").contains("symbolic link"), "{}", note("link"));
+    assert!(
+        note("newline").contains("the path holds a line break (U+000A)"),
+        "{}",
+        note("newline")
+    );
     assert!(
         note("each").contains("needs a list of items"),
         "{}",

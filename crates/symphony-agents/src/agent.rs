@@ -167,14 +167,14 @@ impl StepType for Agent {
                 "program",
                 FieldType::String,
                 "The agent's binary, when it is not the usual name on PATH (e.g. /opt/claude/bin/claude).",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "command",
                 FieldType::List,
                 "For the command preset: the program and its arguments, with {{prompt}}, {{workdir}} and {{model}} placeholders. Never a shell string.",
             ),
             ConfigField::optional("args", FieldType::List, "Extra arguments, added before the prompt."),
-            ConfigField::optional("model", FieldType::String, "The model, passed as --model (or {{model}})."),
+            ConfigField::optional("model", FieldType::String, "The model, passed as --model (or {{model}}).").single_line(),
             ConfigField::optional(
                 "autonomy",
                 FieldType::Choice {
@@ -193,18 +193,18 @@ impl StepType for Agent {
                 "repo",
                 FieldType::Template,
                 "Worktree mode: the repository to branch from (default: the workspace's files/, if it is a repository).",
-            ),
-            ConfigField::optional("base", FieldType::String, "Worktree mode: the commit or branch to start from (default HEAD)."),
+            ).single_line(),
+            ConfigField::optional("base", FieldType::String, "Worktree mode: the commit or branch to start from (default HEAD).").single_line(),
             ConfigField::optional(
                 "credential",
                 FieldType::String,
                 "A credential name the machine supplies (e.g. anthropic); needs the secrets capability.",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "credentialEnv",
                 FieldType::String,
                 "The environment variable the credential is put in (default: the preset's usual one).",
-            ),
+            ).single_line(),
             ConfigField::optional("env", FieldType::Object, "More environment variables for the agent (not secrets)."),
             ConfigField::optional("stdin", FieldType::Boolean, "Also write the prompt to the agent's standard input."),
             ConfigField::optional(

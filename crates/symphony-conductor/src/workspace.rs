@@ -81,8 +81,15 @@ impl Workspace {
                 format!("refused to write `{relative}`: {why}"),
             )
         };
-        if relative.is_empty() || relative.contains('\0') {
-            return Err(refuse("the path is empty or holds a NUL byte".into()));
+        if relative.is_empty() {
+            return Err(refuse("the path is empty".into()));
+        }
+        // A rendered path can bring a line break from an input: a file name must not hold one.
+        if let Some(c) = relative.chars().find(|c| c.is_control()) {
+            return Err(refuse(format!(
+                "the path holds {}; a file name is one line of printable characters",
+                symphony_melody::control_name(c)
+            )));
         }
         let path = Path::new(relative);
         let mut parts = Vec::new();

@@ -379,7 +379,7 @@ impl StepType for Chat {
         ];
         let opt = ConfigField::optional;
         s.config = vec![
-            ConfigField::required("model", FieldType::String, "The model, e.g. \"gpt-4o-mini\", \"claude-sonnet-4-5\", \"llama3.2\"."),
+            ConfigField::required("model", FieldType::String, "The model, e.g. \"gpt-4o-mini\", \"claude-sonnet-4-5\", \"llama3.2\".").single_line(),
             ConfigField::required("prompt", FieldType::Template, "The user message, with {{references}}."),
             opt("system", FieldType::Template, "The system prompt, with {{references}}."),
             opt(
@@ -387,8 +387,8 @@ impl StepType for Chat {
                 FieldType::Choice { options: vec!["openai".into(), "anthropic".into()] },
                 "The API: \"openai\" (OpenAI-compatible: OpenAI, Ollama, llama.cpp, vLLM, LM Studio, OpenRouter; the default) or \"anthropic\".",
             ),
-            opt("baseUrl", FieldType::String, "The API's base URL (default https://api.openai.com/v1 or https://api.anthropic.com)."),
-            opt("credential", FieldType::String, "The name of the credential holding the key (default: the provider's name for its default URL, none for other URLs)."),
+            opt("baseUrl", FieldType::String, "The API's base URL (default https://api.openai.com/v1 or https://api.anthropic.com).").single_line(),
+            opt("credential", FieldType::String, "The name of the credential holding the key (default: the provider's name for its default URL, none for other URLs).").single_line(),
             opt("temperature", FieldType::Number, "Sampling temperature, 0 to 2."),
             opt("maxTokens", FieldType::Integer, "The most tokens the answer may have (Anthropic: default 4096)."),
             opt("stop", FieldType::List, "Stop sequences."),

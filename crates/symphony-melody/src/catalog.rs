@@ -247,6 +247,10 @@ pub struct ConfigField {
     pub required: bool,
     /// What it does, shown in the inspector.
     pub description: String,
+    /// A value that is one line (a path, a URL, a model, an id): the editor shows a one-line
+    /// box where Enter commits, and the validator refuses line breaks and other control
+    /// characters in it (a path saved as `"spec.md\n"` once wrote a file named so).
+    pub single_line: bool,
 }
 
 impl ConfigField {
@@ -257,7 +261,14 @@ impl ConfigField {
             ty,
             required: true,
             description: description.into(),
+            single_line: false,
         }
+    }
+
+    /// The same field, holding one line (see [`ConfigField::single_line`]).
+    pub fn single_line(mut self) -> Self {
+        self.single_line = true;
+        self
     }
 
     /// A field the step may set.

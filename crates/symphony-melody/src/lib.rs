@@ -37,7 +37,7 @@ pub use reference::Reference;
 pub use save::to_bytes;
 pub use superoptix::import as import_superoptix;
 pub use template::Template;
-pub use validate::validate;
+pub use validate::{control_name, validate};
 
 /// Parses and validates in one call: what a host does when a user opens a file.
 ///

@@ -521,6 +521,22 @@ impl<'m> Validator<'m> {
                 self.problems.push(Problem::in_step(&step.id, &path, msg));
                 continue;
             }
+            if let Some(c) = value
+                .as_str()
+                .filter(|_| f.single_line)
+                .and_then(|text| text.chars().find(|c| c.is_control()))
+            {
+                self.problems.push(Problem::in_step(
+                    &step.id,
+                    &path,
+                    format!(
+                        "`{}` is one line, but it holds {}: remove it",
+                        f.name,
+                        control_name(c)
+                    ),
+                ));
+                continue;
+            }
             match &f.ty {
                 FieldType::Template => {
                     let text = value.as_str().expect("checked to be a string");
@@ -653,8 +669,10 @@ impl<'m> Validator<'m> {
                     .as_ref()
                     .map(|(_, outs)| outs.iter().any(|p| p.name == port));
                 if has_port == Some(false) {
+                    let outs = self.ports[t].as_ref().map(|(_, outs)| outs);
                     Some(format!(
-                        "`{r}`: step `{target}` has no output port `{port}`"
+                        "`{r}`: step `{target}` has no output port `{port}`{}",
+                        did_you_mean(port, outs.into_iter().flatten().map(|p| p.name.as_str()))
                     ))
                 } else if t == i {
                     Some(format!("`{r}`: a step cannot read its own output"))
@@ -685,7 +703,28 @@ impl<'m> Validator<'m> {
                             String::new()
                         }
                     )),
-                    _ => None,
+                    // An input port named after a step hides that step: `spec.output` reads a
+                    // field `output` inside the input, which is (almost always) the step's
+                    // output itself, and renders as nothing. A first field that is, or looks
+                    // like, one of the hidden step's output ports is that mistake.
+                    _ => self.index.get(port).and_then(|&hidden| {
+                        let outs = self.ports[hidden].as_ref().map(|(_, outs)| outs)?;
+                        let field = path[0].as_str();
+                        let names = || outs.iter().map(|p| p.name.as_str());
+                        let named = if names().any(|n| n == field) {
+                            format!("the step `{port}` has an output `{field}`")
+                        } else {
+                            let hint = did_you_mean(field, names());
+                            let close = hint.trim_start_matches("; did you mean ").trim_end_matches('?');
+                            if hint.is_empty() {
+                                return None;
+                            }
+                            format!("`{field}` looks like the step `{port}`'s output {close}")
+                        };
+                        Some(format!(
+                            "`{r}`: `{port}` is this step's own input port (named after the step `{port}`), so this reads a field `{field}` inside what that port received, not the step's output; {named}. Write `{{{{{port}}}}}` for the value the port received"
+                        ))
+                    }),
                 }
             }
             Ok(_) => None,
@@ -734,6 +773,17 @@ impl Scope for StepScope<'_, '_> {
     fn has_step(&self, id: &str) -> bool {
         self.v.index.contains_key(id)
     }
+}
+
+/// Names a control character for a message: "a line break (U+000A)".
+pub fn control_name(c: char) -> String {
+    let what = match c {
+        '\n' | '\r' => "a line break",
+        '\t' => "a tab",
+        '\0' => "a NUL character",
+        _ => "a control character",
+    };
+    format!("{what} (U+{:04X})", c as u32)
 }
 
 /// Step ids, port and input names: letters, digits, `_` and `-`.

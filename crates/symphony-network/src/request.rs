@@ -105,7 +105,7 @@ impl StepType for HttpRequest {
                 "url",
                 FieldType::Template,
                 "The URL (http or https), with {{references}}.",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "method",
                 FieldType::Choice {
@@ -132,17 +132,17 @@ impl StepType for HttpRequest {
                 "credential",
                 FieldType::String,
                 "A credential's name; its value is sent in a header (needs the `secrets` capability).",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "scheme",
                 FieldType::String,
                 "What precedes the credential in its header (default \"Bearer\"; \"\" for the bare value).",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "credentialHeader",
                 FieldType::String,
                 "The header the credential goes in (default Authorization).",
-            ),
+            ).single_line(),
             ConfigField::optional(
                 "timeoutMs",
                 FieldType::Integer,

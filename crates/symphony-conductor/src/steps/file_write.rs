@@ -33,7 +33,8 @@ impl StepType for FileWrite {
                 "path",
                 FieldType::Template,
                 "Where to write, relative to the workspace's files/ folder.",
-            ),
+            )
+            .single_line(),
             ConfigField::optional(
                 "content",
                 FieldType::Template,

@@ -33,7 +33,7 @@ impl StepType for JsonExtract {
             "path",
             FieldType::String,
             "Dotted path into the JSON, like `features` or `items.0.title`; empty for the whole value.",
-        )];
+        ).single_line()];
         s
     }
 

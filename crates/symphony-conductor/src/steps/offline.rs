@@ -44,7 +44,8 @@ impl StepType for Offline {
                 "model",
                 FieldType::String,
                 "The model this step stands in for; shown in the answer.",
-            ),
+            )
+            .single_line(),
             ConfigField::optional(
                 "shape",
                 FieldType::Choice {

@@ -32,7 +32,8 @@ impl StepType for Router {
                 "default",
                 FieldType::String,
                 "The output port used when no route matches; without it, every branch is skipped.",
-            ),
+            )
+            .single_line(),
         ];
         s
     }

@@ -21,4 +21,10 @@ required: boolean,
 /**
  * What it does, shown in the inspector.
  */
-description: string, };
+description: string, 
+/**
+ * A value that is one line (a path, a URL, a model, an id): the editor shows a one-line
+ * box where Enter commits, and the validator refuses line breaks and other control
+ * characters in it (a path saved as `"spec.md\n"` once wrote a file named so).
+ */
+singleLine: boolean, };
