@@ -135,6 +135,12 @@ async fn importSuperoptix(host: State<'_, Host>, yaml: String) -> Answer<MelodyD
     host.import_superoptix(&yaml).map_err(wire)
 }
 
+/// `importMelody`
+#[tauri::command]
+async fn importMelody(host: State<'_, Host>, text: String) -> Answer<MelodyDocument> {
+    host.import_melody(&text).map_err(wire)
+}
+
 /// `exportMelody`
 #[tauri::command]
 async fn exportMelody(host: State<'_, Host>, melody: Value) -> Answer<ExportedMelody> {
@@ -331,6 +337,7 @@ fn main() {
             validateMelody,
             stepTypes,
             importSuperoptix,
+            importMelody,
             exportMelody,
             permissions,
             trustMelody,

@@ -58,9 +58,9 @@ async function startRun(page) {
 
 export async function trustScenario(page, server) {
   await page.goto(server.url);
-  await page.getByRole("button", { name: "Import SuperOptiX YAML…" }).click();
-  const dialog = page.getByRole("dialog", { name: "Import a SuperOptiX orchestra" });
-  await dialog.getByLabel("Orchestra YAML", { exact: true }).fill(YAML);
+  await page.getByRole("button", { name: "Import a melody…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Import a melody" });
+  await dialog.getByLabel("Melody or orchestra text", { exact: true }).fill(YAML);
   await dialog.getByRole("button", { name: "Import" }).click();
 
   // The import shows what the melody may do before anything runs.

@@ -52,6 +52,7 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         wire::SaveMelodyArgs,
         wire::MelodyArgs,
         wire::ImportSuperoptixArgs,
+        wire::ImportMelodyArgs,
         wire::StartRunArgs,
         wire::RunIdArgs,
         wire::RunEventsPayload,

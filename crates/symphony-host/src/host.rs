@@ -173,6 +173,10 @@ impl Host {
                 let a: wire::ImportSuperoptixArgs = parse_args(command, args)?;
                 ok(self.import_superoptix(&a.yaml)?)
             }
+            "importMelody" => {
+                let a: wire::ImportMelodyArgs = parse_args(command, args)?;
+                ok(self.import_melody(&a.text)?)
+            }
             "exportMelody" => {
                 let a: wire::MelodyArgs = parse_args(command, args)?;
                 ok(self.export_melody(a.melody)?)

@@ -100,6 +100,13 @@ impl Host {
         self.document("", symphony_melody::to_bytes(&melody))
     }
 
+    /// `importMelody`: a shared melody's text (a `*.melody.json` someone sent, not a file of
+    /// the project) as a document, not saved: migrated to the current format and validated.
+    /// Its path is empty, so saving it asks where; what it may do is shown before it runs.
+    pub fn import_melody(&self, text: &str) -> Result<MelodyDocument, HostError> {
+        self.document("", text.as_bytes().to_vec())
+    }
+
     /// `exportMelody`: the melody's canonical text with the version of every step type it
     /// uses pinned under `layout.exportedWith`, refused when a config value looks like a
     /// secret (melodies name credentials; the machine supplies their values).

@@ -202,6 +202,14 @@ pub struct ImportSuperoptixArgs {
     pub yaml: String,
 }
 
+/// `importMelody`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportMelodyArgs {
+    /// The melody file's text.
+    pub text: String,
+}
+
 /// `startRun`'s arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

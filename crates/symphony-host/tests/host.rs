@@ -465,6 +465,33 @@ async fn project_info_step_types_import_and_export() {
         Err(e) => panic!("an import either works or lists its problems: {e}"),
     }
 
+    // A shared .melody.json (not a file of the project): opened as an unsaved document, its
+    // problems listed; text that is not a melody says why instead of opening.
+    let shared =
+        std::fs::read_to_string(f.project.path().join("melodies/idea-to-code.melody.json"))
+            .unwrap();
+    let doc = f
+        .host
+        .call("importMelody", json!({"text": shared}))
+        .await
+        .unwrap();
+    assert_eq!(doc["path"], "");
+    assert_eq!(doc["melody"]["melody"]["id"], "idea-to-code");
+    assert_eq!(doc["problems"], json!([]));
+    let garbage = f
+        .host
+        .call(
+            "importMelody",
+            json!({"text": "{\"formatVersion\": 1, \"steps\": 3}"}),
+        )
+        .await
+        .unwrap();
+    assert!(garbage["melody"].is_null(), "{garbage}");
+    assert!(
+        garbage["problems"].to_string().contains("melody"),
+        "the problems say what is missing: {garbage}"
+    );
+
     let doc = f
         .host
         .open_melody("melodies/idea-to-code.melody.json")

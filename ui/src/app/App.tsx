@@ -6,6 +6,7 @@ import { Welcome } from "../panels/Welcome";
 import { Dialogs } from "../panels/Dialogs";
 import { Editor } from "./Editor";
 import { startup } from "./actions";
+import { ErrorBoundary } from "./ErrorBoundary";
 
 function Notices() {
   const notices = useApp((s) => s.notices);
@@ -51,8 +52,10 @@ export function App() {
   if (!project) return <main className="welcome muted">Connecting…</main>;
   return (
     <>
-      {view === "editor" ? <Editor /> : <Welcome />}
-      {view === "welcome" ? <Dialogs addStepInView={() => undefined} /> : null}
+      <ErrorBoundary>
+        {view === "editor" ? <Editor /> : <Welcome />}
+        {view === "welcome" ? <Dialogs addStepInView={() => undefined} /> : null}
+      </ErrorBoundary>
       <Notices />
     </>
   );

@@ -1,9 +1,9 @@
 /**
  * The editor: toolbar, palette, canvas, inspector and problems, and the keyboard shortcuts. With
- * a run on the board, the Harmony Board's dock sits under the canvas, and a clicked step opens
- * the step debugger in the inspector's place.
+ * a run on the board, the Harmony Board's dock sits under the canvas, and a selected step's
+ * panel has two tabs: its settings and its last run (the step debugger).
  */
-import { useCallback, useEffect } from "react";
+import { useCallback, useEffect, type ReactNode } from "react";
 import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import type { StepTypeInfo } from "../backend/types";
 import { Canvas } from "../canvas/Canvas";
@@ -16,6 +16,7 @@ import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { BoardDock } from "../board/BoardDock";
 import { StepDebugger } from "../board/StepDebugger";
+import { backToEditing } from "../board/actions";
 import { useApp } from "../store/app";
 import { addStep } from "../model/edits";
 import { freeSpot } from "../model/layout";
@@ -26,24 +27,94 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement;
 }
 
-/** With a run on the board, selecting one step shows it in the debugger. */
+/** The one step selected, if exactly one step is. */
+function selectedStep(selection: ReadonlySet<string>, steps: readonly { id: string }[] | undefined): string | null {
+  if (selection.size !== 1) return null;
+  const [id] = selection;
+  return id && steps?.some((st) => st.id === id) ? id : null;
+}
+
+/**
+ * With a run on the board, the debugger follows the selected step (so the board's lists mark
+ * it), whichever tab is shown. Only a change of the selected step counts: an edit makes a new
+ * selection set with the same step, and must not move anything.
+ */
 function useDebuggerFollowsSelection() {
   useEffect(
     () =>
       useDoc.subscribe((s, prev) => {
         if (s.selection === prev.selection) return;
+        const now = selectedStep(s.selection, s.melody?.steps);
+        if (now === selectedStep(prev.selection, prev.melody?.steps)) return;
         const run = useRun.getState();
-        if (run.source === "none" || s.selection.size !== 1) return;
-        const [id] = s.selection;
-        if (id && s.melody?.steps.some((st) => st.id === id) && run.focusStep !== id) run.focus(id);
+        if (run.source !== "none" && now && run.focusStep !== now) run.focus(now);
       }),
     [],
   );
 }
 
+/**
+ * The right column. A selected step shows its settings, with its last run one tab away (the
+ * tab is kept as the user left it); nothing selected shows the melody's settings, or the
+ * debugger of a step picked on the board that the editor's melody no longer has.
+ */
 function RightColumn() {
-  const debugging = useRun((s) => s.source !== "none" && s.focusStep !== null);
-  return debugging ? <StepDebugger /> : <Inspector />;
+  const step = useDoc((s) => selectedStep(s.selection, s.melody?.steps));
+  const onBoard = useRun((s) => s.source !== "none");
+  const focused = useRun((s) => s.focusStep);
+  const side = useApp((s) => s.side);
+  if (!step) return onBoard && side === "run" && focused ? <StepDebugger step={focused} /> : <Inspector />;
+  if (!onBoard) return <Inspector />;
+  return (
+    <div className="side" data-side={side}>
+      <div className="side-tabs" role="tablist" aria-label="Step panel">
+        <SideTab side="settings" label="Settings" />
+        <SideTab side="run" label={<LastRunLabel step={step} />} />
+      </div>
+      {side === "settings" ? <Inspector /> : <LastRun step={step} />}
+    </div>
+  );
+}
+
+function SideTab({ side, label }: { side: "settings" | "run"; label: ReactNode }) {
+  const active = useApp((s) => s.side === side);
+  return (
+    <button type="button" role="tab" aria-selected={active} className={active ? "active" : ""} onClick={() => useApp.getState().setSide(side)}>
+      {label}
+    </button>
+  );
+}
+
+/** "Last run", with the step's state in that run as a dot. */
+function LastRunLabel({ step }: { step: string }) {
+  const state = useRun((s) => s.board.steps[step]?.state);
+  return (
+    <>
+      Last run{state ? <span className={`side-state state-${state}`} title={state} /> : null}
+    </>
+  );
+}
+
+/** The step's last run, or why there is none. */
+function LastRun({ step }: { step: string }) {
+  const played = useRun((s) => s.board.steps[step] !== undefined || (s.record?.melody.steps.some((st) => st.id === step) ?? false));
+  const active = useRun((s) => s.latest.phase === "running" || s.latest.phase === "starting" || s.latest.phase === "paused");
+  if (played || active) return <StepDebugger step={step} />;
+  return (
+    <aside className="debugger" aria-label="Step debugger" data-step={step}>
+      <p className="muted">
+        <code>{step}</code> is not in the run on the board: it was added after that run. Run the melody again to see it play.
+      </p>
+      <div className="row">
+        <button type="button" className="primary" onClick={() => useApp.getState().open({ kind: "run" })}>
+          ▶ Run
+        </button>
+        <button type="button" onClick={() => useApp.getState().setSide("settings")}>
+          Settings
+        </button>
+      </div>
+    </aside>
+  );
 }
 
 function EditorInner() {
@@ -116,7 +187,7 @@ function EditorInner() {
         e.preventDefault();
         doc.deleteSelection();
       } else if (e.key === "Escape") {
-        doc.select([]);
+        backToEditing();
       }
     };
     window.addEventListener("keydown", onKey);

@@ -11,8 +11,9 @@ import { ask, useApp } from "../store/app";
 import { autoLayout } from "../model/autolayout";
 import { addComment, addGroup, moveItems, newMelody } from "../model/edits";
 import { isClip, type Clip } from "../model/clipboard";
-import { idStem } from "../model/ids";
+import { idStem, uniqueMelodyId } from "../model/ids";
 import { runStanding } from "../board/derive";
+import { forgetDraft, keptDraft } from "../store/draft";
 import type { Point } from "../backend/types";
 
 let backend: Backend | null = null;
@@ -42,8 +43,28 @@ export async function startup(): Promise<void> {
   }
   b.onRunEvents(({ runId, events }) => receiveRunEvents(runId, events));
   void noticeInterruptedRuns();
+  void offerKeptDraft();
   b.onFileChanged(({ path, hash, deleted }) => void fileChanged(path, hash, deleted));
   startValidation();
+}
+
+/** After a UI fault kept unsaved work in this browser (`ErrorBoundary`), offers it back once. */
+async function offerKeptDraft(): Promise<void> {
+  const draft = keptDraft();
+  if (!draft) return;
+  const when = draft.at ? new Date(draft.at).toLocaleString() : "earlier";
+  const restore = await ask(
+    "Restore unsaved work?",
+    `Symphony kept unsaved edits to “${draft.melody.melody.name}”${draft.path ? ` (${draft.path})` : ""} when the editor failed (${when}). Open them now?`,
+    "Restore",
+    "Discard",
+  );
+  forgetDraft();
+  if (!restore) return;
+  useDoc.getState().load(draft.melody, draft.path, "");
+  useDoc.setState({ saved: null, dirty: true });
+  useRun.getState().clear();
+  useApp.getState().setView("editor");
 }
 
 // ----- Runs -----
@@ -288,9 +309,20 @@ async function choosePlace(melody: MelodyFile): Promise<string | null> {
   return chosen;
 }
 
+/** Melody ids the project's files use (besides the file at `except`): runs and pins are keyed by id. */
+export function takenMelodyIds(except = ""): Set<string> {
+  return new Set(
+    useApp
+      .getState()
+      .melodies.filter((m) => !samePath(m.path, except))
+      .map((m) => m.id),
+  );
+}
+
 export async function createMelody(): Promise<void> {
   if (!(await guardUnsaved("Start a new melody"))) return;
-  useDoc.getState().load(newMelody("untitled", "Untitled melody"), "", "");
+  // Never "untitled" twice: a new melody must not show another one's runs in its history.
+  useDoc.getState().load(newMelody(uniqueMelodyId("untitled", takenMelodyIds()), "Untitled melody"), "", "");
   useRun.getState().clear();
   useApp.getState().setView("editor");
 }
@@ -326,7 +358,7 @@ export function save(to?: string): Promise<boolean> {
 
 async function doSave(to?: string): Promise<boolean> {
   commitFocusedField();
-  const { melody } = useDoc.getState();
+  let { melody } = useDoc.getState();
   let path = to ?? useDoc.getState().path;
   if (!melody) return false;
   if (!path) {
@@ -334,11 +366,25 @@ async function doSave(to?: string): Promise<boolean> {
     if (!chosen) return false;
     path = chosen;
   }
+  // Runs, history and pins are keyed by the melody's id: a file saved beside another melody
+  // with the same id (an import, a copy) takes a free one rather than share theirs.
+  const taken = takenMelodyIds(path);
+  if (taken.has(melody.melody.id)) {
+    const was = melody.melody.id;
+    const id = uniqueMelodyId(was, taken);
+    useDoc.getState().edit((m) => ({ ...m, melody: { ...m.melody, id } }));
+    melody = useDoc.getState().melody!;
+    useApp.getState().notify(`Another melody in this project has the id ${was}: this one is saved as ${id}, so their runs and pins stay apart.`);
+  }
   try {
     const doc = await api().saveMelody(path, melody);
     useDoc.getState().markSaved(melody, doc.melody ?? melody, doc.path, doc.hash);
     useDoc.getState().setProblems(doc.problems);
     useApp.getState().notify(`Saved ${doc.path}`);
+    void api()
+      .listMelodies()
+      .then((list) => useApp.getState().setMelodies(list))
+      .catch(() => undefined);
     return true;
   } catch (e) {
     useApp.getState().notify(`Could not save: ${errorMessage(e)}`, "error");
@@ -393,10 +439,20 @@ function samePath(a: string, b: string): boolean {
   return a === b || a.endsWith(`/${b}`) || b.endsWith(`/${a}`);
 }
 
-export async function importYaml(yaml: string): Promise<void> {
+/** Whether pasted or picked text is a melody file (JSON) rather than a SuperOptiX orchestra (YAML). */
+export function isMelodyText(text: string): boolean {
+  return text.trimStart().startsWith("{");
+}
+
+/**
+ * Imports what someone shared: a `*.melody.json` or a SuperOptiX orchestra YAML. It opens as a
+ * new, unsaved melody (saving asks where), laid out if it has no layout, and what it may do is
+ * shown before anything runs: a melody from someone else is untrusted.
+ */
+export async function importShared(text: string): Promise<void> {
   if (!(await guardUnsaved("Import"))) return;
   try {
-    const doc = await api().importSuperoptix(yaml);
+    const doc = isMelodyText(text) ? await api().importMelody(text) : await api().importSuperoptix(text);
     const imported = melodyOf(doc);
     useDoc.getState().load(imported, "", "", doc.problems);
     // A new document: saving it must ask for a place. It is dirty until saved.

@@ -36,6 +36,8 @@ export interface Backend {
   validateMelody(melody: MelodyFile): Promise<Problem[]>;
   stepTypes(): Promise<StepTypeInfo[]>;
   importSuperoptix(yaml: string): Promise<MelodyDocument>;
+  /** A shared `*.melody.json`'s text as a document (migrated, validated, not saved). */
+  importMelody(text: string): Promise<MelodyDocument>;
   exportMelody(melody: MelodyFile): Promise<{ text: string }>;
   permissions(melody: MelodyFile): Promise<Permissions>;
   trustMelody(melody: MelodyFile): Promise<{ trusted: true }>;
@@ -86,6 +88,7 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     validateMelody: (melody) => call("validateMelody", { melody }),
     stepTypes: () => call("stepTypes", {}),
     importSuperoptix: (yaml) => call("importSuperoptix", { yaml }),
+    importMelody: (text) => call("importMelody", { text }),
     exportMelody: (melody) => call("exportMelody", { melody }),
     permissions: (melody) => call("permissions", { melody }),
     trustMelody: (melody) => call("trustMelody", { melody }),

@@ -13,7 +13,7 @@ import type { Json, JsonObject, MelodyFile, RunFileContent, StepDoc } from "../b
 import { api } from "../app/actions";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
-import { boardMelodyId, forkFrom, pinOutput, unpinOutput } from "./actions";
+import { backToEditing, boardMelodyId, forkFrom, pinOutput, unpinOutput } from "./actions";
 import { warningLabel } from "./derive";
 import { diffLines, foldUnchanged } from "./diff";
 import { formatAt, formatCost, formatCount } from "./format";
@@ -24,9 +24,11 @@ import { formatBytes, formatMs, type StepLive } from "./model";
 import { StepEventIndex, stepStory, type AttemptRow, type Exchange, type FileRecord, type LogLine, type PromptRecord, type StepStory, type StepWarning } from "./story";
 import "./board.css";
 
-export function StepDebugger() {
-  const step = useRun((s) => s.focusStep);
+/** The debugger for `step`, or for the board's focused step when none is given. */
+export function StepDebugger({ step: chosen }: { step?: string }) {
+  const focused = useRun((s) => s.focusStep);
   const runId = useRun((s) => s.runId);
+  const step = chosen ?? focused;
   if (!step) return null;
   return <DebuggerFor key={`${runId ?? ""}\u0000${step}`} step={step} />;
 }
@@ -138,7 +140,7 @@ function DebuggerHeader({ step, live, doc }: { step: string; live: StepLive | un
         <h2 className="mono dbg-title" title={step}>
           {step}
         </h2>
-        <button type="button" className="ghost dbg-close" aria-label="Close the step debugger" onClick={() => useRun.getState().focus(null)}>
+        <button type="button" className="ghost dbg-close" aria-label="Close the step debugger" title="Back to editing (Esc)" onClick={backToEditing}>
           ✕
         </button>
       </div>

@@ -10,10 +10,27 @@ import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { unseenEvents } from "./derive";
 
-/** Shows a step in the debugger and selects it on the canvas. */
+/** Shows a step's last run (the debugger's tab) and selects it on the canvas. */
 export function focusStep(step: string): void {
   useRun.getState().focus(step);
   useDoc.getState().select([step]);
+  useApp.getState().setSide("run");
+}
+
+/**
+ * Back to editing: no step selected, none in the debugger, the melody's own settings shown.
+ * Esc does this when no field has the keyboard.
+ */
+export function backToEditing(): void {
+  useDoc.getState().select([]);
+  useRun.getState().focus(null);
+  useApp.getState().setSide("settings");
+}
+
+/** Takes the run off the board (it stays in the history): the canvas is the editor again. */
+export function clearBoard(): void {
+  useRun.getState().clear();
+  useApp.getState().setSide("settings");
 }
 
 /**
@@ -129,7 +146,7 @@ export async function forkFrom(args: ForkRunArgs): Promise<string | null> {
     // Batches that arrived before the answer; the app's subscription applies the later ones.
     const early = caught.get(result.runId);
     if (early?.length) useRun.getState().apply(early);
-    useRun.getState().focus(args.fromStep);
+    focusStep(args.fromStep);
     const how = args.fresh ? "Taking it again" : args.melody || args.inputs ? "Forked with edits" : "Rerunning";
     useApp.getState().notify(`${how} from ${args.fromStep}: run ${result.runId}`);
     return result.runId;

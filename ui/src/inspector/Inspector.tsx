@@ -19,11 +19,11 @@ import type {
 import { useDoc, splitIds } from "../store/doc";
 import { useApp } from "../store/app";
 import { removePort, renameStep, setConfig, updateStep } from "../model/edits";
-import { ID_PATTERN } from "../model/ids";
+import { ID_PATTERN, idFollowsName, melodyIdFrom, uniqueMelodyId } from "../model/ids";
 import { scopeOf } from "../model/templates";
 import { Field, JsonInput, NumberInput, TextInput } from "./fields";
 import { PromptEditor } from "./PromptEditor";
-import { duplicateSelection, groupSelection } from "../app/actions";
+import { duplicateSelection, groupSelection, takenMelodyIds } from "../app/actions";
 
 const PORT_TYPES: PortType[] = ["text", "number", "boolean", "json", "list", "file", "any"];
 const CAPABILITIES: Capability[] = ["network", "files", "command", "secrets"];
@@ -71,7 +71,7 @@ function StepInspector({ id }: { id: string }) {
   const providers = useApp((s) => s.project?.providers);
   const offline = useApp((s) => s.project?.offline ?? false);
   const type = step ? types.get(step.type) : undefined;
-  const scope = useMemo(() => (melody && step ? scopeOf(melody, step, type) : null), [melody, step, type]);
+  const scope = useMemo(() => (melody && step ? scopeOf(melody, step, type, [], types) : null), [melody, step, type, types]);
   if (!step || !melody || !scope) return null;
   const taken = new Set(melody.steps.map((s) => s.id));
   const problemFor = (prefix: string) =>
@@ -184,6 +184,7 @@ function ConfigFieldEditor({
             ariaLabel={`${field.name} template`}
             value={typeof value === "string" ? value : ""}
             scope={scope}
+            singleLine={field.singleLine === true}
             onCommit={(v) => commit(v === "" ? undefined : v)}
           />
         </Field>
@@ -490,11 +491,19 @@ function CapabilitiesEditor({ step, type }: { step: StepDoc; type: StepTypeInfo 
 
 function MelodyInspector() {
   const melody = useDoc((s) => s.melody);
+  const path = useDoc((s) => s.path);
   const [newInput, setNewInput] = useState("");
   if (!melody) return null;
   const meta = melody.melody;
   const setMeta = (key: "name" | "description" | "id", v: string) =>
-    edit((m) => ({ ...m, melody: withOptional({ ...m.melody }, key, v || (key === "description" ? undefined : m.melody[key])) }));
+    edit((m) => {
+      const meta = withOptional({ ...m.melody }, key, v || (key === "description" ? undefined : m.melody[key]));
+      // A melody whose id was never chosen takes its id from its new name (and a free one).
+      if (key === "name" && v && idFollowsName(m.melody.id, m.melody.name, path)) {
+        meta.id = uniqueMelodyId(melodyIdFrom(v), takenMelodyIds(path));
+      }
+      return { ...m, melody: meta };
+    });
   const inputs = melody.inputs ?? {};
   const setInputs = (fn: (i: Record<string, InputDecl>) => Record<string, InputDecl>) =>
     edit((m) => withOptional(m, "inputs", (() => { const next = fn({ ...(m.inputs ?? {}) }); return Object.keys(next).length > 0 ? next : undefined; })()));
@@ -505,8 +514,22 @@ function MelodyInspector() {
       <Field label="Name">
         <TextInput ariaLabel="Melody name" value={meta.name} onCommit={(v) => setMeta("name", v)} />
       </Field>
-      <Field label="Id" hint="Letters, digits, _ and -.">
-        <TextInput ariaLabel="Melody id" value={meta.id} validate={(v) => (ID_PATTERN.test(v) ? null : "Letters, digits, _ and - only.")} onCommit={(v) => setMeta("id", v)} />
+      <Field
+        label="Id"
+        hint={
+          idFollowsName(meta.id, meta.name, path)
+            ? "Follows the name until you set it. Runs, history and pins are kept under this id."
+            : "Letters, digits, _ and -. Runs, history and pins are kept under this id."
+        }
+      >
+        <TextInput
+          ariaLabel="Melody id"
+          value={meta.id}
+          validate={(v) =>
+            !ID_PATTERN.test(v) ? "Letters, digits, _ and - only." : takenMelodyIds(path).has(v) ? `Another melody in this project is ${v}: its runs and pins would mix with this one's.` : null
+          }
+          onCommit={(v) => setMeta("id", v)}
+        />
       </Field>
       <Field label="Description">
         <TextInput ariaLabel="Melody description" value={meta.description ?? ""} onCommit={(v) => setMeta("description", v)} />

@@ -1,6 +1,8 @@
 /**
  * A template editor: `{{references}}` are highlighted in place, green when the step can see
- * them and red (with the reason listed below) when it cannot.
+ * them and red (with the reason listed below) when it cannot. A one-line template (a path, a
+ * URL) is a one-line box where Enter commits. The "Can use" chips insert their reference where
+ * the cursor is.
  */
 import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { checkRef, holes, type Scope } from "../model/templates";
@@ -10,15 +12,35 @@ export function PromptEditor({
   onCommit,
   scope,
   ariaLabel,
+  singleLine = false,
 }: {
   value: string;
   onCommit: (v: string) => void;
   scope: Scope;
   ariaLabel: string;
+  singleLine?: boolean;
 }) {
   const [draft, setDraft] = useState(value);
   useEffect(() => setDraft(value), [value]);
   const backdrop = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLTextAreaElement & HTMLInputElement>(null);
+  const commit = (text: string) => {
+    if (text !== value) onCommit(text);
+  };
+  /** Puts `{{ref}}` at the cursor (or the end), commits, and leaves the cursor after it. */
+  const insert = (ref: string) => {
+    const el = box.current;
+    const at = el?.selectionStart ?? draft.length;
+    const to = el?.selectionEnd ?? at;
+    const hole = `{{${ref}}}`;
+    const next = draft.slice(0, at) + hole + draft.slice(to);
+    setDraft(next);
+    commit(next);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(at + hole.length, at + hole.length);
+    });
+  };
   const { parts, issues } = useMemo(() => {
     const parts: ReactNode[] = [];
     const issues: string[] = [];
@@ -43,26 +65,44 @@ export function PromptEditor({
   const SHOWN = 10;
   const visible = all.slice(0, SHOWN);
   return (
-    <div className="prompt-editor">
-      <div className="prompt-stack">
-        <div className="prompt-backdrop mono" ref={backdrop} aria-hidden>
-          {parts}
-        </div>
-        <textarea
-          className="prompt-input mono"
+    <div className={`prompt-editor${singleLine ? " single-line" : ""}`}>
+      {singleLine ? (
+        <input
+          ref={box}
+          type="text"
+          className="mono"
           aria-label={ariaLabel}
           value={draft}
-          rows={6}
           spellCheck={false}
           onChange={(e) => setDraft(e.target.value)}
-          onScroll={(e) => {
-            if (backdrop.current) backdrop.current.scrollTop = e.currentTarget.scrollTop;
-          }}
-          onBlur={() => {
-            if (draft !== value) onCommit(draft);
+          onBlur={() => commit(draft)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter") {
+              e.preventDefault();
+              commit(draft);
+            } else if (e.key === "Escape") setDraft(value);
           }}
         />
-      </div>
+      ) : (
+        <div className="prompt-stack">
+          <div className="prompt-backdrop mono" ref={backdrop} aria-hidden>
+            {parts}
+          </div>
+          <textarea
+            ref={box}
+            className="prompt-input mono"
+            aria-label={ariaLabel}
+            value={draft}
+            rows={6}
+            spellCheck={false}
+            onChange={(e) => setDraft(e.target.value)}
+            onScroll={(e) => {
+              if (backdrop.current) backdrop.current.scrollTop = e.currentTarget.scrollTop;
+            }}
+            onBlur={() => commit(draft)}
+          />
+        </div>
+      )}
       {issues.length > 0 ? (
         <ul className="prompt-issues">
           {issues.map((m) => (
@@ -75,9 +115,17 @@ export function PromptEditor({
         {visible.length === 0
           ? "nothing yet (connect an input or declare a run input)"
           : visible.map((v) => (
-              <code key={v} className="chip">
+              <button
+                type="button"
+                key={v}
+                className="chip mono"
+                title={`Insert {{${v}}} at the cursor`}
+                // Keep the cursor where it is in the box: the click must not take focus first.
+                onMouseDown={(e) => e.preventDefault()}
+                onClick={() => insert(v)}
+              >
                 {`{{${v}}}`}
-              </code>
+              </button>
             ))}
         {all.length > SHOWN ? <span>and {all.length - SHOWN} more</span> : null}
       </div>

@@ -54,7 +54,11 @@ export function TextInput({
         onChange={(e) => setDraft(e.target.value)}
         onBlur={commit}
         onKeyDown={(e) => {
-          if (e.key === "Enter") e.currentTarget.blur();
+          // Enter commits and keeps the keyboard here: a committed edit never moves focus.
+          if (e.key === "Enter") {
+            e.preventDefault();
+            commit();
+          }
           if (e.key === "Escape") {
             setDraft(value);
             setError(null);
@@ -109,7 +113,10 @@ export function NumberInput({
         onChange={(e) => setDraft(e.target.value)}
         onBlur={commit}
         onKeyDown={(e) => {
-          if (e.key === "Enter") e.currentTarget.blur();
+          if (e.key === "Enter") {
+            e.preventDefault();
+            commit();
+          }
         }}
       />
       {error ? <span className="field-problem">{error}</span> : null}

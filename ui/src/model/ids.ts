@@ -22,3 +22,36 @@ export function uniqueId(stem: string, taken: ReadonlySet<string>): string {
     if (!taken.has(id)) return id;
   }
 }
+
+/** A melody id from its name: "Plan & review" → "plan-review"; "untitled" when nothing is left. */
+export function melodyIdFrom(name: string): string {
+  const id = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "-")
+    .replace(/-{2,}/g, "-")
+    .replace(/^[-_]+|[-_]+$/g, "")
+    .slice(0, 64)
+    .replace(/[-_]+$/, "");
+  return id || "untitled";
+}
+
+/** The first of `base`, `base-2`, `base-3`, … not in `taken`. */
+export function uniqueMelodyId(base: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(base)) return base;
+  for (let i = 2; ; i++) {
+    const id = `${base}-${i}`;
+    if (!taken.has(id)) return id;
+  }
+}
+
+/**
+ * Whether a melody's id still follows its name: it was never saved (no path) and its id is the
+ * one its name gives (or a placeholder `untitled…`), so the user never chose one. Runs, history
+ * and pins are keyed by the id, so a saved melody's id changes only when the user changes it.
+ */
+export function idFollowsName(id: string, name: string, path: string): boolean {
+  if (/^untitled(-\d+)?$/.test(id)) return true;
+  if (path) return false;
+  const derived = melodyIdFrom(name);
+  return id === derived || new RegExp(`^${derived.replace(/[-_]/g, "[-_]")}-\\d+$`).test(id);
+}

@@ -144,6 +144,15 @@ describe("template variables", () => {
     expect(issues[0]!.hole.start).toBe(2);
     expect(issues[1]!.message).toMatch(/not visible/);
   });
+  it("names a mistyped output port, with the port meant", () => {
+    const withTypes = scopeOf(m, arch, TYPES.get(arch.type), [], TYPES);
+    const [typo] = checkTemplate("{{idea.outptu}}", { ...withTypes, upstream: new Set(["idea"]), outputs: new Map([["idea", ["output"]]]) });
+    expect(typo?.message).toBe('step idea has no output "outptu"; did you mean {{idea.output}}?');
+    // `spec` is also architecture's own input port: `spec.outptu` reads inside what it received.
+    const [hidden] = checkTemplate("{{spec.outptu}}", withTypes);
+    expect(hidden?.message).toMatch(/input port \(named after the step spec\).*Write \{\{spec\}\}/);
+    expect(checkTemplate("{{spec}} {{features}}", withTypes)).toEqual([]);
+  });
   it("refuses expressions", () => {
     expect(checkTemplate("{{ a + b }}", scope)[0]?.message).toMatch(/not a reference/);
   });

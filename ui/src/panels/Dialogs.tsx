@@ -1,6 +1,6 @@
 /** The app's dialogs, drawn from `useApp().dialog`. */
 import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import type { Json, StepTypeInfo } from "../backend/types";
+import type { InputDecl, Json, StepDoc, StepTypeInfo } from "../backend/types";
 import { useApp, type Dialog } from "../store/app";
 import { useDoc } from "../store/doc";
 import {
@@ -12,7 +12,8 @@ import {
   duplicateSelection,
   exportMelody,
   goHome,
-  importYaml,
+  importShared,
+  isMelodyText,
   layoutAll,
   openFromDisk,
   pasteClipboard,
@@ -77,8 +78,16 @@ export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) =>
   }
 }
 
+/**
+ * Selectors must return the same value for the same state: a fallback written inline (`?? {}`)
+ * is a new object on every call, which React takes as a change and renders again, forever
+ * (React error #185, which blanked the app on Run for a melody without inputs).
+ */
+const NO_INPUTS: Readonly<Record<string, InputDecl>> = Object.freeze({});
+const NO_STEPS: readonly StepDoc[] = Object.freeze([]);
+
 function RunDialog({ onClose }: { onClose: () => void }) {
-  const inputs = useDoc((s) => s.melody?.inputs ?? {});
+  const inputs = useDoc((s) => s.melody?.inputs ?? NO_INPUTS);
   const problems = useDoc((s) => s.problems.length);
   const offline = useApp((s) => s.project?.offline ?? false);
   const [values, setValues] = useState<Record<string, string>>(() =>
@@ -309,23 +318,45 @@ function ConnectDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
+/** The largest file the dialog reads (the backend refuses melodies over 64 MiB anyway). */
+const IMPORT_MAX_BYTES = 16 * 1024 * 1024;
+
 function ImportDialog({ onClose }: { onClose: () => void }) {
   const [yaml, setYaml] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
+  const kind = !yaml.trim() ? null : isMelodyText(yaml) ? "a melody file" : "a SuperOptiX orchestra";
   return (
-    <Modal title="Import a SuperOptiX orchestra" onClose={onClose} wide>
-      <p className="muted small">Choose an orchestra YAML file or paste it. You will see what it may do before anything runs.</p>
+    <Modal title="Import a melody" onClose={onClose} wide>
+      <p className="muted small">
+        Open a <code>.melody.json</code> someone shared, or a SuperOptiX orchestra YAML, from a file or pasted. It opens as a new,
+        unsaved melody, and you will see what it may do before anything runs.
+      </p>
       <input
         ref={file}
         type="file"
-        accept=".yaml,.yml,text/yaml"
-        aria-label="Orchestra YAML file"
+        accept=".json,.yaml,.yml,application/json,text/yaml"
+        aria-label="Melody or orchestra file"
         onChange={(e) => {
           const f = e.target.files?.[0];
-          if (f) void f.text().then(setYaml);
+          if (!f) return;
+          if (f.size > IMPORT_MAX_BYTES) {
+            setProblem(`${f.name} is ${(f.size / 1048576).toFixed(1)} MiB; a melody file is at most ${IMPORT_MAX_BYTES / 1048576} MiB.`);
+            return;
+          }
+          setProblem(null);
+          void f.text().then(setYaml);
         }}
       />
-      <textarea className="mono" rows={12} value={yaml} onChange={(e) => setYaml(e.target.value)} placeholder="orchestra: …" aria-label="Orchestra YAML" />
+      <textarea
+        className="mono"
+        rows={12}
+        value={yaml}
+        onChange={(e) => setYaml(e.target.value)}
+        placeholder={'{ "formatVersion": 1, … }  or  orchestra: …'}
+        aria-label="Melody or orchestra text"
+      />
+      {problem ? <p className="field-problem">{problem}</p> : kind ? <p className="muted small" data-testid="import-kind">Reads as {kind}.</p> : null}
       <div className="modal-actions">
         <button type="button" onClick={onClose}>
           Cancel
@@ -336,7 +367,7 @@ function ImportDialog({ onClose }: { onClose: () => void }) {
           disabled={!yaml.trim()}
           onClick={() => {
             onClose();
-            void importYaml(yaml);
+            void importShared(yaml);
           }}
         >
           Import
@@ -357,7 +388,7 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
   const [query, setQuery] = useState("");
   const [index, setIndex] = useState(0);
   const types = useApp((s) => s.types);
-  const steps = useDoc((s) => s.melody?.steps ?? []);
+  const steps = useDoc((s) => s.melody?.steps ?? NO_STEPS);
   const commands: Command[] = useMemo(() => {
     const fixed: Command[] = [
       { id: "save", label: "Save", hint: "Ctrl+S", run: () => void save() },
@@ -373,7 +404,7 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
       { id: "del", label: "Delete selection", hint: "Delete", run: () => useDoc.getState().deleteSelection() },
       { id: "note", label: "Add a note", run: () => addNote({ x: 0, y: 0 }) },
       { id: "export", label: "Export…", run: () => void exportMelody() },
-      { id: "import", label: "Import SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
+      { id: "import", label: "Import a melody or SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
       { id: "new", label: "New melody", run: () => void createMelody() },
       { id: "home", label: "Back to melodies", run: () => void goHome() },
     ];

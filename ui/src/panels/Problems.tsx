@@ -1,17 +1,27 @@
-/** Every validation problem; clicking one selects and centres its step. */
+/**
+ * Every validation problem; clicking one selects and centres its step. With none, the list
+ * folds into a small "valid" badge over the canvas, so the canvas keeps the room.
+ */
 import { useDoc } from "../store/doc";
 
 export function Problems() {
   const problems = useDoc((s) => s.problems);
   const focusStep = useDoc((s) => s.focusStep);
+  if (problems.length === 0) {
+    return (
+      <section className="problems empty" aria-label="Problems">
+        <span className="problems-badge" title="The melody is valid: no problems">
+          ✓ valid <span className="count">0</span>
+        </span>
+      </section>
+    );
+  }
   return (
     <section className="problems" aria-label="Problems">
       <h3>
         Problems <span className={`count${problems.length ? " bad" : ""}`}>{problems.length}</span>
       </h3>
-      {problems.length === 0 ? (
-        <p className="muted small">The melody is valid.</p>
-      ) : (
+      {(
         <ul>
           {problems.map((p, i) => {
             const step = p.step ?? /^steps\.([^.[\]]+)/.exec(p.path)?.[1];

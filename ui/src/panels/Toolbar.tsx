@@ -43,7 +43,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
         <button type="button" onClick={() => void save()} title="Save (Ctrl+S)">
           Save
         </button>
-        <button type="button" onClick={() => open({ kind: "import" })} title="Import a SuperOptiX orchestra YAML">
+        <button type="button" onClick={() => open({ kind: "import" })} title="Import a shared melody file or a SuperOptiX orchestra">
           Import
         </button>
         <button type="button" onClick={() => void exportMelody()} title="Export a shareable copy">

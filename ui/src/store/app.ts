@@ -30,6 +30,12 @@ export interface AppState {
   dialog: Dialog | null;
   notices: Notice[];
   startupError: string | null;
+  /**
+   * The right column's tab for a selected step: its settings (editing) or its last run (the
+   * step debugger). Kept as the user left it, so moving from step to step stays on one tab.
+   */
+  side: "settings" | "run";
+  setSide(side: AppState["side"]): void;
   setProject(p: ProjectInfo, types: StepTypeInfo[], melodies: MelodyEntry[]): void;
   setMelodies(m: MelodyEntry[]): void;
   setView(v: AppState["view"]): void;
@@ -49,6 +55,10 @@ export const useApp = create<AppState>()((set, get) => ({
   dialog: null,
   notices: [],
   startupError: null,
+  side: "settings",
+  setSide(side) {
+    set({ side });
+  },
   setProject(project, types, melodies) {
     set({ project, types, melodies });
   },

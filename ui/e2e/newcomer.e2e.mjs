@@ -1,0 +1,188 @@
+// End to end: a newcomer's first minutes, each step one that once went wrong.
+// - Run on a melody with no run inputs (it blanked the app: a selector made a new object each
+//   render), and on an imported SuperOptiX orchestra without a {goal}.
+// - Editing apart from debugging: after a run, selecting a step opens its settings with its last
+//   run one tab away; a committed edit keeps the keyboard where it was; Esc goes back to editing.
+// - A one-line field (Write file's path) is one line: Enter commits, no newline is saved.
+// - A typo in a port reference is flagged with the port meant, in the editor and the validator.
+// - A new melody's id follows its name, so it never shows another melody's runs.
+// - A shared .melody.json imports in the browser, with its permissions shown.
+import fs from "node:fs";
+import path from "node:path";
+import { centreOf, check, mouseDrag, outDir } from "./lib.mjs";
+
+const ORCHESTRA = `orchestra:
+  id: "standup"
+  name: "Standup notes"
+agents:
+  - collector
+  - writer
+tasks:
+  - name: collect
+    agent: collector
+    description: Collect what happened yesterday.
+  - name: summarise
+    agent: writer
+    description: Summarise it in three lines.
+    context: [collect]
+`;
+
+/** The id of the element that has the keyboard, by its accessible label. */
+const focused = (page) => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.tagName ?? null);
+
+async function noFault(page, what) {
+  check((await page.getByTestId("ui-fault").count()) === 0 && (await page.locator(".editor").count()) === 1, `${what}: the app is still drawn (no fault screen)`);
+}
+
+async function runToEnd(page) {
+  await page.getByRole("button", { name: "▶ Run" }).click();
+  const dialog = page.getByRole("dialog", { name: "Run this melody" });
+  await dialog.waitFor();
+  return dialog;
+}
+
+export async function newcomerScenario(page, server) {
+  const faults = [];
+  page.on("pageerror", (e) => faults.push(e.message));
+  await page.goto(server.url);
+  await page.getByRole("button", { name: "New melody" }).click();
+  await page.waitForSelector(".react-flow__pane");
+
+  // The melody's id follows its name while it was never saved.
+  const name = page.getByLabel("Melody name");
+  await name.fill("Hello board");
+  await name.press("Enter");
+  check((await focused(page)) === "Melody name", "Enter commits the melody's name and keeps the keyboard in the field");
+  await page.waitForFunction(() => document.querySelector('[aria-label="Melody id"]')?.value === "hello-board");
+  check(true, 'renaming the new melody to "Hello board" makes its id hello-board (it was untitled)');
+
+  // No run inputs: remove the default `goal`.
+  await page.locator(".input-decl").filter({ hasText: "goal" }).getByRole("button", { name: "remove" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".input-decl").length === 0);
+  const pane = page.locator(".react-flow__pane");
+  const box = await pane.boundingBox();
+  await page.locator('.palette-item[data-type="operator.template"]').dragTo(pane, { targetPosition: { x: 200, y: box.height / 2 } });
+  await page.waitForSelector('.step-node[data-step="template"]');
+  const tpl = page.getByLabel("template template");
+  await tpl.fill("Hello from a melody with no inputs");
+  await page.getByLabel("Step description").focus();
+
+  // 1. The blocker: Run on a melody with no inputs.
+  let dialog = await runToEnd(page);
+  check(((await dialog.textContent()) ?? "").includes("This melody takes no inputs."), "the Run dialog opens and says the melody takes no inputs");
+  await noFault(page, "Run dialog with no inputs");
+  await dialog.getByRole("button", { name: "Start run" }).click();
+  await page.waitForSelector(".badge.run-succeeded", { timeout: 20000 });
+  check(true, "the run with no inputs succeeds");
+  await noFault(page, "after the run");
+
+  // 2. Editing apart from debugging.
+  await page.locator('.step-node[data-step="template"] .step-title').click();
+  const tabs = page.getByRole("tablist", { name: "Step panel" });
+  await tabs.waitFor();
+  check((await tabs.getByRole("tab", { name: "Settings" }).getAttribute("aria-selected")) === "true", "after a run, selecting a step opens its Settings tab");
+  check((await page.getByRole("complementary", { name: "Inspector" }).count()) === 1, "the inspector (not the debugger) is shown");
+  const description = page.getByLabel("Step description");
+  await description.fill("Says hello");
+  await description.press("Enter");
+  await page.waitForTimeout(400);
+  check((await focused(page)) === "Step description", "a committed edit keeps the keyboard in the field it was made in");
+  check((await tabs.getByRole("tab", { name: "Settings" }).getAttribute("aria-selected")) === "true", "a committed edit does not flip the panel to the debugger");
+  await tabs.getByRole("tab", { name: /Last run/ }).click();
+  const debug = page.getByRole("complementary", { name: "Step debugger" });
+  await debug.waitFor();
+  check(((await debug.getByTestId("debugger-state").textContent()) ?? "").includes("succeeded"), "the Last run tab shows the step's run: succeeded");
+  await page.screenshot({ path: path.join(outDir, "e2e-newcomer-last-run.png") });
+
+  // A step added after the run: its Last run tab says so, and settings stay one click away.
+  await page.locator('.palette-item[data-type="operator.file.write"]').click();
+  await page.waitForSelector('.step-node[data-step="write_file"]');
+  check(((await page.locator(".side").textContent()) ?? "").includes("is not in the run on the board"), "a step added after the run, on the Last run tab, says it is not in that run");
+  await tabs.getByRole("tab", { name: "Settings" }).click();
+
+  // 3. One-line fields: the path is a one-line box; Enter commits without a newline.
+  const pathBox = page.getByLabel("path template");
+  check((await pathBox.evaluate((el) => el.tagName)) === "INPUT", "Write file's path is a one-line box");
+  await pathBox.fill("spec.md");
+  await pathBox.press("Enter");
+  await page.waitForTimeout(300);
+  check((await focused(page)) === "path template", "Enter in the path box commits and keeps the keyboard there");
+  check((await pathBox.inputValue()) === "spec.md", "no newline is added to the path");
+
+  // Esc goes back to editing the melody.
+  await page.locator(".react-flow__pane").click({ position: { x: 30, y: 30 } });
+  await page.locator('.step-node[data-step="template"] .step-title').click();
+  await page.keyboard.press("Escape");
+  await page.getByLabel("Melody name").waitFor();
+  check((await page.locator(".react-flow__node-step.selected").count()) === 0, "Esc clears the selection and shows the melody's settings");
+
+  // 4. A typo in a port reference: flagged in the editor, with the port meant, and by the validator.
+  const handle = (node, port) => page.locator(`.react-flow__handle[data-nodeid="${node}"][data-handleid="${port}"]`);
+  await mouseDrag(page, await centreOf(handle("template", "output")), await centreOf(handle("write_file", "content")));
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__edge").length === 1);
+  await page.locator('.step-node[data-step="write_file"] .step-title').click();
+  await page.getByLabel("content template").fill("{{template.outptu}}");
+  await page.getByLabel("Step description").focus();
+  const issue = page.locator(".prompt-issues li").first();
+  await issue.waitFor();
+  const text = (await issue.textContent()) ?? "";
+  check(/template/.test(text) && /did you mean/.test(text) && text.includes("output"), `the editor flags {{template.outptu}}: "${text}"`);
+  await page.waitForSelector(".problems-badge.bad, .problems .count.bad", { timeout: 5000 });
+  const problems = (await page.locator(".problems").textContent()) ?? "";
+  check(problems.includes("outptu") && problems.includes("did you mean `output`"), "the validator's problem names the port meant");
+  await page.screenshot({ path: path.join(outDir, "e2e-newcomer-typo.png") });
+  await page.getByLabel("content template").fill("{{template.output}}");
+  await page.getByLabel("Step description").focus();
+
+  // 5. Save: the file is named after the melody, and its id is its own.
+  await page.keyboard.press("Control+s");
+  await page.getByRole("dialog", { name: "Save melody as" }).getByRole("button", { name: "Save" }).click();
+  await page.waitForSelector('[data-testid="dirty"]', { state: "detached" });
+  const saved = path.join(server.project, "melodies/hello-board.melody.json");
+  check(fs.existsSync(saved), "Save proposes melodies/hello-board.melody.json, from the name");
+  const file = JSON.parse(fs.readFileSync(saved, "utf8"));
+  check(file.melody.id === "hello-board" && !file.inputs, "the saved file has id hello-board and no run inputs");
+  check(file.steps.find((s) => s.id === "write_file").config.path === "spec.md", "the saved path has no newline");
+
+  // 6. An imported orchestra with no {goal}: no run inputs, and it runs.
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  dialog = page.getByRole("dialog", { name: "Import a melody" });
+  await dialog.getByLabel("Melody or orchestra text", { exact: true }).fill(ORCHESTRA);
+  await dialog.getByRole("button", { name: "Import" }).click();
+  const perms = page.getByRole("dialog", { name: "What this imported melody may do" });
+  await perms.waitFor();
+  await perms.getByRole("button", { name: "OK" }).click();
+  await page.waitForSelector('.step-node[data-step="summarise"]');
+  dialog = await runToEnd(page);
+  check(((await dialog.textContent()) ?? "").includes("This melody takes no inputs."), "the imported orchestra takes no inputs");
+  await dialog.getByRole("button", { name: "Start run" }).click();
+  await page.waitForSelector(".badge.run-succeeded", { timeout: 20000 });
+  check(true, "the imported orchestra runs to the end");
+  await noFault(page, "the orchestra's run");
+  await page.screenshot({ path: path.join(outDir, "e2e-newcomer-orchestra.png") });
+
+  // 7. A colleague's .melody.json, picked as a file in the browser.
+  const shared = path.join(server.project, "from-a-colleague.melody.json");
+  const theirs = JSON.parse(fs.readFileSync(saved, "utf8"));
+  theirs.melody = { id: "hello-board", name: "Hello board (theirs)" };
+  fs.writeFileSync(shared, JSON.stringify(theirs, null, 2));
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  dialog = page.getByRole("dialog", { name: "Import a melody" });
+  await dialog.getByLabel("Melody or orchestra file").setInputFiles(shared);
+  await dialog.getByTestId("import-kind").waitFor();
+  check(((await dialog.getByTestId("import-kind").textContent()) ?? "").includes("a melody file"), "the picked .melody.json reads as a melody file");
+  await dialog.getByRole("button", { name: "Import" }).click();
+  // The imported orchestra was never saved: importing over it asks first.
+  await page.getByRole("dialog", { name: "Unsaved changes" }).getByRole("button", { name: "Discard edits" }).click();
+  await page.getByRole("dialog", { name: "What this imported melody may do" }).getByRole("button", { name: "OK" }).click();
+  await page.waitForSelector(".doc-title >> text=Hello board (theirs)");
+  check((await page.locator(".react-flow__node-step").count()) === 2, "the shared melody opens with its two steps, unsaved");
+  await page.keyboard.press("Control+s");
+  await page.getByRole("dialog", { name: "Save melody as" }).getByLabel("Save path").fill("melodies/theirs.melody.json");
+  await page.getByRole("dialog", { name: "Save melody as" }).getByRole("button", { name: "Save" }).click();
+  await page.waitForSelector('[data-testid="dirty"]', { state: "detached" });
+  const theirsSaved = JSON.parse(fs.readFileSync(path.join(server.project, "melodies/theirs.melody.json"), "utf8"));
+  check(theirsSaved.melody.id === "hello-board-2", `saved beside ours, theirs takes a free id (${theirsSaved.melody.id}), so their runs and pins never mix`);
+
+  check(faults.length === 0, `no page errors: ${faults.join("; ") || "none"}`);
+}
