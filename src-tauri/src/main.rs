@@ -255,6 +255,12 @@ async fn pinStep(host: State<'_, Host>, run_id: String, step: String) -> Answer<
     host.pin_step(&run_id, &step).await.map_err(wire)
 }
 
+/// `listPins`
+#[tauri::command]
+async fn listPins(host: State<'_, Host>, melody_id: String) -> Answer<Vec<PinInfo>> {
+    host.list_pins(&melody_id).await.map_err(wire)
+}
+
 /// `unpinStep`
 #[tauri::command(rename_all = "camelCase")]
 async fn unpinStep(host: State<'_, Host>, melody_id: String, step: String) -> Answer<Done> {
@@ -352,6 +358,7 @@ fn main() {
             forkRun,
             pinStep,
             unpinStep,
+            listPins,
             compareRuns,
             storeInfo,
             setRetention,

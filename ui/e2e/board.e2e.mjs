@@ -104,8 +104,10 @@ async function run(page, server, model) {
   check(true, "every step ends 'succeeded'");
   await page.waitForSelector(".badge.run-succeeded");
 
-  // The debugger: click the draft; its rendered prompt (the outline filled in) and its output.
+  // The debugger: click the draft (its settings open), then its Last run tab: its rendered
+  // prompt (the outline filled in) and its output. The tab stays chosen from step to step.
   await page.locator('.step-node[data-step="draft"]').click();
+  await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: /Last run/ }).click();
   const debug = page.getByRole("complementary", { name: "Step debugger" });
   await debug.waitFor();
   const prompt = await debug.getByLabel("rendered prompt").first().textContent();

@@ -186,3 +186,49 @@ export async function newcomerScenario(page, server) {
 
   check(faults.length === 0, `no page errors: ${faults.join("; ") || "none"}`);
 }
+
+/** Starts a run of the open melody with this goal and waits for it to end well. */
+async function runWithGoal(page, goal) {
+  const dialog = await runToEnd(page);
+  await dialog.getByLabel("run input goal").fill(goal);
+  await dialog.getByRole("button", { name: "Start run" }).click();
+  await page.waitForSelector(".badge.run-running, .badge.run-succeeded", { timeout: 10000 });
+  await page.waitForSelector(".badge.run-succeeded", { timeout: 30000 });
+}
+
+// Pins: visible on the canvas, Unpin wherever Pin is offered, and a warning when the inputs a
+// pinned output was made from have changed (it once flowed on silently).
+export async function pinsScenario(page, server) {
+  await page.goto(server.url);
+  await page.click('[data-path="melodies/idea-to-code.melody.json"]');
+  await page.waitForSelector('.step-node[data-step="features"]');
+  await runWithGoal(page, "a recipe app");
+  await page.locator('.step-node[data-step="features"] .step-title').click();
+  await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: /Last run/ }).click();
+  const debug = page.getByRole("complementary", { name: "Step debugger" });
+  await debug.getByRole("button", { name: "Pin this output" }).click();
+  await page.waitForSelector('.step-node[data-step="features"] [data-testid="pinned"]');
+  check(true, "pinning marks the step's node");
+  check((await debug.getByRole("button", { name: "Unpin" }).count()) === 1, "the debugger now offers Unpin, not Pin");
+  await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: "Settings" }).click();
+  check((await page.getByTestId("pin-notice").count()) === 1, "the step's settings say it is pinned, with Unpin");
+
+  // Another goal: spec changes, so the pinned features output is stale, and the run says so.
+  await runWithGoal(page, "a chess clock");
+  await page.waitForSelector('.step-node[data-step="features"] .step-pin.stale', { timeout: 10000 });
+  check(true, "after the goal changed, the pinned step is marked stale on the canvas");
+  await page.getByRole("tab", { name: /Warnings/ }).click();
+  const rows = await page.$$eval(".warning-row", (els) => els.map((e) => ({ step: e.getAttribute("data-step"), kind: e.getAttribute("data-kind"), text: e.textContent })));
+  const stale = rows.find((r) => r.kind === "pinnedStale");
+  check(stale?.step === "features" && /other inputs/.test(stale.text ?? ""), `the Warnings tab says the pinned output was made from other inputs: ${JSON.stringify(stale?.text)}`);
+  await page.locator('.step-node[data-step="features"] .step-title').click();
+  const notice = page.getByTestId("pin-notice");
+  check(/stale/.test((await notice.textContent()) ?? ""), "the settings' pin notice says the output is stale");
+  await page.screenshot({ path: path.join(outDir, "e2e-pin-stale.png") });
+  await notice.getByRole("button", { name: "Unpin" }).click();
+  await page.waitForSelector('.step-node[data-step="features"] [data-testid="pinned"]', { state: "detached" });
+  check(true, "Unpin in the settings removes the pinned mark");
+  await runWithGoal(page, "a chess clock");
+  const origin = await page.evaluate(() => document.querySelector('.step-node[data-step="features"]')?.getAttribute("data-state"));
+  check(origin === "succeeded" || origin === "cached", `unpinned, features plays again (${origin})`);
+}

@@ -7,7 +7,7 @@ import { boxSelectScenario, groupScenario, problemsScenario } from "./canvas.e2e
 import { trustScenario } from "./trust.e2e.mjs";
 import { boardScenario } from "./board.e2e.mjs";
 import { headlessScenario } from "./headless.e2e.mjs";
-import { newcomerScenario } from "./newcomer.e2e.mjs";
+import { newcomerScenario, pinsScenario } from "./newcomer.e2e.mjs";
 
 const scenarios = [
   ["edit, connect, undo, save", editorScenario],
@@ -19,6 +19,7 @@ const scenarios = [
   ["the board: live states, a warning on the slow step, debugger, fork", boardScenario],
   ["a headless run followed on the board, killed, resumed from the app", headlessScenario],
   ["a newcomer: run with no inputs, settings apart from the last run, one-line fields, a port typo, import a shared melody", newcomerScenario],
+  ["pins: marked on the canvas, Unpin where Pin is offered, a stale pin warned about", pinsScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

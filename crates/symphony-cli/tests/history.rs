@@ -197,6 +197,35 @@ fn a_pinned_step_gives_its_chosen_output_until_unpinned() {
     assert!(o.contains(&("s2".into(), "given".into())), "{o:?}");
     assert!(o.contains(&("s3".into(), "cached".into())), "{o:?}");
     assert_eq!(result_of_step(d, "ws2", "s2"), s2_first);
+    // s2 now gets another s1 than its pinned output was made from: the run says so.
+    let stale: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "bottleneck" && e["kind"] == "pinnedStale")
+        .collect();
+    assert_eq!(stale.len(), 1, "one stale-pin warning: {stale:?}");
+    assert_eq!(stale[0]["step"], "s2");
+    assert!(
+        stale[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("made from other inputs"),
+        "{stale:?}"
+    );
+    // The same goal as when it was pinned: the pin is not stale, and nothing is said.
+    let (code, events, out) = finish(symphony(d).args([
+        "run",
+        "chain.melody.json",
+        "--json",
+        "--workspace",
+        "ws2b",
+        "-i",
+        "goal=ship it",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !events.iter().any(|e| e["kind"] == "pinnedStale"),
+        "an up-to-date pin raises no warning: {out}"
+    );
 
     // Unpinned, s2 is played again with the new goal.
     let (code, _, out) = finish(symphony(d).args(["runs", "unpin", "chain", "s2"]));

@@ -102,6 +102,11 @@ pub struct RunOptions {
     /// steps, a pinned output, or an edited output a fork starts from. Such a step is not
     /// played; it succeeds with these outputs (origin `given`) once its inputs are in.
     pub given: BTreeMap<String, Outputs>,
+    /// For given outputs that a play made (a pin), the cache key of that play, by step id.
+    /// When the step's type, settings and inputs in this run give another key, the output is
+    /// stale: it is still given (a pin is the user's choice), with a `pinnedStale` warning.
+    /// Keys exist for cacheable steps (instruments) only.
+    pub given_made_from: BTreeMap<String, String>,
     /// Where stored outputs of cacheable steps are looked up (origin `cached`).
     pub cache: Option<CacheHandle>,
     /// Play every step: look nothing up in the cache (keys are still computed and reported,
@@ -809,6 +814,29 @@ impl Scheduler {
             let primary = &playbook.variants[0];
             if let Some(outputs) = self.options.given.get(&*step.id) {
                 reuse = Reuse::Given(outputs.clone());
+                if let Some(made_from) = self.options.given_made_from.get(&*step.id) {
+                    let reads = template_reads(
+                        &primary.entry.spec,
+                        &primary.config,
+                        &unit.inputs,
+                        self.shared.as_ref(),
+                    );
+                    let now = cache_key(
+                        &primary.entry.spec.name,
+                        primary.entry.spec.version,
+                        &primary.config,
+                        &unit.inputs,
+                        &reads,
+                    );
+                    if &now != made_from {
+                        self.events.send(RunEvent::Bottleneck {
+                            step: step.id.clone(),
+                            kind: BottleneckKind::PinnedStale,
+                            message: "its pinned output was made from other inputs or settings than it gets in this run, and was passed on unchanged".into(),
+                            advice: "unpin it to play it with what it gets now, or pin a newer output".into(),
+                        });
+                    }
+                }
             } else if primary.entry.spec.cacheable {
                 let reads = template_reads(
                     &primary.entry.spec,

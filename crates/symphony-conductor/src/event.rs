@@ -117,6 +117,9 @@ pub enum BottleneckKind {
     SlowerThanHistory,
     /// The step's input is very large (many tokens for an instrument, slow and costly).
     ContextBloat,
+    /// The step was given a pinned output that was made from other inputs or settings than
+    /// it gets in this run (`RunOptions::given_made_from`): the old output flowed on.
+    PinnedStale,
 }
 
 /// One thing that happened in a run. Every state change is one of these.

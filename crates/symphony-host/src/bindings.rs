@@ -68,6 +68,7 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         wire::ForkRunArgs,
         wire::PinStepArgs,
         wire::UnpinStepArgs,
+        wire::ListPinsArgs,
         wire::PinInfo,
         wire::CompareRunsArgs,
         wire::StepComparison,

@@ -147,6 +147,23 @@ impl Host {
         Ok(Done {})
     }
 
+    /// `listPins`: the steps of a melody pinned to an output, by step.
+    pub async fn list_pins(&self, melody_id: &str) -> Result<Vec<PinInfo>, HostError> {
+        Ok(self
+            .store()
+            .await?
+            .pins(melody_id)
+            .await?
+            .into_iter()
+            .map(|p| PinInfo {
+                melody_id: melody_id.to_owned(),
+                step: p.step,
+                output_hash: p.output_hash,
+                run_id: p.run_id,
+            })
+            .collect())
+    }
+
     /// A history line, with whether this host plays the run now.
     fn entry(&self, l: RunListing) -> RunEntry {
         let totals = &l.totals;

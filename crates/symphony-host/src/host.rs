@@ -233,6 +233,10 @@ impl Host {
                 let a: wire::UnpinStepArgs = parse_args(command, args)?;
                 ok(self.unpin_step(&a.melody_id, &a.step).await?)
             }
+            "listPins" => {
+                let a: wire::ListPinsArgs = parse_args(command, args)?;
+                ok(self.list_pins(&a.melody_id).await?)
+            }
             "compareRuns" => {
                 let a: wire::CompareRunsArgs = parse_args(command, args)?;
                 ok(self.compare_runs(&a.a, &a.b).await?)

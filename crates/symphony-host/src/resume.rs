@@ -37,6 +37,8 @@ pub fn resumed_options(
             .and_then(|n| u32::try_from(n).ok()),
         seed: options["seed"].as_u64().unwrap_or_default(),
         given: resumable.finished,
+        // The finished steps were played (or warned about) in this same run.
+        given_made_from: BTreeMap::new(),
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: options["fresh"].as_bool().unwrap_or(false),
         fresh_steps: options["freshSteps"]

@@ -92,6 +92,9 @@ impl Host {
         let workspace = self.root().join(RUNS_DIR).join(&run_id);
         let store = self.store().await?;
         let history = self.step_history(&melody.melody.id).await?;
+        // A pinned output made from other inputs than the step gets now is warned about.
+        let mut given_made_from = store.pins_made_from(&melody.melody.id).await?;
+        given_made_from.retain(|step, _| given.contains_key(step));
         let prepared = self.inner.conductor.prepare_checked(melody);
         let options = RunOptions {
             run_id: run_id.clone(),
@@ -100,6 +103,7 @@ impl Host {
             seed: rand::random(),
             cache: Some(CacheHandle(Arc::new(store.clone()))),
             given,
+            given_made_from,
             fresh_steps,
             history,
             ..RunOptions::default()

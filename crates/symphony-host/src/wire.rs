@@ -472,7 +472,15 @@ pub struct UnpinStepArgs {
     pub step: String,
 }
 
-/// A step pinned to an output (`pinStep`).
+/// `listPins`'s arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListPinsArgs {
+    /// The melody's id.
+    pub melody_id: String,
+}
+
+/// A step pinned to an output (`pinStep`, `listPins`).
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PinInfo {

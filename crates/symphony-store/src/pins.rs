@@ -200,6 +200,24 @@ impl Store {
             .collect())
     }
 
+    /// For each pinned step of a melody whose output a play made (not itself given), the cache
+    /// key of that play: the conductor tells a stale pin by it (`RunOptions::given_made_from`).
+    pub async fn pins_made_from(
+        &self,
+        melody_id: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(&p.sql(
+            "SELECT p.step, s.cache_key FROM pins p
+             JOIN step_results s ON s.run_id = p.run_id AND s.step = p.step
+             WHERE p.melody_id = ? AND s.cache_key IS NOT NULL",
+        ))
+        .bind(melody_id)
+        .fetch_all(p)
+        .await)
+        .map_err(|e| self.err("reading pins", e))?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The pinned outputs of a melody, by step: what a run gives those steps.
     pub async fn pinned_outputs(
         &self,

@@ -14,6 +14,7 @@ import { isClip, type Clip } from "../model/clipboard";
 import { idStem, uniqueMelodyId } from "../model/ids";
 import { runStanding } from "../board/derive";
 import { forgetDraft, keptDraft } from "../store/draft";
+import { refreshPins } from "../board/actions";
 import type { Point } from "../backend/types";
 
 let backend: Backend | null = null;
@@ -46,6 +47,11 @@ export async function startup(): Promise<void> {
   void offerKeptDraft();
   b.onFileChanged(({ path, hash, deleted }) => void fileChanged(path, hash, deleted));
   startValidation();
+  // The pins of the open melody: read again when another melody (or id) is open.
+  useDoc.subscribe((s, prev) => {
+    const id = s.melody?.melody.id ?? null;
+    if (id !== (prev.melody?.melody.id ?? null)) void refreshPins(id);
+  });
 }
 
 /** After a UI fault kept unsaved work in this browser (`ErrorBoundary`), offers it back once. */

@@ -57,6 +57,8 @@ export interface Backend {
   forkRun(args: ForkRunArgs): Promise<{ runId: string }>;
   pinStep(runId: string, step: string): Promise<PinInfo>;
   unpinStep(melodyId: string, step: string): Promise<void>;
+  /** The melody's steps pinned to an output. */
+  listPins(melodyId: string): Promise<PinInfo[]>;
   compareRuns(a: string, b: string): Promise<StepComparison[]>;
   /** Where runs are kept, its size, how many runs and its retention. */
   storeInfo(): Promise<StoreInfo>;
@@ -108,6 +110,7 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     runFile: (runId, path) => call("runFile", { runId, path }),
     forkRun: (args) => call("forkRun", { ...args }),
     pinStep: (runId, step) => call("pinStep", { runId, step }),
+    listPins: (melodyId) => call("listPins", { melodyId }),
     unpinStep: async (melodyId, step) => {
       await call<Record<string, never>>("unpinStep", { melodyId, step });
     },

@@ -19,8 +19,12 @@ import "./board.css";
 export function BoardDock() {
   const tab = useDock((s) => s.tab);
   const folded = useDock((s) => s.folded);
+  // With no run on the board, the run's own tabs have nothing to show: the dock is its one
+  // header line (with a way to the history), and the canvas gets the room. History and
+  // Compare, once asked for, keep their height.
+  const idle = useRun((s) => s.source === "none") && tab !== "history" && tab !== "compare";
   return (
-    <section className={`board-dock${folded ? " folded" : ""}`} aria-label="Run board" data-testid="board-dock">
+    <section className={`board-dock${folded ? " folded" : ""}${idle ? " idle" : ""}`} aria-label="Run board" data-testid="board-dock">
       <header className="dock-head">
         <button
           type="button"
@@ -38,7 +42,7 @@ export function BoardDock() {
         <Totals />
         <Scrub />
       </header>
-      {folded ? null : (
+      {folded || idle ? null : (
         <>
           <Tabs tab={tab} />
           <div className="dock-body" role="tabpanel" id={`dock-panel-${tab}`} aria-labelledby={`dock-tab-${tab}`}>
@@ -87,7 +91,16 @@ function RunTitle() {
   const runId = useRun((s) => s.runId);
   const source = useRun((s) => s.source);
   const parent = useRun((s) => (s.record?.run.parentId ? `fork of ${s.record.run.parentId}${s.record.run.forkStep ? ` from ${s.record.run.forkStep}` : ""}` : null));
-  if (source === "none") return <span className="muted">No run on the board: run the melody, or open one from History.</span>;
+  if (source === "none")
+    return (
+      <span className="muted">
+        No run on the board: run the melody, or open one from{" "}
+        <button type="button" className="link" onClick={() => useDock.getState().show("history")}>
+          History
+        </button>
+        .
+      </span>
+    );
   return (
     <span className="dock-run mono" data-testid="dock-run" title={parent ?? runId ?? ""}>
       {runId ?? "starting…"}

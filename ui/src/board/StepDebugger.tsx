@@ -13,6 +13,7 @@ import type { Json, JsonObject, MelodyFile, RunFileContent, StepDoc } from "../b
 import { api } from "../app/actions";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
+import { usePins } from "../store/pins";
 import { backToEditing, boardMelodyId, forkFrom, pinOutput, unpinOutput } from "./actions";
 import { warningLabel } from "./derive";
 import { diffLines, foldUnchanged } from "./diff";
@@ -566,7 +567,9 @@ function Actions({ step, live }: { step: string; live: StepLive | undefined }) {
   const runId = useRun((s) => s.runId);
   const playing = useRun((s) => s.latest.phase !== "finished");
   const pinnedInRecord = useRun((s) => s.record?.pinned.includes(step) ?? false);
-  const [pinned, setPinned] = useState(pinnedInRecord);
+  const pinnedNow = usePins((s) => s.pinned[step] !== undefined);
+  const [pinned, setPinned] = useState(pinnedInRecord || pinnedNow);
+  useEffect(() => setPinned(pinnedInRecord || pinnedNow), [pinnedInRecord, pinnedNow]);
   const [busy, setBusy] = useState(false);
   const [editing, setEditing] = useState(false);
   const done = live?.state === "succeeded" || live?.state === "cached";

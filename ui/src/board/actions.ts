@@ -8,6 +8,7 @@ import { api, guardUnsaved } from "../app/actions";
 import { useApp } from "../store/app";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
+import { usePins } from "../store/pins";
 import { unseenEvents } from "./derive";
 
 /** Shows a step's last run (the debugger's tab) and selects it on the canvas. */
@@ -156,11 +157,27 @@ export async function forkFrom(args: ForkRunArgs): Promise<string | null> {
   }
 }
 
+/** Reads the pins of the melody `melodyId` (the editor's, by default) into the pins store. */
+export async function refreshPins(melodyId = useDoc.getState().melody?.melody.id ?? null): Promise<void> {
+  if (!melodyId) {
+    usePins.getState().set(null, []);
+    return;
+  }
+  try {
+    const pins = await api().listPins(melodyId);
+    usePins.getState().set(melodyId, pins);
+  } catch {
+    // No run store (or it cannot be read): nothing is pinned that this app can show.
+    usePins.getState().set(melodyId, []);
+  }
+}
+
 /** Pins a step to its output in a run: new runs of the melody reuse it until unpinned. */
 export async function pinOutput(runId: string, step: string): Promise<PinInfo | null> {
   try {
     const pin = await api().pinStep(runId, step);
     useApp.getState().notify(`Pinned: new runs reuse this output of ${step} until unpinned`);
+    await refreshPins(pin.melodyId);
     return pin;
   } catch (e) {
     useApp.getState().notify(`Could not pin ${step}: ${errorMessage(e)}`, "error");
@@ -172,6 +189,7 @@ export async function unpinOutput(melodyId: string, step: string): Promise<boole
   try {
     await api().unpinStep(melodyId, step);
     useApp.getState().notify(`Unpinned ${step}: new runs play it again`);
+    await refreshPins(melodyId);
     return true;
   } catch (e) {
     useApp.getState().notify(`Could not unpin ${step}: ${errorMessage(e)}`, "error");

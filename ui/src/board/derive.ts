@@ -93,6 +93,7 @@ export const WARNING_LABELS: Record<string, string> = {
   onCriticalPath: "Holding up the run (critical path)",
   slowerThanHistory: "Slower than its history",
   contextBloat: "Very large input",
+  pinnedStale: "Pinned output is stale",
 };
 
 export function warningLabel(kind: string): string {

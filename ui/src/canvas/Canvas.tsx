@@ -81,11 +81,18 @@ const miniMapColor = (n: FlowNode) => {
 };
 
 /**
- * A viewport that fits every node, from the layout alone (nodes are not measured yet), for the
- * canvas's expected size: the window minus the palette, inspector, toolbar, problems list and
- * the board's dock.
+ * Below this zoom a step's text is too small to read (at 0.49, a 7-step example showed ~5 px
+ * text): a melody opens at this zoom or closer, panned to its start, rather than squeezed to
+ * fit. The controls' "fit view" still shows it all.
  */
-function initialViewport(nodes: readonly FlowNode[]): { x: number; y: number; zoom: number } {
+export const READABLE_ZOOM = 0.75;
+
+/**
+ * Where a melody opens: the whole of it when it fits at a readable zoom (centred, up to 1×), else
+ * at `READABLE_ZOOM` from its top-left corner, so the first steps can be read and the rest is a
+ * pan away. From the layout alone (nodes are not measured yet).
+ */
+export function readableViewport(nodes: readonly FlowNode[], width: number, height: number): { x: number; y: number; zoom: number } {
   if (nodes.length === 0) return { x: 40, y: 40, zoom: 1 };
   let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
   for (const n of nodes) {
@@ -96,10 +103,20 @@ function initialViewport(nodes: readonly FlowNode[]): { x: number; y: number; zo
     x2 = Math.max(x2, n.position.x + w);
     y2 = Math.max(y2, n.position.y + h);
   }
-  const width = Math.max(300, window.innerWidth - 220 - 330);
-  const height = Math.max(200, window.innerHeight - 40 - 150 - 300);
-  const zoom = Math.min(1.2, Math.max(0.05, Math.min(width / ((x2 - x1) * 1.3), height / ((y2 - y1) * 1.3))));
-  return { x: width / 2 - ((x1 + x2) / 2) * zoom, y: height / 2 - ((y1 + y2) / 2) * zoom, zoom };
+  const pad = 40;
+  const fit = Math.min((width - 2 * pad) / (x2 - x1), (height - 2 * pad) / (y2 - y1));
+  const zoom = Math.min(1, Math.max(READABLE_ZOOM, fit));
+  // Each axis: centred when it fits at this zoom, else from its start.
+  const place = (lo: number, hi: number, room: number) => ((hi - lo) * zoom <= room - 2 * pad ? room / 2 - ((lo + hi) / 2) * zoom : pad - lo * zoom);
+  return { x: place(x1, x2, width), y: place(y1, y2, height), zoom };
+}
+
+/**
+ * The canvas's expected size before it is measured: the window minus the palette, the right
+ * column, the toolbar and the board's dock with no run.
+ */
+function expectedCanvasSize(): { width: number; height: number } {
+  return { width: Math.max(300, window.innerWidth - 220 - 330), height: Math.max(200, window.innerHeight - 44 - 34) };
 }
 
 export function Canvas() {
@@ -174,14 +191,18 @@ export function Canvas() {
     void flow.setCenter(n.position.x + w / 2, n.position.y + h / 2, { zoom: Math.max(flow.getZoom(), 1), duration: 300 });
   }, [focus, flow]);
 
-  // The first render is already fitted (see `initialViewport`), so a large melody is laid out
+  // The first render is already placed (see `readableViewport`), so a large melody is laid out
   // once; later loads (a reload after the file changed on disk) fit again.
-  const [initial] = useState(() => ({ loads: useDoc.getState().loads, viewport: initialViewport(useDoc.getState().nodes) }));
+  const [initial] = useState(() => {
+    const { width, height } = expectedCanvasSize();
+    return { loads: useDoc.getState().loads, viewport: readableViewport(useDoc.getState().nodes, width, height) };
+  });
   useEffect(() => {
     if (loads === initial.loads) return;
     const t = setTimeout(() => {
-      if (useDoc.getState().nodes.length > 0) void flow.fitView({ padding: 0.15, maxZoom: 1.2 });
-      else void flow.setViewport({ x: 40, y: 40, zoom: 1 });
+      const box = wrapper.current?.getBoundingClientRect();
+      const size = box && box.width > 0 ? { width: box.width, height: box.height } : expectedCanvasSize();
+      void flow.setViewport(readableViewport(useDoc.getState().nodes, size.width, size.height));
     }, 30);
     return () => clearTimeout(t);
   }, [loads, flow, initial]);
@@ -210,7 +231,7 @@ export function Canvas() {
         colorMode="dark"
       >
         <Background variant={BackgroundVariant.Dots} gap={20} size={1} color="#2c3340" />
-        <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.7)" />
+        <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.45)" bgColor="rgba(22,26,33,0.35)" ariaLabel="Overview of the melody" />
         <Controls showInteractive={false} />
       </ReactFlow>
       {hint ? <div className="connect-hint">{hint}</div> : null}

@@ -14,6 +14,7 @@ import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
 import { formatBytes, formatMs } from "../board/model";
 import { useDoc } from "../store/doc";
+import { usePins } from "../store/pins";
 
 const STATE_LABEL: Record<StepState, string> = {
   queued: "queued",
@@ -120,7 +121,10 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   const warned = useRun((s) => (s.steps[id]?.warnings ?? 0) > 0);
   const detailed = useStore((s) => s.transform[2] >= DETAIL_ZOOM);
   const problems = useDoc((s) => s.problemsByStep[id]);
-  const { step, type, ins, outs, extraIn } = data;
+  const pinned = usePins((s) => s.pinned[id] !== undefined);
+  // The run on the board gave it a pinned output made from other inputs than it got.
+  const stale = useRun((s) => pinned && s.board.warnings.some((w) => w.step === id && w.kind === "pinnedStale"));
+  const { step, type, ins, outs, extraIn, preview } = data;
   const title = step.name || step.id;
   const classes = ["step-node", `kind-${step.kind}`];
   if (selected) classes.push("selected");
@@ -134,6 +138,19 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
         <span className="step-title" title={title}>
           {title}
         </span>
+        {pinned ? (
+          <span
+            className={`step-pin${stale ? " stale" : ""}`}
+            data-testid="pinned"
+            title={
+              stale
+                ? "Pinned, and stale: its output was made from other inputs than it got in this run. Unpin it in its settings to play it again."
+                : "Pinned: runs reuse its chosen output instead of playing it. Unpin it in its settings."
+            }
+          >
+            pinned{stale ? " · stale" : ""}
+          </span>
+        ) : null}
         {problems ? (
           <span className="step-problems" title={problems.map((p) => p.message).join("\n")}>
             ⚠ {problems.length}
@@ -144,6 +161,11 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
         {step.id !== title ? <span className="step-id">{step.id} · </span> : null}
         {type ? type.title : <span className="unknown">unknown type {step.type}</span>}
       </div>
+      {preview ? (
+        <div className="step-preview mono" title={preview}>
+          {preview}
+        </div>
+      ) : null}
       <div className="step-ports">
         <div className="ports-in">
           {ins.map((p) => (

@@ -18,6 +18,9 @@ import type {
 } from "../backend/types";
 import { useDoc, splitIds } from "../store/doc";
 import { useApp } from "../store/app";
+import { usePins } from "../store/pins";
+import { useRun } from "../store/run";
+import { unpinOutput } from "../board/actions";
 import { removePort, renameStep, setConfig, updateStep } from "../model/edits";
 import { ID_PATTERN, idFollowsName, melodyIdFrom, uniqueMelodyId } from "../model/ids";
 import { scopeOf } from "../model/templates";
@@ -86,6 +89,7 @@ function StepInspector({ id }: { id: string }) {
       <div className={`insp-kind kind-${step.kind}`}>{step.kind}</div>
       <h2>{step.name || step.id}</h2>
       <p className="muted small">{type ? `${type.title} (${type.name}) — ${type.description}` : `Unknown step type ${step.type}`}</p>
+      <PinNotice step={step.id} />
       {problems && problems.length > 0 ? (
         <ul className="insp-problems">
           {problems.map((p, i) => (
@@ -147,6 +151,25 @@ function StepInspector({ id }: { id: string }) {
       <PolicyEditor step={step} error={problemFor("policy")} />
       <CapabilitiesEditor step={step} type={type} />
     </aside>
+  );
+}
+
+/** A pinned step says so where it is edited, with Unpin: its settings do not play until then. */
+function PinNotice({ step }: { step: string }) {
+  const pin = usePins((s) => s.pinned[step]);
+  const stale = useRun((s) => pin !== undefined && s.board.warnings.some((w) => w.step === step && w.kind === "pinnedStale"));
+  if (!pin) return null;
+  return (
+    <div className={`notice pin-notice${stale ? " warn" : ""}`} data-testid="pin-notice">
+      <p>
+        <strong>Pinned</strong>: runs reuse its output{pin.runId ? <> from run <code>{pin.runId}</code></> : null} instead of playing it, so edits
+        here change nothing until it is unpinned.
+        {stale ? " In the run on the board it got other inputs than that output was made from: the output is stale." : ""}
+      </p>
+      <button type="button" onClick={() => void unpinOutput(pin.melodyId, step)}>
+        Unpin
+      </button>
+    </div>
   );
 }
 

@@ -61,7 +61,8 @@ export function PromptEditor({
     parts.push("\u200b");
     return { parts, issues };
   }, [draft, scope]);
-  const all = [...scope.ports, ...scope.extra, ...scope.runInputs, ...[...scope.upstream].map((s) => `${s}.output`)];
+  // An upstream step hidden by an input port of the same name is read through that port.
+  const all = [...scope.ports, ...scope.extra, ...scope.runInputs, ...[...scope.upstream].filter((s) => !scope.ports.has(s)).map((s) => `${s}.${scope.outputs.get(s)?.[0] ?? "output"}`)];
   const SHOWN = 10;
   const visible = all.slice(0, SHOWN);
   return (

@@ -16,6 +16,8 @@ export type StepNodeData = {
   outs: ResolvedPort[];
   /** The type takes extra input ports: the node shows a "new input" handle. */
   extraIn: boolean;
+  /** The step's key setting in one line (its prompt, path, URL…), shown under its type; "" when unset. */
+  preview: string;
 };
 export type CommentNodeData = { comment: CommentDoc };
 export type GroupNodeData = { group: GroupDoc };
@@ -33,7 +35,31 @@ export const NODE_WIDTH = 220;
 
 /** Height of a step node, for layout before the DOM has measured it. */
 export function stepHeight(data: StepNodeData): number {
-  return 58 + 22 * Math.max(data.ins.length + (data.extraIn ? 1 : 0), data.outs.length);
+  return 58 + (data.preview ? 16 : 0) + 22 * Math.max(data.ins.length + (data.extraIn ? 1 : 0), data.outs.length);
+}
+
+/** The settings that say most about a step, in the order a preview looks for them. */
+const KEY_SETTINGS = ["path", "url", "prompt", "template", "command", "ms", "model", "default"];
+
+/**
+ * One line that says what a step does: its first key setting that is set (a path, a URL, the
+ * first line of its prompt, a map's body type), without line breaks, cut at 60 characters.
+ */
+export function keySetting(step: StepDoc): string {
+  const config = step.config ?? {};
+  let text = "";
+  for (const key of KEY_SETTINGS) {
+    const v = config[key];
+    if (v === undefined || v === null || v === "") continue;
+    text = key === "ms" ? `${String(v)} ms` : typeof v === "string" ? v : Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" ") : JSON.stringify(v);
+    break;
+  }
+  if (!text) {
+    const body = config.body;
+    if (body && typeof body === "object" && !Array.isArray(body) && typeof body.type === "string") text = `each item: ${body.type}`;
+  }
+  const line = text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
 }
 
 const dataCache = new WeakMap<StepDoc, { types: ReadonlyMap<string, StepTypeInfo>; data: StepNodeData }>();
@@ -49,6 +75,7 @@ export function stepData(step: StepDoc, types: ReadonlyMap<string, StepTypeInfo>
     ins: inputsOf(step, type),
     outs: outputsOf(step, type),
     extraIn: Boolean(type?.extraInputs),
+    preview: keySetting(step),
   };
   dataCache.set(step, { types, data });
   return data;

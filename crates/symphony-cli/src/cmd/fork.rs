@@ -117,6 +117,7 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         );
     }
     let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
+    let given_made_from = super::run::pins_made_from(&store, &melody, &given).await?;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
     let options = RunOptions {
@@ -126,6 +127,7 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         max_parallel: None,
         seed: random_u64(),
         given,
+        given_made_from,
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: false,
         fresh_steps,

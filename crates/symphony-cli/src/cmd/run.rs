@@ -139,6 +139,7 @@ pub async fn run(args: Args) -> Outcome {
 
     let store = args.store.open().await?;
     let pinned = pinned_outputs(&store, &melody, &args.again).await?;
+    let given_made_from = pins_made_from(&store, &melody, &pinned).await?;
     let conductor = Conductor::new(registry);
     // `load_melody` validated it against this same registry: compile it without a second pass.
     let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
@@ -150,6 +151,7 @@ pub async fn run(args: Args) -> Outcome {
         max_parallel: args.max_parallel,
         seed,
         given: pinned,
+        given_made_from,
         cache: Some(CacheHandle(Arc::new(store.clone()))),
         fresh: args.fresh,
         fresh_steps: args.again.iter().cloned().collect(),
@@ -160,6 +162,21 @@ pub async fn run(args: Args) -> Outcome {
         &store, &conductor, &prepared, options, recorder, args.json, &source,
     )
     .await
+}
+
+/// For the given steps that are pinned, the cache key of the play their output came from: the
+/// conductor warns when a step now gets other inputs than that play had (a stale pin).
+pub(super) async fn pins_made_from(
+    store: &Store,
+    melody: &Melody,
+    given: &std::collections::BTreeMap<String, symphony_conductor::Outputs>,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut made_from = store
+        .pins_made_from(&melody.melody.id)
+        .await
+        .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
+    made_from.retain(|step, _| given.contains_key(step));
+    Ok(made_from)
 }
 
 /// The outputs the melody's steps are pinned to (`symphony runs pin`), except steps taken

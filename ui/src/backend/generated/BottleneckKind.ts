@@ -4,4 +4,4 @@
 /**
  * Why a bottleneck warning was raised.
  */
-export type BottleneckKind = "waitingForSlot" | "slowerThanEstimate" | "repeatedRetries" | "fallbackTaken" | "waitingForBudget" | "onCriticalPath" | "slowerThanHistory" | "contextBloat";
+export type BottleneckKind = "waitingForSlot" | "slowerThanEstimate" | "repeatedRetries" | "fallbackTaken" | "waitingForBudget" | "onCriticalPath" | "slowerThanHistory" | "contextBloat" | "pinnedStale";

@@ -2,7 +2,7 @@
 // Regenerate: SYMPHONY_BLESS=1 cargo test -p symphony-host bindings
 
 /**
- * A step pinned to an output (`pinStep`).
+ * A step pinned to an output (`pinStep`, `listPins`).
  */
 export type PinInfo = { 
 /**
