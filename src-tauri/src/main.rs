@@ -24,9 +24,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use symphony_host::wire::{
-    Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyDocument, MelodyEntry, Permissions,
-    PinInfo, ProjectInfo, RunEntry, RunFileContent, RunRecord, RunStarted, StartRunArgs,
-    StepComparison, StepTypeInfo, StoreInfo, Trusted,
+    CredentialSaved, Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyDocument, MelodyEntry,
+    Permissions, PinInfo, ProjectInfo, ProviderTest, RunEntry, RunFileContent, RunRecord,
+    RunStarted, SetCredentialArgs, StartRunArgs, StepComparison, StepTypeInfo, StoreInfo,
+    TestProviderArgs, Trusted,
 };
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use symphony_melody::Problem;
@@ -255,6 +256,31 @@ async fn pinStep(host: State<'_, Host>, run_id: String, step: String) -> Answer<
     host.pin_step(&run_id, &step).await.map_err(wire)
 }
 
+/// `testProvider`
+#[tauri::command]
+async fn testProvider(
+    host: State<'_, Host>,
+    api: String,
+    base_url: String,
+    key: Option<String>,
+) -> Answer<ProviderTest> {
+    host.test_provider(TestProviderArgs { api, base_url, key })
+        .await
+        .map_err(wire)
+}
+
+/// `setCredential`
+#[tauri::command]
+async fn setCredential(
+    host: State<'_, Host>,
+    name: String,
+    value: String,
+) -> Answer<CredentialSaved> {
+    host.set_credential(SetCredentialArgs { name, value })
+        .await
+        .map_err(wire)
+}
+
 /// `listPins`
 #[tauri::command]
 async fn listPins(host: State<'_, Host>, melody_id: String) -> Answer<Vec<PinInfo>> {
@@ -359,6 +385,8 @@ fn main() {
             pinStep,
             unpinStep,
             listPins,
+            testProvider,
+            setCredential,
             compareRuns,
             storeInfo,
             setRetention,

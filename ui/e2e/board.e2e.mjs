@@ -6,7 +6,7 @@
 // wrong token is refused.
 import fs from "node:fs";
 import path from "node:path";
-import { check, outDir } from "./lib.mjs";
+import { check, fitView, outDir } from "./lib.mjs";
 import { startModelServer } from "./loopback.mjs";
 
 function boardMelody(baseUrl) {
@@ -139,6 +139,7 @@ async function run(page, server, model) {
   check(model.requests.length === calls + 1, `the fork called the model once more (the draft only): ${model.requests.length - calls} call(s)`);
 
   // The file the fork wrote, against the parent run's: only the draft's last line changed.
+  await fitView(page);
   await page.locator('.step-node[data-step="save"]').click();
   await debug.getByRole("button", { name: "draft.md" }).click();
   const diff = debug.getByLabel("file diff");

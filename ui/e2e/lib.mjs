@@ -82,6 +82,15 @@ export async function mouseDrag(page, from, to, steps = 12) {
   await page.mouse.up();
 }
 
+/**
+ * Shows the whole melody with the canvas's "fit view" control. A melody opens at a readable
+ * zoom from its start, so a step far to the right may be out of view until the user pans.
+ */
+export async function fitView(page) {
+  await page.locator(".react-flow__controls-fitview").click();
+  await page.waitForTimeout(400);
+}
+
 export async function centreOf(locator) {
   const b = await locator.boundingBox();
   if (!b) throw new Error("element has no box");

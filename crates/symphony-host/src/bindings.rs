@@ -74,6 +74,10 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         wire::StepComparison,
         wire::StoreInfo,
         wire::SetRetentionArgs,
+        wire::TestProviderArgs,
+        wire::ProviderTest,
+        wire::SetCredentialArgs,
+        wire::CredentialSaved,
         symphony_melody::Melody,
     );
     let mut out = BTreeMap::new();

@@ -119,6 +119,9 @@ pub enum HostError {
         /// Why.
         why: String,
     },
+    /// The credential store refused or failed (never carries a credential's value).
+    #[error("cannot keep the credential: {0}")]
+    Credentials(String),
 }
 
 impl From<symphony_store::StoreError> for HostError {
@@ -185,6 +188,7 @@ impl HostError {
                 )
                 | HostError::Trust { .. }
                 | HostError::Watch { .. }
+                | HostError::Credentials(_)
         )
     }
 }

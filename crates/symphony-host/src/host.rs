@@ -48,6 +48,9 @@ pub struct HostOptions {
     pub trust_file: Option<PathBuf>,
     /// How long the file watcher waits for writes to settle before reporting a change.
     pub watch_debounce: Duration,
+    /// Where `setCredential` keeps keys (default: the store the user's environment picks, the
+    /// OS keychain if it answers, else their private file).
+    pub credential_store: Option<Arc<dyn symphony_credentials::Store>>,
 }
 
 impl Default for HostOptions {
@@ -59,6 +62,7 @@ impl Default for HostOptions {
             store_path: None,
             trust_file: None,
             watch_debounce: Duration::from_millis(200),
+            credential_store: None,
         }
     }
 }
@@ -86,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) runs: Mutex<HashMap<String, RunControl>>,
     pub(crate) sink: Arc<dyn EventSink>,
     pub(crate) watch: Watch,
+    /// Where `setCredential` keeps keys; `None` opens the user's own store when asked.
+    pub(crate) credential_store: Option<Arc<dyn symphony_credentials::Store>>,
 }
 
 impl Host {
@@ -124,6 +130,7 @@ impl Host {
                 runs: Mutex::new(HashMap::new()),
                 sink,
                 watch,
+                credential_store: options.credential_store,
             }),
         })
     }
@@ -240,6 +247,14 @@ impl Host {
             "compareRuns" => {
                 let a: wire::CompareRunsArgs = parse_args(command, args)?;
                 ok(self.compare_runs(&a.a, &a.b).await?)
+            }
+            "testProvider" => {
+                let a: wire::TestProviderArgs = parse_args(command, args)?;
+                ok(self.test_provider(a).await?)
+            }
+            "setCredential" => {
+                let a: wire::SetCredentialArgs = parse_args(command, args)?;
+                ok(self.set_credential(a).await?)
             }
             "storeInfo" => ok(self.store_info().await?),
             "setRetention" => {

@@ -25,6 +25,7 @@ pub mod history;
 mod host;
 pub mod melodies;
 pub mod project;
+pub mod providers;
 pub mod registry;
 pub mod resume;
 pub mod run_files;

@@ -40,6 +40,75 @@ pub struct ProviderInfo {
     pub note: Option<String>,
 }
 
+/// `testProvider`'s arguments: a model server to ask for its models. Its `Debug` hides the key.
+#[derive(Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestProviderArgs {
+    /// The wire format: `openai` (OpenAI-compatible) or `anthropic`.
+    pub api: String,
+    /// The server's base URL, e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1`.
+    pub base_url: String,
+    /// The key the person typed; none for a local server. A stored key is never used here.
+    #[ts(optional)]
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for TestProviderArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestProviderArgs")
+            .field("api", &self.api)
+            .field("base_url", &self.base_url)
+            .field("key", &self.key.as_ref().map(|_| "[hidden]"))
+            .finish()
+    }
+}
+
+/// `testProvider`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderTest {
+    /// Whether the server answered with a list of models.
+    pub ok: bool,
+    /// The models it lists, sorted.
+    pub models: Vec<String>,
+    /// One sentence for a person: how many models, or what went wrong.
+    pub message: String,
+}
+
+/// `setCredential`'s arguments: a key to keep under a name steps use. Its `Debug` hides the
+/// value, so a logged request never holds it.
+#[derive(Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetCredentialArgs {
+    /// The credential's name, e.g. `openai`.
+    pub name: String,
+    /// Its value. Never echoed, logged or stored anywhere but the credential store.
+    pub value: String,
+}
+
+impl std::fmt::Debug for SetCredentialArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCredentialArgs")
+            .field("name", &self.name)
+            .field("value", &"[hidden]")
+            .finish()
+    }
+}
+
+/// Where `setCredential` kept a key.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialSaved {
+    /// The credential's name.
+    pub name: String,
+    /// The store, for a person ("the Secret Service keyring", a file path).
+    pub place: String,
+    /// True in the OS keychain; false in the user's private file (plain text on disk).
+    pub encrypted: bool,
+    /// What the user should know about the store, if anything.
+    pub warning: Option<String>,
+}
+
 /// `projectInfo`: the project folder and which models this machine can play.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

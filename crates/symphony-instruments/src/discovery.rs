@@ -138,6 +138,53 @@ pub async fn discover(credentials: &dyn Credentials, endpoints: &Endpoints) -> D
     }
 }
 
+/// Which wire format a provider speaks, for [`probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeApi {
+    /// OpenAI-compatible (`GET {base}/models`, bearer key): OpenAI, Ollama's `/v1`, vLLM,
+    /// llama.cpp, LM Studio, OpenRouter.
+    OpenAi,
+    /// Anthropic (`GET {base}/v1/models`, `x-api-key`).
+    Anthropic,
+}
+
+/// Asks one provider for its models, as the app's "Set up a provider" test call does: the
+/// models it lists, or what went wrong in a sentence (the key never appears in it).
+pub async fn probe(
+    api: ProbeApi,
+    base_url: &str,
+    key: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    let base = base_url.trim_end_matches('/');
+    let req = match api {
+        ProbeApi::OpenAi => {
+            let req = client.get(format!("{base}/models"));
+            match key {
+                Some(k) => req.bearer_auth(k),
+                None => req,
+            }
+        }
+        ProbeApi::Anthropic => {
+            let url =
+                crate::providers::anthropic::messages_url(base).replace("/messages", "/models");
+            client
+                .get(url)
+                .header("x-api-key", key.unwrap_or_default())
+                .header("anthropic-version", "2023-06-01")
+        }
+    };
+    list(req, "data", "id").await.map_err(|e| match key {
+        Some(k) if !k.is_empty() => e.replace(k, "[key]"),
+        _ => e,
+    })
+}
+
 fn offer(
     provider: &str,
     base_url: &str,

@@ -70,6 +70,9 @@ async fn start(token: Option<&str>) -> Fixture {
             store_path: Some(data.path().join("runs.db")),
             trust_file: Some(data.path().join("trust.json")),
             watch_debounce: Duration::from_millis(50),
+            credential_store: Some(Arc::new(symphony_credentials::FileStore::in_dir(
+                data.path().join("config"),
+            ))),
         },
     })
     .await

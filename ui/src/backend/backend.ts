@@ -18,6 +18,9 @@ import type {
   RunFileContent,
   ForkRunArgs,
   PinInfo,
+  CredentialSaved,
+  ProviderTest,
+  TestProviderArgs,
   StepComparison,
   StoreInfo,
   StepTypeInfo,
@@ -57,6 +60,10 @@ export interface Backend {
   forkRun(args: ForkRunArgs): Promise<{ runId: string }>;
   pinStep(runId: string, step: string): Promise<PinInfo>;
   unpinStep(melodyId: string, step: string): Promise<void>;
+  /** Asks a model server for its models with a typed key (never a stored one). */
+  testProvider(args: TestProviderArgs): Promise<ProviderTest>;
+  /** Keeps a key in the user's credential store (the keychain, else their private file). */
+  setCredential(name: string, value: string): Promise<CredentialSaved>;
   /** The melody's steps pinned to an output. */
   listPins(melodyId: string): Promise<PinInfo[]>;
   compareRuns(a: string, b: string): Promise<StepComparison[]>;
@@ -111,6 +118,8 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     forkRun: (args) => call("forkRun", { ...args }),
     pinStep: (runId, step) => call("pinStep", { runId, step }),
     listPins: (melodyId) => call("listPins", { melodyId }),
+    testProvider: (args) => call("testProvider", args),
+    setCredential: (name, value) => call("setCredential", { name, value }),
     unpinStep: async (melodyId, step) => {
       await call<Record<string, never>>("unpinStep", { melodyId, step });
     },

@@ -3,7 +3,7 @@
  * changes go back through it, so every edit is in the one undo history. Connections are
  * checked with the same rules as the validator, and a refused one says why.
  */
-import { useCallback, useEffect, useRef, useState, type DragEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import {
   Background,
   BackgroundVariant,
@@ -111,6 +111,21 @@ export function readableViewport(nodes: readonly FlowNode[], width: number, heig
   return { x: place(x1, x2, width), y: place(y1, y2, height), zoom };
 }
 
+/** The box around every node, in flow coordinates (measured sizes when known); null when empty. */
+function extentOf(nodes: readonly FlowNode[]): { x1: number; y1: number; x2: number; y2: number } | null {
+  if (nodes.length === 0) return null;
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (const n of nodes) {
+    const w = n.measured?.width ?? n.width ?? NODE_WIDTH;
+    const h = n.measured?.height ?? n.height ?? (n.type === "step" ? stepHeight(n.data) : 100);
+    x1 = Math.min(x1, n.position.x);
+    y1 = Math.min(y1, n.position.y);
+    x2 = Math.max(x2, n.position.x + w);
+    y2 = Math.max(y2, n.position.y + h);
+  }
+  return { x1, y1, x2, y2 };
+}
+
 /**
  * The canvas's expected size before it is measured: the window minus the palette, the right
  * column, the toolbar and the board's dock with no run.
@@ -130,6 +145,14 @@ export function Canvas() {
   const [hint, setHint] = useState<string | null>(null);
   const calm = useRun((s) => s.source !== "none" && counts(s.board).active > CALM_ABOVE);
   const far = useStore((s) => s.transform[2] < FAR_ZOOM);
+  // The overview map only while part of the melody is out of view: when all of it is on the
+  // canvas the map tells nothing, and it would cover (and take the clicks of) steps under it.
+  const bounds = useMemo(() => extentOf(nodes), [nodes]);
+  const partlyHidden = useStore((s) => {
+    if (!bounds) return false;
+    const [x, y, zoom] = s.transform;
+    return bounds.x1 * zoom + x < 0 || bounds.y1 * zoom + y < 0 || bounds.x2 * zoom + x > s.width || bounds.y2 * zoom + y > s.height;
+  });
   const wrapper = useRef<HTMLDivElement>(null);
 
   const onConnect = useCallback((c: Connection) => {
@@ -231,7 +254,9 @@ export function Canvas() {
         colorMode="dark"
       >
         <Background variant={BackgroundVariant.Dots} gap={20} size={1} color="#2c3340" />
-        <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.45)" bgColor="rgba(22,26,33,0.35)" ariaLabel="Overview of the melody" />
+        {partlyHidden ? (
+          <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.45)" bgColor="rgba(22,26,33,0.35)" ariaLabel="Overview of the melody" />
+        ) : null}
         <Controls showInteractive={false} />
       </ReactFlow>
       {hint ? <div className="connect-hint">{hint}</div> : null}

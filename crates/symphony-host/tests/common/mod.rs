@@ -70,6 +70,10 @@ pub fn fixture() -> Fixture {
         store_path: Some(store_path.clone()),
         trust_file: Some(data.path().join("trust.json")),
         watch_debounce: Duration::from_millis(50),
+        // Keys set by a test go to a file of the test's own, never the user's keychain.
+        credential_store: Some(Arc::new(symphony_credentials::FileStore::in_dir(
+            data.path().join("config"),
+        ))),
     };
     let sink = move |e: HostEvent| {
         let _ = tx.send(e);
