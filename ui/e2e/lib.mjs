@@ -30,7 +30,14 @@ export async function startServer() {
   const [cmd, args] = [symphonyBin, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
   // Runs go to a store of the project's own unless the caller chose one (scripts/test does):
   // a measurement or a scenario run by hand must not fill the user's run store.
-  const env = { ...process.env, SYMPHONY_DB: process.env.SYMPHONY_DB || path.join(project, "runs.db") };
+  // Keys a scenario keeps ("Set up a provider") go to a file of the project's own, never the
+  // user's keychain or config folder.
+  const env = {
+    ...process.env,
+    SYMPHONY_DB: process.env.SYMPHONY_DB || path.join(project, "runs.db"),
+    SYMPHONY_CREDENTIAL_STORE: "file",
+    XDG_CONFIG_HOME: path.join(project, "config"),
+  };
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));

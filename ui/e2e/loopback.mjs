@@ -1,15 +1,29 @@
 // A loopback model server that speaks the OpenAI chat-completions wire format, streaming
 // (server-sent events, with a usage chunk at the end when asked) and not. It answers slowly on
 // purpose, so a board test can watch steps stream: a prompt that contains "[slow]" streams
-// `slowTokens` tokens, any other `fastTokens`, one every `tokenMs`.
+// `slowTokens` tokens, any other `fastTokens`, one every `tokenMs`. `GET /v1/models` lists
+// `models`. With `key`, every request must carry `Authorization: Bearer <key>` (else 401, as
+// OpenAI answers); each request's authorization header is kept in `authorizations`.
 import http from "node:http";
 
-export async function startModelServer({ tokenMs = 90, slowTokens = 50, fastTokens = 6 } = {}) {
+export async function startModelServer({ tokenMs = 90, slowTokens = 50, fastTokens = 6, key = null, models = ["loopback-model"] } = {}) {
   const requests = [];
+  const authorizations = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
+      authorizations.push(req.headers.authorization ?? null);
+      if (key && req.headers.authorization !== `Bearer ${key}`) {
+        res.writeHead(401, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } }));
+        return;
+      }
+      if (req.method === "GET" && req.url.endsWith("/models")) {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model", owned_by: "loopback" })) }));
+        return;
+      }
       if (req.method !== "POST" || !req.url.endsWith("/chat/completions")) {
         res.writeHead(404, { "Content-Type": "application/json" });
         res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error" } }));
@@ -62,6 +76,7 @@ export async function startModelServer({ tokenMs = 90, slowTokens = 50, fastToke
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    authorizations,
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }

@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { centreOf, check, mouseDrag, outDir } from "./lib.mjs";
+import { startModelServer } from "./loopback.mjs";
 
 const ORCHESTRA = `orchestra:
   id: "standup"
@@ -231,4 +232,65 @@ export async function pinsScenario(page, server) {
   await runWithGoal(page, "a chess clock");
   const origin = await page.evaluate(() => document.querySelector('.step-node[data-step="features"]')?.getAttribute("data-state"));
   check(origin === "succeeded" || origin === "cached", `unpinned, features plays again (${origin})`);
+}
+
+// From an offline stand-in to a real model: change the step's type (prompt, ports and edges
+// kept), set up a provider in the app (a test call, the key kept in the credential store), use
+// one of its models for the step, and run it against a loopback OpenAI-compatible server.
+export async function providerScenario(page, server) {
+  const model = await startModelServer({ tokenMs: 5, fastTokens: 4, key: "sk-loop-123", models: ["loop-large", "loop-small"] });
+  try {
+    await page.goto(server.url);
+    await page.getByRole("button", { name: "New melody" }).click();
+    await page.waitForSelector(".react-flow__pane");
+    await page.locator('.palette-item[data-type="instrument.offline"]').click();
+    await page.waitForSelector('.step-node[data-step="offline_instrument"]');
+    await page.getByLabel("prompt template").fill("Say hello to {{goal}}");
+    await page.getByLabel("Step description").focus();
+
+    // Change type: offline → chat, the prompt kept.
+    await page.getByLabel("Change type").selectOption("instrument.chat");
+    await page.waitForSelector('.step-node[data-step="offline_instrument"] >> text=Chat model');
+    check((await page.getByLabel("prompt template").inputValue()) === "Say hello to {{goal}}", "Change type keeps the prompt");
+
+    // Set up a provider: a wrong key is refused by the server, the right one lists its models.
+    await page.getByRole("button", { name: "Set up a provider…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Set up a provider" });
+    await dialog.getByRole("radio", { name: "Another OpenAI-compatible server" }).click();
+    await dialog.getByLabel("Base URL").fill(model.baseUrl);
+    await dialog.getByLabel("API key").fill("sk-wrong");
+    await dialog.getByRole("button", { name: "Test" }).click();
+    await dialog.getByTestId("provider-test").waitFor();
+    const refused = (await dialog.getByTestId("provider-test").textContent()) ?? "";
+    check(refused.startsWith("✗") && refused.includes("401"), `a wrong key: the test call says the server refused it: "${refused}"`);
+    await dialog.getByLabel("API key").fill("sk-loop-123");
+    await dialog.getByRole("button", { name: "Test" }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="provider-test"]')?.textContent?.startsWith("✓"));
+    check(((await dialog.getByTestId("provider-test").textContent()) ?? "").includes("2 models"), "the right key: the server lists its 2 models");
+    await dialog.getByLabel("Model to use").selectOption("loop-small");
+    await dialog.getByLabel("Credential name").fill("loopback");
+    await page.screenshot({ path: path.join(outDir, "e2e-provider.png") });
+    await dialog.getByRole("button", { name: "Use for offline_instrument" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const keptFile = path.join(server.project, "config", "symphony", "credentials.json");
+    check(fs.existsSync(keptFile) && fs.readFileSync(keptFile, "utf8").includes("sk-loop-123"), "the key is kept in the credential store (this scenario's private file)");
+    check((await page.getByLabel("model", { exact: true }).inputValue()) === "loop-small", "the step's model is the one picked");
+
+    // Saved, the melody names the credential, never the key.
+    await page.keyboard.press("Control+s");
+    await page.getByRole("dialog", { name: "Save melody as" }).getByRole("button", { name: "Save" }).click();
+    await page.waitForSelector('[data-testid="dirty"]', { state: "detached" });
+    const text = fs.readFileSync(path.join(server.project, "melodies/untitled.melody.json"), "utf8");
+    const step = JSON.parse(text).steps[0];
+    check(step.type === "instrument.chat" && step.config.credential === "loopback" && step.config.baseUrl === model.baseUrl, "the file has the chat step with its base URL and credential name");
+    check(!text.includes("sk-loop-123"), "the key is not in the melody file");
+
+    // It runs against the server, with the kept key.
+    await runWithGoal(page, "the loopback");
+    const sent = model.requests.at(-1);
+    check(sent?.model === "loop-small" && sent.messages.at(-1).content === "Say hello to the loopback", "the run asked the server's loop-small with the prompt");
+    check(model.authorizations.at(-1) === "Bearer sk-loop-123", "with the kept key");
+  } finally {
+    await model.stop();
+  }
 }

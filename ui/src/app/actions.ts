@@ -73,6 +73,20 @@ async function offerKeptDraft(): Promise<void> {
   useApp.getState().setView("editor");
 }
 
+/**
+ * Asks the backend again which models this machine can play (after a key was kept, say), so
+ * the offline notice and the model pickers change without reopening the project.
+ */
+export async function refreshProject(): Promise<void> {
+  try {
+    const project = await api().projectInfo();
+    const { types, melodies } = useApp.getState();
+    useApp.getState().setProject(project, types, melodies);
+  } catch (e) {
+    useApp.getState().notify(errorMessage(e), "error");
+  }
+}
+
 // ----- Runs -----
 
 /**

@@ -21,7 +21,7 @@ import { useApp } from "../store/app";
 import { usePins } from "../store/pins";
 import { useRun } from "../store/run";
 import { unpinOutput } from "../board/actions";
-import { removePort, renameStep, setConfig, updateStep } from "../model/edits";
+import { changeType, removePort, renameStep, setConfig, updateStep } from "../model/edits";
 import { ID_PATTERN, idFollowsName, melodyIdFrom, uniqueMelodyId } from "../model/ids";
 import { scopeOf } from "../model/templates";
 import { Field, JsonInput, NumberInput, TextInput } from "./fields";
@@ -89,6 +89,7 @@ function StepInspector({ id }: { id: string }) {
       <div className={`insp-kind kind-${step.kind}`}>{step.kind}</div>
       <h2>{step.name || step.id}</h2>
       <p className="muted small">{type ? `${type.title} (${type.name}) — ${type.description}` : `Unknown step type ${step.type}`}</p>
+      {step.kind === "instrument" ? <ChangeType step={step} /> : null}
       <PinNotice step={step.id} />
       {problems && problems.length > 0 ? (
         <ul className="insp-problems">
@@ -151,6 +152,97 @@ function StepInspector({ id }: { id: string }) {
       <PolicyEditor step={step} error={problemFor("policy")} />
       <CapabilitiesEditor step={step} type={type} />
     </aside>
+  );
+}
+
+/**
+ * "Change type…" for an instrument: the same step played by another kind of instrument (an
+ * offline stand-in by a real model, a model by a coding agent). Its prompt, ports and edges
+ * stay; what the new type cannot take is listed in a notice.
+ */
+function ChangeType({ step }: { step: StepDoc }) {
+  const types = useApp((s) => s.types);
+  const instruments = useMemo(() => types.filter((t) => t.kind === "instrument"), [types]);
+  return (
+    <label className="field change-type">
+      <span className="field-label">Played by</span>
+      <select
+        aria-label="Change type"
+        value={step.type}
+        onChange={(e) => {
+          const to = instruments.find((t) => t.name === e.target.value);
+          if (!to) return;
+          let dropped: string[] = [];
+          useDoc.getState().edit((m) => {
+            const r = changeType(m, step.id, to);
+            dropped = r.dropped;
+            return r.melody;
+          });
+          useApp
+            .getState()
+            .notify(`${step.id} is now ${to.title}${dropped.length ? `; not kept: ${dropped.join(", ")}` : "; its prompt, ports and edges are kept"}.`);
+        }}
+      >
+        {instruments.map((t) => (
+          <option key={t.name} value={t.name}>
+            {t.title}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/**
+ * The models the backend found (hosted providers whose key is kept, a local Ollama), to pick
+ * one with the provider settings it needs; free text stays possible in the field above. A chat
+ * step also offers "Set up a provider…".
+ */
+function ModelPicker({ step }: { step: StepDoc }) {
+  const providers = useApp((s) => s.project?.providers);
+  const chat = step.type === "instrument.chat";
+  const offers = providers ?? [];
+  const pick = (value: string) => {
+    const [index, model] = [Number(value.slice(0, value.indexOf(":"))), value.slice(value.indexOf(":") + 1)];
+    const offer = offers[index];
+    if (!offer || !model) return;
+    edit((m) => {
+      let next = setConfig(m, step.id, "model", model);
+      if (chat) {
+        const defaultUrl = offer.provider === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
+        next = setConfig(next, step.id, "provider", offer.provider === "anthropic" ? "anthropic" : undefined);
+        next = setConfig(next, step.id, "baseUrl", offer.baseUrl.replace(/\/+$/, "") === defaultUrl ? undefined : offer.baseUrl);
+        next = setConfig(next, step.id, "credential", offer.credential ?? undefined);
+      }
+      return next;
+    });
+  };
+  return (
+    <div className="row model-picker">
+      {offers.some((o) => o.models.length > 0) ? (
+        <select aria-label="Pick a model" value="" onChange={(e) => pick(e.target.value)}>
+          <option value="">Pick a model found on this machine…</option>
+          {offers.map((o, i) =>
+            o.models.length > 0 ? (
+              <optgroup key={`${o.provider}-${o.baseUrl}`} label={`${o.provider} (${o.baseUrl})`}>
+                {o.models.map((m) => (
+                  <option key={m} value={`${i}:${m}`}>
+                    {m}
+                  </option>
+                ))}
+              </optgroup>
+            ) : null,
+          )}
+        </select>
+      ) : (
+        <span className="muted small">No model found on this machine.</span>
+      )}
+      {chat ? (
+        <button type="button" className="link" onClick={() => useApp.getState().open({ kind: "provider", step: step.id })}>
+          Set up a provider…
+        </button>
+      ) : null}
+    </div>
   );
 }
 
@@ -223,13 +315,16 @@ function ConfigFieldEditor({
         >
           <TextInput ariaLabel={field.name} value={typeof value === "string" ? value : ""} list={listId} onCommit={(v) => commit(v === "" ? undefined : v)} />
           {isModel ? (
-            <datalist id={listId}>
-              {models.map((m) => (
-                <option key={`${m.provider}/${m.model}`} value={m.model}>
-                  {m.provider}
-                </option>
-              ))}
-            </datalist>
+            <>
+              <datalist id={listId}>
+                {models.map((m) => (
+                  <option key={`${m.provider}/${m.model}`} value={m.model}>
+                    {m.provider}
+                  </option>
+                ))}
+              </datalist>
+              <ModelPicker step={step} />
+            </>
           ) : null}
         </Field>
       );

@@ -203,3 +203,59 @@ export function removePort(m: MelodyFile, stepId: string, side: "in" | "out", na
     return rest;
   });
 }
+
+/** What `changeType` could not carry over, for the user to be told. */
+export interface TypeChange {
+  melody: MelodyFile;
+  /** Settings the new type does not have (`shape`), and edges from ports it does not have. */
+  dropped: string[];
+}
+
+/**
+ * Changes a step's type in place (an offline stand-in into a real model, a model into a coding
+ * agent…), keeping its id, name, position, policy, input ports and every edge the new type can
+ * still carry. Settings the new type shares (prompt, system, model) are kept; a system prompt
+ * going to a type without one leads the prompt. Capabilities become what the new type needs.
+ */
+export function changeType(m: MelodyFile, stepId: string, type: StepTypeInfo): TypeChange {
+  const step = m.steps.find((s) => s.id === stepId);
+  if (!step || step.type === type.name) return { melody: m, dropped: [] };
+  const dropped: string[] = [];
+  const has = (name: string) => type.config.some((f) => f.name === name);
+  const config: JsonObject = {};
+  let system: string | null = null;
+  for (const [key, value] of Object.entries(step.config ?? {})) {
+    if (has(key)) config[key] = value;
+    else if (key === "system" && typeof value === "string") system = value.trim();
+    else dropped.push(`setting ${key}`);
+  }
+  if (system && has("prompt")) {
+    const prompt = typeof config.prompt === "string" ? config.prompt : "";
+    config.prompt = `${system}\n\n${prompt}`.trim();
+  } else if (system) dropped.push("setting system");
+  const next: StepDoc = { ...step, type: type.name, kind: type.kind };
+  if (Object.keys(config).length > 0) next.config = config;
+  else delete next.config;
+  if (type.capabilities.length > 0) next.capabilities = [...type.capabilities];
+  else delete next.capabilities;
+  // Input ports the step declared stay when the new type takes extra inputs (every
+  // instrument does); declared outputs stay only where the new type lets steps declare them.
+  const fixedIn = new Set(type.inputs.map((p) => p.name));
+  if (next.inputs && !type.extraInputs) {
+    const kept = Object.fromEntries(Object.entries(next.inputs).filter(([name]) => fixedIn.has(name)));
+    if (Object.keys(kept).length > 0) next.inputs = kept;
+    else delete next.inputs;
+  }
+  if (next.outputs && !type.extraOutputs) delete next.outputs;
+  const outs = new Set([...type.outputs.map((p) => p.name), ...Object.keys(next.outputs ?? {})]);
+  const ins = new Set([...fixedIn, ...Object.keys(next.inputs ?? {})]);
+  const edges = edgesOf(m).filter((e) => {
+    const from = parseRef(e.from);
+    const to = parseRef(e.to);
+    const ok = (from.step !== stepId || outs.has(from.port)) && (to.step !== stepId || ins.has(to.port));
+    if (!ok) dropped.push(`edge ${e.from} → ${e.to}`);
+    return ok;
+  });
+  const melody = updateStep({ ...m, edges }, stepId, () => next);
+  return { melody, dropped };
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ideaToCodeMelody, type, TYPES } from "../test/fixtures";
 import { accepts, canConnect, NEW_INPUT } from "./ports";
 import { graphToMelody, melodyToEdges, melodyToNodes } from "./graph";
-import { addEdge, addStep, removePort, renameStep } from "./edits";
+import { addEdge, addStep, changeType, removePort, renameStep } from "./edits";
 import { copy, paste } from "./clipboard";
 import { checkTemplate, scopeOf } from "./templates";
 import { uniqueId } from "./ids";
@@ -188,5 +188,37 @@ describe("placing a new step", () => {
     expect(Math.abs(p.x - 0) >= 240 || Math.abs(p.y - 0) >= 150).toBe(true);
     expect(Math.abs(p.x - 240) >= 240 || Math.abs(p.y - 0) >= 150).toBe(true);
     expect(Math.hypot(p.x - 10, p.y - 10)).toBeLessThanOrEqual(Math.hypot(240, 150) + 1);
+  });
+});
+
+describe("change type", () => {
+  const m = ideaToCodeMelody();
+  const chat = TYPES.get("instrument.chat")!;
+  const agent = TYPES.get("instrument.agent")!;
+  it("turns an offline step into a chat model, keeping prompt, system, ports and edges", () => {
+    const before = m.steps.find((s) => s.id === "architecture")!;
+    const { melody, dropped } = changeType(m, "architecture", chat);
+    const after = melody.steps.find((s) => s.id === "architecture")!;
+    expect(after.type).toBe("instrument.chat");
+    expect(after.config?.prompt).toBe(before.config?.prompt);
+    expect(after.config?.system).toBe(before.config?.system);
+    expect(after.inputs).toEqual(before.inputs);
+    expect(after.capabilities).toEqual(chat.capabilities);
+    expect(melody.edges).toEqual(m.edges);
+    expect(dropped.filter((d) => d.startsWith("edge"))).toEqual([]);
+  });
+  it("folds a system prompt into an agent's prompt, and says what it could not keep", () => {
+    const { melody: asChat } = changeType(m, "architecture", chat);
+    const withTools = { ...asChat, edges: [...(asChat.edges ?? []), { from: "architecture.finishReason", to: "code.architecture" }] };
+    const { melody, dropped } = changeType(withTools, "architecture", agent);
+    const after = melody.steps.find((s) => s.id === "architecture")!;
+    const before = m.steps.find((s) => s.id === "architecture")!;
+    expect(after.config?.prompt).toBe(`${String(before.config?.system).trim()}\n\n${String(before.config?.prompt)}`);
+    expect(after.config?.system).toBeUndefined();
+    expect(dropped).toContain("edge architecture.finishReason → code.architecture");
+  });
+  it("changes nothing when the type is the same", () => {
+    const offline = TYPES.get("instrument.offline")!;
+    expect(changeType(m, "architecture", offline).melody).toBe(m);
   });
 });

@@ -23,8 +23,9 @@ import {
   suggestedPath,
 } from "../app/actions";
 import { matches } from "./Palette";
+import { ProviderDialog } from "./ProviderDialog";
 
-function Modal({ title, children, onClose, wide }: { title: string; children: ReactNode; onClose: () => void; wide?: boolean }) {
+export function Modal({ title, children, onClose, wide }: { title: string; children: ReactNode; onClose: () => void; wide?: boolean }) {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") onClose();
@@ -75,6 +76,8 @@ export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) =>
       return <CommandPalette onClose={close} addStepInView={addStepInView} />;
     case "connect":
       return <ConnectDialog onClose={close} />;
+    case "provider":
+      return <ProviderDialog step={dialog.step} onClose={close} />;
   }
 }
 
@@ -120,7 +123,14 @@ function RunDialog({ onClose }: { onClose: () => void }) {
   };
   return (
     <Modal title="Run this melody" onClose={onClose}>
-      {offline ? <p className="notice offline-notice">No model is configured: instruments play offline (deterministic stand-in answers).</p> : null}
+      {offline ? (
+        <p className="notice offline-notice">
+          No model is configured: instruments play offline (deterministic stand-in answers).{" "}
+          <button type="button" className="link" onClick={() => useApp.getState().open({ kind: "provider" })}>
+            Set up a provider…
+          </button>
+        </p>
+      ) : null}
       {problems > 0 ? <p className="notice warn">The melody has {problems} problem(s); the run may be refused.</p> : null}
       <form
         onSubmit={(e) => {

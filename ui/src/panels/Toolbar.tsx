@@ -72,9 +72,14 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
       </div>
       <div className="tool-group run-group">
         {offline ? (
-          <span className="badge offline" title={runOffline ? "This run calls no model: its instruments play offline" : "No model is configured: instruments play offline"}>
+          <button
+            type="button"
+            className="badge offline"
+            title={runOffline ? "This run calls no model: its instruments play offline. Set up a provider…" : "No model is configured: instruments play offline. Set up a provider…"}
+            onClick={() => open({ kind: "provider" })}
+          >
             offline
-          </span>
+          </button>
         ) : null}
         {trust ? (
           <button

@@ -14,7 +14,9 @@ export type Dialog =
   | { kind: "saveAs"; resolve: (path: string | null) => void }
   | { kind: "import" }
   | { kind: "palette" }
-  | { kind: "connect" };
+  | { kind: "connect" }
+  /** "Set up a provider": test a model server, keep its key; with `step`, use it for that chat step. */
+  | { kind: "provider"; step?: string };
 
 export interface Notice {
   id: number;
