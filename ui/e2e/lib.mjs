@@ -26,6 +26,7 @@ export async function startServer() {
   }
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "symphony-e2e-"));
   fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
+  fs.cpSync(path.join(repoDir, "templates"), path.join(project, "templates"), { recursive: true });
   const token = `t${Math.random().toString(36).slice(2)}`;
   const [cmd, args] = [symphonyBin, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
   // Runs go to a store of the project's own unless the caller chose one (scripts/test does):

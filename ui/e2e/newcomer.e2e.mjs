@@ -46,8 +46,23 @@ export async function newcomerScenario(page, server) {
   const faults = [];
   page.on("pageerror", (e) => faults.push(e.message));
   await page.goto(server.url);
+  // The welcome view: the project's melodies, and the templates to start from, apart.
+  await page.waitForSelector(".melody-card");
+  const headings = await page.locator(".welcome h2").allTextContents();
+  check(headings.some((h) => h.startsWith("Your melodies")) && headings.some((h) => h.startsWith("Start from a template")), `the welcome view lists melodies and templates apart: ${JSON.stringify(headings)}`);
+  check((await page.getByTestId("templates").locator(".melody-card").count()) >= 1, "templates/ is offered");
   await page.getByRole("button", { name: "New melody" }).click();
   await page.waitForSelector(".react-flow__pane");
+  check((await page.getByTestId("empty-canvas").count()) === 1, "the empty canvas says how to start");
+  await page.locator(".react-flow__pane").click({ position: { x: 20, y: 20 } });
+  await page.keyboard.press("?");
+  const sheet = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await sheet.waitFor();
+  const sheetText = (await sheet.textContent()) ?? "";
+  check(sheetText.includes("Ctrl+K") && !sheetText.includes("⌘"), "? opens the shortcut sheet, in this platform's words (Ctrl+K on Linux)");
+  check((await page.getByRole("button", { name: "Command palette" }).textContent()) === "Ctrl+K", "the toolbar says Ctrl+K on Linux, not ⌘K");
+  await page.keyboard.press("Escape");
+  await sheet.waitFor({ state: "detached" });
 
   // The melody's id follows its name while it was never saved.
   const name = page.getByLabel("Melody name");
@@ -56,6 +71,12 @@ export async function newcomerScenario(page, server) {
   check((await focused(page)) === "Melody name", "Enter commits the melody's name and keeps the keyboard in the field");
   await page.waitForFunction(() => document.querySelector('[aria-label="Melody id"]')?.value === "hello-board");
   check(true, 'renaming the new melody to "Hello board" makes its id hello-board (it was untitled)');
+
+  // A run input whose name is taken is refused, not silently replaced.
+  await page.getByLabel("New run input name").fill("goal");
+  check(await page.getByRole("button", { name: "Add input" }).isDisabled(), "adding a second run input named goal is refused");
+  check(((await page.locator(".inspector [role=alert]").textContent()) ?? "").includes("already has a run input named goal"), "and the inspector says why");
+  await page.getByLabel("New run input name").fill("");
 
   // No run inputs: remove the default `goal`.
   await page.locator(".input-decl").filter({ hasText: "goal" }).getByRole("button", { name: "remove" }).click();
@@ -122,6 +143,13 @@ export async function newcomerScenario(page, server) {
   await mouseDrag(page, await centreOf(handle("template", "output")), await centreOf(handle("write_file", "content")));
   await page.waitForFunction(() => document.querySelectorAll(".react-flow__edge").length === 1);
   await page.locator('.step-node[data-step="write_file"] .step-title').click();
+  // `{{` lists what the step can use; Enter takes the one chosen.
+  const content = page.getByLabel("content template");
+  await content.click();
+  await content.pressSequentially("{{tem");
+  await page.getByRole("listbox", { name: "Can use" }).waitFor();
+  await content.press("Enter");
+  check((await content.inputValue()) === "{{template.output}}", `typing {{tem and Enter completes the reference: ${await content.inputValue()}`);
   await page.getByLabel("content template").fill("{{template.outptu}}");
   await page.getByLabel("Step description").focus();
   const issue = page.locator(".prompt-issues li").first();

@@ -25,16 +25,27 @@ pub fn hash_hex(bytes: &[u8]) -> String {
 }
 
 impl Host {
-    /// `listMelodies`: every `*.melody.json` under `melodies/`, sorted by path. A file that
-    /// cannot be read as a melody is listed too, its description saying why.
+    /// `listMelodies`: every `*.melody.json` under `melodies/`, then under `templates/` (melodies
+    /// to start from; their paths say which), each sorted by path. A file that cannot be read as
+    /// a melody is listed too, its description saying why.
     pub fn list_melodies(&self) -> Result<Vec<MelodyEntry>, HostError> {
-        let dir = self.inner.project.melodies_dir();
         let mut files = Vec::new();
-        if dir.is_dir() {
-            collect(&dir, 0, &mut files).map_err(|e| HostError::Read {
-                path: crate::project::MELODIES_DIR.into(),
-                source: e,
-            })?;
+        for (dir, name) in [
+            (
+                self.inner.project.melodies_dir(),
+                crate::project::MELODIES_DIR,
+            ),
+            (
+                self.inner.project.templates_dir(),
+                crate::project::TEMPLATES_DIR,
+            ),
+        ] {
+            if dir.is_dir() {
+                collect(&dir, 0, &mut files).map_err(|e| HostError::Read {
+                    path: name.into(),
+                    source: e,
+                })?;
+            }
         }
         let mut entries = Vec::new();
         for file in files {

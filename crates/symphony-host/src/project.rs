@@ -12,6 +12,9 @@ use crate::error::HostError;
 /// The folder melodies live in, relative to the root.
 pub const MELODIES_DIR: &str = "melodies";
 
+/// Where a project keeps melodies to start new ones from, relative to its root.
+pub const TEMPLATES_DIR: &str = "templates";
+
 /// A project folder, and the files outside it the user picked in a native file dialog.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -172,6 +175,11 @@ impl Project {
     /// The melodies folder (absolute; it may not exist).
     pub fn melodies_dir(&self) -> PathBuf {
         self.root.join(MELODIES_DIR)
+    }
+
+    /// The templates folder (absolute; it may not exist): melodies to start new ones from.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join(TEMPLATES_DIR)
     }
 }
 

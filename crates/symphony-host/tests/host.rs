@@ -89,6 +89,16 @@ async fn saving_an_unchanged_melody_changes_no_byte() {
         ]
     );
     assert_eq!(listed[0].id, "idea-to-code");
+    // Templates are listed after the melodies, under their own folder.
+    std::fs::create_dir(f.project.path().join("templates")).unwrap();
+    std::fs::copy(
+        common::repo().join("templates/plan-review.melody.json"),
+        f.project.path().join("templates/plan-review.melody.json"),
+    )
+    .unwrap();
+    let with_templates = f.host.list_melodies().unwrap();
+    assert_eq!(with_templates.len(), 4);
+    assert_eq!(with_templates[3].path, "templates/plan-review.melody.json");
     for entry in listed {
         let before = std::fs::read(f.project.path().join(&entry.path)).unwrap();
         let doc = f.host.open_melody(&entry.path).unwrap();

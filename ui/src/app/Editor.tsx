@@ -161,6 +161,11 @@ function EditorInner() {
         return;
       }
       if (useApp.getState().dialog || isTyping(e.target)) return;
+      if (e.key === "?" && !mod) {
+        e.preventDefault();
+        useApp.getState().open({ kind: "shortcuts" });
+        return;
+      }
       const doc = useDoc.getState();
       if (mod && key === "z" && e.shiftKey) {
         e.preventDefault();

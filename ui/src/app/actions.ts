@@ -329,14 +329,39 @@ async function choosePlace(melody: MelodyFile): Promise<string | null> {
   return chosen;
 }
 
-/** Melody ids the project's files use (besides the file at `except`): runs and pins are keyed by id. */
+/** Whether a listed melody is a template (under `templates/`), to start new melodies from. */
+export function isTemplate(path: string): boolean {
+  return path.startsWith("templates/");
+}
+
+/** Melody ids the project's melodies use (besides the file at `except`): runs and pins are keyed by id. */
 export function takenMelodyIds(except = ""): Set<string> {
   return new Set(
     useApp
       .getState()
-      .melodies.filter((m) => !samePath(m.path, except))
+      .melodies.filter((m) => !isTemplate(m.path) && !samePath(m.path, except))
       .map((m) => m.id),
   );
+}
+
+/**
+ * A new melody from a template: the template's steps, under an id of its own (so its runs are
+ * its own), unsaved, so saving asks where. The template file is left as it is.
+ */
+export async function startFromTemplate(path: string): Promise<void> {
+  if (!(await guardUnsaved("Start a new melody"))) return;
+  try {
+    const doc = await api().openMelody(path);
+    const template = melodyOf(doc);
+    const id = uniqueMelodyId(template.melody.id, takenMelodyIds());
+    const melody = { ...template, melody: { ...template.melody, id } };
+    useDoc.getState().load(melody, "", "", doc.problems);
+    useDoc.setState({ saved: null, dirty: true });
+    useRun.getState().clear();
+    useApp.getState().setView("editor");
+  } catch (e) {
+    useApp.getState().notify(`Could not start from ${path}: ${errorMessage(e)}`, "error");
+  }
 }
 
 export async function createMelody(): Promise<void> {

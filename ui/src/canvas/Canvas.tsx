@@ -24,6 +24,7 @@ import { useApp } from "../store/app";
 import { canConnect, type PortRef } from "../model/ports";
 import { addEdge, addStep } from "../model/edits";
 import { NODE_WIDTH, stepHeight, type FlowEdge, type FlowNode } from "../model/graph";
+import { keys } from "../app/shortcuts";
 import { StepNode } from "./StepNode";
 import { CommentNode } from "./CommentNode";
 import { GroupNode } from "./GroupNode";
@@ -260,6 +261,20 @@ export function Canvas() {
         <Controls showInteractive={false} />
       </ReactFlow>
       {hint ? <div className="connect-hint">{hint}</div> : null}
+      {nodes.length === 0 ? (
+        <div className="canvas-hint" data-testid="empty-canvas">
+          <div>
+            <strong>An empty melody.</strong>
+            <br />
+            Drag a step from the palette on the left (or click one) to start: an instrument plays a model or an agent, an
+            operator does a fixed job. Then drag from a step's output (right) to another's input (left) to join them.
+            <br />
+            <span className="small">
+              <kbd>{keys("Mod+K")}</kbd> finds any command, <kbd>?</kbd> lists the shortcuts.
+            </span>
+          </div>
+        </div>
+      ) : null}
     </div>
   );
 }

@@ -387,6 +387,11 @@ function PortsEditor({ step, type }: { step: StepDoc; type: StepTypeInfo | undef
       useApp.getState().notify("A port name is letters, digits, _ and -.", "error");
       return;
     }
+    const taken = (side === "inputs" ? data.data.ins : data.data.outs).some((p) => p.name === name);
+    if (taken) {
+      useApp.getState().notify(`${step.id} already has an ${side === "inputs" ? "input" : "output"} port named ${name}.`, "error");
+      return;
+    }
     setPorts(side, (p) => ({ ...p, [name]: { type: ty } }));
   };
   return (
@@ -692,16 +697,23 @@ function MelodyInspector() {
         className="row"
         onSubmit={(e) => {
           e.preventDefault();
-          if (!ID_PATTERN.test(newInput)) return;
+          if (!ID_PATTERN.test(newInput) || Object.hasOwn(inputs, newInput)) return;
           setInputs((i) => ({ ...i, [newInput]: { type: "string" } }));
           setNewInput("");
         }}
       >
         <input aria-label="New run input name" placeholder="new input name" value={newInput} onChange={(e) => setNewInput(e.target.value)} />
-        <button type="submit" disabled={!ID_PATTERN.test(newInput)}>
+        <button type="submit" disabled={!ID_PATTERN.test(newInput) || Object.hasOwn(inputs, newInput)}>
           Add input
         </button>
       </form>
+      {Object.hasOwn(inputs, newInput) ? (
+        <p className="field-problem" role="alert">
+          The melody already has a run input named {newInput}: adding it again would replace it. Pick another name.
+        </p>
+      ) : newInput && !ID_PATTERN.test(newInput) ? (
+        <p className="field-problem">A run input's name is letters, digits, _ and -.</p>
+      ) : null}
       <p className="muted small">Select a step to edit it. Drag from an output (right) to an input (left) to connect.</p>
     </aside>
   );

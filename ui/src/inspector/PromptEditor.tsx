@@ -4,7 +4,7 @@
  * URL) is a one-line box where Enter commits. The "Can use" chips insert their reference where
  * the cursor is.
  */
-import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from "react";
 import { checkRef, holes, type Scope } from "../model/templates";
 
 export function PromptEditor({
@@ -65,6 +65,42 @@ export function PromptEditor({
   const all = [...scope.ports, ...scope.extra, ...scope.runInputs, ...[...scope.upstream].filter((s) => !scope.ports.has(s)).map((s) => `${s}.${scope.outputs.get(s)?.[0] ?? "output"}`)];
   const SHOWN = 10;
   const visible = all.slice(0, SHOWN);
+  // `{{` completion: what was typed after an open hole at the cursor, and the names that fit.
+  const [open, setOpen] = useState<{ at: number; typed: string } | null>(null);
+  const [pick, setPick] = useState(0);
+  const choices = open ? all.filter((n) => n.toLowerCase().includes(open.typed.toLowerCase())).slice(0, 8) : [];
+  const track = (text: string, caret: number | null) => {
+    const before = text.slice(0, caret ?? text.length);
+    const m = /\{\{\s*([A-Za-z0-9_.-]*)$/.exec(before);
+    setOpen(m ? { at: before.length - m[1]!.length, typed: m[1]! } : null);
+    setPick(0);
+  };
+  /** Completes the open hole with `name`, closing it with `}}` unless it is closed already. */
+  const complete = (name: string) => {
+    if (!open) return;
+    const el = box.current;
+    const caret = el?.selectionStart ?? draft.length;
+    const rest = draft.slice(caret);
+    const close = /^\s*\}\}/.test(rest) ? "" : "}}";
+    const next = draft.slice(0, open.at) + name + close + rest;
+    const at = open.at + name.length + close.length;
+    setDraft(next);
+    setOpen(null);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(at, at);
+    });
+  };
+  const completionKeys = (e: ReactKeyboardEvent) => {
+    if (!open || choices.length === 0) return false;
+    if (e.key === "ArrowDown") setPick((i) => Math.min(i + 1, choices.length - 1));
+    else if (e.key === "ArrowUp") setPick((i) => Math.max(i - 1, 0));
+    else if (e.key === "Enter" || e.key === "Tab") complete(choices[pick] ?? choices[0]!);
+    else if (e.key === "Escape") setOpen(null);
+    else return false;
+    e.preventDefault();
+    return true;
+  };
   return (
     <div className={`prompt-editor${singleLine ? " single-line" : ""}`}>
       {singleLine ? (
@@ -75,9 +111,16 @@ export function PromptEditor({
           aria-label={ariaLabel}
           value={draft}
           spellCheck={false}
-          onChange={(e) => setDraft(e.target.value)}
-          onBlur={() => commit(draft)}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            track(e.target.value, e.target.selectionStart);
+          }}
+          onBlur={() => {
+            setOpen(null);
+            commit(draft);
+          }}
           onKeyDown={(e) => {
+            if (completionKeys(e)) return;
             if (e.key === "Enter") {
               e.preventDefault();
               commit(draft);
@@ -96,14 +139,32 @@ export function PromptEditor({
             value={draft}
             rows={6}
             spellCheck={false}
-            onChange={(e) => setDraft(e.target.value)}
+            onChange={(e) => {
+              setDraft(e.target.value);
+              track(e.target.value, e.target.selectionStart);
+            }}
+            onKeyDown={(e) => void completionKeys(e)}
             onScroll={(e) => {
               if (backdrop.current) backdrop.current.scrollTop = e.currentTarget.scrollTop;
             }}
-            onBlur={() => commit(draft)}
+            onBlur={() => {
+              setOpen(null);
+              commit(draft);
+            }}
           />
         </div>
       )}
+      {open && choices.length > 0 ? (
+        <ul className="completions" role="listbox" aria-label="Can use">
+          {choices.map((c, i) => (
+            <li key={c} role="option" aria-selected={i === pick}>
+              <button type="button" className={`mono${i === pick ? " active" : ""}`} onMouseDown={(e) => e.preventDefault()} onClick={() => complete(c)}>
+                {c}
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {issues.length > 0 ? (
         <ul className="prompt-issues">
           {issues.map((m) => (

@@ -24,6 +24,7 @@ import {
 } from "../app/actions";
 import { matches } from "./Palette";
 import { ProviderDialog } from "./ProviderDialog";
+import { keys, SHORTCUTS } from "../app/shortcuts";
 
 export function Modal({ title, children, onClose, wide }: { title: string; children: ReactNode; onClose: () => void; wide?: boolean }) {
   useEffect(() => {
@@ -78,6 +79,8 @@ export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) =>
       return <ConnectDialog onClose={close} />;
     case "provider":
       return <ProviderDialog step={dialog.step} onClose={close} />;
+    case "shortcuts":
+      return <ShortcutsDialog onClose={close} />;
   }
 }
 
@@ -211,6 +214,30 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
             OK
           </button>
         )}
+      </div>
+    </Modal>
+  );
+}
+
+function ShortcutsDialog({ onClose }: { onClose: () => void }) {
+  return (
+    <Modal title="Keyboard shortcuts" onClose={onClose}>
+      <table className="shortcuts">
+        <tbody>
+          {SHORTCUTS.map((s) => (
+            <tr key={s.keys}>
+              <th>
+                <kbd>{keys(s.keys)}</kbd>
+              </th>
+              <td>{s.does}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="modal-actions">
+        <button type="button" className="primary" onClick={onClose}>
+          Done
+        </button>
       </div>
     </Modal>
   );
@@ -401,22 +428,24 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
   const steps = useDoc((s) => s.melody?.steps ?? NO_STEPS);
   const commands: Command[] = useMemo(() => {
     const fixed: Command[] = [
-      { id: "save", label: "Save", hint: "Ctrl+S", run: () => void save() },
-      { id: "saveas", label: "Save as…", hint: "Ctrl+Shift+S", run: () => void saveAs() },
-      ...(canPickFiles() ? [{ id: "open", label: "Open a melody file…", hint: "Ctrl+O", run: () => void openFromDisk() }] : []),
+      { id: "save", label: "Save", hint: keys("Mod+S"), run: () => void save() },
+      { id: "saveas", label: "Save as…", hint: keys("Mod+Shift+S"), run: () => void saveAs() },
+      ...(canPickFiles() ? [{ id: "open", label: "Open a melody file…", hint: keys("Mod+O"), run: () => void openFromDisk() }] : []),
       { id: "run", label: "Run melody", run: () => useApp.getState().open({ kind: "run" }) },
-      { id: "undo", label: "Undo", hint: "Ctrl+Z", run: () => useDoc.getState().undo() },
-      { id: "redo", label: "Redo", hint: "Ctrl+Shift+Z", run: () => useDoc.getState().redo() },
+      { id: "undo", label: "Undo", hint: keys("Mod+Z"), run: () => useDoc.getState().undo() },
+      { id: "redo", label: "Redo", hint: keys("Mod+Shift+Z"), run: () => useDoc.getState().redo() },
       { id: "layout", label: "Auto-layout", run: layoutAll },
-      { id: "copy", label: "Copy selection", hint: "Ctrl+C", run: () => void copySelection() },
-      { id: "paste", label: "Paste", hint: "Ctrl+V", run: () => void pasteClipboard() },
-      { id: "dup", label: "Duplicate selection", hint: "Ctrl+D", run: duplicateSelection },
+      { id: "copy", label: "Copy selection", hint: keys("Mod+C"), run: () => void copySelection() },
+      { id: "paste", label: "Paste", hint: keys("Mod+V"), run: () => void pasteClipboard() },
+      { id: "dup", label: "Duplicate selection", hint: keys("Mod+D"), run: duplicateSelection },
       { id: "del", label: "Delete selection", hint: "Delete", run: () => useDoc.getState().deleteSelection() },
       { id: "note", label: "Add a note", run: () => addNote({ x: 0, y: 0 }) },
       { id: "export", label: "Export…", run: () => void exportMelody() },
       { id: "import", label: "Import a melody or SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
       { id: "new", label: "New melody", run: () => void createMelody() },
       { id: "home", label: "Back to melodies", run: () => void goHome() },
+      { id: "keys", label: "Keyboard shortcuts", hint: "?", run: () => useApp.getState().open({ kind: "shortcuts" }) },
+      { id: "provider", label: "Set up a provider…", run: () => useApp.getState().open({ kind: "provider" }) },
     ];
     const add = types.map((t) => ({ id: `add-${t.name}`, label: `Add ${t.title}`, hint: t.name, run: () => addStepInView(t) }));
     const go = steps.map((s) => ({ id: `go-${s.id}`, label: `Go to ${s.name || s.id}`, hint: s.id, run: () => useDoc.getState().focusStep(s.id) }));

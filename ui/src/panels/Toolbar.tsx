@@ -2,6 +2,7 @@
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { useApp } from "../store/app";
+import { keys } from "../app/shortcuts";
 import { exportMelody, goHome, layoutAll, pauseOrResume, reviewPermissions, save, stopRun } from "../app/actions";
 
 export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () => void }) {
@@ -40,7 +41,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
         ) : null}
       </div>
       <div className="tool-group">
-        <button type="button" onClick={() => void save()} title="Save (Ctrl+S)">
+        <button type="button" onClick={() => void save()} title={`Save (${keys("Mod+S")})`}>
           Save
         </button>
         <button type="button" onClick={() => open({ kind: "import" })} title="Import a shared melody file or a SuperOptiX orchestra">
@@ -51,10 +52,10 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
         </button>
       </div>
       <div className="tool-group">
-        <button type="button" disabled={!canUndo} onClick={() => useDoc.getState().undo()} title="Undo (Ctrl+Z)" aria-label="Undo">
+        <button type="button" disabled={!canUndo} onClick={() => useDoc.getState().undo()} title={`Undo (${keys("Mod+Z")})`} aria-label="Undo">
           ↶
         </button>
-        <button type="button" disabled={!canRedo} onClick={() => useDoc.getState().redo()} title="Redo (Ctrl+Shift+Z)" aria-label="Redo">
+        <button type="button" disabled={!canRedo} onClick={() => useDoc.getState().redo()} title={`Redo (${keys("Mod+Shift+Z")})`} aria-label="Redo">
           ↷
         </button>
         <button type="button" disabled={!hasSteps} onClick={layoutAll} title="Arrange the steps left to right">
@@ -66,8 +67,8 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
         <button type="button" onClick={onGroup} title="Draw a group around the selected steps">
           Group
         </button>
-        <button type="button" onClick={() => open({ kind: "palette" })} title="Command palette (Ctrl+K)">
-          ⌘K
+        <button type="button" onClick={() => open({ kind: "palette" })} title={`Command palette (${keys("Mod+K")}); ? lists every shortcut`} aria-label="Command palette">
+          {keys("Mod+K")}
         </button>
       </div>
       <div className="tool-group run-group">

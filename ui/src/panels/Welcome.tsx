@@ -2,10 +2,10 @@
  * The first view: the project's melodies, a new one, import, the offline notice, the latest runs
  * (open one on the board), and the conductor this window is connected to.
  */
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useApp } from "../store/app";
 import type { RunEntry } from "../backend/types";
-import { api, canPickFiles, createMelody, disconnectConductor, openFromDisk, openMelody, remoteConductor } from "../app/actions";
+import { api, canPickFiles, createMelody, disconnectConductor, isTemplate, openFromDisk, openMelody, remoteConductor, startFromTemplate } from "../app/actions";
 import { continueInterrupted, openStoredRun } from "../board/actions";
 import { formatMs } from "../board/model";
 import { runBadge, runStanding } from "../board/derive";
@@ -71,6 +71,8 @@ function RecentRuns() {
 export function Welcome() {
   const project = useApp((s) => s.project);
   const melodies = useApp((s) => s.melodies);
+  const own = useMemo(() => melodies.filter((m) => !isTemplate(m.path)), [melodies]);
+  const templates = useMemo(() => melodies.filter((m) => isTemplate(m.path)), [melodies]);
   const open = useApp((s) => s.open);
   return (
     <main className="welcome">
@@ -89,7 +91,10 @@ export function Welcome() {
           <strong>Offline mode</strong>
           <p>
             {project.notice ??
-              "No model is configured: instruments answer with the offline instrument, which calls no model. To use a real model, add a key (symphony credential set openai) or start a local server such as Ollama on localhost:11434."}
+              "No model is configured: instruments answer with the offline instrument, which calls no model. To use a real model, add a key (symphony credential set openai) or start a local server such as Ollama on localhost:11434."}{" "}
+            <button type="button" className="link" onClick={() => open({ kind: "provider" })}>
+              Set up a provider…
+            </button>
           </p>
         </section>
       ) : null}
@@ -109,10 +114,12 @@ export function Welcome() {
           Connect to a conductor…
         </button>
       </div>
-      <h2>Melodies in {project?.melodiesDir ?? "melodies/"}</h2>
-      {melodies.length === 0 ? <p className="muted">No melodies yet. Start a new one.</p> : null}
+      <h2>
+        Your melodies <span className="muted small">in {project?.melodiesDir ?? "melodies"}/</span>
+      </h2>
+      {own.length === 0 ? <p className="muted">No melodies yet. Start a new one, or from a template below.</p> : null}
       <ul className="melody-list">
-        {melodies.map((m) => (
+        {own.map((m) => (
           <li key={m.path}>
             <button type="button" className="melody-card" onClick={() => void openMelody(m.path)} data-path={m.path}>
               <strong>{m.name}</strong>
@@ -122,6 +129,24 @@ export function Welcome() {
           </li>
         ))}
       </ul>
+      {templates.length > 0 ? (
+        <>
+          <h2>
+            Start from a template <span className="muted small">in templates/</span>
+          </h2>
+          <ul className="melody-list" data-testid="templates">
+            {templates.map((m) => (
+              <li key={m.path}>
+                <button type="button" className="melody-card template-card" onClick={() => void startFromTemplate(m.path)} data-path={m.path}>
+                  <strong>{m.name}</strong>
+                  <span className="muted small">copy of {m.path}</span>
+                  <span className="desc">{m.description}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <RecentRuns />
       {project ? <footer className="muted small">Project: {project.root}</footer> : null}
     </main>

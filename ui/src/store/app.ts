@@ -16,7 +16,8 @@ export type Dialog =
   | { kind: "palette" }
   | { kind: "connect" }
   /** "Set up a provider": test a model server, keep its key; with `step`, use it for that chat step. */
-  | { kind: "provider"; step?: string };
+  | { kind: "provider"; step?: string }
+  | { kind: "shortcuts" };
 
 export interface Notice {
   id: number;
