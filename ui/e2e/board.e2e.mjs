@@ -133,8 +133,9 @@ async function run(page, server, model) {
   check(true, "the fork plays the draft again, live");
   const reused = () => ["outline", "title"].every((s) => document.querySelector(`.step-node[data-step="${s}"]`)?.getAttribute("data-state") === "cached");
   await page.waitForFunction(reused, null, { timeout: 10000 }).catch(() => {});
-  check((await stateOf(page, "outline")) === "cached", "in the fork, outline is reused from the parent (shown cached)");
-  check((await stateOf(page, "title")) === "cached", "in the fork, title is reused from the parent (shown cached)");
+  const label = (s) => page.locator(`.step-node[data-step="${s}"] .state-label`).textContent();
+  check((await stateOf(page, "outline")) === "cached" && (await label("outline")) === "kept", "in the fork, outline is kept from the parent (the node says kept)");
+  check((await stateOf(page, "title")) === "cached" && (await label("title")) === "kept", "in the fork, title is kept from the parent (the node says kept)");
   await page.waitForFunction(() => [...document.querySelectorAll(".step-node")].every((e) => ["succeeded", "cached"].includes(e.getAttribute("data-state"))), null, { timeout: 30000 });
   check(model.requests.length === calls + 1, `the fork called the model once more (the draft only): ${model.requests.length - calls} call(s)`);
 

@@ -8,6 +8,7 @@ import { useRun } from "../store/run";
 import { CostChart } from "./CostChart";
 import { Compare } from "./Compare";
 import { useDock, type DockTab } from "./dock";
+import { focusStep } from "./actions";
 import { formatCost, formatCount, formatTokens } from "./format";
 import { History } from "./History";
 import { boardNow, useLive, useTicker } from "./hooks";
@@ -41,6 +42,7 @@ export function BoardDock() {
         <Counts />
         <Totals />
         <Scrub />
+        <Failure />
       </header>
       {folded || idle ? null : (
         <>
@@ -123,6 +125,34 @@ function StatusBadge() {
   );
 }
 
+/**
+ * Why a failed run failed, in its header: the first step that failed and its error, and how
+ * many steps were skipped (a step whose input never arrived is skipped). Click to open the
+ * failed step's last run.
+ */
+function Failure() {
+  const steps = useRun((s) => s.board.steps);
+  const status = useRun((s) => s.board.status);
+  const failure = useMemo(() => {
+    if (status !== "failed") return null;
+    const failed = Object.entries(steps)
+      .filter(([, st]) => st.state === "failed")
+      .sort((a, b) => (a[1].endedAt ?? 0) - (b[1].endedAt ?? 0));
+    const first = failed[0];
+    if (!first) return null;
+    const skipped = Object.values(steps).filter((st) => st.state === "skipped").length;
+    return { step: first[0], error: first[1].detail ?? "no reason recorded", others: failed.length - 1, skipped };
+  }, [steps, status]);
+  if (!failure) return null;
+  return (
+    <button type="button" className="dock-failure" data-testid="dock-failure" onClick={() => focusStep(failure.step)} title="Open the failed step's last run">
+      <strong>{failure.step}</strong> failed: {failure.error}
+      {failure.others > 0 ? ` (and ${failure.others} more step${failure.others === 1 ? "" : "s"})` : ""}
+      {failure.skipped > 0 ? ` · ${failure.skipped} step${failure.skipped === 1 ? " was" : "s were"} skipped (a step whose input never arrived is skipped; each says why in its last run)` : ""}
+    </button>
+  );
+}
+
 function Elapsed() {
   const source = useRun((s) => s.source);
   const atMs = useRun((s) => s.board.atMs);
@@ -160,7 +190,7 @@ function Totals() {
   if (source === "none") return null;
   return (
     <span className="dock-totals" data-testid="dock-totals">
-      {formatTokens(t.tokens, t.estimated)} · {formatCost(t.costUsd)} · {formatCount(t.reused)} reused (cached)
+      {formatTokens(t.tokens, t.estimated)} · {formatCost(t.costUsd)} · {formatCount(t.reused)} not played (reused, kept or pinned)
     </span>
   );
 }

@@ -21,7 +21,7 @@ import { formatAt, formatCost, formatCount } from "./format";
 import { boardNow, useLive, useTicker } from "./hooks";
 import { JsonTree } from "./JsonTree";
 import { Markdown } from "./Markdown";
-import { formatBytes, formatMs, type StepLive } from "./model";
+import { formatBytes, formatMs, originWord, type StepLive } from "./model";
 import { StepEventIndex, stepStory, type AttemptRow, type Exchange, type FileRecord, type LogLine, type PromptRecord, type StepStory, type StepWarning } from "./story";
 import "./board.css";
 
@@ -135,6 +135,7 @@ const STATE_LABEL: Record<string, string> = {
 
 function DebuggerHeader({ step, live, doc }: { step: string; live: StepLive | undefined; doc: StepDoc | undefined }) {
   const usage = live?.usage;
+  const pinnedNow = usePins((s) => s.pinned[step] !== undefined);
   return (
     <header className="dbg-head">
       <div className="row">
@@ -154,7 +155,7 @@ function DebuggerHeader({ step, live, doc }: { step: string; live: StepLive | un
       </div>
       <div className="row wrap small dbg-facts">
         <span className={`dbg-state state-${live?.state ?? "idle"}`} data-testid="debugger-state">
-          <span className="dot" /> {live ? STATE_LABEL[live.state] ?? live.state : "not reached"}
+          <span className="dot" /> {live ? (live.state === "cached" ? originWord(live.origin, pinnedNow) : STATE_LABEL[live.state] ?? live.state) : "not reached"}
         </span>
         {live && live.attempt > 0 ? <span>attempt {live.attempt}</span> : null}
         {live?.items ? (
@@ -175,7 +176,7 @@ function DebuggerHeader({ step, live, doc }: { step: string; live: StepLive | un
             {formatCount(usage.outputTokens)} out · {formatCost(usage.costUsd)}
           </span>
         ) : null}
-        {live?.origin ? <span className={`origin origin-${live.origin}`}>{live.origin}</span> : null}
+        {live?.origin ? <span className={`origin origin-${live.origin}`}>{originWord(live.origin, pinnedNow)}</span> : null}
       </div>
       {live?.detail ? <div className={`dbg-detail small${live.state === "failed" ? " bad" : ""}`}>{live.detail}</div> : null}
     </header>
@@ -395,7 +396,15 @@ function FileDiff({ previous, text }: { previous: string; text: string }) {
 const Attempts = memo(function Attempts({ attempts, origin }: { attempts: AttemptRow[]; origin: StepLive["origin"] }) {
   const finished = useRun((s) => s.latest.phase === "finished" && s.source !== "live");
   if (attempts.length === 0) {
-    return <p className="muted small">{origin === "cached" ? "Not played: its output was reused from an earlier run." : origin === "given" ? "Not played: its output was given." : "No attempt yet."}</p>;
+    return (
+      <p className="muted small">
+        {origin === "cached"
+          ? "Not played: its output was reused from an earlier identical play."
+          : origin === "given"
+            ? "Not played: its output was kept (pinned, or from the run this one continues or forks)."
+            : "No attempt yet."}
+      </p>
+    );
   }
   return (
     <table className="board-table dbg-attempts">

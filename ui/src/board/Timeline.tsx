@@ -157,9 +157,9 @@ function TimelineTotals() {
       <dd>{formatTokens(figures.tokens, figures.estimated)}</dd>
       <dt>Cost</dt>
       <dd>{formatCost(figures.costUsd)}</dd>
-      <dt>Reused</dt>
+      <dt>Not played</dt>
       <dd>
-        {formatCount(figures.reused)} {figures.reused === 1 ? "step" : "steps"} (cached)
+        {formatCount(figures.reused)} {figures.reused === 1 ? "step" : "steps"} (reused, kept or pinned)
       </dd>
       <dt>Attempts</dt>
       <dd>{formatCount(figures.attempts)}</dd>

@@ -246,7 +246,7 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
           endedAt: at,
           usage: e.usage,
           origin: e.origin,
-          detail: e.origin === "given" ? "output given, not played" : e.origin === "cached" ? "output reused from an earlier run" : undefined,
+          detail: e.origin === "given" ? "not played: its output was kept (pinned, or from the run this one continues or forks)" : e.origin === "cached" ? "not played: its output was reused from an earlier identical play" : undefined,
         });
         break;
       }
@@ -335,6 +335,23 @@ export function waitVsWork(board: Board, now = board.atMs): Map<string, { waitin
  * is `null` when steps used tokens but none of them had a known price (a model missing from the
  * price table, a local server): "unknown", not "$0".
  */
+/**
+ * The board's words for where a finished step's output came from, used everywhere the UI says
+ * it: **played** (in this run), **reused** (an earlier identical play's, from the cache),
+ * **kept** (given: the run it continues or forks had it) and **pinned** (given: the user
+ * pinned it).
+ */
+export function originWord(origin: StepLive["origin"] | undefined, pinned = false): "played" | "reused" | "kept" | "pinned" {
+  if (origin === "cached") return "reused";
+  if (origin === "given") return pinned ? "pinned" : "kept";
+  return "played";
+}
+
+/** A step's state as the board says it: a step not played says how it got its output. */
+export function stateWord(state: StepState, origin: StepLive["origin"] | undefined, pinned = false): string {
+  return state === "cached" ? originWord(origin, pinned) : state;
+}
+
 export function liveTotals(board: Board): { tokens: number; costUsd: number | null; estimated: boolean; reused: number } {
   let tokens = 0;
   let costUsd = 0;

@@ -162,7 +162,8 @@ export function Canvas() {
       useApp.getState().notify(r.reason, "error");
       return;
     }
-    useDoc.getState().edit((m) => addEdge(m, r.edge, r.newPort));
+    useDoc.getState().edit((m) => addEdge(m, r.edge, r.newPort, r.replaces));
+    if (r.replaces) useApp.getState().notify(`Replaced ${r.replaces.from} → ${r.replaces.to}: an input takes one edge (${keys("Mod+Z")} brings it back).`);
   }, []);
 
   const isValidConnection: IsValidConnection<FlowEdge> = useCallback((c) => {

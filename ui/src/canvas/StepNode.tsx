@@ -12,7 +12,7 @@ import { create } from "zustand";
 import type { StepNode as StepNodeType } from "../model/graph";
 import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
-import { formatBytes, formatMs } from "../board/model";
+import { formatBytes, formatMs, originWord } from "../board/model";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
 
@@ -21,7 +21,7 @@ const STATE_LABEL: Record<StepState, string> = {
   running: "running",
   retrying: "retrying",
   succeeded: "succeeded",
-  cached: "cached",
+  cached: "reused",
   failed: "failed",
   skipped: "skipped",
   cancelled: "cancelled",
@@ -88,17 +88,18 @@ const StateOnly = memo(function StateOnly({ state }: { state: StepState }) {
 /** The live footer: state, attempt, items, elapsed, streamed tokens, warnings and progress. */
 const LiveFooter = memo(function LiveFooter({ id, maxTokens }: { id: string; maxTokens: number | undefined }) {
   const run = useRun((s) => s.steps[id]);
+  const pinned = usePins((s) => s.pinned[id] !== undefined);
   if (!run) return null;
-  return <LiveFooterOf run={run} maxTokens={maxTokens} />;
+  return <LiveFooterOf run={run} maxTokens={maxTokens} pinned={pinned} />;
 });
 
-function LiveFooterOf({ run, maxTokens }: { run: StepRun; maxTokens: number | undefined }) {
+function LiveFooterOf({ run, maxTokens, pinned }: { run: StepRun; maxTokens: number | undefined; pinned: boolean }) {
   const elapsed = useElapsed(run);
   return (
     <>
       <div className={`step-state state-${run.state}`} title={run.detail ?? ""}>
         <span className="dot" />
-        <span className="state-label">{STATE_LABEL[run.state]}</span>
+        <span className="state-label">{run.state === "cached" ? originWord(run.origin, pinned) : STATE_LABEL[run.state]}</span>
         {run.attempt > 1 ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
         {run.items ? ` · ${run.items.done}/${run.items.total}` : ""}
         {elapsed !== undefined ? <span className="elapsed"> · {formatMs(elapsed)}</span> : null}

@@ -57,7 +57,7 @@ export function removeItems(
   );
 }
 
-export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; ty: PortType }): MelodyFile {
+export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; ty: PortType }, replaces?: EdgeDoc): MelodyFile {
   let steps = m.steps;
   if (newPort) {
     const target = parseRef(edge.to).step;
@@ -65,7 +65,8 @@ export function addEdge(m: MelodyFile, edge: EdgeDoc, newPort?: { name: string; 
       s.id === target ? { ...s, inputs: { ...(s.inputs ?? {}), [newPort.name]: { type: newPort.ty } } } : s,
     );
   }
-  return { ...m, steps, edges: [...edgesOf(m), edge] };
+  const kept = replaces ? edgesOf(m).filter((e) => !(e.from === replaces.from && e.to === replaces.to)) : edgesOf(m);
+  return { ...m, steps, edges: [...kept, edge] };
 }
 
 /** Sets positions (rounded to whole pixels) of steps, comments and groups by canvas id. */

@@ -31,12 +31,16 @@ describe("canConnect", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(/cycle/);
   });
-  it("refuses a second edge into a non-list port", () => {
+  it("replaces the edge into a taken non-list port, and says which", () => {
     const r = canConnect(m, TYPES, { step: "features", port: "output" }, { step: "features", port: "spec" });
     expect(r.ok).toBe(false);
     const r2 = canConnect(m, TYPES, { step: "architecture", port: "output" }, { step: "write_spec", port: "content" });
-    expect(r2.ok).toBe(false);
-    if (!r2.ok) expect(r2.reason).toMatch(/already has an incoming edge/);
+    expect(r2.ok).toBe(true);
+    if (r2.ok) expect(r2.replaces).toEqual({ from: "spec.output", to: "write_spec.content" });
+    if (r2.ok) {
+      const next = addEdge(m, r2.edge, r2.newPort, r2.replaces);
+      expect(next.edges!.filter((e) => e.to === "write_spec.content")).toEqual([{ from: "architecture.output", to: "write_spec.content" }]);
+    }
   });
   it("refuses mismatched types", () => {
     const withNumber: MelodyFile = {

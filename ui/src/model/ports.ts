@@ -78,7 +78,8 @@ export function formatRef(r: PortRef): string {
 }
 
 export type ConnectResult =
-  | { ok: true; edge: EdgeDoc; newPort?: { name: string; ty: PortType } }
+  /** `replaces`: the edge now into a single-edge input, which this one takes the place of. */
+  | { ok: true; edge: EdgeDoc; newPort?: { name: string; ty: PortType }; replaces?: EdgeDoc }
   | { ok: false; reason: string };
 
 /** Whether `to` can be reached from `from` along edges (so an edge to → from would close a cycle). */
@@ -154,9 +155,10 @@ export function canConnect(
   if (edgesOf(melody).some((e) => e.from === fromRef && e.to === toRef)) {
     return { ok: false, reason: `${fromRef} is already connected to ${toRef}.` };
   }
-  if (inp.ty !== "list" && edgesOf(melody).some((e) => e.to === toRef)) {
-    return { ok: false, reason: `${toRef} already has an incoming edge; only list ports collect several.` };
-  }
+  const taken = inp.ty !== "list" ? edgesOf(melody).find((e) => e.to === toRef) : undefined;
+  // A single-edge input that is fed already: the new edge replaces the old (as n8n and ComfyUI
+  // do), and the caller says which it replaced.
+  if (taken) return { ok: true, edge: { from: fromRef, to: toRef }, replaces: taken };
   return { ok: true, edge: { from: fromRef, to: toRef } };
 }
 

@@ -80,6 +80,8 @@ export interface DocState {
   selection: ReadonlySet<string>;
   problems: Problem[];
   problemsByStep: Readonly<Record<string, Problem[]>>;
+  /** Problems of an edge (`edges[3]…`), by canvas edge id: the edge is drawn red. */
+  problemsByEdge: Readonly<Record<string, Problem[]>>;
   /** What the melody may do and whether the user trusts it (the backend's `permissions`), refreshed after edits. */
   permissions: Permissions | null;
   /** Bumped when the user asks to look at a step (from the problems list), for the canvas to centre it. */
@@ -98,6 +100,8 @@ export interface DocState {
   redo(): void;
   select(ids: Iterable<string>): void;
   focusStep(id: string): void;
+  /** Selects an edge and centres the step it leads into (the problems list's edge rows). */
+  focusEdge(edgeId: string): void;
   onNodesChange(changes: NodeChange<FlowNode>[]): void;
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void;
   deleteSelection(): void;
@@ -111,6 +115,22 @@ function sameJson(a: MelodyFile | null, b: MelodyFile | null): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The canvas edge a problem is about (its path starts `edges[i]`), if any. */
+export function edgeOfProblem(p: Problem, melody: MelodyFile | null): string | null {
+  const m = /^edges\[(\d+)\]/.exec(p.path);
+  const edge = m && melody ? edgesOf(melody)[Number(m[1])] : undefined;
+  return edge ? `${edge.from}->${edge.to}` : null;
+}
+
+function byEdge(problems: Problem[], melody: MelodyFile | null): Record<string, Problem[]> {
+  const out: Record<string, Problem[]> = {};
+  for (const p of problems) {
+    const id = edgeOfProblem(p, melody);
+    if (id) (out[id] ??= []).push(p);
+  }
+  return out;
 }
 
 function byStep(problems: Problem[]): Record<string, Problem[]> {
@@ -175,6 +195,7 @@ export const useDoc = create<DocState>()((set, get) => {
     selection: new Set(),
     problems: [],
     problemsByStep: {},
+    problemsByEdge: {},
     permissions: null,
     focus: null,
     loads: 0,
@@ -198,6 +219,7 @@ export const useDoc = create<DocState>()((set, get) => {
         selection,
         problems,
         problemsByStep: byStep(problems),
+        problemsByEdge: byEdge(problems, melody),
         permissions: null,
         focus: null,
         loads: get().loads + 1,
@@ -222,7 +244,7 @@ export const useDoc = create<DocState>()((set, get) => {
       set({ melody, saved: melody, path, hash, dirty: false, ...derive(melody, selection) });
     },
     close() {
-      set({ melody: null, path: "", hash: "", saved: null, dirty: false, past: [], future: [], nodes: [], edges: [], selection: new Set(), problems: [], problemsByStep: {}, permissions: null });
+      set({ melody: null, path: "", hash: "", saved: null, dirty: false, past: [], future: [], nodes: [], edges: [], selection: new Set(), problems: [], problemsByStep: {}, problemsByEdge: {}, permissions: null });
     },
     edit(fn, select) {
       const { melody, past } = get();
@@ -254,6 +276,13 @@ export const useDoc = create<DocState>()((set, get) => {
       const seq = (get().focus?.seq ?? 0) + 1;
       get().select([id]);
       set({ focus: { id, seq } });
+    },
+    focusEdge(edgeId) {
+      const target = get().edges.find((e) => e.id === edgeId)?.target;
+      if (!target) return;
+      const seq = (get().focus?.seq ?? 0) + 1;
+      get().select([edgeId]);
+      set({ focus: { id: target, seq } });
     },
     onNodesChange(incoming) {
       const s = get();
@@ -359,7 +388,7 @@ export const useDoc = create<DocState>()((set, get) => {
       get().edit(() => result.melody, select);
     },
     setProblems(problems) {
-      set({ problems, problemsByStep: byStep(problems) });
+      set({ problems, problemsByStep: byStep(problems), problemsByEdge: byEdge(problems, get().melody) });
     },
     setPermissions(permissions) {
       set({ permissions });
