@@ -232,6 +232,26 @@ export async function pinsScenario(page, server) {
   await page.click('[data-path="melodies/idea-to-code.melody.json"]');
   await page.waitForSelector('.step-node[data-step="features"]');
   await runWithGoal(page, "a recipe app");
+  // The Run dialog remembers the last values.
+  const again = await runToEnd(page);
+  check((await again.getByLabel("run input goal").inputValue()) === "a recipe app", "the Run dialog offers the goal of the last run");
+  await again.getByRole("button", { name: "Cancel" }).click();
+
+  // Fork with edits: the run inputs as a form, and an edited prompt can go back into the melody.
+  await page.locator('.step-node[data-step="spec"] .step-title').click();
+  await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: /Last run/ }).click();
+  await page.getByRole("button", { name: "Fork with edits…" }).click();
+  const fork = page.getByRole("form", { name: "Fork with edits" });
+  await fork.waitFor();
+  check((await fork.getByLabel("run input goal").inputValue()) === "a recipe app", "Fork with edits shows the run's inputs as a form, not raw JSON");
+  await fork.getByLabel("prompt", { exact: true }).fill("Write a one-page spec for {{goal}}.");
+  await fork.getByRole("button", { name: "Apply the prompt to the melody" }).click();
+  await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: "Settings" }).click();
+  check((await page.getByLabel("prompt template").inputValue()) === "Write a one-page spec for {{goal}}.", "Apply the prompt puts the fork's prompt into the melody's settings");
+  await page.keyboard.press("Control+z");
+  await page.waitForFunction(() => document.querySelector('[aria-label="prompt template"]')?.value !== "Write a one-page spec for {{goal}}.");
+  check(true, "and one undo takes it back");
+
   await page.locator('.step-node[data-step="features"] .step-title').click();
   await page.getByRole("tablist", { name: "Step panel" }).getByRole("tab", { name: /Last run/ }).click();
   const debug = page.getByRole("complementary", { name: "Step debugger" });

@@ -14,6 +14,9 @@ import { api } from "../app/actions";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { usePins } from "../store/pins";
+import { useApp } from "../store/app";
+import { setConfig } from "../model/edits";
+import { initialDrafts, parseDrafts, RunInputsForm, type Drafts } from "../panels/RunInputs";
 import { backToEditing, boardMelodyId, forkFrom, pinOutput, unpinOutput } from "./actions";
 import { warningLabel } from "./derive";
 import { diffLines, foldUnchanged } from "./diff";
@@ -636,6 +639,7 @@ interface ForkBase {
 function ForkForm({ runId, step, onDone }: { runId: string; step: string; onDone: () => void }) {
   const [base, setBase] = useState<ForkBase | null>(null);
   const [inputsText, setInputsText] = useState("");
+  const [drafts, setDrafts] = useState<Drafts>({});
   const [prompt, setPrompt] = useState<string | null>(null);
   const [system, setSystem] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -648,6 +652,7 @@ function ForkForm({ runId, step, onDone }: { runId: string; step: string; onDone
       const own = b.melody?.steps.find((s) => s.id === step);
       setBase(b);
       setInputsText(JSON.stringify(b.inputs, null, 2));
+      setDrafts(initialDrafts(b.melody?.inputs ?? {}, b.inputs));
       const p = own?.config?.prompt;
       const sys = own?.config?.system;
       setPrompt(typeof p === "string" ? p : null);
@@ -672,15 +677,41 @@ function ForkForm({ runId, step, onDone }: { runId: string; step: string; onDone
   if (!base) return <p className="muted small">Reading the run's inputs…</p>;
   const own = base.melody?.steps.find((s) => s.id === step);
 
+  // With the run's melody, its inputs are a form; without it (an unreadable record), JSON.
+  const declared = base.melody?.inputs;
+  const edited = (): { prompt?: string; system?: string } => ({
+    ...(prompt !== null && prompt !== own?.config?.prompt ? { prompt } : {}),
+    ...(system !== null && system !== own?.config?.system ? { system } : {}),
+  });
+  /** Puts the edited prompt (and system prompt) into the melody being edited: one undoable edit. */
+  const applyToMelody = () => {
+    const changes = edited();
+    useDoc.getState().edit((m) => {
+      let next = m;
+      for (const [k, v] of Object.entries(changes)) next = setConfig(next, step, k, v);
+      return next;
+    });
+    useApp.getState().notify(`The edited ${Object.keys(changes).join(" and ")} of ${step} is in the melody now (unsaved).`);
+  };
+  const inEditor = useDoc.getState().melody?.steps.some((s) => s.id === step) ?? false;
   const submit = async () => {
     let inputs: JsonObject;
-    try {
-      const parsed: unknown = inputsText.trim() ? JSON.parse(inputsText) : {};
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the run inputs must be a JSON object");
-      inputs = parsed as JsonObject;
-    } catch (e) {
-      setError(`Run inputs: ${e instanceof Error ? e.message : String(e)}`);
-      return;
+    if (declared) {
+      const parsed = parseDrafts(declared, drafts);
+      if ("error" in parsed) {
+        setError(`Run inputs: ${parsed.error}`);
+        return;
+      }
+      inputs = parsed.values;
+    } else {
+      try {
+        const parsed: unknown = inputsText.trim() ? JSON.parse(inputsText) : {};
+        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the run inputs must be a JSON object");
+        inputs = parsed as JsonObject;
+      } catch (e) {
+        setError(`Run inputs: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
     }
     const changedInputs: JsonObject = {};
     for (const [k, v] of Object.entries(inputs)) if (JSON.stringify(v) !== JSON.stringify(base.inputs[k])) changedInputs[k] = v;
@@ -707,10 +738,14 @@ function ForkForm({ runId, step, onDone }: { runId: string; step: string; onDone
         void submit();
       }}
     >
-      <label className="field">
-        <span className="field-label">Run inputs (JSON)</span>
-        <textarea className="mono" rows={Math.min(10, Math.max(3, inputsText.split("\n").length))} value={inputsText} onChange={(e) => setInputsText(e.target.value)} aria-label="run inputs" spellCheck={false} />
-      </label>
+      {declared ? (
+        <RunInputsForm inputs={declared} drafts={drafts} onChange={setDrafts} />
+      ) : (
+        <label className="field">
+          <span className="field-label">Run inputs (JSON)</span>
+          <textarea className="mono" rows={Math.min(10, Math.max(3, inputsText.split("\n").length))} value={inputsText} onChange={(e) => setInputsText(e.target.value)} aria-label="run inputs" spellCheck={false} />
+        </label>
+      )}
       {system !== null ? (
         <label className="field">
           <span className="field-label">System prompt of {step}</span>
@@ -730,6 +765,11 @@ function ForkForm({ runId, step, onDone }: { runId: string; step: string; onDone
         <button type="submit" className="primary" disabled={busy}>
           Fork and run
         </button>
+        {inEditor && Object.keys(edited()).length > 0 ? (
+          <button type="button" onClick={applyToMelody} title="Put the edited prompt into the melody in the editor (undoable), so the next run uses it too">
+            Apply the prompt to the melody
+          </button>
+        ) : null}
         <button type="button" onClick={onDone}>
           Cancel
         </button>

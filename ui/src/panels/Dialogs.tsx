@@ -24,6 +24,7 @@ import {
 } from "../app/actions";
 import { matches } from "./Palette";
 import { ProviderDialog } from "./ProviderDialog";
+import { initialDrafts, lastInputs, parseDrafts, rememberInputs, RunInputsForm, type Drafts } from "./RunInputs";
 import { keys, SHORTCUTS } from "../app/shortcuts";
 
 export function Modal({ title, children, onClose, wide }: { title: string; children: ReactNode; onClose: () => void; wide?: boolean }) {
@@ -94,35 +95,21 @@ const NO_STEPS: readonly StepDoc[] = Object.freeze([]);
 
 function RunDialog({ onClose }: { onClose: () => void }) {
   const inputs = useDoc((s) => s.melody?.inputs ?? NO_INPUTS);
+  const melodyId = useDoc((s) => s.melody?.melody.id ?? "");
   const problems = useDoc((s) => s.problems.length);
   const offline = useApp((s) => s.project?.offline ?? false);
-  const [values, setValues] = useState<Record<string, string>>(() =>
-    Object.fromEntries(
-      Object.entries(inputs).map(([k, d]) => [k, d.default === undefined ? "" : typeof d.default === "string" ? d.default : JSON.stringify(d.default)]),
-    ),
-  );
+  // The values this melody was last run with from this app, else the declared defaults.
+  const [drafts, setDrafts] = useState<Drafts>(() => initialDrafts(inputs, lastInputs(melodyId)));
   const [error, setError] = useState<string | null>(null);
   const submit = () => {
-    const out: Record<string, Json> = {};
-    for (const [name, decl] of Object.entries(inputs)) {
-      const raw = values[name] ?? "";
-      if (raw === "" && decl.default === undefined) {
-        setError(`${name} is required.`);
-        return;
-      }
-      if (raw === "") continue;
-      if (decl.type === "string") out[name] = raw;
-      else {
-        try {
-          out[name] = JSON.parse(raw) as Json;
-        } catch {
-          setError(`${name} must be ${decl.type === "number" ? "a number" : decl.type === "boolean" ? "true or false" : "JSON"}.`);
-          return;
-        }
-      }
+    const parsed = parseDrafts(inputs, drafts);
+    if ("error" in parsed) {
+      setError(parsed.error);
+      return;
     }
+    rememberInputs(melodyId, parsed.values);
     onClose();
-    void startRun(out);
+    void startRun(parsed.values as Record<string, Json>);
   };
   return (
     <Modal title="Run this melody" onClose={onClose}>
@@ -141,20 +128,7 @@ function RunDialog({ onClose }: { onClose: () => void }) {
           submit();
         }}
       >
-        {Object.keys(inputs).length === 0 ? <p className="muted">This melody takes no inputs.</p> : null}
-        {Object.entries(inputs).map(([name, decl]) => (
-          <label key={name} className="field">
-            <span className="field-label">
-              {name} <span className="muted small">({decl.type})</span>
-            </span>
-            {decl.type === "string" ? (
-              <textarea aria-label={`run input ${name}`} rows={2} value={values[name] ?? ""} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
-            ) : (
-              <input aria-label={`run input ${name}`} value={values[name] ?? ""} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
-            )}
-            {decl.description ? <span className="field-hint">{decl.description}</span> : null}
-          </label>
-        ))}
+        <RunInputsForm inputs={inputs} drafts={drafts} onChange={setDrafts} />
         {error ? <p className="field-problem">{error}</p> : null}
         <div className="modal-actions">
           <button type="button" onClick={onClose}>
