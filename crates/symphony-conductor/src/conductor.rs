@@ -544,6 +544,9 @@ struct Watch {
     tail_ms: Vec<u64>,
     /// Scratch: steps seen while counting what waits on a step.
     seen: Vec<bool>,
+    /// Whether any two steps can play at once. In a melody that is one chain, every step is on
+    /// the critical path by definition, so saying so of one of them tells nothing.
+    parallel: bool,
 }
 
 impl Watch {
@@ -567,8 +570,22 @@ impl Watch {
                     .unwrap_or(s.type_estimate_ms)
             })
             .collect();
+        // Depth of each step along the longest chain of edges to it; two steps at one depth
+        // can play at once.
+        let mut depth = vec![0usize; score.steps.len()];
+        for &s in &score.topo {
+            for e in &score.steps[s].out_edges {
+                depth[e.to] = depth[e.to].max(depth[s] + 1);
+            }
+        }
+        let mut width = vec![0u32; score.steps.len()];
+        let parallel = depth.iter().any(|&d| {
+            width[d] += 1;
+            width[d] > 1
+        });
         Watch {
             estimate_ms,
+            parallel,
             history: history
                 .into_iter()
                 .map(|h| h.filter(|h| h.runs >= HISTORY_MIN_RUNS))
@@ -1427,7 +1444,7 @@ impl Scheduler {
                 critical_candidates.push((s, ran));
             }
         }
-        if critical_candidates.is_empty() {
+        if critical_candidates.is_empty() || !watch.parallel {
             return;
         }
         // The remaining critical path, backwards over the topological order: the longest chain
@@ -1472,6 +1489,12 @@ impl Scheduler {
             }
             let waiting = waiting_on(score, books, &mut watch.seen, s);
             self.warned.insert((s, BottleneckKind::OnCriticalPath));
+            // An offline stand-in takes the time its settings say: model advice does not fit it.
+            let stand_in = score.steps[s]
+                .playbook
+                .variants
+                .iter()
+                .all(|v| v.entry.spec.offline);
             self.events.send(RunEvent::Bottleneck {
                 step: score.steps[s].id.clone(),
                 kind: BottleneckKind::OnCriticalPath,
@@ -1481,7 +1504,11 @@ impl Scheduler {
                     ran.as_secs_f64(),
                     run_elapsed.as_secs_f64()
                 ),
-                advice: "it decides when the run ends: use a faster model, split it, cache it, or start it earlier with a higher priority".into(),
+                advice: if stand_in {
+                    "it decides when the run ends; it is an offline stand-in, so its time is its latencyMs setting: a real model's time will differ".into()
+                } else {
+                    "it decides when the run ends: use a faster model, split it, cache it, or start it earlier with a higher priority".into()
+                },
             });
         }
     }

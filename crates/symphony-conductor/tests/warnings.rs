@@ -168,11 +168,16 @@ async fn the_running_step_on_the_critical_path_is_warned_about_not_the_short_bra
 
 #[tokio::test(start_paused = true)]
 async fn a_step_that_started_late_is_warned_about_once_it_holds_a_quarter_of_the_run() {
-    // x (4 s) → y (6 s) → z (1 ms): y is on the critical path from the moment it starts, but
-    // only at 2 s of running (6 s into the run: 33%) is it worth a warning; x was warned
-    // about before (2 s of 2 s).
+    // x (4 s) → y (6 s) → z (1 ms), beside a quick leaf w: y is on the critical path from the
+    // moment it starts, but only at 2 s of running (6 s into the run: 33%) is it worth a
+    // warning; x was warned about before (2 s of 2 s).
     let m = melody(
-        json!([delay("x", 4000), delay("y", 6000), delay("z", 1)]),
+        json!([
+            delay("x", 4000),
+            delay("y", 6000),
+            delay("z", 1),
+            delay("w", 1)
+        ]),
         json!([edge("x.output", "y.input"), edge("y.output", "z.input")]),
     );
     let (_, events) = play(m, RunOptions::default()).await;
@@ -181,6 +186,44 @@ async fn a_step_that_started_late_is_warned_about_once_it_holds_a_quarter_of_the
         .map(|(at, step, _, _)| (at, step))
         .collect();
     assert_eq!(found, vec![(2000, "x".to_owned()), (6000, "y".to_owned())]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_melody_that_is_one_chain_has_no_critical_path_warning() {
+    // x → y → z is all critical path: naming one of its steps would tell nothing (it once fired
+    // on every linear chain).
+    let m = melody(
+        json!([delay("x", 4000), delay("y", 6000), delay("z", 1)]),
+        json!([edge("x.output", "y.input"), edge("y.output", "z.input")]),
+    );
+    let (_, events) = play(m, RunOptions::default()).await;
+    assert_eq!(warnings(&events, BottleneckKind::OnCriticalPath), vec![]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offline_stand_in_on_the_critical_path_gets_advice_that_fits_it() {
+    // An offline instrument (6 s of simulated thinking) holding up write, beside a quick leaf.
+    let m = melody(
+        json!([
+            step(
+                "think",
+                "instrument.offline",
+                json!({"prompt": "a long answer {{goal}}", "latencyMs": 6000})
+            ),
+            delay("write", 1),
+            delay("leaf", 1)
+        ]),
+        json!([edge("think.output", "write.input")]),
+    );
+    let (_, events) = play(m, RunOptions::default()).await;
+    let found = warnings(&events, BottleneckKind::OnCriticalPath);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "think");
+    assert!(
+        found[0].3.contains("offline stand-in") && !found[0].3.contains("faster model"),
+        "{}",
+        found[0].3
+    );
 }
 
 #[tokio::test(start_paused = true)]
