@@ -175,6 +175,17 @@ async function run(page, server, model) {
   await page.waitForSelector('[data-testid="compare"] .compare-row');
   const compared = await page.$$eval(".compare-row", (els) => els.map((e) => e.getAttribute("data-step")).sort());
   check(JSON.stringify(compared) === JSON.stringify(["draft", "final", "outline", "save", "title"]), `the comparison has a row per step: ${compared.join(", ")}`);
+  // A row opens the step in both runs: the draft was taken again, so its output differs in its last line.
+  await page.locator('.compare-row[data-step="draft"]').click();
+  const detail = page.getByTestId("compare-step");
+  await detail.waitFor();
+  check((await detail.locator("section").count()) === 2, "a compared step shows run A and run B side by side");
+  const outputDiff = detail.getByLabel("output diff");
+  await outputDiff.waitFor();
+  const plusMinus = await outputDiff.locator(".diff-add-count, .diff-del-count").allTextContents();
+  check(plusMinus.join(" ") === "+1 −1", `and a line diff of the two outputs: ${plusMinus.join(" ")}`);
+  check(((await detail.textContent()) ?? "").includes("The same prompt in both runs."), "the prompts are the same, and it says so");
+  await page.screenshot({ path: path.join(outDir, "e2e-compare-step.png") });
 
   // Replay the first run and scrub back to a moment when the draft was streaming.
   await page.getByRole("tab", { name: "History" }).click();

@@ -163,6 +163,22 @@ export async function newcomerScenario(page, server) {
   await page.getByLabel("content template").fill("{{template.output}}");
   await page.getByLabel("Step description").focus();
 
+  // A step dropped onto an edge goes into the middle of it.
+  await page.locator('.palette-item[data-type="operator.pass"]').click();
+  await page.waitForSelector('.step-node[data-step="pass"]');
+  const mid = await (async () => {
+    const a = await centreOf(handle("template", "output"));
+    const b = await centreOf(handle("write_file", "content"));
+    return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+  })();
+  const passBox = await page.locator('.react-flow__node[data-id="pass"]').boundingBox();
+  const grip = await centreOf(page.locator('.step-node[data-step="pass"] .step-title'));
+  const offset = { x: passBox.x + passBox.width / 2 - grip.x, y: passBox.y + passBox.height / 2 - grip.y };
+  await mouseDrag(page, grip, { x: mid.x - offset.x, y: mid.y - offset.y });
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__edge").length === 2, null, { timeout: 5000 });
+  const edgeIds = await page.$$eval(".react-flow__edge", (els) => els.map((e) => e.getAttribute("data-id")).sort());
+  check(JSON.stringify(edgeIds) === JSON.stringify(["pass.output->write_file.content", "template.output->pass.input"]), `dropping pass onto the edge inserts it: ${edgeIds.join(", ")}`);
+
   // 5. Save: the file is named after the melody, and its id is its own.
   await page.keyboard.press("Control+s");
   await page.getByRole("dialog", { name: "Save melody as" }).getByRole("button", { name: "Save" }).click();
@@ -205,7 +221,7 @@ export async function newcomerScenario(page, server) {
   await page.getByRole("dialog", { name: "Unsaved changes" }).getByRole("button", { name: "Discard edits" }).click();
   await page.getByRole("dialog", { name: "What this imported melody may do" }).getByRole("button", { name: "OK" }).click();
   await page.waitForSelector(".doc-title >> text=Hello board (theirs)");
-  check((await page.locator(".react-flow__node-step").count()) === 2, "the shared melody opens with its two steps, unsaved");
+  check((await page.locator(".react-flow__node-step").count()) === 3, "the shared melody opens with its three steps, unsaved");
   await page.keyboard.press("Control+s");
   await page.getByRole("dialog", { name: "Save melody as" }).getByLabel("Save path").fill("melodies/theirs.melody.json");
   await page.getByRole("dialog", { name: "Save melody as" }).getByRole("button", { name: "Save" }).click();
@@ -216,12 +232,17 @@ export async function newcomerScenario(page, server) {
   check(faults.length === 0, `no page errors: ${faults.join("; ") || "none"}`);
 }
 
-/** Starts a run of the open melody with this goal and waits for it to end well. */
+/** Starts a run of the open melody with this goal and waits for that run (not the last) to end well. */
 async function runWithGoal(page, goal) {
+  const runId = () => document.querySelector("[data-run-id]")?.getAttribute("data-run-id") ?? null;
+  const before = await page.evaluate(runId);
   const dialog = await runToEnd(page);
   await dialog.getByLabel("run input goal").fill(goal);
   await dialog.getByRole("button", { name: "Start run" }).click();
-  await page.waitForSelector(".badge.run-running, .badge.run-succeeded", { timeout: 10000 });
+  await page.waitForFunction((b) => {
+    const id = document.querySelector("[data-run-id]")?.getAttribute("data-run-id");
+    return id && id !== b;
+  }, before, { timeout: 10000 });
   await page.waitForSelector(".badge.run-succeeded", { timeout: 30000 });
 }
 
@@ -341,4 +362,34 @@ export async function providerScenario(page, server) {
   } finally {
     await model.stop();
   }
+}
+
+// A failed run says why in the dock's header: the step, its error, and what was skipped.
+export async function failureScenario(page, server) {
+  await page.goto(server.url);
+  await page.getByRole("button", { name: "New melody" }).click();
+  await page.waitForSelector(".react-flow__pane");
+  await page.locator('.palette-item[data-type="operator.file.write"]').click();
+  await page.waitForSelector('.step-node[data-step="write_file"]');
+  await page.getByLabel("path template").fill("../outside.md");
+  await page.getByLabel("path template").press("Enter");
+  await page.getByLabel("content template").fill("hello");
+  await page.getByLabel("Step description").focus();
+  await page.locator('.palette-item[data-type="operator.pass"]').click();
+  await page.waitForSelector('.step-node[data-step="pass"]');
+  const handle = (node, port) => page.locator(`.react-flow__handle[data-nodeid="${node}"][data-handleid="${port}"]`);
+  await mouseDrag(page, await centreOf(handle("write_file", "path")), await centreOf(handle("pass", "input")));
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__edge").length === 1);
+  const dialog = await runToEnd(page);
+  await dialog.getByRole("button", { name: "Start run" }).click();
+  await page.waitForSelector(".badge.run-failed", { timeout: 20000 });
+  const failure = page.getByTestId("dock-failure");
+  await failure.waitFor();
+  const said = (await failure.textContent()) ?? "";
+  check(said.startsWith("write_file failed:") && said.includes("`..` is not allowed"), `the dock's header says which step failed and why: "${said.slice(0, 90)}…"`);
+  check(said.includes("1 step was skipped"), "and that a step after it was skipped");
+  await page.screenshot({ path: path.join(outDir, "e2e-failed-run.png") });
+  await failure.click();
+  await page.getByRole("complementary", { name: "Step debugger" }).waitFor();
+  check((await page.getByRole("complementary", { name: "Step debugger" }).getAttribute("data-step")) === "write_file", "clicking it opens the failed step's last run");
 }

@@ -195,6 +195,7 @@ impl Host {
             parent_id: l.summary.parent_id,
             fork_step: l.fork_step,
             played_elsewhere: l.played_elsewhere,
+            inputs: l.inputs,
         }
     }
 }

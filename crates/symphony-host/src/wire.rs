@@ -413,6 +413,9 @@ pub struct RunEntry {
     /// machine on a shared store): "process 4242 on this machine, heard from 2 s ago". Such a
     /// run can be watched but not resumed. `None` when ended, live here, or interrupted.
     pub played_elsewhere: Option<String>,
+    /// The run's inputs (defaults filled in): what it was asked.
+    #[ts(as = "std::collections::BTreeMap<String, Value>")]
+    pub inputs: Value,
 }
 
 /// `openRun`'s arguments.

@@ -241,6 +241,8 @@ pub struct RunListing {
     /// Who plays it, while another process does ("process 4242 on this machine, heard from
     /// 2 s ago"); `None` for an ended run, one this process plays, or one interrupted.
     pub played_elsewhere: Option<String>,
+    /// The run's inputs (defaults filled in), for the history to say what each run was asked.
+    pub inputs: Value,
 }
 
 /// A run's event log as the board reads it (see [`Store::event_log`]).
@@ -319,7 +321,38 @@ impl Store {
             .await),
         }
         .map_err(|e| self.err("listing runs", e))?;
-        Ok(rows.into_iter().map(listing).collect())
+        let mut listed: Vec<RunListing> = rows.into_iter().map(listing).collect();
+        self.fill_inputs(&mut listed).await?;
+        Ok(listed)
+    }
+
+    /// Puts each listed run's inputs in place: one more query per 500 runs (a listing row is
+    /// already as wide as a tuple row can be).
+    async fn fill_inputs(&self, listed: &mut [RunListing]) -> Result<(), StoreError> {
+        let ids: Vec<String> = listed.iter().map(|l| l.summary.id.clone()).collect();
+        let mut inputs: HashMap<String, Value> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(HASHES_PER_QUERY) {
+            let rows: Vec<(String, String)> = on_pool!(&self.pool, |p, Db| {
+                let mut q = QueryBuilder::<Db>::new("SELECT id, inputs FROM runs WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                list.push_unseparated(")");
+                q.build_query_as().fetch_all(p).await
+            })
+            .map_err(|e| self.err("reading runs' inputs", e))?;
+            inputs.extend(
+                rows.into_iter()
+                    .filter_map(|(id, text)| serde_json::from_str(&text).ok().map(|v| (id, v))),
+            );
+        }
+        for l in listed {
+            if let Some(v) = inputs.remove(&l.summary.id) {
+                l.inputs = v;
+            }
+        }
+        Ok(())
     }
 
     /// One run's line of the history.
@@ -331,8 +364,12 @@ impl Store {
         .fetch_optional(p)
         .await)
         .map_err(|e| self.err("reading a run", e))?;
-        row.map(listing)
-            .ok_or_else(|| StoreError::UnknownRun(id.to_owned()))
+        let mut one = [row
+            .map(listing)
+            .ok_or_else(|| StoreError::UnknownRun(id.to_owned()))?];
+        self.fill_inputs(&mut one).await?;
+        let [listed] = one;
+        Ok(listed)
     }
 
     /// A run's event log from `after_seq` on (all of it when `None`), as the board shows it:
@@ -499,5 +536,6 @@ fn listing(r: ListingRow) -> RunListing {
         priced: count(r.12),
         unpriced: count(r.13),
         played_elsewhere,
+        inputs: Value::Null,
     }
 }

@@ -491,6 +491,15 @@ async fn the_board_reads_names_counts_logs_and_durations(backend: Backend) {
     assert_eq!(listed[1].reused, 0);
     assert_eq!(listed[0].failed, 0);
     assert_eq!(listed[0].totals["succeeded"], json!(3));
+    assert_eq!(
+        listed[0].inputs,
+        json!({"goal": "ship it"}),
+        "the history says what each run was asked (defaults filled in)"
+    );
+    assert_eq!(
+        store.listing("r1").await.unwrap().inputs,
+        json!({"goal": "ship it"})
+    );
     assert!(
         listed[1].priced > 0,
         "the offline instruments cost a known $0"

@@ -79,10 +79,11 @@ export function History() {
               <th title="Compare as B (right)">B</th>
               <th>Started</th>
               <th>Status</th>
+              <th>Inputs</th>
               <th>Duration</th>
               <th>Cost</th>
               <th>Tokens</th>
-              <th>Reused</th>
+              <th>Not played</th>
               <th>Fork</th>
             </tr>
           </thead>
@@ -115,6 +116,9 @@ export function History() {
                 <td>
                   <RunBadge run={r} />
                   {r.failed > 0 ? <span className="bad small"> {r.failed} failed</span> : null}
+                </td>
+                <td className="small history-inputs" title={inputsText(r.inputs, Infinity)} data-testid="run-inputs">
+                  {inputsText(r.inputs, 60) || <span className="muted">none</span>}
                 </td>
                 <td>{r.durationMs === null ? "—" : formatMs(r.durationMs)}</td>
                 <td>{formatCost(r.costUsd)}</td>
@@ -214,4 +218,13 @@ function StoreLine({ refresh }: { refresh: unknown }) {
       </button>
     </form>
   );
+}
+
+/** A run's inputs in one line, `name: value` each, cut at `max` characters. */
+export function inputsText(inputs: Readonly<Record<string, unknown>> | null | undefined, max: number): string {
+  const text = Object.entries(inputs ?? {})
+    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" · ")
+    .replace(/\s+/g, " ");
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -366,12 +366,13 @@ function FileView({ runId, path }: { runId: string; path: string }) {
   );
 }
 
-function FileDiff({ previous, text }: { previous: string; text: string }) {
+/** A line diff of two texts, unchanged runs folded (the file view's, and Compare's). */
+export function FileDiff({ previous, text, label = "file diff", same = "Unchanged from the parent run." }: { previous: string; text: string; label?: string; same?: string }) {
   const diff = useMemo(() => diffLines(previous, text), [previous, text]);
   const lines = useMemo(() => foldUnchanged(diff.lines, 3), [diff]);
-  if (diff.added === 0 && diff.removed === 0) return <p className="muted small">Unchanged from the parent run.</p>;
+  if (diff.added === 0 && diff.removed === 0) return <p className="muted small">{same}</p>;
   return (
-    <div className="diff mono" aria-label="file diff">
+    <div className="diff mono" aria-label={label}>
       <div className="muted small">
         <span className="diff-add-count">+{formatCount(diff.added)}</span> <span className="diff-del-count">−{formatCount(diff.removed)}</span> lines
         {diff.approximate ? " (too many changes for a line-by-line match: shown as replaced)" : ""}

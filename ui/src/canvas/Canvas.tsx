@@ -25,6 +25,7 @@ import { canConnect, type PortRef } from "../model/ports";
 import { addEdge, addStep } from "../model/edits";
 import { NODE_WIDTH, stepHeight, type FlowEdge, type FlowNode } from "../model/graph";
 import { keys } from "../app/shortcuts";
+import { insertOnEdge } from "../model/insert";
 import { StepNode } from "./StepNode";
 import { CommentNode } from "./CommentNode";
 import { GroupNode } from "./GroupNode";
@@ -180,6 +181,24 @@ export function Canvas() {
     if (!r.ok) useApp.getState().notify(`Not connected: ${r.reason}`, "error");
   }, []);
 
+  // A step dropped onto an edge goes into it (once the drag's move is committed).
+  const onNodeDragStop = useCallback((_e: unknown, node: FlowNode, dragged: FlowNode[]) => {
+    if (node.type !== "step" || dragged.length !== 1) return;
+    setTimeout(() => {
+      const { melody, types, nodes: now } = useDoc.getState();
+      if (!melody) return;
+      const boxes = new Map(
+        now
+          .filter((n) => n.type === "step")
+          .map((n) => [n.id, { x: n.position.x, y: n.position.y, width: n.measured?.width ?? NODE_WIDTH, height: n.measured?.height ?? (n.type === "step" ? stepHeight(n.data) : 100) }]),
+      );
+      const r = insertOnEdge(melody, types, node.id, boxes);
+      if (!r) return;
+      useDoc.getState().edit(() => r.melody);
+      useApp.getState().notify(r.said);
+    }, 0);
+  }, []);
+
   const onDragOver = useCallback((e: DragEvent) => {
     if (e.dataTransfer.types.includes(STEP_MIME)) {
       e.preventDefault();
@@ -243,6 +262,7 @@ export function Canvas() {
         onEdgesChange={onEdgesChange}
         onConnect={onConnect}
         onConnectEnd={onConnectEnd}
+        onNodeDragStop={onNodeDragStop}
         isValidConnection={isValidConnection}
         deleteKeyCode={null}
         selectionKeyCode="Shift"

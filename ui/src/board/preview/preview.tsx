@@ -110,6 +110,7 @@ const entry = (id: string, patch: Partial<RunEntry>): RunEntry => ({
   forkStep: null,
   live: false,
   playedElsewhere: null,
+  inputs: { goal: "a notes app" },
   ...patch,
 });
 
