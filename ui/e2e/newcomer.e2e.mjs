@@ -229,6 +229,17 @@ export async function newcomerScenario(page, server) {
   const theirsSaved = JSON.parse(fs.readFileSync(path.join(server.project, "melodies/theirs.melody.json"), "utf8"));
   check(theirsSaved.melody.id === "hello-board-2", `saved beside ours, theirs takes a free id (${theirsSaved.melody.id}), so their runs and pins never mix`);
 
+  // Unsaved work the error screen kept in the browser is offered back after a reload.
+  const kept = { melody: { ...theirs, melody: { id: "kept", name: "Kept after a fault" } }, path: "", at: Date.now() };
+  await page.evaluate((d) => localStorage.setItem("symphony.draft", JSON.stringify(d)), kept);
+  await page.reload();
+  const restore = page.getByRole("dialog", { name: "Restore unsaved work?" });
+  await restore.waitFor();
+  await restore.getByRole("button", { name: "Restore" }).click();
+  await page.waitForSelector(".doc-title >> text=Kept after a fault");
+  check((await page.getByTestId("dirty").count()) === 1, "after a reload, the kept draft is offered back and opens unsaved");
+  check((await page.evaluate(() => localStorage.getItem("symphony.draft"))) === null, "and it is offered once");
+
   check(faults.length === 0, `no page errors: ${faults.join("; ") || "none"}`);
 }
 
