@@ -131,6 +131,11 @@ export async function newcomerScenario(page, server) {
   check((await focused(page)) === "path template", "Enter in the path box commits and keeps the keyboard there");
   check((await pathBox.inputValue()) === "spec.md", "no newline is added to the path");
 
+  // Clear board takes the run off (it stays in History): the step's panel is plain settings again.
+  await page.getByRole("button", { name: "Clear board" }).click();
+  await page.waitForSelector("[data-run-id]", { state: "detached" });
+  check((await page.getByRole("tablist", { name: "Step panel" }).count()) === 0, "Clear board takes the run off the board: no Last run tab, only the settings");
+
   // Esc goes back to editing the melody.
   await page.locator(".react-flow__pane").click({ position: { x: 30, y: 30 } });
   await page.locator('.step-node[data-step="template"] .step-title').click();

@@ -8,7 +8,7 @@ import { useRun } from "../store/run";
 import { CostChart } from "./CostChart";
 import { Compare } from "./Compare";
 import { useDock, type DockTab } from "./dock";
-import { focusStep } from "./actions";
+import { clearBoard, focusStep } from "./actions";
 import { formatCost, formatCount, formatTokens } from "./format";
 import { History } from "./History";
 import { boardNow, useLive, useTicker } from "./hooks";
@@ -42,6 +42,7 @@ export function BoardDock() {
         <Counts />
         <Totals />
         <Scrub />
+        <ClearBoard />
         <Failure />
       </header>
       {folded || idle ? null : (
@@ -149,6 +150,17 @@ function Failure() {
       <strong>{failure.step}</strong> failed: {failure.error}
       {failure.others > 0 ? ` (and ${failure.others} more step${failure.others === 1 ? "" : "s"})` : ""}
       {failure.skipped > 0 ? ` · ${failure.skipped} step${failure.skipped === 1 ? " was" : "s were"} skipped (a step whose input never arrived is skipped; each says why in its last run)` : ""}
+    </button>
+  );
+}
+
+/** Takes a finished run off the board (it stays in History): the canvas is the editor again. */
+function ClearBoard() {
+  const shown = useRun((s) => s.source !== "none" && !(s.source === "live" && s.latest.phase !== "finished"));
+  if (!shown) return null;
+  return (
+    <button type="button" className="ghost dock-clear" onClick={clearBoard} title="Take the run off the board and go back to editing (it stays in History)">
+      Clear board
     </button>
   );
 }

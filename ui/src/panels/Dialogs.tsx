@@ -23,6 +23,7 @@ import {
   suggestedPath,
 } from "../app/actions";
 import { matches } from "./Palette";
+import { clearBoard } from "../board/actions";
 import { ProviderDialog } from "./ProviderDialog";
 import { initialDrafts, lastInputs, parseDrafts, rememberInputs, RunInputsForm, type Drafts } from "./RunInputs";
 import { keys, SHORTCUTS } from "../app/shortcuts";
@@ -418,6 +419,7 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
       { id: "import", label: "Import a melody or SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
       { id: "new", label: "New melody", run: () => void createMelody() },
       { id: "home", label: "Back to melodies", run: () => void goHome() },
+      { id: "clear", label: "Clear the board (back to editing)", run: () => clearBoard() },
       { id: "keys", label: "Keyboard shortcuts", hint: "?", run: () => useApp.getState().open({ kind: "shortcuts" }) },
       { id: "provider", label: "Set up a provider…", run: () => useApp.getState().open({ kind: "provider" }) },
     ];
