@@ -154,9 +154,51 @@ async fn permissions(host: State<'_, Host>, melody: Value) -> Answer<Permissions
     host.permissions(melody).map_err(wire)
 }
 
-/// `trustMelody`
+/// `trustMelody`: asks the person in a native dialog this process shows, listing what the
+/// melody would do, and records the trust only if they say yes. The webview can ask for the
+/// question, never answer it: only a person grants trust.
 #[tauri::command]
-async fn trustMelody(host: State<'_, Host>, melody: Value) -> Answer<Trusted> {
+async fn trustMelody(
+    app: tauri::AppHandle,
+    host: State<'_, Host>,
+    melody: Value,
+) -> Answer<Trusted> {
+    let permissions = host.permissions(melody.clone()).map_err(wire)?;
+    if !permissions.needs_trust {
+        return Ok(Trusted { trusted: true });
+    }
+    let name = melody
+        .get("melody")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("this melody")
+        .to_owned();
+    let facts: Vec<String> = permissions
+        .facts
+        .iter()
+        .map(|f| format!("• {}", f.text))
+        .collect();
+    let text = format!(
+        "“{name}” would do this on your machine:\n\n{}\n\nTrust it only if you know where it came from. Changing any of this asks again.",
+        facts.join("\n")
+    );
+    use tauri_plugin_dialog::{MessageDialogButtons, MessageDialogKind};
+    let yes = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .message(text)
+            .title("Trust this melody?")
+            .kind(MessageDialogKind::Warning)
+            .buttons(MessageDialogButtons::OkCancelCustom(
+                "Trust it".into(),
+                "Not now".into(),
+            ))
+            .blocking_show()
+    })
+    .await
+    .map_err(|e| dialog_failed(&e))?;
+    if !yes {
+        return Ok(Trusted { trusted: false });
+    }
     host.trust_melody(melody).map_err(wire)
 }
 

@@ -13,6 +13,7 @@
 //! | 3 | invalid melody or run inputs (parse or validation problems, unknown or missing input) |
 //! | 4 | I/O error (file missing or unreadable, output or workspace not writable) |
 //! | 5 | the run ended `cancelled` without Ctrl-C (a step was cancelled) |
+//! | 6 | the melody needs a person's trust and has none (no terminal to ask on, no `--trust`) |
 //! | 70 | internal error: a bug in Symphony |
 //! | 130 | interrupted by Ctrl-C |
 
@@ -35,6 +36,9 @@ pub enum Exit {
     Io,
     /// The run ended `cancelled` without Ctrl-C (a step was cancelled).
     Cancelled,
+    /// The melody needs a person's trust and has none: no terminal to ask on, no `--trust`,
+    /// or the person said no.
+    Untrusted,
     /// Something that should not happen did: a bug.
     Internal,
     /// The user pressed Ctrl-C.
@@ -51,6 +55,7 @@ impl Exit {
             Exit::Invalid => 3,
             Exit::Io => 4,
             Exit::Cancelled => 5,
+            Exit::Untrusted => 6,
             Exit::Internal => 70,
             Exit::Interrupted => 130,
         }
@@ -72,6 +77,7 @@ Exit codes:
   3    invalid melody or run inputs (parse or validation problems, unknown or missing input)
   4    I/O error (file missing or unreadable, output or workspace not writable)
   5    the run ended cancelled because a step was cancelled
+  6    the melody needs your trust and has none (no terminal to ask on, no --trust)
   70   internal error (a bug in Symphony; please report it)
   130  interrupted by Ctrl-C";
 

@@ -55,6 +55,9 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Set, list and remove the credentials melodies name (values never on the command line).
     Credential(cmd::credential::Args),
+    /// Show what a melody would do that needs your trust (programs, credentials sent away,
+    /// addresses it reaches) and trust it as it is.
+    Trust(cmd::trust::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Types(args) => cmd::types::run(args),
         Command::Credential(args) => cmd::credential::run(args),
+        Command::Trust(args) => cmd::trust::run(args),
         Command::Run(args) => block_on(cmd::run::run(args))?,
         Command::Resume(args) => block_on(cmd::runs::resume(args))?,
         Command::Runs(args) => block_on(cmd::runs::run(args))?,

@@ -189,6 +189,13 @@ fn run(dir: &Path) -> (i32, String, String) {
 }
 
 fn run_with(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    // These melodies send the user's keys to loopback servers of their own: they need trust,
+    // given here as a script gives it.
+    run_untrusted(dir, &[args, &["--trust"]].concat())
+}
+
+/// `symphony run melody.json ARGS` without `--trust`, and without a terminal to ask on.
+fn run_untrusted(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_symphony"))
         .args(["run", "melody.json"])
         .args(args)
@@ -402,6 +409,62 @@ fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
         "{stdout}"
     );
     assert_no_key(dir.path(), &stdout, &stderr);
+}
+
+#[test]
+fn a_melody_that_sends_a_key_to_its_own_server_is_refused_until_a_person_trusts_it() {
+    // The attack: a shared melody names the user's `openai` credential and a server of its
+    // own. Without a terminal to ask on and without --trust, nothing is sent.
+    let (openai, openai_seen) = serve(openai_ok);
+    let (anthropic, anthropic_seen) = serve(anthropic_ok);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(dir.path().join("melody.json"), melody(&openai, &anthropic)).unwrap();
+    let (code, stdout, stderr) = run_untrusted(dir.path(), &["--workspace", "ws"]);
+    assert_eq!(
+        code, 6,
+        "refused with the documented code\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("is not trusted")
+            && stderr.contains("sends your credential `openai` to")
+            && stderr.contains(&openai),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("symphony trust melody.json"),
+        "it says how to trust it: {stderr}"
+    );
+    assert_eq!(
+        openai_seen.lock().unwrap().len(),
+        0,
+        "no request reached the server"
+    );
+    assert_eq!(anthropic_seen.lock().unwrap().len(), 0);
+    assert!(!dir.path().join("ws").exists(), "no run was started");
+
+    // `symphony trust FILE --yes` records it; the run then plays without --trust.
+    let out = Command::new(env!("CARGO_BIN_EXE_symphony"))
+        .args(["trust", "melody.json", "--yes"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path().join("home"))
+        .env("XDG_DATA_HOME", dir.path().join("home/.local/share"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, stdout, stderr) = run_untrusted(dir.path(), &["--workspace", "ws", "--json"]);
+    assert_eq!(code, 0, "trusted, it plays\n{stdout}\n{stderr}");
+    assert!(!openai_seen.lock().unwrap().is_empty());
+
+    // Changing where the key goes asks again.
+    let moved = melody(&openai.replace("127.0.0.1", "localhost"), &anthropic);
+    std::fs::write(dir.path().join("melody.json"), moved).unwrap();
+    let (code, _, stderr) = run_untrusted(dir.path(), &["--workspace", "ws2"]);
+    assert_eq!(code, 6, "{stderr}");
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
         wire::StepTypeInfo,
         wire::ExportedMelody,
         wire::Permissions,
+        wire::PermissionFact,
         wire::Trusted,
         wire::RunStarted,
         wire::Done,

@@ -58,14 +58,17 @@ pub enum HostError {
         /// Every problem.
         problems: Vec<Problem>,
     },
-    /// A melody with command steps was started before the user trusted it.
-    #[error("the melody `{melody}` runs commands on this machine (steps: {steps}) and is not trusted yet; review its permissions and trust it before running it")]
+    /// A melody that needs trust was started before a person trusted it.
+    #[error("the melody `{melody}` is not trusted yet, and it would do what needs your trust: {facts}. Review its permissions and trust it (in the app, or `symphony trust FILE`) before running it")]
     Untrusted {
         /// The melody's id.
         melody: String,
-        /// The steps that run commands.
-        steps: String,
+        /// What it would do, as sentences joined by "; ".
+        facts: String,
     },
+    /// A command that only a person may carry out was asked for by a page or a script.
+    #[error("{0}")]
+    NeedsPerson(String),
     /// A melody to export holds what looks like a secret.
     #[error("the melody holds what looks like a secret value at {paths}; name a credential instead (the machine supplies its value) and export again")]
     SecretInMelody {

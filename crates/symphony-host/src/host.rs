@@ -103,16 +103,9 @@ impl Host {
     ) -> Result<Host, HostError> {
         let project = Project::open(root)?;
         let store_path = options.store_path.unwrap_or_else(Store::default_path);
-        // Trust is the user's own: beside a store file, or in their data folder when the
-        // store is a Postgres database shared with others.
-        let trust_file = options.trust_file.unwrap_or_else(|| {
-            if Store::is_postgres_location(&store_path) {
-                return Store::data_dir().join("trust.json");
-            }
-            store_path
-                .parent()
-                .map_or_else(|| PathBuf::from("trust.json"), |d| d.join("trust.json"))
-        });
+        let trust_file = options
+            .trust_file
+            .unwrap_or_else(|| crate::trust::trust_file_for(&store_path));
         let credentials = options
             .credentials
             .unwrap_or_else(|| Arc::new(UserCredentials::new()));
@@ -192,10 +185,9 @@ impl Host {
                 let a: wire::MelodyArgs = parse_args(command, args)?;
                 ok(self.permissions(a.melody)?)
             }
-            "trustMelody" => {
-                let a: wire::MelodyArgs = parse_args(command, args)?;
-                ok(self.trust_melody(a.melody)?)
-            }
+            "trustMelody" => Err(HostError::NeedsPerson(
+                "only a person grants trust, not a page or a script: in the desktop app, the Trust button asks you in a window of its own; with `symphony serve`, run `symphony trust FILE` in a terminal (it shows what the melody would do and asks you)".into(),
+            )),
             "startRun" => {
                 let a: wire::StartRunArgs = parse_args(command, args)?;
                 ok(self.start_run(a).await?)

@@ -210,15 +210,33 @@ pub struct Permissions {
     pub commands: Vec<String>,
     /// Steps that use a named credential.
     pub secrets: Vec<String>,
-    /// Whether it may run: true when it runs no command or the user trusts its command steps.
+    /// What it would do that a person must trust first, each a sentence: programs it runs,
+    /// credentials it sends away from their provider, addresses it sends data to, and any
+    /// widening of `settings.network`.
+    pub facts: Vec<PermissionFact>,
+    /// Whether it needs trust at all (it has facts).
+    pub needs_trust: bool,
+    /// Whether it may run: it needs no trust, or a person trusts it as it is now.
     pub trusted: bool,
+}
+
+/// One thing a melody would do that needs a person's trust.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionFact {
+    /// `command`, `credential`, `endpoint` or `network`.
+    pub kind: String,
+    /// The step it is about (none for `network`).
+    pub step: Option<String>,
+    /// The fact, for a person: "fetch sends your credential `openai` to https://example.com/v1".
+    pub text: String,
 }
 
 /// `trustMelody`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Trusted {
-    /// Always true.
+    /// Whether the person trusted it (false when they said no in the dialog).
     pub trusted: bool,
 }
 

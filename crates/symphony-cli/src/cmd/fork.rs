@@ -49,10 +49,13 @@ pub struct Args {
     /// Print every event as one JSON object per line, then the report.
     #[arg(long)]
     pub json: bool,
+    /// Trust the melody the fork plays as it is, if it needs trust (see `symphony run --trust`).
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// Runs `symphony runs fork`.
-pub async fn run(args: Args, store: Store) -> Outcome {
+pub async fn run(args: Args, store: Store, store_args: &super::run::StoreArgs) -> Outcome {
     let parent = store.source(&args.run).await.map_err(|e| {
         let exit = match e {
             symphony_store::StoreError::UnknownRun(_) => Exit::Usage,
@@ -80,6 +83,8 @@ pub async fn run(args: Args, store: Store) -> Outcome {
         }
         ForkError::Invalid(p) => Failure::problems(p.in_file(&source)),
     };
+    // A fork plays the parent's melody (or an edited one): checked like a fresh run.
+    super::trust::gate(&melody, &registry, store_args, args.trust, &source)?;
     fork::check_step(&melody, &args.from).map_err(unknown_step)?;
     let edited = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
     // Pins hold everywhere except the step the user asked to rerun from.

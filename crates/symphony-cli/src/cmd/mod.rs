@@ -13,6 +13,7 @@ pub mod plan;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod trust;
 pub mod types;
 pub mod validate;
 

@@ -72,6 +72,11 @@ pub struct Args {
     /// Repeat for each step.
     #[arg(long = "again", value_name = "STEP")]
     pub again: Vec<String>,
+    /// Trust the melody as it is, if it needs trust (it runs programs, sends a credential away
+    /// from its provider, or reaches addresses of its own): for scripts, and only for melodies
+    /// you know. On a terminal you are asked instead.
+    #[arg(long)]
+    pub trust: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -111,6 +116,10 @@ pub async fn run(args: Args) -> Outcome {
     let registry = crate::registry::registry();
     let melody = load_melody(&args.file, &registry)?;
     let source = args.file.display().to_string();
+    // A dry run plays nothing, so it needs no trust; anything else asks before it starts.
+    if !args.dry_run {
+        super::trust::gate(&melody, &registry, &args.store, args.trust, &source)?;
+    }
     let given = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
     let inputs =
         resolve_inputs(&melody, &given).map_err(|p| Failure::problems(p.in_file(&source)))?;

@@ -22,6 +22,9 @@ pub struct ResumeArgs {
     /// Print every event as one JSON object per line, then the report.
     #[arg(long)]
     pub json: bool,
+    /// Trust the run's melody as it is, if it needs trust (see `symphony run --trust`).
+    #[arg(long)]
+    pub trust: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -118,9 +121,21 @@ enum Action {
 /// Runs `symphony resume RUN`.
 pub async fn resume(args: ResumeArgs) -> Outcome {
     let store = args.store.open().await?;
-    let (resumable, recorder) = store.resume(&args.run).await.map_err(store_failure)?;
     let registry = crate::registry::registry();
     let source = format!("run {} (its melody as it was run)", args.run);
+    // Checked like a fresh run, before the store hands the run over (a refusal leaves it as
+    // it was): a stored run's melody is still someone else's code.
+    let bytes = store.melody_of(&args.run).await.map_err(store_failure)?;
+    let stored = symphony_melody::load_and_validate(&bytes, &source, &registry)
+        .map_err(Failure::problems)?;
+    super::trust::gate(
+        &stored,
+        &registry,
+        &args.store,
+        args.trust,
+        &format!("<the melody of run {}>", args.run),
+    )?;
+    let (resumable, recorder) = store.resume(&args.run).await.map_err(store_failure)?;
     let melody = symphony_melody::load_and_validate(&resumable.melody_bytes, &source, &registry)
         .map_err(Failure::problems)?;
     let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
@@ -149,7 +164,7 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
 pub async fn run(args: Args) -> Outcome {
     let store = args.store.open().await?;
     match args.action {
-        Action::Fork(fork) => return super::fork::run(fork, store).await,
+        Action::Fork(fork) => return super::fork::run(fork, store, &args.store).await,
         Action::Pin { run, step } => {
             let pin = store
                 .pin_from_run(&run, &step)

@@ -6,6 +6,6 @@
  */
 export type Trusted = { 
 /**
- * Always true.
+ * Whether the person trusted it (false when they said no in the dialog).
  */
 trusted: boolean, };
