@@ -3,7 +3,8 @@
 // `permissions` answer agree at every point).
 import fs from "node:fs";
 import path from "node:path";
-import { check, outDir } from "./lib.mjs";
+import { spawnSync } from "node:child_process";
+import { check, outDir, symphonyBin } from "./lib.mjs";
 
 const YAML = `orchestra:
   id: "tiny"
@@ -106,13 +107,22 @@ export async function trustScenario(page, server) {
   const refused = await api(server, "startRun", { melody: withAgent, inputs: { goal: "hi" } });
   check(!refused.ok && /not trusted/.test(refused.body.message), `the backend's startRun refuses it: "${refused.body.message}"`);
 
+  // The page cannot grant trust through the API: only a person can.
+  const pageTrust = await api(server, "trustMelody", { melody: withAgent });
+  check(!pageTrust.ok && /only a person grants trust/.test(pageTrust.body.message), `the API refuses trustMelody from a page: "${pageTrust.body.message}"`);
+  check((await api(server, "permissions", { melody: withAgent })).body.trusted === false, "and the melody is still not trusted");
+
   // Run from the UI: refused until trusted, and the UI says why.
   await startRun(page);
-  const ask = page.getByRole("dialog", { name: "This melody runs commands" });
+  const ask = page.getByRole("dialog", { name: "This melody needs your trust" });
   await ask.waitFor();
   const asked = await shownPermissions(page);
   check(JSON.stringify(asked["Commands on this machine"]) === JSON.stringify([agent]), `the run asks for trust and lists the command step: ${asked["Commands on this machine"]}`);
   check(sameAsBackend(asked, before), "the dialog's rows match the backend's permissions");
+  const facts = await ask.getByTestId("trust-facts").textContent();
+  check(facts.includes(`${agent} runs \`echo {{prompt}}\` on this machine`), `it lists the command line that would run: "${facts}"`);
+  const terminal = await ask.getByTestId("trust-in-terminal").textContent();
+  check(terminal.includes("symphony trust melodies/tiny.melody.json"), `a page cannot trust: it says to run symphony trust in a terminal: "${terminal.slice(0, 80)}…"`);
   await ask.getByRole("button", { name: "Not now" }).click();
   const toast = page.locator(".toast.error", { hasText: "Not run" });
   await toast.waitFor();
@@ -121,17 +131,22 @@ export async function trustScenario(page, server) {
   check((await page.locator(".badge.run-running, .badge.run-succeeded, .badge.run-failed").count()) === 0, "no run started");
   await page.screenshot({ path: path.join(outDir, "e2e-run-refused.png") });
 
-  // Trust it from the toolbar; the refusal is gone.
+  // A person trusts it in a terminal (here: `symphony trust FILE --yes`, as a script would after
+  // asking), then the page checks again.
   await page.locator('.toolbar .trust[data-trust="untrusted"]').click();
   const review = page.getByRole("dialog", { name: "What this melody may do" });
-  await review.getByRole("button", { name: "Trust this melody" }).click();
+  await review.getByTestId("trust-in-terminal").waitFor();
+  const cli = spawnSync(symphonyBin, ["trust", "melodies/tiny.melody.json", "--yes"], { cwd: server.project, env: server.env, encoding: "utf8" });
+  check(cli.status === 0 && /trusted melodies\/tiny\.melody\.json/.test(cli.stdout), `symphony trust records it: ${cli.stdout.trim()}`);
+  await page.screenshot({ path: path.join(outDir, "e2e-trust-in-terminal.png") });
+  await review.getByRole("button", { name: "Check again" }).click();
   await page.waitForSelector('.toolbar .trust[data-trust="trusted"]');
-  check(true, 'after "Trust this melody", the toolbar says "✓ Trusted"');
+  check(true, 'after "Check again", the toolbar says "✓ Trusted"');
   const after = (await api(server, "permissions", { melody: withAgent })).body;
   check(after.trusted === true, "the backend's permissions now answer trusted: true");
   await startRun(page);
   await page.waitForSelector(".badge.run-running, .badge.run-succeeded, .badge.run-failed, .badge.run-cancelled", { timeout: 10000 });
-  check((await page.getByRole("dialog", { name: "This melody runs commands" }).count()) === 0, "Run no longer asks for trust: the run starts");
+  check((await page.getByRole("dialog", { name: "This melody needs your trust" }).count()) === 0, "Run no longer asks for trust: the run starts");
   await page.waitForSelector(".badge.run-succeeded, .badge.run-failed, .badge.run-cancelled", { timeout: 30000 });
   const status = await page.locator(".toolbar .badge[class*='run-']").textContent();
   const agentState = await page.locator(`.step-node[data-step="${agent}"]`).getAttribute("data-state");

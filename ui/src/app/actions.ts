@@ -185,23 +185,35 @@ export async function refreshPermissions(): Promise<void> {
 }
 
 /**
- * Shows what the melody may do. An import always shows it; a run only when the melody has
- * command steps the user has not trusted yet. True when it may run (trusted, or no commands).
+ * Shows what the melody may do. An import always shows it; a run only when the melody needs
+ * trust the person has not given. True when it may run (it needs no trust, or is trusted).
+ *
+ * Only a person grants trust: in the desktop app, "Trust…" makes the app process ask in a
+ * native dialog; over `symphony serve` the page cannot, so it says to run `symphony trust FILE`
+ * in a terminal and then checks again.
  */
 async function ensureTrusted(melody: MelodyFile, reason: "import" | "run" | "review"): Promise<boolean> {
   const perms = await api().permissions(melody);
   if (useDoc.getState().melody === melody) useDoc.getState().setPermissions(perms);
   if (reason === "run" && perms.trusted) return true;
-  const trusted = await new Promise<boolean>((resolve) =>
+  const wanted = await new Promise<boolean>((resolve) =>
     useApp.getState().open({ kind: "permissions", permissions: perms, reason, resolve }),
   );
   useApp.getState().open(null);
-  if (perms.commands.length === 0) return true;
-  if (!trusted) return perms.trusted;
-  await api().trustMelody(melody);
-  await refreshPermissions();
-  useApp.getState().notify(`Trusted: ${perms.commands.join(", ")} may run commands on this machine.`);
-  return true;
+  if (!perms.needsTrust) return true;
+  if (!wanted) return perms.trusted;
+  const ask = api().trustMelody;
+  if (ask) {
+    const { trusted } = await ask(melody);
+    await refreshPermissions();
+    if (trusted) useApp.getState().notify(`Trusted: ${perms.facts.length} thing${perms.facts.length === 1 ? "" : "s"} it does that needed your trust.`);
+    return trusted;
+  }
+  // Over HTTP the person trusted it in a terminal (or not): ask the backend again.
+  const again = await api().permissions(melody);
+  if (useDoc.getState().melody === melody) useDoc.getState().setPermissions(again);
+  if (again.trusted) useApp.getState().notify("Trusted: it may run now.");
+  return again.trusted;
 }
 
 /** The toolbar's permissions button: see what the melody may do, and trust it. */
@@ -221,9 +233,9 @@ export async function startRun(inputs: Record<string, Json>): Promise<void> {
   const run = useRun.getState();
   try {
     if (!(await ensureTrusted(melody, "run"))) {
-      const steps = useDoc.getState().permissions?.commands ?? [];
+      const facts = useDoc.getState().permissions?.facts ?? [];
       useApp.getState().notify(
-        `Not run: ${steps.join(", ") || "its command steps"} run commands on this machine, and you have not trusted this melody. Review and trust it with the toolbar's "⚠ Untrusted" button.`,
+        `Not run: it is not trusted, and ${facts.map((f) => f.text).join("; ") || "it does what needs your trust"}. Review and trust it with the toolbar's "⚠ Untrusted" button.`,
         "error",
       );
       return;

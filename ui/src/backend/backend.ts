@@ -43,7 +43,12 @@ export interface Backend {
   importMelody(text: string): Promise<MelodyDocument>;
   exportMelody(melody: MelodyFile): Promise<{ text: string }>;
   permissions(melody: MelodyFile): Promise<Permissions>;
-  trustMelody(melody: MelodyFile): Promise<{ trusted: true }>;
+  /**
+   * Desktop only: asks the person, in a native dialog the app process shows, whether they trust
+   * the melody; answers what they said. Absent over HTTP: a page cannot grant trust, a person
+   * runs `symphony trust FILE` in a terminal instead.
+   */
+  trustMelody?(melody: MelodyFile): Promise<{ trusted: boolean }>;
   startRun(melody: MelodyFile, path: string | undefined, inputs: Record<string, Json>): Promise<{ runId: string }>;
   pauseRun(runId: string): Promise<void>;
   resumeRun(runId: string): Promise<void>;
@@ -100,7 +105,6 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     importMelody: (text) => call("importMelody", { text }),
     exportMelody: (melody) => call("exportMelody", { melody }),
     permissions: (melody) => call("permissions", { melody }),
-    trustMelody: (melody) => call("trustMelody", { melody }),
     startRun: (melody, path, inputs) => call("startRun", path ? { melody, path, inputs } : { melody, inputs }),
     pauseRun: async (runId) => {
       await call<Record<string, never>>("pauseRun", { runId });

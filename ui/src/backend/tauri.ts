@@ -29,6 +29,7 @@ export function tauriBackend(): Backend {
   return {
     ...makeBackend("tauri", call, listen),
     pickMelodyToOpen: () => call<string | null>("pickMelodyToOpen", {}),
+    trustMelody: (melody) => call<{ trusted: boolean }>("trustMelody", { melody }),
     pickMelodySaveLocation: (suggestedName) => call<string | null>("pickMelodySaveLocation", { suggestedName }),
   };
 }

@@ -5,6 +5,7 @@ import { useApp, type Dialog } from "../store/app";
 import { useDoc } from "../store/doc";
 import {
   addNote,
+  api,
   canPickFiles,
   connectToConductor,
   copySelection,
@@ -146,6 +147,7 @@ function RunDialog({ onClose }: { onClose: () => void }) {
 
 function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permissions" }> }) {
   const p = dialog.permissions;
+  const path = useDoc((s) => s.path);
   const rows: [string, string[]][] = [
     ["Network", p.network],
     ["Files (in the run workspace)", p.files],
@@ -153,10 +155,25 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
     ["Secrets (named credentials)", p.secrets],
   ];
   const title =
-    dialog.reason === "import" ? "What this imported melody may do" : dialog.reason === "run" ? "This melody runs commands" : "What this melody may do";
-  const mustTrust = p.commands.length > 0 && !p.trusted;
+    dialog.reason === "import" ? "What this imported melody may do" : dialog.reason === "run" ? "This melody needs your trust" : "What this melody may do";
+  const mustTrust = p.needsTrust && !p.trusted;
+  // Only a person grants trust: the desktop app asks in a window of its own; a page cannot.
+  const desktop = api().trustMelody !== undefined;
+  const command = `symphony trust ${path || "FILE"}`;
   return (
-    <Modal title={title} onClose={() => dialog.resolve(false)}>
+    <Modal title={title} onClose={() => dialog.resolve(false)} wide>
+      {p.facts.length > 0 ? (
+        <>
+          <p>It would do this on your machine:</p>
+          <ul className="trust-facts" data-testid="trust-facts">
+            {p.facts.map((f) => (
+              <li key={f.text} data-kind={f.kind}>
+                {f.text}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <table className="perm-table">
         <tbody>
           {rows.map(([label, steps]) => (
@@ -168,12 +185,22 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
         </tbody>
       </table>
       <p data-testid="trust-state">
-        {p.commands.length === 0
-          ? "It runs no commands on this machine, so it needs no trust to run."
+        {!p.needsTrust
+          ? "It needs no trust: it runs no program, sends no credential away from its provider, and reaches no address of its own choosing."
           : p.trusted
-            ? "You trust its command steps as they are now. Changing what they run asks again."
-            : "Its command steps will not run until you trust it. Trust it only if you know where it came from."}
+            ? "You trust it as it is now. Changing what it runs, where it sends a credential or what it may reach asks again."
+            : "It will not run until you trust it. Trust it only if you know where it came from."}
       </p>
+      {mustTrust && !desktop ? (
+        <div className="notice warn" data-testid="trust-in-terminal">
+          <strong>A page cannot grant trust: you do, in a terminal.</strong>
+          <p>
+            {path ? "Run this where the project is, read what it shows, and answer yes:" : "Save the melody first, then run this where the project is:"}
+          </p>
+          <pre className="mono">{command}</pre>
+          <p className="small muted">Then come back and press “Check again”.</p>
+        </div>
+      ) : null}
       <div className="modal-actions">
         {mustTrust ? (
           <>
@@ -181,7 +208,7 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
               Not now
             </button>
             <button type="button" className="primary" onClick={() => dialog.resolve(true)}>
-              Trust this melody
+              {desktop ? "Trust…" : "Check again"}
             </button>
           </>
         ) : (

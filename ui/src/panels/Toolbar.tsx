@@ -24,7 +24,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   const projectOffline = useApp((s) => s.project?.offline ?? false);
   const offline = runOffline ?? projectOffline;
   const open = useApp((s) => s.open);
-  const trust = useDoc((s) => (!s.permissions ? null : s.permissions.commands.length === 0 ? "none" : s.permissions.trusted ? "trusted" : "untrusted"));
+  const trust = useDoc((s) => (!s.permissions ? null : !s.permissions.needsTrust ? "none" : s.permissions.trusted ? "trusted" : "untrusted"));
   const active = phase === "running" || phase === "paused" || phase === "starting";
   return (
     <header className="toolbar">
@@ -90,10 +90,10 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
             onClick={() => void reviewPermissions()}
             title={
               trust === "none"
-                ? "What this melody may do (it runs no commands)"
+                ? "What this melody may do (nothing that needs your trust)"
                 : trust === "trusted"
-                  ? "You trust this melody's command steps"
-                  : "This melody runs commands and is not trusted: it will not run until you trust it"
+                  ? "You trust this melody as it is"
+                  : "This melody does what needs your trust (programs, credentials sent away, addresses of its own) and is not trusted: it will not run until you trust it"
             }
           >
             {trust === "untrusted" ? "⚠ Untrusted" : trust === "trusted" ? "✓ Trusted" : "Permissions"}
