@@ -238,6 +238,73 @@ fn one_line_fields_refuse_line_breaks_and_the_workspace_refuses_them_too() {
 }
 
 #[test]
+fn a_limit_past_its_ceiling_is_refused_naming_the_setting() {
+    let text = json!({
+        "formatVersion": 1,
+        "melody": {"id": "h", "name": "H"},
+        "settings": {"limits": {"mapItems": 2_000_000u64, "templateBytes": 0}},
+        "steps": [{"id": "a", "kind": "operator", "type": "operator.pass"}]
+    })
+    .to_string();
+    expect(
+        &text,
+        &[
+            "settings.limits.mapItems: 2000000 is over the ceiling of 1000000 items",
+            "settings.limits.templateBytes: templateBytes must be at least 1",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_or_a_fan_out_past_its_limit_fails_the_step_not_the_process() {
+    // A small file that would render a huge prompt, and a map over a list made at run time.
+    let text = json!({
+        "formatVersion": 1,
+        "melody": {"id": "h", "name": "H"},
+        "inputs": {"goal": {"type": "string", "default": "x".repeat(600)}},
+        "settings": {"limits": {"templateBytes": 1000, "mapItems": 5}},
+        "steps": [
+            {"id": "big", "kind": "operator", "type": "operator.template",
+             "config": {"template": "{{goal}}{{goal}}{{goal}}"}, "policy": {"optional": true}},
+            {"id": "list", "kind": "operator", "type": "operator.template", "config": {"template": "[1,2,3,4,5,6]"}},
+            {"id": "parse", "kind": "operator", "type": "operator.json.extract", "config": {}},
+            {"id": "each", "kind": "cue", "type": "cue.map", "config": {"body": {"type": "operator.pass"}}, "policy": {"optional": true}}
+        ],
+        "edges": [{"from": "list.output", "to": "parse.input"}, {"from": "parse.output", "to": "each.items"}]
+    })
+    .to_string();
+    let melody = symphony_melody::load(text.as_bytes(), "limits").unwrap();
+    let report = Conductor::new(Registry::standard())
+        .start(melody, RunOptions::default())
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let note = |id: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(
+        note("big").contains("config.template: step `big`: a rendered template is over the limit of 1000 bytes (settings.limits.templateBytes"),
+        "{}",
+        note("big")
+    );
+    assert!(
+        note("each").contains(
+            "step `each`: a map's items is over the limit of 5 items (settings.limits.mapItems"
+        ) && note("each").contains("(6 arrived)"),
+        "{}",
+        note("each")
+    );
+}
+
+#[test]
 fn port_type_mismatches_and_missing_config() {
     expect(
         &doc(

@@ -248,14 +248,32 @@ impl StepContext {
         crate::conductor::lookup(&self.inputs, self.view.as_ref(), r)
     }
 
-    /// Renders a config template field; `None` if the field is not set.
+    /// The limits in force for this run (`settings.limits`, within their ceilings).
+    pub fn limits(&self) -> symphony_melody::limits::Limits {
+        self.view.settings().limits.effective()
+    }
+
+    /// Renders a config template field; `None` if the field is not set. A rendering that
+    /// passes `settings.limits.templateBytes` fails the step (it stops growing at the limit).
     pub fn render(&self, key: &str) -> Result<Option<String>, StepError> {
         let Some(text) = self.config_str(key) else {
             return Ok(None);
         };
         let template = Template::parse(text)
             .map_err(|e| StepError::fatal(ErrorKind::Config, format!("config.{key}: {e}")))?;
-        Ok(Some(template.render(|r| self.lookup(r))))
+        let max = self.limits().template_bytes;
+        template
+            .render_limited(|r| self.lookup(r), max)
+            .map(Some)
+            .map_err(|_| {
+                StepError::fatal(
+                    ErrorKind::Refused,
+                    format!(
+                        "config.{key}: {}",
+                        symphony_melody::limits::TEMPLATE_BYTES.exceeded(&self.step, max)
+                    ),
+                )
+            })
     }
 
     /// Reports what an instrument is about to send its model (rendered, without credentials),

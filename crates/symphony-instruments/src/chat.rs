@@ -564,6 +564,8 @@ impl Chat {
             timeouts: cfg.timeouts,
             label: cfg.api.label(),
             record: &recorder,
+            limits: cx.limits(),
+            step: &cx.step,
         };
         // Reports each request: when it ends, fails, or the attempt is dropped mid-call.
         let call = CallLog {

@@ -15,16 +15,57 @@ pub(crate) struct SseEvent {
 }
 
 /// Incremental parser state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SseParser {
     /// Bytes of a line not yet complete.
     pending: Vec<u8>,
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// The most bytes one line, or one event's data, may have (`settings.limits.sseLineBytes`).
+    max_line: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::with_limit(symphony_melody::limits::SSE_LINE_BYTES.default)
+    }
+}
+
+/// A line or an event passed the parser's limit: the stream is not read further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLong {
+    /// The limit, in bytes.
+    pub max: u64,
 }
 
 impl SseParser {
+    /// A parser that refuses a line or an event's data longer than `max_line` bytes.
+    pub fn with_limit(max_line: u64) -> Self {
+        SseParser {
+            pending: Vec::new(),
+            event: None,
+            data: String::new(),
+            has_data: false,
+            max_line: usize::try_from(max_line).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Feeds a chunk; returns the events it completed, or [`TooLong`] when a line (or one
+    /// event's data) passes the limit: a server that never ends a line cannot grow memory.
+    pub fn push_limited(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, TooLong> {
+        let events = self.push(bytes);
+        let too_long = self.pending.len() > self.max_line
+            || self.data.len() > self.max_line
+            || events.iter().any(|e| e.data.len() > self.max_line);
+        if too_long {
+            return Err(TooLong {
+                max: self.max_line as u64,
+            });
+        }
+        Ok(events)
+    }
+
     /// Feeds a chunk; returns the events it completed.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.pending.extend_from_slice(bytes);

@@ -740,3 +740,51 @@ async fn a_connection_closed_before_any_answer_is_sent_once_more_without_a_retry
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_past_its_limit_stops_the_step_naming_the_limit_and_the_setting() {
+    // 200 events of 100 bytes: past an answerBytes of 4 KiB long before the end.
+    let pieces: Vec<String> = (0..200).map(|i| format!("{:0>100}", i)).collect();
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let server = Server::always(Reply::Stream {
+        chunks: openai_stream(&refs, "stop", None),
+        pause_ms: 0,
+        end: End::Finish,
+    })
+    .await;
+    let m = melody(
+        json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
+        json!({"limits": {"answerBytes": 4096}}),
+    );
+    let (report, events) = play(&standard(), m).await;
+    assert_eq!(outcome(&report, "ask"), StepOutcome::Failed);
+    let why = failure(&events);
+    assert!(
+        why.contains("step `ask`: a model's answer is over the limit of 4096 bytes (settings.limits.answerBytes"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_line_that_never_ends_stops_the_step() {
+    // One `data:` line of 200 KiB without a newline, against a line limit of 64 KiB.
+    let endless = format!("data: {{\"x\": \"{}", "a".repeat(200 * 1024));
+    let server = Server::always(Reply::Stream {
+        chunks: vec![endless],
+        pause_ms: 0,
+        end: End::Finish,
+    })
+    .await;
+    let m = melody(
+        json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
+        json!({"limits": {"sseLineBytes": 65536}}),
+    );
+    let (report, events) = play(&standard(), m).await;
+    assert_eq!(outcome(&report, "ask"), StepOutcome::Failed);
+    let why = failure(&events);
+    assert!(
+        why.contains("a stream line that does not end")
+            && why.contains("settings.limits.sseLineBytes"),
+        "{why}"
+    );
+}

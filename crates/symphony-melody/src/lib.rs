@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod condition;
 pub mod graph;
+pub mod limits;
 pub mod load;
 pub mod migrate;
 pub mod model;

@@ -182,6 +182,12 @@ pub struct Settings {
     /// What network steps (`operator.http.request`) may reach besides public addresses.
     #[serde(default, skip_serializing_if = "NetworkSettings::is_default")]
     pub network: NetworkSettings,
+    /// Caps on what the melody can make the host allocate (see [`crate::limits`]).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::limits::LimitSettings::is_default"
+    )]
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Settings {

@@ -75,6 +75,41 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Renders like [`Template::render`], but stops as soon as the text passes `max` bytes:
+    /// `Err` with how many bytes it had reached. A small template over a large input cannot
+    /// make a huge string this way.
+    pub fn render_limited<'v>(
+        &self,
+        mut lookup: impl FnMut(&Reference) -> Option<&'v Value>,
+        max: u64,
+    ) -> Result<String, u64> {
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Hole(r) => {
+                    if let Some(v) = lookup(r) {
+                        // A JSON value's text is made before it is measured; a string is
+                        // measured first.
+                        if let Value::String(s) = v {
+                            if out.len() + s.len() > max {
+                                return Err((out.len() + s.len()) as u64);
+                            }
+                        }
+                        push_value(&mut out, v);
+                    }
+                }
+            }
+            if out.len() > max {
+                return Err(out.len() as u64);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Appends a value as text: strings as they are, `null` as nothing, anything else as JSON.
 pub fn push_value(out: &mut String, value: &Value) {
     match value {

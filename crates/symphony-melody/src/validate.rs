@@ -111,6 +111,9 @@ impl<'m> Validator<'m> {
             }
         }
         let s = &self.melody.settings;
+        for (path, message) in s.limits.problems() {
+            self.problems.push(Problem::at(path, message));
+        }
         if s.max_parallel == Some(0) {
             self.problems
                 .push(Problem::at("settings.maxParallel", "must be at least 1"));

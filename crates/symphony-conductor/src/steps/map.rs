@@ -43,7 +43,22 @@ impl StepType for MapCue {
     fn play<'a>(&'a self, cx: &'a StepContext) -> BoxFuture<'a, Result<Played, StepError>> {
         Box::pin(async move {
             match cx.input("items") {
-                Some(Value::Array(items)) => Ok(Played::FanOut(items.clone())),
+                Some(Value::Array(items)) => {
+                    // A list made at run time (a model's answer, say) decides the fan-out:
+                    // capped, so it cannot queue millions of units.
+                    let max = cx.limits().map_items;
+                    if items.len() as u64 > max {
+                        return Err(StepError::fatal(
+                            ErrorKind::Refused,
+                            format!(
+                                "{} ({} arrived)",
+                                symphony_melody::limits::MAP_ITEMS.exceeded(&cx.step, max),
+                                items.len()
+                            ),
+                        ));
+                    }
+                    Ok(Played::FanOut(items.clone()))
+                }
                 Some(other) => Err(StepError::fatal(
                     ErrorKind::Input,
                     format!(

@@ -82,7 +82,7 @@ pub(crate) async fn chat(
         return finish(ep, answer);
     }
 
-    let mut parser = SseParser::default();
+    let mut parser = SseParser::with_limit(ep.limits.sse_line_bytes);
     let mut state = StreamState::default();
     let mut received = 0;
     'read: loop {
@@ -90,7 +90,9 @@ pub(crate) async fn chat(
         let events = match &chunk {
             Some(bytes) => {
                 received += bytes.len();
-                parser.push(bytes)
+                parser
+                    .push_limited(bytes)
+                    .map_err(|t| super::line_too_long(ep, &url, t))?
             }
             None => parser.finish(),
         };

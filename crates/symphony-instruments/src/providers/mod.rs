@@ -170,6 +170,10 @@ pub(crate) struct Endpoint<'a> {
     pub label: &'a str,
     /// Where the call's request and response are recorded.
     pub record: &'a Recorder,
+    /// The run's limits: an answer and a stream line may not pass theirs.
+    pub limits: symphony_melody::limits::Limits,
+    /// The step, for the message when a limit is hit.
+    pub step: &'a str,
 }
 
 impl Endpoint<'_> {
@@ -245,6 +249,18 @@ pub(crate) async fn post(
     Err(status_error(ep, url, status, &headers, &body))
 }
 
+/// A stream line (or event) passed `settings.limits.sseLineBytes`.
+pub(crate) fn line_too_long(ep: &Endpoint<'_>, url: &str, t: crate::sse::TooLong) -> StepError {
+    StepError::fatal(
+        ErrorKind::Refused,
+        format!(
+            "{} at {url} sent a stream line that does not end: {}",
+            ep.label,
+            symphony_melody::limits::SSE_LINE_BYTES.exceeded(ep.step, t.max)
+        ),
+    )
+}
+
 /// The next chunk of a body, within the idle timeout. `Ok(None)` at the end.
 pub(crate) async fn next_chunk(
     resp: &mut Response,
@@ -271,6 +287,18 @@ pub(crate) async fn next_chunk(
         )),
         Ok(Ok(chunk)) => {
             if let Some(bytes) = &chunk {
+                // An endless answer stops at `settings.limits.answerBytes`.
+                let max = ep.limits.answer_bytes;
+                if (received + bytes.len()) as u64 > max {
+                    return Err(StepError::fatal(
+                        ErrorKind::Refused,
+                        format!(
+                            "{} at {url} sent more: {}",
+                            ep.label,
+                            symphony_melody::limits::ANSWER_BYTES.exceeded(ep.step, max)
+                        ),
+                    ));
+                }
                 ep.record.body(bytes);
             }
             Ok(chunk.map(|b| b.to_vec()))
