@@ -221,7 +221,12 @@ pub fn merge(base: Option<&Melody>, ours: &Melody, theirs: &Melody) -> Result<Me
             Some(other) => vec![other],
             None => Vec::new(),
         };
-        records.extend(conflicts.iter().map(to_value));
+        // Merging again (a rerun merge) does not list a conflict twice.
+        for record in conflicts.iter().map(to_value) {
+            if !records.contains(&record) {
+                records.push(record);
+            }
+        }
         layout.insert(CONFLICTS_KEY.into(), Value::Array(records));
     }
     if !layout.is_empty() {

@@ -212,6 +212,21 @@ fn same_field_changed_differently_is_a_conflict_keeping_ours() {
 }
 
 #[test]
+fn merging_a_conflicted_result_again_records_each_conflict_once() {
+    let (ours, theirs) = (
+        edit(|m| step(m, "a")["config"]["prompt"] = json!("ours")),
+        edit(|m| step(m, "a")["config"]["prompt"] = json!("theirs")),
+    );
+    let first = merge(Some(&melody(&base())), &melody(&ours), &melody(&theirs)).unwrap();
+    let again = merge(Some(&melody(&base())), &first.melody, &melody(&theirs)).unwrap();
+    assert_eq!(again.conflicts.len(), 1);
+    assert_eq!(
+        again.melody.layout.extra["mergeConflicts"],
+        first.melody.layout.extra["mergeConflicts"]
+    );
+}
+
+#[test]
 fn same_change_on_both_sides_is_not_a_conflict() {
     let both = edit(|m| step(m, "b")["config"]["prompt"] = json!("Review {{text}} twice"));
     check(
