@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::{Edge, Melody};
+use crate::model::{Edge, Melody, PortRef, Step};
 
 /// One field that differs. A side that is `None` has no such field (it was added or removed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,13 +169,14 @@ pub fn diff(a: &Melody, b: &Melody) -> MelodyDiff {
         );
     }
 
-    let renames = renames(a, b);
+    let (a_steps, b_steps) = (steps_by_id(a), steps_by_id(b));
+    let renames = renames(a, b, &a_steps, &b_steps);
     let renamed = |id: &str| renames.get(id).cloned().unwrap_or_else(|| id.to_owned());
 
     // Steps of `a`, in its order: removed, renamed or changed.
     for step in &a.steps {
         let new_id = renamed(&step.id);
-        match b.step(&new_id) {
+        match b_steps.get(new_id.as_str()) {
             None => out.steps.push(StepDiff {
                 id: step.id.clone(),
                 change: StepChangeKind::Removed,
@@ -249,16 +250,18 @@ pub fn diff(a: &Melody, b: &Melody) -> MelodyDiff {
         e
     };
     let old_edges: Vec<Edge> = a.edges.iter().map(renamed_edge).collect();
+    let (old_set, new_set) = (edge_set(&old_edges), edge_set(&b.edges));
     out.edges.removed = a
         .edges
         .iter()
-        .filter(|e| !b.edges.contains(&renamed_edge(e)))
-        .cloned()
+        .zip(&old_edges)
+        .filter(|(_, renamed)| !new_set.contains(&(&renamed.from, &renamed.to)))
+        .map(|(e, _)| e.clone())
         .collect();
     out.edges.added = b
         .edges
         .iter()
-        .filter(|e| !old_edges.contains(e))
+        .filter(|e| !old_set.contains(&(&e.from, &e.to)))
         .cloned()
         .collect();
 
@@ -308,31 +311,55 @@ pub fn diff(a: &Melody, b: &Melody) -> MelodyDiff {
 
 /// Steps of `a` renamed in `b`: old id → new id. A removed step and an added step are a rename
 /// when everything but the id is equal and neither has another such match.
-fn renames(a: &Melody, b: &Melody) -> BTreeMap<String, String> {
-    let without_id = |step: &crate::model::Step| {
+fn renames(
+    a: &Melody,
+    b: &Melody,
+    a_steps: &BTreeMap<&str, &Step>,
+    b_steps: &BTreeMap<&str, &Step>,
+) -> BTreeMap<String, String> {
+    // Each step's content without its id, as canonical text, to the ids that have it.
+    let content = |step: &Step| {
         let mut v = to_value(step);
         if let Value::Object(map) = &mut v {
             map.remove("id");
         }
-        v
+        v.to_string()
     };
-    let removed: Vec<_> = a.steps.iter().filter(|s| b.step(&s.id).is_none()).collect();
-    let added: Vec<_> = b.steps.iter().filter(|s| a.step(&s.id).is_none()).collect();
-    let removed_v: Vec<Value> = removed.iter().map(|s| without_id(s)).collect();
-    let added_v: Vec<Value> = added.iter().map(|s| without_id(s)).collect();
-    let mut out = BTreeMap::new();
-    for (i, old) in removed.iter().enumerate() {
-        let matches: Vec<usize> = (0..added.len())
-            .filter(|&j| added_v[j] == removed_v[i])
-            .collect();
-        if let [j] = matches[..] {
-            let back = removed_v.iter().filter(|v| **v == added_v[j]).count();
-            if back == 1 {
-                out.insert(old.id.clone(), added[j].id.clone());
-            }
-        }
+    let mut removed: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for s in a
+        .steps
+        .iter()
+        .filter(|s| !b_steps.contains_key(s.id.as_str()))
+    {
+        removed.entry(content(s)).or_default().push(&s.id);
     }
-    out
+    let mut added: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for s in b
+        .steps
+        .iter()
+        .filter(|s| !a_steps.contains_key(s.id.as_str()))
+    {
+        added.entry(content(s)).or_default().push(&s.id);
+    }
+    removed
+        .iter()
+        .filter_map(
+            |(key, old)| match (&old[..], added.get(key).map(|v| &v[..])) {
+                ([old], Some([new])) => Some(((*old).to_owned(), (*new).to_owned())),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// A melody's steps by id.
+pub(crate) fn steps_by_id(m: &Melody) -> BTreeMap<&str, &Step> {
+    m.steps.iter().map(|s| (s.id.as_str(), s)).collect()
+}
+
+/// Edges as a set of (from, to), for lookups.
+pub(crate) fn edge_set(edges: &[Edge]) -> BTreeSet<(&PortRef, &PortRef)> {
+    edges.iter().map(|e| (&e.from, &e.to)).collect()
 }
 
 /// A top-level section of a melody's JSON; a section left out (it holds its default) is `{}`.

@@ -30,9 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::diff::{by_id, is_atomic, join, section_of, to_value};
+use crate::diff::{by_id, edge_set, is_atomic, join, section_of, steps_by_id, to_value};
 use crate::load::load_value;
-use crate::model::{Edge, Melody};
+use crate::model::{Edge, Melody, PortRef};
 use crate::problem::Problems;
 
 /// The `layout` key where a merge with conflicts records them.
@@ -138,40 +138,50 @@ pub fn merge(base: Option<&Melody>, ours: &Melody, theirs: &Melody) -> Result<Me
     // Edges, as a set. An edge a side dropped only because it removed one of its steps is
     // not removed on its own account: if the step stays (a conflict kept ours), so does the edge.
     let base_edges: Vec<Edge> = base.map(|m| m.edges.clone()).unwrap_or_default();
-    let dropped_by = |side: &Melody, e: &Edge| {
-        base_edges.contains(e)
-            && !side.edges.contains(e)
-            && side.step(&e.from.step).is_some()
-            && side.step(&e.to.step).is_some()
+    let (in_base, in_ours, in_theirs) = (
+        edge_set(&base_edges),
+        edge_set(&ours.edges),
+        edge_set(&theirs.edges),
+    );
+    let (ours_ids, theirs_ids) = (steps_by_id(ours), steps_by_id(theirs));
+    let dropped_by = |edges: &BTreeSet<(&PortRef, &PortRef)>,
+                      ids: &BTreeMap<&str, &crate::model::Step>,
+                      e: &Edge| {
+        !edges.contains(&(&e.from, &e.to))
+            && ids.contains_key(e.from.step.as_str())
+            && ids.contains_key(e.to.step.as_str())
     };
     let mut edges: Vec<&Edge> = Vec::new();
+    let mut seen = BTreeSet::new();
     for e in ours
         .edges
         .iter()
         .chain(base_edges.iter())
         .chain(&theirs.edges)
     {
-        let wanted = if base_edges.contains(e) {
-            !dropped_by(ours, e) && !dropped_by(theirs, e)
+        let wanted = if in_base.contains(&(&e.from, &e.to)) {
+            !dropped_by(&in_ours, &ours_ids, e) && !dropped_by(&in_theirs, &theirs_ids, e)
         } else {
             true // added by a side
         };
-        if wanted && !edges.contains(&e) {
+        if wanted && seen.insert((&e.from, &e.to)) {
             edges.push(e);
         }
     }
     let mut joined = Vec::new();
     for e in edges {
+        let key = (&e.from, &e.to);
         if kept.contains(&e.from.step) && kept.contains(&e.to.step) {
             joined.push(to_value(e));
-        } else if !base_edges.contains(e) {
+        } else if !in_base.contains(&key) {
             // Added on one side to a step the merge removed: it cannot stay, and it was wanted.
-            let side = |list: &[Edge]| list.contains(e).then(|| to_value(e));
+            let side =
+                |set: &BTreeSet<(&PortRef, &PortRef)>| set.contains(&key).then(|| to_value(e));
             conflicts.push(Conflict {
                 path: format!("edges[{} → {}]", e.from, e.to),
                 base: None,
-                ours: side(&ours.edges),
-                theirs: side(&theirs.edges),
+                ours: side(&in_ours),
+                theirs: side(&in_theirs),
             });
         }
     }
@@ -360,9 +370,11 @@ fn merge_value(
 /// The order of the merged ids: ours (or theirs, when only theirs reordered the ids all three
 /// share), with the other side's new ids each placed after the id it follows there.
 fn merged_order(base: &[String], ours: &[String], theirs: &[String]) -> Vec<String> {
+    let (in_ours, in_theirs): (BTreeSet<&String>, BTreeSet<&String>) =
+        (ours.iter().collect(), theirs.iter().collect());
     let in_all: BTreeSet<&String> = base
         .iter()
-        .filter(|id| ours.contains(id) && theirs.contains(id))
+        .filter(|id| in_ours.contains(id) && in_theirs.contains(id))
         .collect();
     let shared = |list: &[String]| -> Vec<String> {
         list.iter()
