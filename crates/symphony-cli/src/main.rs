@@ -49,6 +49,10 @@ enum Command {
     Import(cmd::import::Args),
     /// Rewrite melody files in their canonical, deterministic form.
     Fmt(cmd::fmt::Args),
+    /// Compare two melody files step by step and field by field; exit 1 when they differ.
+    Diff(cmd::diff::Args),
+    /// Git's merge driver for melody files (`%O %A %B`): merge by step id and field.
+    MergeDriver(cmd::merge_driver::Args),
     /// List the step types this build can play.
     Types(cmd::types::Args),
     /// Serve the app's API and UI over HTTP on loopback; prints the URL (with its token) first.
@@ -98,6 +102,8 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Plan(args) => cmd::plan::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::MergeDriver(args) => cmd::merge_driver::run(args),
         Command::Types(args) => cmd::types::run(args),
         Command::Credential(args) => cmd::credential::run(args),
         Command::Trust(args) => cmd::trust::run(args),

@@ -3,7 +3,9 @@
 //! A melody is one `*.melody.json` file. This crate turns its bytes into a [`Melody`]
 //! ([`load`]), checks it against a [`Catalog`] of step types ([`validate`]), builds its graph
 //! and execution plan ([`graph`]), and writes it back byte-for-byte deterministically
-//! ([`to_bytes`]). Older format versions are upgraded through [`migrate`].
+//! ([`to_bytes`]). Older format versions are upgraded through [`migrate`]. Two versions of a
+//! melody are compared field by field with [`diff`], and three are merged by step id with
+//! [`merge`] (what the git merge driver does).
 //!
 //! **Architecture Invariant:** this crate does no IO beyond bytes in and bytes out, and has no
 //! async runtime. It knows step types only through the [`Catalog`] trait, so the conductor can
@@ -12,9 +14,11 @@
 
 pub mod catalog;
 pub mod condition;
+pub mod diff;
 pub mod graph;
 pub mod limits;
 pub mod load;
+pub mod merge;
 pub mod migrate;
 pub mod model;
 pub mod problem;
@@ -28,7 +32,9 @@ pub use catalog::{
     Capability, Catalog, ConfigField, FieldType, PortSpec, PortType, ResolvedPort, TypeSpec,
 };
 pub use condition::Condition;
+pub use diff::{diff, MelodyDiff};
 pub use load::{load, load_value};
+pub use merge::{merge, Conflict, Merged};
 pub use model::{
     Edge, Fallback, InlineStep, Layout, Melody, Metadata, Policy, PortDecl, PortRef, Position,
     Retry, Route, RunInput, Settings, Step, StepKind, ValueType, FORMAT_VERSION,

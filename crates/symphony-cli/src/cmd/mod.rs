@@ -6,9 +6,11 @@
 //! reaches the user the same way (`error: …` on stderr, from `main`).
 
 pub mod credential;
+pub mod diff;
 pub mod fmt;
 pub mod fork;
 pub mod import;
+pub mod merge_driver;
 pub mod plan;
 pub mod run;
 pub mod runs;
