@@ -8,7 +8,7 @@
 //! | code | meaning |
 //! |-----:|---------|
 //! | 0 | success |
-//! | 1 | the run finished `failed` (or `fmt --check` found files to reformat) |
+//! | 1 | the run finished `failed` (or `fmt --check` found files to reformat, `diff` found differences, `merge-driver` left conflicts) |
 //! | 2 | usage error (reported by clap) |
 //! | 3 | invalid melody or run inputs (parse or validation problems, unknown or missing input) |
 //! | 4 | I/O error (file missing or unreadable, output or workspace not writable) |
@@ -72,7 +72,8 @@ impl From<Exit> for ExitCode {
 pub const HELP: &str = "\
 Exit codes:
   0    success
-  1    the run finished failed (or `fmt --check` found files to reformat)
+  1    the run finished failed (or `fmt --check` found files to reformat, `diff` found
+       differences, `merge-driver` left conflicts)
   2    usage error
   3    invalid melody or run inputs (parse or validation problems, unknown or missing input)
   4    I/O error (file missing or unreadable, output or workspace not writable)
