@@ -1028,3 +1028,102 @@ async fn a_chatty_agent_logs_its_first_2000_lines_and_counts_the_rest() {
         .unwrap()
         .ends_with("line 2400\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_would_run_the_prompt_as_code_is_refused_and_never_runs() {
+    let f = Fixture::new();
+    let marker = f.path("ran.txt");
+    let marker_s = marker.to_str().unwrap();
+    // Each would create the marker if it ran at all, and then run the prompt as shell code.
+    let inject = step(
+        "inject",
+        json!({
+            "preset": "command",
+            "command": ["env", "-i", "bash", "-lc", format!("touch {marker_s}; echo {{{{prompt}}}}")],
+            "prompt": "hello; touch pwned",
+        }),
+        &["command", "files"],
+    );
+    let piped = step(
+        "piped",
+        json!({
+            "preset": "command",
+            "command": ["timeout", "60", "sh"],
+            "stdin": true,
+            "prompt": format!("touch {marker_s}"),
+        }),
+        &["command", "files"],
+    );
+    let m = melody(json!([inject, piped]));
+
+    // Validation names the step and the field.
+    let mut registry = Registry::standard();
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials)).unwrap();
+    let problems: Vec<String> = symphony_melody::validate(&m, &registry)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].contains("steps.inject")
+            && problems[0].contains("config.command[4]")
+            && problems[0].contains("argv[4]")
+            && problems[0].contains("`stdin: true`"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("steps.piped")
+            && problems[1].contains("config.stdin")
+            && problems[1].contains("standard input"),
+        "{problems:#?}"
+    );
+    // So the conductor will not start it.
+    assert!(conductor().start(m.clone(), options(&f)).await.is_err());
+
+    // Played without validation, each step refuses before anything is spawned.
+    let c = conductor();
+    let prepared = c.prepare_checked(m);
+    let run = c
+        .start_prepared(&prepared, options(&f))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut events, _control, finished) = run.into_parts();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let report = finished.await.unwrap();
+    for id in ["inject", "piped"] {
+        assert_eq!(outcome(&report, id), StepOutcome::Failed, "{id}");
+        let note = note(&report, id);
+        assert!(note.contains("refused"), "{id}: {note}");
+    }
+    assert!(note(&report, "inject").contains("config.command[4]"));
+    assert!(
+        !marker.exists(),
+        "a refused command ran: {} exists",
+        marker.display()
+    );
+    assert!(!f.files().join("pwned").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_file_hands_the_prompt_over_as_a_file() {
+    let f = Fixture::new();
+    let prompt = "it's \"quoted\"; $(touch pwned)";
+    let s = step(
+        "agent",
+        json!({
+            "preset": "command",
+            "command": ["sh", "-c", "cat \"$1\" > prompt.txt", "sh", "{{promptFile}}"],
+            "prompt": prompt,
+        }),
+        &["command", "files"],
+    );
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        std::fs::read_to_string(f.files().join("prompt.txt")).unwrap(),
+        prompt
+    );
+    assert!(!f.files().join("pwned").exists());
+    // The file is outside the working folder, so it is not recorded as the agent's work.
+    assert_eq!(outputs(&f, "agent")["files"], json!(["prompt.txt"]));
+}
