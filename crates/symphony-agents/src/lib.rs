@@ -105,6 +105,13 @@
 //!   it as text (`["python3", "agent.py", "{{prompt}}"]`,
 //!   `["bash", "-c", "my-agent \"$1\"", "agent", "{{prompt}}"]`). Never where a shell or
 //!   interpreter reads code. See `guard.rs` for what is read how.
+//! - **git runs no repository programs.** Every git command this crate runs (worktree add and
+//!   remove, the snapshots, the diffs) is made by one function that disables hooks
+//!   (`core.hooksPath=/dev/null`), the file-system monitor (`core.fsmonitor=false`), the
+//!   untracked cache, the pager, external diffs and text conversion, so a repository's own
+//!   config cannot make Symphony start its programs. Not yet covered: clean/smudge filters a
+//!   repository's config defines (`filter.<name>.*`), which `worktree add` and `add` still run.
+//!   (The agent itself may run git as it likes: it is the program the step runs.)
 //! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
 //!   cached: their work is a side effect.
 //!

@@ -1127,3 +1127,83 @@ async fn prompt_file_hands_the_prompt_over_as_a_file() {
     // The file is outside the working folder, so it is not recorded as the agent's work.
     assert_eq!(outputs(&f, "agent")["files"], json!(["prompt.txt"]));
 }
+
+/// Hooks (and an fsmonitor) that leave a marker named after themselves in `dir` when run.
+fn booby_trap(repo: &Path, dir: &Path) {
+    let hooks = repo.join(".git").join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let mut scripts: Vec<PathBuf> = [
+        "post-checkout",
+        "pre-commit",
+        "post-commit",
+        "reference-transaction",
+        "post-index-change",
+        "pre-auto-gc",
+        "post-rewrite",
+        "fsmonitor-watchman",
+    ]
+    .iter()
+    .map(|name| hooks.join(name))
+    .collect();
+    scripts.push(repo.join("fsmonitor.sh"));
+    for script in &scripts {
+        let name = script.file_name().unwrap().to_str().unwrap();
+        std::fs::write(
+            script,
+            format!("#!/bin/sh\ntouch '{}/{name}'\n", dir.display()),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(script, perms).unwrap();
+    }
+    git(
+        repo,
+        &[
+            "config",
+            "core.fsmonitor",
+            repo.join("fsmonitor.sh").to_str().unwrap(),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_runs_symphony_starts_run_no_hooks_and_no_fsmonitor() {
+    let f = Fixture::new();
+    let repo = f.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("existing.txt"), "before\n").unwrap();
+    std::fs::write(repo.join("doomed.txt"), "bye\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "start"]);
+    let markers = f.path("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    booby_trap(&repo, &markers);
+
+    // Twice: the second attempt removes and re-adds the worktree and resets the branch.
+    for _ in 0..2 {
+        let m = melody(json!([f.command_step(
+            "a",
+            "edit",
+            json!({"workdir": "worktree", "repo": repo.to_str().unwrap()})
+        )]));
+        let (report, _) = play(m, options(&f), |_| {}).await;
+        assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+        let ran: Vec<String> = std::fs::read_dir(&markers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(ran.is_empty(), "these ran: {ran:?}");
+    }
+    let out = outputs(&f, "a");
+    assert_eq!(
+        out["files"],
+        json!(["doomed.txt", "existing.txt", "prompt.txt", "src/main.rs"])
+    );
+
+    // The trap works: git run without Symphony's settings springs it.
+    git(&repo, &["status", "--porcelain"]);
+    let ran = std::fs::read_dir(&markers).unwrap().count();
+    assert!(ran > 0, "the test's hooks and fsmonitor do not run at all");
+}
