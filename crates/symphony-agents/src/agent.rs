@@ -275,16 +275,19 @@ impl Agent {
             || (preset != Preset::Command && prompt.len() > LONG_PROMPT);
         // Aider reads a long message from a file, kept outside the working folder so it is not
         // recorded as the agent's change; removed when the attempt ends.
-        let message_dir = if off_line && !preset.reads_stdin() {
+        // The command preset's `{{promptFile}}` is the same file: the prompt as data the
+        // program reads, never as an argument a shell could parse.
+        let wants_file = preset == Preset::Command && mentions_prompt_file(&cx.config);
+        let message_dir = if (off_line && !preset.reads_stdin()) || wants_file {
             Some(write_message_file(&prompt).await?)
         } else {
             None
         };
         let message_file = message_dir.as_ref().map(|d| d.path().join("prompt.md"));
         let via = match (&message_file, off_line) {
-            (Some(file), _) => PromptVia::File(file),
-            (None, true) => PromptVia::Stdin,
-            (None, false) => PromptVia::Argument,
+            (Some(file), true) if !preset.reads_stdin() => PromptVia::File(file),
+            (_, true) => PromptVia::Stdin,
+            (_, false) => PromptVia::Argument,
         };
         let argv = preset::argv(&ArgvInput {
             preset,
@@ -304,8 +307,10 @@ impl Agent {
             workdir: &workdir.path,
             in_worktree: workdir.branch.is_some(),
             via,
+            prompt_file: message_file.as_deref(),
         })
-        .map_err(config_error)?;
+        // Checked here, right before the spawn, by the same function validation calls.
+        .map_err(|e| config_error(scrub(secret, &e.to_string())))?;
         let env = environment(cx, preset, secret)?;
         let grace = cx
             .config_u64("graceMs")
@@ -536,6 +541,18 @@ async fn write_message_file(prompt: &str) -> Result<tempfile::TempDir, StepError
     .await
     .map_err(|e| io_error(format!("the prompt file task failed: {e}")))?
     .map_err(|e| io_error(format!("cannot write the prompt to a temporary file: {e}")))
+}
+
+/// Whether the `command` preset's command line uses `{{promptFile}}`.
+fn mentions_prompt_file(config: &Map<String, Value>) -> bool {
+    config
+        .get("command")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().filter_map(Value::as_str).any(|t| {
+                preset::substitute(t, |n| (n == "promptFile").then_some("\0")).contains('\0')
+            })
+        })
 }
 
 /// Whether two paths name the same folder.

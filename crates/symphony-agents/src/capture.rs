@@ -34,8 +34,53 @@ use tokio::process::Command;
 /// A diff longer than this is cut (the file list stays complete).
 const DIFF_MAX: usize = 2 << 20;
 
-/// Runs git with the caller's environment minus `GIT_*` variables (a host started from a git
-/// hook must not steer these commands into another repository), and never prompts.
+/// Settings every git run Symphony starts gets on its command line (where they outrank every
+/// config file), so a repository's own config cannot make Symphony run its programs:
+///
+/// - `core.hooksPath=/dev/null`: no hooks (`worktree add` runs `post-checkout` and
+///   `reference-transaction`, index writes run `post-index-change`, …).
+/// - `core.fsmonitor=false`: no file-system monitor program (`add` and `status` start one).
+/// - `core.untrackedCache=false`: no untracked-cache writes into the repository's index.
+/// - `core.pager=cat`, `diff.external=` (with `--no-ext-diff` and `--no-textconv` on the
+///   diffs), `submodule.recurse=false`, `protocol.file.allow=user`: no pager, external diff,
+///   text conversion program, submodule work or local-path fetches.
+///
+/// Not covered: clean and smudge filters (`filter.<name>.*` with `.gitattributes`), whose
+/// names cannot be listed on the command line; see the crate docs.
+const HARDENING: [&str; 14] = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "diff.external=",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "protocol.file.allow=user",
+];
+
+/// The one place a git [`Command`] is made: git with [`HARDENING`], in `cwd`, with the
+/// caller's environment minus `GIT_*` variables (a host started from a git hook must not steer
+/// these commands into another repository), never prompting, and killed if dropped. Every git
+/// run of this crate goes through it.
+fn git_command(cwd: &Path) -> Command {
+    let mut command = Command::new("git");
+    command.args(HARDENING).current_dir(cwd).kill_on_drop(true);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GIT_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("GIT_TERMINAL_PROMPT", "0");
+    command
+}
+
+/// Runs git (made by [`git_command`]) and returns its stdout.
 async fn git<I, S>(cwd: &Path, args: I, extra_env: &[(&str, &OsStr)]) -> Result<String, String>
 where
     I: IntoIterator<Item = S>,
@@ -57,24 +102,16 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let mut command = Command::new("git");
+    let mut command = git_command(cwd);
     command
         .args(&args)
-        .current_dir(cwd)
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GIT_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("GIT_TERMINAL_PROMPT", "0");
+        .stderr(Stdio::piped());
     for (k, v) in extra_env {
         command.env(k, v);
     }
@@ -429,7 +466,16 @@ impl Baseline {
                 let after = self.folder_tree("after").await?;
                 let index = self.index_path("after")?;
                 let (base, after) = (self.base.as_str(), after.as_str());
-                let patch = ["diff-tree", "-r", "--no-renames", "-p", base, after];
+                let patch = [
+                    "diff-tree",
+                    "-r",
+                    "--no-renames",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "-p",
+                    base,
+                    after,
+                ];
                 let names = [
                     "diff-tree",
                     "-r",
@@ -459,7 +505,15 @@ impl Baseline {
                 let base = self.base.as_str();
                 (
                     self.run(
-                        ["diff-index", "--cached", "-p", "--no-renames", base],
+                        [
+                            "diff-index",
+                            "--cached",
+                            "-p",
+                            "--no-renames",
+                            "--no-ext-diff",
+                            "--no-textconv",
+                            base,
+                        ],
                         &index,
                     )
                     .await?,

@@ -40,7 +40,7 @@
 //! | `preset` (required) | `claude`, `codex`, `aider`, `gemini` or `command` |
 //! | `prompt` (required) | the task, a template with `{{references}}` |
 //! | `program` | the binary to run instead of the preset's usual name (or of `command[0]`) |
-//! | `command` | the `command` preset's argv, with `{{prompt}}`, `{{workdir}}`, `{{model}}` |
+//! | `command` | the `command` preset's argv, with `{{prompt}}`, `{{promptFile}}` (the path of a temporary file holding the prompt), `{{workdir}}`, `{{model}}` |
 //! | `args` | extra arguments, added before the prompt |
 //! | `model` | passed as `--model` (or `{{model}}`) |
 //! | `autonomy` | `edit` (default) or `full` |
@@ -88,8 +88,30 @@
 //!   `TMPDIR` (when set), `TERM=dumb`, `NO_COLOR=1`, the step's `env`, and the credential. The
 //!   credential's value is scrubbed from everything the step reports: progress, output, diff,
 //!   file names and errors. (It cannot be scrubbed from files the agent writes.)
-//! - **No shell.** Nothing is run through a shell string; a `command` line that puts a
-//!   placeholder inside a shell's `-c` script is refused by the validator.
+//! - **No shell, no code from the prompt.** Nothing is run through a shell string, and the
+//!   argv that would run (after `program` replaced argv\[0\] and `args` were added) is
+//!   checked by one function, [`guard::check`], both by the validator and right before the
+//!   process is spawned: a placeholder (or the prompt) where a shell or interpreter reads code
+//!   is refused, seeing through wrappers such as `env`, `timeout`, `sudo` or `xargs`. That is
+//!   the argument of `-c`/`-e`/`-r`/`--eval`/`-Command`/`/c` (also combined, as in `bash -lc`),
+//!   the script itself (`python3 {{prompt}}`), or the program read from stdin (`sh`,
+//!   `python3 -` with `stdin: true`). The refusal names the field and the argv index.
+//!
+//!   **The safe ways to hand over the prompt** are as data the program reads: on standard input
+//!   (`"stdin": true`, with a program or script that reads it:
+//!   `["my-agent", "--task-from-stdin"]`, `["python3", "agent.py"]`), in a file
+//!   (`["my-agent", "--task-file", "{{promptFile}}"]`; the file is outside the working folder
+//!   and removed after the attempt), or as a plain argument of a program or script that treats
+//!   it as text (`["python3", "agent.py", "{{prompt}}"]`,
+//!   `["bash", "-c", "my-agent \"$1\"", "agent", "{{prompt}}"]`). Never where a shell or
+//!   interpreter reads code. See `guard.rs` for what is read how.
+//! - **git runs no repository programs.** Every git command this crate runs (worktree add and
+//!   remove, the snapshots, the diffs) is made by one function that disables hooks
+//!   (`core.hooksPath=/dev/null`), the file-system monitor (`core.fsmonitor=false`), the
+//!   untracked cache, the pager, external diffs and text conversion, so a repository's own
+//!   config cannot make Symphony start its programs. Not yet covered: clean/smudge filters a
+//!   repository's config defines (`filter.<name>.*`), which `worktree add` and `add` still run.
+//!   (The agent itself may run git as it likes: it is the program the step runs.)
 //! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
 //!   cached: their work is a side effect.
 //!
@@ -103,6 +125,7 @@
 mod agent;
 #[cfg(unix)]
 pub mod capture;
+pub mod guard;
 pub mod preset;
 #[cfg(unix)]
 pub mod process;

@@ -44,6 +44,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use symphony_melody::Problem;
 
+use crate::guard;
+pub use crate::guard::{Arg, ArgvError};
+
 /// A supported agent CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
@@ -70,10 +73,7 @@ pub enum Autonomy {
 }
 
 /// The placeholders an argv element of the `command` preset may hold.
-pub const PLACEHOLDERS: [&str; 3] = ["prompt", "workdir", "model"];
-
-/// Shells whose `-c` argument is a script: a placeholder there would be parsed as shell code.
-const SHELLS: [&str; 8] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh"];
+pub const PLACEHOLDERS: [&str; 4] = ["prompt", "workdir", "model", "promptFile"];
 
 impl Preset {
     /// Every preset name, as written in `config.preset`.
@@ -162,6 +162,8 @@ pub struct ArgvInput<'a> {
     pub in_worktree: bool,
     /// How a preset hands over the prompt.
     pub via: PromptVia<'a>,
+    /// The file holding the prompt, for the `command` preset's `{{promptFile}}`.
+    pub prompt_file: Option<&'a Path>,
 }
 
 /// How a preset hands the prompt to its CLI.
@@ -183,122 +185,171 @@ impl Preset {
     }
 }
 
-/// Builds the program and its arguments. Errors say which config field is wrong.
-pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, String> {
-    let program = |default: &str| input.program.unwrap_or(default).to_owned();
+/// Builds the program and its arguments, checked: the argv the process gets, refused (with the
+/// config field and argv index) when text Symphony does not control would be run as code. The
+/// one function both validation (with `{{placeholders}}` unfilled) and play (right before the
+/// process is spawned) call, so they cannot disagree; see [`crate::guard`].
+pub fn argv(input: &ArgvInput<'_>) -> Result<Vec<String>, ArgvError> {
+    let line = command_line(input)?;
+    guard::check(&line, input.via == PromptVia::Stdin)?;
+    Ok(line.into_iter().map(|a| a.text).collect())
+}
+
+/// Builds the program and its arguments, each with the config field it comes from and whether
+/// it holds text Symphony does not control, in the order the process gets them: `program`
+/// has replaced argv\[0\], `args` are in. Unchecked: [`argv`] checks it.
+pub fn command_line(input: &ArgvInput<'_>) -> Result<Vec<Arg>, ArgvError> {
+    let preset_field = "config.preset";
+    let program = |default: &str| match input.program {
+        Some(p) => Arg::literal(p, "config.program"),
+        None => Arg::literal(default, preset_field),
+    };
+    let fixed = |flags: &[&str]| -> Vec<Arg> {
+        flags
+            .iter()
+            .map(|f| Arg::literal(*f, preset_field))
+            .collect()
+    };
+    let args = || {
+        input
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Arg::literal(a.clone(), format!("config.args[{i}]")))
+    };
+    let prompt = |text: String| Arg::filled(text, "config.prompt", "the prompt");
     let mut argv = Vec::new();
     match input.preset {
         Preset::Claude => {
             argv.push(program("claude"));
-            argv.extend(["-p", "--output-format", "json", "--permission-mode"].map(String::from));
-            argv.push(
-                match input.autonomy {
-                    Autonomy::Edit => "acceptEdits",
-                    Autonomy::Full => "bypassPermissions",
-                }
-                .to_owned(),
-            );
+            argv.extend(fixed(&[
+                "-p",
+                "--output-format",
+                "json",
+                "--permission-mode",
+            ]));
+            argv.extend(fixed(&[match input.autonomy {
+                Autonomy::Edit => "acceptEdits",
+                Autonomy::Full => "bypassPermissions",
+            }]));
             push_model(&mut argv, input.model);
-            argv.extend(input.args.iter().cloned());
+            argv.extend(args());
             if input.via == PromptVia::Argument {
-                argv.push("--".into());
-                argv.push(input.prompt.to_owned());
+                argv.extend(fixed(&["--"]));
+                argv.push(prompt(input.prompt.to_owned()));
             }
         }
         Preset::Codex => {
             argv.push(program("codex"));
-            argv.extend(
-                [
-                    "exec",
-                    "--skip-git-repo-check",
-                    "--color",
-                    "never",
-                    "--sandbox",
-                ]
-                .map(String::from),
-            );
-            argv.push(
-                match input.autonomy {
-                    Autonomy::Edit => "workspace-write",
-                    Autonomy::Full => "danger-full-access",
-                }
-                .to_owned(),
-            );
+            argv.extend(fixed(&[
+                "exec",
+                "--skip-git-repo-check",
+                "--color",
+                "never",
+                "--sandbox",
+            ]));
+            argv.extend(fixed(&[match input.autonomy {
+                Autonomy::Edit => "workspace-write",
+                Autonomy::Full => "danger-full-access",
+            }]));
             push_model(&mut argv, input.model);
-            argv.extend(input.args.iter().cloned());
+            argv.extend(args());
             // `-` tells `codex exec` to read the prompt from stdin.
-            argv.push("--".into());
+            argv.extend(fixed(&["--"]));
             argv.push(match input.via {
-                PromptVia::Argument => input.prompt.to_owned(),
-                _ => "-".to_owned(),
+                PromptVia::Argument => prompt(input.prompt.to_owned()),
+                _ => Arg::literal("-", preset_field),
             });
         }
         Preset::Aider => {
             argv.push(program("aider"));
-            argv.extend(
-                [
-                    "--yes-always",
-                    "--no-pretty",
-                    "--no-check-update",
-                    "--no-gitignore",
-                ]
-                .map(String::from),
-            );
+            argv.extend(fixed(&[
+                "--yes-always",
+                "--no-pretty",
+                "--no-check-update",
+                "--no-gitignore",
+            ]));
             if !input.in_worktree {
-                argv.push("--no-git".into());
+                argv.extend(fixed(&["--no-git"]));
             }
             push_model(&mut argv, input.model);
-            argv.extend(input.args.iter().cloned());
+            argv.extend(args());
             argv.push(match input.via {
-                PromptVia::File(path) => format!("--message-file={}", path.display()),
-                _ => format!("--message={}", input.prompt),
+                PromptVia::File(path) => Arg::filled(
+                    format!("--message-file={}", path.display()),
+                    "config.prompt",
+                    "the prompt file",
+                ),
+                _ => prompt(format!("--message={}", input.prompt)),
             });
         }
         Preset::Gemini => {
             argv.push(program("gemini"));
-            argv.push("--approval-mode".into());
-            argv.push(
-                match input.autonomy {
-                    Autonomy::Edit => "auto_edit",
-                    Autonomy::Full => "yolo",
-                }
-                .to_owned(),
-            );
+            argv.extend(fixed(&["--approval-mode"]));
+            argv.extend(fixed(&[match input.autonomy {
+                Autonomy::Edit => "auto_edit",
+                Autonomy::Full => "yolo",
+            }]));
             push_model(&mut argv, input.model);
-            argv.extend(input.args.iter().cloned());
+            argv.extend(args());
             if input.via == PromptVia::Argument {
-                argv.push(format!("--prompt={}", input.prompt));
+                argv.push(prompt(format!("--prompt={}", input.prompt)));
             }
         }
         Preset::Command => {
+            let error = |field: String, message: &str| ArgvError {
+                field,
+                message: message.to_owned(),
+            };
             let Some(command) = input.command else {
-                return Err(
-                    "config.command: the `command` preset needs a command line, e.g. [\"my-agent\", \"--task\", \"{{prompt}}\"]"
-                        .into(),
-                );
+                return Err(error(
+                    "config.command".into(),
+                    "the `command` preset needs a command line, e.g. [\"my-agent\", \"--task\", \"{{prompt}}\"]",
+                ));
             };
             if command.is_empty() {
-                return Err(
-                    "config.command: the command line is empty; give the program and its arguments"
-                        .into(),
-                );
+                return Err(error(
+                    "config.command".into(),
+                    "the command line is empty; give the program and its arguments",
+                ));
             }
             let workdir = input.workdir.to_string_lossy();
+            let prompt_file = input.prompt_file.map(|p| p.to_string_lossy());
             for (i, element) in command.iter().enumerate() {
+                let field = format!("config.command[{i}]");
                 let Some(text) = element.as_str() else {
-                    return Err(format!("config.command[{i}]: expected a string"));
+                    return Err(error(field, "expected a string"));
                 };
-                argv.push(substitute(text, |name| match name {
-                    "prompt" => Some(input.prompt),
-                    "workdir" => Some(&workdir),
-                    "model" => Some(input.model.unwrap_or("")),
+                let filled = holes(text).into_iter().find_map(|name| match name {
+                    "prompt" => Some("`{{prompt}}`"),
+                    "workdir" => Some("`{{workdir}}`"),
+                    "model" => Some("`{{model}}`"),
+                    "promptFile" => Some("`{{promptFile}}`"),
                     _ => None,
-                }));
+                });
+                let value = substitute(text, |name| match name {
+                    "prompt" => Some(input.prompt),
+                    "workdir" => Some(&*workdir),
+                    "model" => Some(input.model.unwrap_or("")),
+                    "promptFile" => prompt_file.as_deref(),
+                    _ => None,
+                });
+                if prompt_file.is_none() && holes(text).contains(&"promptFile") {
+                    return Err(error(
+                        field,
+                        "`{{promptFile}}` has no file here (the prompt is written to one only when a step plays)",
+                    ));
+                }
+                argv.push(Arg {
+                    text: value,
+                    field,
+                    filled,
+                });
             }
-            if let (Some(program), Some(first)) = (input.program, argv.first_mut()) {
-                *first = program.to_owned();
+            if let Some(program) = input.program {
+                argv[0] = Arg::literal(program, "config.program");
             }
-            argv.extend(input.args.iter().cloned());
+            argv.extend(args());
         }
     }
     Ok(argv)
@@ -349,10 +400,11 @@ pub fn parse_result(stdout: &str) -> Option<JsonResult> {
     })
 }
 
-fn push_model(argv: &mut Vec<String>, model: Option<&str>) {
+fn push_model(argv: &mut Vec<Arg>, model: Option<&str>) {
     if let Some(model) = model {
-        argv.push("--model".into());
-        argv.push(model.to_owned());
+        argv.push(Arg::literal("--model", "config.preset"));
+        // The melody's own text, like `args` (a `command` line's `{{model}}` is a placeholder).
+        argv.push(Arg::literal(model, "config.model"));
     }
 }
 
@@ -409,7 +461,13 @@ pub fn check(
             "config.command",
             "the `command` preset needs a command line: a list like [\"my-agent\", \"--task\", \"{{prompt}}\"]".into(),
         )),
-        (Some(Preset::Command), Some(list)) => check_command(list, problems, &at),
+        (Some(Preset::Command), Some(list)) => {
+            let buildable = check_command(list, problems, &at);
+            if buildable {
+                check_command_line(config, Preset::Command, problems, &at);
+            }
+        }
+        (Some(p), None) => check_command_line(config, p, problems, &at),
         (Some(p), Some(_)) => problems.push(at(
             "config.command",
             format!(
@@ -476,26 +534,25 @@ pub fn check(
     }
 }
 
+/// Checks the command line's elements: strings, known placeholders. Returns whether the argv
+/// can be built from them (an unknown placeholder stays as it is written).
 fn check_command(
     list: &[Value],
     problems: &mut Vec<Problem>,
     at: &impl Fn(&str, String) -> Problem,
-) {
+) -> bool {
+    let mut sound = !list.is_empty();
     if list.is_empty() {
         problems.push(at(
             "config.command",
             "the command line is empty; give the program and its arguments".into(),
         ));
     }
-    let program = list
-        .first()
-        .and_then(Value::as_str)
-        .map(|p| p.rsplit('/').next().unwrap_or(p));
-    let is_shell = program.is_some_and(|p| SHELLS.contains(&p));
     for (i, element) in list.iter().enumerate() {
         let path = format!("config.command[{i}]");
         let Some(text) = element.as_str() else {
             problems.push(at(&path, "expected a string".into()));
+            sound = false;
             continue;
         };
         for name in holes(text) {
@@ -503,23 +560,74 @@ fn check_command(
                 problems.push(at(
                     &path,
                     format!(
-                        "unknown placeholder `{{{{{name}}}}}`; a command line may use {{{{prompt}}}}, {{{{workdir}}}} and {{{{model}}}}"
+                        "unknown placeholder `{{{{{name}}}}}`; a command line may use {{{{prompt}}}}, {{{{promptFile}}}}, {{{{workdir}}}} and {{{{model}}}}"
                     ),
                 ));
             }
         }
-        let after_c = i > 0 && list[i - 1].as_str().is_some_and(|p| p == "-c");
-        if i == 0 && !holes(text).is_empty() {
-            problems.push(at(
-                &path,
-                "the program itself cannot come from a placeholder".into(),
-            ));
-        }
-        if is_shell && after_c && !holes(text).is_empty() {
-            problems.push(at(
-                &path,
-                "a placeholder inside a shell's `-c` script would be run as shell code (a prompt could inject commands); pass it as its own argument instead: [\"bash\", \"-c\", \"my-agent \\\"$1\\\"\", \"agent\", \"{{prompt}}\"]".into(),
-            ));
+    }
+    sound
+}
+
+/// Builds the argv from the config, with its placeholders unfilled, for each way play may hand
+/// over the prompt, and checks it with the same [`argv`] play calls before it spawns.
+fn check_command_line(
+    config: &Map<String, Value>,
+    preset: Preset,
+    problems: &mut Vec<Problem>,
+    at: &impl Fn(&str, String) -> Problem,
+) {
+    let args: Vec<String> = config
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let prompt_file = Path::new("{{promptFile}}");
+    let off_line = if preset.reads_stdin() {
+        PromptVia::Stdin
+    } else {
+        PromptVia::File(prompt_file)
+    };
+    // `stdin: true` always takes the prompt off the command line; a preset also does so for a
+    // long prompt, which validation cannot foresee.
+    let vias: &[PromptVia<'_>] = if config.get("stdin") == Some(&Value::Bool(true)) {
+        &[off_line]
+    } else if preset == Preset::Command {
+        &[PromptVia::Argument]
+    } else {
+        &[PromptVia::Argument, off_line]
+    };
+    let mut seen: Vec<ArgvError> = Vec::new();
+    for via in vias {
+        let input = ArgvInput {
+            preset,
+            program: config.get("program").and_then(Value::as_str),
+            command: config
+                .get("command")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice),
+            prompt: "{{prompt}}",
+            model: config.get("model").and_then(Value::as_str),
+            autonomy: match config.get("autonomy").and_then(Value::as_str) {
+                Some("full") => Autonomy::Full,
+                _ => Autonomy::Edit,
+            },
+            args: &args,
+            workdir: Path::new("{{workdir}}"),
+            in_worktree: config.get("workdir").and_then(Value::as_str) == Some("worktree"),
+            via: *via,
+            prompt_file: Some(prompt_file),
+        };
+        if let Err(e) = argv(&input) {
+            if !seen.contains(&e) {
+                problems.push(at(&e.field, e.message.clone()));
+                seen.push(e);
+            }
         }
     }
 }
@@ -547,6 +655,7 @@ mod tests {
             workdir: Path::new("/w"),
             in_worktree: false,
             via: PromptVia::Argument,
+            prompt_file: None,
         })
         .expect("presets build")
     }
@@ -615,6 +724,7 @@ mod tests {
                 workdir: Path::new("/w"),
                 in_worktree: true,
                 via,
+                prompt_file: None,
             })
             .expect("presets build")
         };
@@ -675,6 +785,7 @@ mod tests {
             workdir: Path::new("/w d"),
             in_worktree: false,
             via: PromptVia::Stdin,
+            prompt_file: None,
         })
         .expect("builds");
         // The prompt's own braces are not expanded again.
@@ -700,11 +811,14 @@ mod tests {
         );
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(
-            p[0].contains("config.command[2]") && p[0].contains("shell code"),
+            p[0].contains("config.command[3]") && p[0].contains("{{nope}}"),
             "{p:#?}"
         );
         assert!(
-            p[1].contains("config.command[3]") && p[1].contains("{{nope}}"),
+            p[1].contains("config.command[2]")
+                && p[1].contains("argv[2]")
+                && p[1].contains("shell code")
+                && p[1].contains("`stdin: true`"),
             "{p:#?}"
         );
         let p = problems(json!({"preset": "aider", "credential": "openai"}), false);

@@ -1028,3 +1028,182 @@ async fn a_chatty_agent_logs_its_first_2000_lines_and_counts_the_rest() {
         .unwrap()
         .ends_with("line 2400\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_would_run_the_prompt_as_code_is_refused_and_never_runs() {
+    let f = Fixture::new();
+    let marker = f.path("ran.txt");
+    let marker_s = marker.to_str().unwrap();
+    // Each would create the marker if it ran at all, and then run the prompt as shell code.
+    let inject = step(
+        "inject",
+        json!({
+            "preset": "command",
+            "command": ["env", "-i", "bash", "-lc", format!("touch {marker_s}; echo {{{{prompt}}}}")],
+            "prompt": "hello; touch pwned",
+        }),
+        &["command", "files"],
+    );
+    let piped = step(
+        "piped",
+        json!({
+            "preset": "command",
+            "command": ["timeout", "60", "sh"],
+            "stdin": true,
+            "prompt": format!("touch {marker_s}"),
+        }),
+        &["command", "files"],
+    );
+    let m = melody(json!([inject, piped]));
+
+    // Validation names the step and the field.
+    let mut registry = Registry::standard();
+    symphony_agents::register(&mut registry, Arc::new(TestCredentials)).unwrap();
+    let problems: Vec<String> = symphony_melody::validate(&m, &registry)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].contains("steps.inject")
+            && problems[0].contains("config.command[4]")
+            && problems[0].contains("argv[4]")
+            && problems[0].contains("`stdin: true`"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("steps.piped")
+            && problems[1].contains("config.stdin")
+            && problems[1].contains("standard input"),
+        "{problems:#?}"
+    );
+    // So the conductor will not start it.
+    assert!(conductor().start(m.clone(), options(&f)).await.is_err());
+
+    // Played without validation, each step refuses before anything is spawned.
+    let c = conductor();
+    let prepared = c.prepare_checked(m);
+    let run = c
+        .start_prepared(&prepared, options(&f))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut events, _control, finished) = run.into_parts();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let report = finished.await.unwrap();
+    for id in ["inject", "piped"] {
+        assert_eq!(outcome(&report, id), StepOutcome::Failed, "{id}");
+        let note = note(&report, id);
+        assert!(note.contains("refused"), "{id}: {note}");
+    }
+    assert!(note(&report, "inject").contains("config.command[4]"));
+    assert!(
+        !marker.exists(),
+        "a refused command ran: {} exists",
+        marker.display()
+    );
+    assert!(!f.files().join("pwned").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_file_hands_the_prompt_over_as_a_file() {
+    let f = Fixture::new();
+    let prompt = "it's \"quoted\"; $(touch pwned)";
+    let s = step(
+        "agent",
+        json!({
+            "preset": "command",
+            "command": ["sh", "-c", "cat \"$1\" > prompt.txt", "sh", "{{promptFile}}"],
+            "prompt": prompt,
+        }),
+        &["command", "files"],
+    );
+    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+    assert_eq!(
+        std::fs::read_to_string(f.files().join("prompt.txt")).unwrap(),
+        prompt
+    );
+    assert!(!f.files().join("pwned").exists());
+    // The file is outside the working folder, so it is not recorded as the agent's work.
+    assert_eq!(outputs(&f, "agent")["files"], json!(["prompt.txt"]));
+}
+
+/// Hooks (and an fsmonitor) that leave a marker named after themselves in `dir` when run.
+fn booby_trap(repo: &Path, dir: &Path) {
+    let hooks = repo.join(".git").join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let mut scripts: Vec<PathBuf> = [
+        "post-checkout",
+        "pre-commit",
+        "post-commit",
+        "reference-transaction",
+        "post-index-change",
+        "pre-auto-gc",
+        "post-rewrite",
+        "fsmonitor-watchman",
+    ]
+    .iter()
+    .map(|name| hooks.join(name))
+    .collect();
+    scripts.push(repo.join("fsmonitor.sh"));
+    for script in &scripts {
+        let name = script.file_name().unwrap().to_str().unwrap();
+        std::fs::write(
+            script,
+            format!("#!/bin/sh\ntouch '{}/{name}'\n", dir.display()),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(script, perms).unwrap();
+    }
+    git(
+        repo,
+        &[
+            "config",
+            "core.fsmonitor",
+            repo.join("fsmonitor.sh").to_str().unwrap(),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_runs_symphony_starts_run_no_hooks_and_no_fsmonitor() {
+    let f = Fixture::new();
+    let repo = f.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("existing.txt"), "before\n").unwrap();
+    std::fs::write(repo.join("doomed.txt"), "bye\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "start"]);
+    let markers = f.path("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    booby_trap(&repo, &markers);
+
+    // Twice: the second attempt removes and re-adds the worktree and resets the branch.
+    for _ in 0..2 {
+        let m = melody(json!([f.command_step(
+            "a",
+            "edit",
+            json!({"workdir": "worktree", "repo": repo.to_str().unwrap()})
+        )]));
+        let (report, _) = play(m, options(&f), |_| {}).await;
+        assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
+        let ran: Vec<String> = std::fs::read_dir(&markers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(ran.is_empty(), "these ran: {ran:?}");
+    }
+    let out = outputs(&f, "a");
+    assert_eq!(
+        out["files"],
+        json!(["doomed.txt", "existing.txt", "prompt.txt", "src/main.rs"])
+    );
+
+    // The trap works: git run without Symphony's settings springs it.
+    git(&repo, &["status", "--porcelain"]);
+    let ran = std::fs::read_dir(&markers).unwrap().count();
+    assert!(ran > 0, "the test's hooks and fsmonitor do not run at all");
+}
