@@ -393,3 +393,52 @@ async fn the_trust_file_is_private_and_never_written_through_a_link() {
     assert_eq!(mode(&trust), 0o600);
     assert!(f.host.permissions(agentic).unwrap().trusted, "kept");
 }
+
+#[tokio::test]
+async fn a_host_on_a_new_data_folder_keeps_its_store_and_trust_private() {
+    let project = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let folder = data.path().join("share/symphony");
+    let credentials: std::sync::Arc<dyn symphony_credentials::Credentials> =
+        std::sync::Arc::new(common::NoKeys);
+    let options = symphony_host::HostOptions {
+        registry: Some(symphony_host::registry::registry_with(credentials.clone())),
+        credentials: Some(credentials),
+        endpoints: symphony_instruments::discovery::Endpoints {
+            openai: "http://127.0.0.1:9".into(),
+            anthropic: "http://127.0.0.1:9".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            timeout: std::time::Duration::from_millis(500),
+        },
+        store_path: Some(folder.join("runs.db")),
+        trust_file: Some(folder.join("trust.json")),
+        credential_store: Some(std::sync::Arc::new(
+            symphony_credentials::FileStore::in_dir(data.path().join("config")),
+        )),
+        ..symphony_host::HostOptions::default()
+    };
+    let host =
+        symphony_host::Host::new(project.path(), options, std::sync::Arc::new(|_| {})).unwrap();
+    host.call(
+        "trustMelody",
+        json!({"melody": {
+            "formatVersion": 1,
+            "melody": {"id": "agentic", "name": "Agentic"},
+            "steps": [{"id": "build", "kind": "instrument", "type": "instrument.agent",
+                       "config": {"preset": "command", "command": ["true"], "prompt": "p"},
+                       "capabilities": ["command"]}]
+        }}),
+    )
+    .await
+    .unwrap();
+    host.call("storeInfo", json!({})).await.unwrap();
+    assert_eq!(mode(&data.path().join("share")), 0o700);
+    assert_eq!(mode(&folder), 0o700);
+    assert_eq!(mode(&folder.join("trust.json")), 0o600);
+    assert_eq!(mode(&folder.join("runs.db")), 0o600);
+    for extra in ["runs.db-wal", "runs.db-shm"] {
+        if folder.join(extra).exists() {
+            assert_eq!(mode(&folder.join(extra)), 0o600, "{extra}");
+        }
+    }
+}
