@@ -72,12 +72,10 @@ impl Host {
             path: path.to_owned(),
             why: format!("the app opens melody files only, whose names end in `{MELODY_SUFFIX}`"),
         };
-        // Refused before the file system is asked, so nothing is learnt of other files.
-        if !is_melody_name(crate::project::named(path)?) {
-            return Err(not_a_melody());
-        }
+        // Confined first (its refusals, such as `..`, come first), then both names checked
+        // before a byte of the file is read.
         let file = self.inner.project.resolve(path)?;
-        if !is_melody_name(&file.abs) {
+        if !is_melody_name(Path::new(path)) || !is_melody_name(&file.abs) {
             return Err(not_a_melody());
         }
         let bytes = read_melody_file(&file)?;
