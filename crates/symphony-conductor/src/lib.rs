@@ -10,6 +10,7 @@
 //! **Architecture Invariant:** this crate knows nothing of Tauri, SQL or HTTP servers. Hosts
 //! (the CLI, the app, the store) read events and call this API; nothing here calls them.
 
+pub mod atomic;
 pub mod attempt;
 pub mod cache;
 pub mod conductor;

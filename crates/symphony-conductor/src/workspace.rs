@@ -12,11 +12,10 @@
 //!
 //! **Architecture Invariant:** no step writes outside `files/`. Paths from steps are relative,
 //! may not contain `..`, and are never written through a symbolic link: directories are checked
-//! as they are walked, and files are written to a temporary name and renamed into place (a
-//! rename replaces a link, it never follows one).
+//! as they are walked, and files are written to an exclusive, randomly named temporary file and
+//! renamed into place (a rename replaces a link, it never follows one; see [`crate::atomic`]).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
@@ -165,22 +164,11 @@ impl Workspace {
     }
 }
 
-/// Writes to a temporary file beside `path`, then renames it into place, so a reader (or a
-/// crash) never sees half a file and a symbolic link at `path` is replaced, not followed.
+/// Writes through an exclusive, randomly named temporary file renamed into place, so a reader
+/// (or a crash) never sees half a file and a symbolic link at `path`, or at any temporary name,
+/// is replaced or refused, never followed (see [`crate::atomic`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-    }
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    crate::atomic::write_atomic(path, bytes, crate::atomic::Access::Shared)
 }
 
 #[cfg(test)]

@@ -62,20 +62,33 @@ impl Host {
 
     /// `openMelody`: the file's text, the melody, its hash and every problem. The file is
     /// watched from now on (`file-changed`).
+    ///
+    /// Only melody files are read: the name given and the name of the file it leads to (a
+    /// symbolic link is followed inside the project) must end in `.melody.json`, which a file
+    /// the user picked in the app's own dialog does too. A file larger than the loader takes
+    /// (`symphony_melody::load::MAX_BYTES`) is refused before it is read.
     pub fn open_melody(&self, path: &str) -> Result<MelodyDocument, HostError> {
+        let not_a_melody = || HostError::BadPath {
+            path: path.to_owned(),
+            why: format!("the app opens melody files only, whose names end in `{MELODY_SUFFIX}`"),
+        };
+        // Confined first (its refusals, such as `..`, come first), then both names checked
+        // before a byte of the file is read.
         let file = self.inner.project.resolve(path)?;
-        let bytes = std::fs::read(&file.abs).map_err(|e| HostError::Read {
-            path: file.rel.clone(),
-            source: e,
-        })?;
+        if !is_melody_name(Path::new(path)) || !is_melody_name(&file.abs) {
+            return Err(not_a_melody());
+        }
+        let bytes = read_melody_file(&file)?;
         let doc = self.document(&file.rel, bytes)?;
         self.inner.watch.track(&file, &doc.hash)?;
         Ok(doc)
     }
 
     /// `saveMelody`: writes the melody's canonical bytes (so saving an unchanged melody changes
-    /// no byte) to a `*.melody.json` file inside the project, atomically (a temporary file
-    /// renamed over the old one), and returns what was written. A melody with validation
+    /// no byte) to a `*.melody.json` file inside the project, atomically (an exclusive, randomly
+    /// named temporary file renamed over the old one, see `symphony_conductor::atomic`), and
+    /// returns what was written. A symbolic link at the name is refused, not written through
+    /// ([`crate::project::Project::resolve_for_write`]). A melody with validation
     /// problems is saved (work in progress is kept); one that is not a melody is refused.
     pub fn save_melody(&self, path: &str, melody: Value) -> Result<MelodyDocument, HostError> {
         if !path.ends_with(MELODY_SUFFIX) {
@@ -86,7 +99,8 @@ impl Host {
                 ),
             });
         }
-        let file = self.inner.project.resolve(path)?;
+        // The name itself, not where a link at it leads: a link there is refused.
+        let file = self.inner.project.resolve_for_write(path)?;
         let melody = self.parse(melody)?;
         let bytes = symphony_melody::to_bytes(&melody);
         let doc = self.document(&file.rel, bytes.clone())?;
@@ -204,7 +218,7 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) -> std::
 /// The list entry of one file.
 fn entry(file: &Confined) -> MelodyEntry {
     let file_name = file.rel.rsplit('/').next().unwrap_or(&file.rel).to_owned();
-    let loaded = std::fs::read(&file.abs)
+    let loaded = read_melody_file(file)
         .map_err(|e| e.to_string())
         .and_then(|b| symphony_melody::load(&b, &file.rel).map_err(|p| p.to_string()));
     match loaded {
@@ -226,23 +240,76 @@ fn entry(file: &Confined) -> MelodyEntry {
     }
 }
 
-/// Writes through a temporary file in the same folder, then renames it over the target, so a
-/// reader never sees half a file and a symbolic link at the target is replaced, not followed.
-fn write_atomically(file: &Confined, bytes: &[u8]) -> Result<(), HostError> {
-    let fail = |e| HostError::Write {
+/// Whether a path's file name ends in `.melody.json`.
+fn is_melody_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(MELODY_SUFFIX))
+}
+
+/// A melody file's bytes, its size checked before a byte is read: not a regular file (a
+/// folder, a device, a pipe that would block) or more than the loader takes is refused, and
+/// the read itself stops one byte past that limit (a file that grows while read).
+fn read_melody_file(file: &Confined) -> Result<Vec<u8>, HostError> {
+    use std::io::Read as _;
+    let max = symphony_melody::load::MAX_BYTES;
+    let read_error = |e| HostError::Read {
         path: file.rel.clone(),
         source: e,
     };
-    let dir = file
-        .abs
-        .parent()
-        .ok_or_else(|| fail(std::io::Error::other("the file has no folder")))?;
-    let name = file.abs.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, &file.abs).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
+    let refuse = |why: String| HostError::BadPath {
+        path: file.rel.clone(),
+        why,
+    };
+    let check = |meta: &std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(refuse(
+                "it is not a regular file, so it is not a melody".into(),
+            ));
+        }
+        if meta.len() > max as u64 {
+            return Err(refuse(too_large(meta.len(), max)));
+        }
+        Ok(())
+    };
+    // Before opening: opening a named pipe would wait for a writer.
+    check(&std::fs::metadata(&file.abs).map_err(read_error)?)?;
+    let opened = std::fs::File::open(&file.abs).map_err(read_error)?;
+    // Again on the open file, so what is checked is what is read.
+    let meta = opened.metadata().map_err(read_error)?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    opened
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() > max {
+        return Err(refuse(too_large(bytes.len() as u64, max)));
+    }
+    Ok(bytes)
+}
+
+/// Why a file of `len` bytes is not opened as a melody.
+fn too_large(len: u64, max: usize) -> String {
+    format!(
+        "the file is {} MiB and melodies are limited to {} MiB, so it is not opened",
+        len.div_ceil(1024 * 1024),
+        max / (1024 * 1024)
+    )
+}
+
+/// Writes a melody file atomically (see `symphony_conductor::atomic`): a reader never sees
+/// half a file, and a symbolic link at the target or at a temporary name is never written
+/// through.
+fn write_atomically(file: &Confined, bytes: &[u8]) -> Result<(), HostError> {
+    symphony_conductor::atomic::write_atomic(
+        &file.abs,
+        bytes,
+        symphony_conductor::atomic::Access::Shared,
+    )
+    .map_err(|e| HostError::Write {
+        path: file.rel.clone(),
+        source: e,
     })
 }
 
@@ -331,6 +398,40 @@ fn looks_like_key(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The race `saveMelody` cannot lose, made deterministic: the name is checked, then a link
+    /// appears at it before the write. The write replaces the link; the file it led to (inside
+    /// the project or out of it) keeps its bytes.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_that_appears_after_the_check_is_replaced_not_followed() {
+        let project = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join("melodies")).unwrap();
+        std::fs::write(project.path().join("main.rs"), "fn main() {}").unwrap();
+        std::fs::write(outside.path().join(".bashrc"), "keep").unwrap();
+        let p = crate::project::Project::open(project.path()).unwrap();
+        for target in [
+            project.path().join("main.rs"),
+            outside.path().join(".bashrc"),
+        ] {
+            let file = p.resolve_for_write("melodies/x.melody.json").unwrap();
+            let _ = std::fs::remove_file(&file.abs);
+            std::os::unix::fs::symlink(&target, &file.abs).unwrap();
+            write_atomically(&file, b"{}").unwrap();
+            let meta = std::fs::symlink_metadata(&file.abs).unwrap();
+            assert!(meta.is_file(), "the link was replaced by the melody");
+            assert_eq!(std::fs::read(&file.abs).unwrap(), b"{}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(project.path().join("main.rs")).unwrap(),
+            "fn main() {}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join(".bashrc")).unwrap(),
+            "keep"
+        );
+    }
 
     #[test]
     fn secrets_are_found_by_key_and_by_shape() {

@@ -3,7 +3,9 @@
 //! The webview has no file access of its own: it names files, and [`Project::resolve`] decides
 //! whether the host may touch them. A path is taken relative to the project root (or absolute,
 //! inside it); `..` is refused outright, and the path is resolved through the file system
-//! (`canonicalize`), so a symbolic link that leads out of the project is refused too.
+//! (`canonicalize`), so a symbolic link that leads out of the project is refused too. A path
+//! about to be written ([`Project::resolve_for_write`]) is not followed at its own name: a
+//! symbolic link there is refused, and the write replaces whatever is at that name.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -121,10 +123,6 @@ impl Project {
         } else {
             self.root.join(given)
         };
-        let outside = || HostError::OutsideProject {
-            path: path.to_owned(),
-            root: self.root.clone(),
-        };
         let abs = match joined.canonicalize() {
             Ok(abs) => abs,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -152,6 +150,56 @@ impl Project {
                 })
             }
         };
+        self.confine(path, abs)
+    }
+
+    /// Resolves a path the host is about to write a whole file to (a temporary file renamed
+    /// over it): as [`Project::resolve`], and then, without following the file's own name:
+    ///
+    /// - the target is its folder, resolved through the file system, joined with the name as
+    ///   given, and that must be inside the project (or a file the user picked);
+    /// - a symbolic link at that name is refused, wherever it leads, with what to do instead.
+    ///
+    /// So the write lands on the name the UI gave and nowhere else: a link that appears at
+    /// that name after this check is replaced by the rename, never written through.
+    pub fn resolve_for_write(&self, path: &str) -> Result<Confined, HostError> {
+        // The checks and messages of a read first (`..`, a link or folder out of the project).
+        let resolved = self.resolve(path)?;
+        let bad = |why: String| HostError::BadPath {
+            path: path.to_owned(),
+            why,
+        };
+        let given = named(path)?;
+        let joined = if given.is_absolute() {
+            given.to_owned()
+        } else {
+            self.root.join(given)
+        };
+        let name = joined
+            .file_name()
+            .ok_or_else(|| bad("the path names no file".into()))?;
+        let parent = joined
+            .parent()
+            .ok_or_else(|| bad("the path has no folder".into()))?
+            .canonicalize()
+            .map_err(|e| bad(format!("its folder cannot be used: {e}")))?;
+        let target = self.confine(path, parent.join(name))?;
+        match std::fs::symlink_metadata(&target.abs) {
+            Ok(meta) if meta.file_type().is_symlink() => Err(bad(format!(
+                "it is a symbolic link (to `{}`), and Symphony does not write through links; \
+                 save under another name, or replace the link with a copy of the file it points to",
+                resolved.rel
+            ))),
+            Ok(meta) if !meta.is_file() => Err(bad(
+                "it is not a regular file (a folder?); choose another name".into(),
+            )),
+            _ => Ok(target),
+        }
+    }
+
+    /// `abs` (a folder resolved through the file system, and a name) as a path inside the
+    /// project, or a file the user picked; refused otherwise. `path` is as the UI gave it.
+    fn confine(&self, path: &str, abs: PathBuf) -> Result<Confined, HostError> {
         let rel = match abs.strip_prefix(&self.root) {
             Ok(rel) => rel,
             // Outside the project: only a file the user picked in the app's own dialog.
@@ -159,10 +207,18 @@ impl Project {
                 let rel = abs.display().to_string();
                 return Ok(Confined { abs, rel });
             }
-            Err(_) => return Err(outside()),
+            Err(_) => {
+                return Err(HostError::OutsideProject {
+                    path: path.to_owned(),
+                    root: self.root.clone(),
+                })
+            }
         };
         if rel.as_os_str().is_empty() {
-            return Err(bad("this is the project folder itself, not a file in it"));
+            return Err(HostError::BadPath {
+                path: path.to_owned(),
+                why: "this is the project folder itself, not a file in it".into(),
+            });
         }
         let rel = rel
             .components()

@@ -4,7 +4,8 @@
 //! config, ports and policy, canonical JSON, SHA-256), so moving boxes or editing a prompt
 //! elsewhere keeps the trust, while changing what a command step does asks again. Trusted
 //! fingerprints live in one JSON file in the user's data folder, never in the project (a
-//! melody cannot bring its own trust).
+//! melody cannot bring its own trust). The file is private to the user (0600 on Unix, its
+//! folder 0700 when Symphony creates it) and replaced atomically, never written through a link.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -122,15 +123,28 @@ impl TrustStore {
             why: e.to_string(),
         };
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+            create_private_dir(dir).map_err(fail)?;
         }
         let bytes = serde_json::to_vec_pretty(&file).expect("the trust file always serializes");
-        let tmp = self
-            .path
-            .with_extension(format!("json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(fail)?;
-        std::fs::rename(&tmp, &self.path).map_err(fail)
+        // Private to the user (0600), through an exclusive, randomly named temporary file, so
+        // a link planted beside the file is never written through.
+        symphony_conductor::atomic::write_atomic(
+            &self.path,
+            &bytes,
+            symphony_conductor::atomic::Access::Private,
+        )
+        .map_err(fail)
     }
+}
+
+/// Creates the trust file's folder, and any missing above it, private to the user (0700 on
+/// Unix); a folder that exists is left as it is.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// What each step may touch: its declared capabilities and those its type (and its

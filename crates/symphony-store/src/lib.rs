@@ -147,6 +147,64 @@ fn hint(e: &sqlx::Error) -> &'static str {
     }
 }
 
+/// Makes a SQLite store's file private to the user before SQLite opens it (runs hold prompts,
+/// outputs and code). On Unix: missing folders are created 0700 (a folder that exists is left
+/// as it is); a missing file is created empty with mode 0600 (SQLite takes an empty file for a
+/// new database, and gives its `-wal` and `-shm` files the database file's mode); an existing
+/// file, and its `-wal` and `-shm`, lose any group and other permission (a store made by an
+/// older version was 0644). Elsewhere the folder is created and files keep their folder's ACL.
+/// Returns why, as the error message of `Store::open`.
+fn private_sqlite_file(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| format!("cannot create the folder `{}`: {e}", dir.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            // It exists (or another process made it first): it is SQLite's to judge.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create it: {e}")),
+        }
+        let mut files = vec![path.to_owned()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(PathBuf::from(name));
+        }
+        for file in files {
+            // Not through a link: a store file is the user's own, in the user's own folder.
+            let Ok(meta) = std::fs::symlink_metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_file() && mode & 0o077 != 0 {
+                if let Err(e) =
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & !0o077))
+                {
+                    tracing::warn!(
+                        "the run store file `{}` can be read by others (mode {mode:o}) and could not be made private: {e}",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Hints for SQLite's primary result codes.
 fn sqlite_hint(code: Option<&str>) -> &'static str {
     match code.and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff) {
@@ -260,10 +318,13 @@ impl Store {
             path: path.to_owned(),
             message,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create the folder `{}`: {e}", dir.display())))?;
-        }
+        // The folder (0700 when made here) and the file (0600), before SQLite opens it: SQLite
+        // gives its `-wal` and `-shm` files the mode of the database file. Off the runtime.
+        let owned = path.to_owned();
+        tokio::task::spawn_blocking(move || private_sqlite_file(&owned))
+            .await
+            .map_err(|e| fail(format!("the task preparing the file failed: {e}")))?
+            .map_err(fail)?;
         let url = format!("sqlite://{}", path.display());
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(|e| fail(e.to_string()))?
