@@ -81,7 +81,13 @@ fn a_full_disk_stops_the_run_cleanly_and_keeps_what_finished() {
     };
     std::fs::write(d.join("grow.melody.json"), growing()).unwrap();
     let (code, _, out) = finish(symphony(d).args(["run", "grow.melody.json", "--workspace", "ws"]));
-    assert_eq!(code, 4, "an I/O failure, not a crash: {out}");
+    // Whichever write meets the full disk first says so: a step writing its workspace fails
+    // (the run ends failed, exit 1), or the run store stops the run (an I/O failure, exit 4).
+    // Either way, not a crash, and what finished is kept.
+    assert!(
+        code == 4 || code == 1,
+        "an I/O failure or a failed step, not a crash ({code}): {out}"
+    );
     assert!(
         out.contains("No space left on device") || out.contains("disk is full"),
         "{out}"

@@ -372,10 +372,7 @@ async fn the_trust_file_is_private_and_never_written_through_a_link() {
              "capabilities": ["command", "files"]}
         ]
     });
-    f.host
-        .call("trustMelody", json!({"melody": agentic}))
-        .await
-        .unwrap();
+    f.host.trust_melody(agentic).unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(is_link(&old_tmp));
     assert!(!is_link(&trust));
@@ -386,10 +383,7 @@ async fn the_trust_file_is_private_and_never_written_through_a_link() {
     std::fs::set_permissions(&trust, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut other = agentic.clone();
     other["steps"][0]["config"]["command"] = json!(["make"]);
-    f.host
-        .call("trustMelody", json!({"melody": other}))
-        .await
-        .unwrap();
+    f.host.trust_melody(other).unwrap();
     assert_eq!(mode(&trust), 0o600);
     assert!(f.host.permissions(agentic).unwrap().trusted, "kept");
 }
@@ -419,17 +413,13 @@ async fn a_host_on_a_new_data_folder_keeps_its_store_and_trust_private() {
     };
     let host =
         symphony_host::Host::new(project.path(), options, std::sync::Arc::new(|_| {})).unwrap();
-    host.call(
-        "trustMelody",
-        json!({"melody": {
-            "formatVersion": 1,
-            "melody": {"id": "agentic", "name": "Agentic"},
-            "steps": [{"id": "build", "kind": "instrument", "type": "instrument.agent",
-                       "config": {"preset": "command", "command": ["true"], "prompt": "p"},
-                       "capabilities": ["command"]}]
-        }}),
-    )
-    .await
+    host.trust_melody(json!({
+        "formatVersion": 1,
+        "melody": {"id": "agentic", "name": "Agentic"},
+        "steps": [{"id": "build", "kind": "instrument", "type": "instrument.agent",
+                   "config": {"preset": "command", "command": ["true"], "prompt": "p"},
+                   "capabilities": ["command"]}]
+    }))
     .unwrap();
     host.call("storeInfo", json!({})).await.unwrap();
     assert_eq!(mode(&data.path().join("share")), 0o700);
