@@ -32,6 +32,8 @@
 //! [`COMMAND_TIMEOUT`] (503 with a JSON message; `startRun` returns once the run is started, so
 //! only a stuck command meets it). The event socket has no timeout: it lives as long as the page.
 //! Both are checked after the token, so a caller without it cannot make the server read a body.
+//! Every request's head must arrive within [`HEADER_READ_TIMEOUT`] (against slowloris), which is
+//! why the server runs its own connection loop rather than `axum::serve`.
 
 mod guard;
 
@@ -50,6 +52,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use tokio::sync::{broadcast, oneshot};
@@ -70,6 +74,11 @@ pub const BODY_LIMIT: usize = 72 * 1024 * 1024;
 /// (`startRun` returns once the run is started; the run goes on and reports on the socket);
 /// the slowest, `testProvider`, is bounded by the model server's own timeout.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a client may take to send a request's head (the request line and headers) once it
+/// has started, or to start the next one on an open connection, before the connection is
+/// closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the server is set up.
 pub struct Config {
@@ -177,13 +186,7 @@ impl Server {
         })?;
         let app = router(state, ui_dir, guard::Names::new(addr));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(listener, app, stopped));
         Ok(Server {
             addr,
             token,
@@ -224,6 +227,63 @@ impl Server {
         }
         self.wait().await
     }
+}
+
+/// Accepts connections until `stopped`, then waits for the open ones to finish. Each is served
+/// as `axum::serve` would (HTTP/1.1, WebSocket upgrades), plus a limit on how long a request's
+/// head may take to arrive ([`HEADER_READ_TIMEOUT`]), so a client cannot hold connections open
+/// by sending its headers a byte at a time (`axum::serve` sets no timer, so hyper's is off).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    // `shutdown` tells the connections to finish; each holds a `closed` receiver until it has.
+    let (shutdown, _) = tokio::sync::watch::channel(());
+    let (closed_tx, closed) = tokio::sync::watch::channel(());
+    tokio::pin!(stopped);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut finish = shutdown.subscribe();
+        let open = closed.clone();
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = finish.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!("a connection ended with an error: {e}");
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    let _ = shutdown.send(());
+    drop(closed);
+    closed_tx.closed().await;
+    Ok(())
 }
 
 /// A UI folder the developer named, once it is known to hold `index.html` and to lie outside

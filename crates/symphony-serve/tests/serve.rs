@@ -807,3 +807,36 @@ async fn an_oversized_body_is_refused_and_the_server_goes_on() {
     assert_eq!(status, 200);
     assert_eq!(list[0]["path"], "melodies/idea-to-code.melody.json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
+    let f = start(Some("s3cret-token")).await;
+    let addr = f.server.addr();
+    // Slowloris: a request head begun and never finished holds the connection only so long.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Meanwhile, others are served.
+    let (status, _) = f.call("listMelodies", json!({})).await;
+    assert_eq!(status, 200);
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        symphony_serve::HEADER_READ_TIMEOUT + Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server closes a connection whose head does not arrive");
+    let waited = started.elapsed();
+    assert!(
+        waited >= symphony_serve::HEADER_READ_TIMEOUT - Duration::from_secs(1),
+        "closed after {waited:?}: {read:?}"
+    );
+    // hyper may answer 408 before closing, or just close; either way nothing was served.
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+        "{rest}"
+    );
+}
