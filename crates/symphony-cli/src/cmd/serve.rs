@@ -67,7 +67,15 @@ pub async fn run(args: Args) -> Outcome {
         },
     })
     .await
-    .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
+    .map_err(|e| {
+        // A UI folder that cannot be served is the caller's to fix, like a bad flag.
+        let exit = match e {
+            symphony_serve::ServeError::NoUi(_)
+            | symphony_serve::ServeError::UiInProject { .. } => Exit::Usage,
+            _ => Exit::Io,
+        };
+        Failure::new(exit, e.to_string())
+    })?;
     outln!("{}", server.url());
     errln!("serving the project's API and Symphony's UI; Ctrl-C stops");
     tokio::select! {
