@@ -28,6 +28,8 @@ export async function startServer() {
   fs.cpSync(path.join(repoDir, "melodies"), path.join(project, "melodies"), { recursive: true });
   fs.cpSync(path.join(repoDir, "templates"), path.join(project, "templates"), { recursive: true });
   const token = `t${Math.random().toString(36).slice(2)}`;
+  // `--ui` names the UI just built here, even for a SYMPHONY_BIN built elsewhere; it is outside
+  // the project (a temporary folder), as the server requires.
   const [cmd, args] = [symphonyBin, ["serve", "--project", project, "--token", token, "--ui", path.join(uiDir, "dist")]];
   // Runs go to a store of the project's own unless the caller chose one (scripts/test does):
   // a measurement or a scenario run by hand must not fill the user's run store.

@@ -3,6 +3,10 @@
 //! The first line on stdout is the URL to open, token included
 //! (`http://127.0.0.1:PORT/?token=…`), so scripts and tests can read it; the server then runs
 //! until Ctrl-C.
+//!
+//! The UI is Symphony's own (installed beside the program, or the source tree's `ui/dist` for a
+//! development build), never the project's: a project may come from someone else, and a page
+//! it supplied would run on the API's origin with the token.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,7 +27,8 @@ pub struct Args {
     /// The token API requests must carry (default: a random one, printed in the URL).
     #[arg(long, value_name = "T")]
     pub token: Option<String>,
-    /// The built UI to serve (default: `ui/dist` in the project, if it is there).
+    /// A built UI to serve instead of Symphony's own (a developer's override; it may not be
+    /// inside the project, whose files never run as the app).
     #[arg(long, value_name = "DIR")]
     pub ui: Option<PathBuf>,
     /// The run store the board reads and runs are recorded in: give the one a headless
@@ -40,10 +45,11 @@ pub async fn run(args: Args) -> Outcome {
             "--token: the token cannot be empty",
         ));
     }
-    let ui_dir = args.ui.clone().or_else(|| {
-        let built = args.project.join("ui/dist");
-        built.join("index.html").is_file().then_some(built)
-    });
+    if args.ui.is_none() && symphony_serve::shipped_ui().is_none() {
+        errln!(
+            "note: Symphony's UI is not built, so only the API is served; in Symphony's source tree run `cd ui && npm ci && npm run build`"
+        );
+    }
     if !args.addr.ip().is_loopback() {
         errln!(
             "warning: listening on {}, which other machines may reach; anyone with the token can run melodies here",
@@ -54,16 +60,24 @@ pub async fn run(args: Args) -> Outcome {
         project: args.project,
         addr: args.addr,
         token: args.token,
-        ui_dir,
+        ui_dir: args.ui,
         host: symphony_host::HostOptions {
             store_path: args.store.path.clone(),
             ..symphony_host::HostOptions::default()
         },
     })
     .await
-    .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
+    .map_err(|e| {
+        // A UI folder that cannot be served is the caller's to fix, like a bad flag.
+        let exit = match e {
+            symphony_serve::ServeError::NoUi(_)
+            | symphony_serve::ServeError::UiInProject { .. } => Exit::Usage,
+            _ => Exit::Io,
+        };
+        Failure::new(exit, e.to_string())
+    })?;
     outln!("{}", server.url());
-    errln!("serving the project's API and UI; Ctrl-C stops");
+    errln!("serving the project's API and Symphony's UI; Ctrl-C stops");
     tokio::select! {
         result = server.wait() => result.map_err(|e| Failure::new(Exit::Io, format!("the server stopped: {e}")))?,
         _ = tokio::signal::ctrl_c() => {}
