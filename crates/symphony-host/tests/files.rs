@@ -372,7 +372,7 @@ async fn the_trust_file_is_private_and_never_written_through_a_link() {
              "capabilities": ["command", "files"]}
         ]
     });
-    f.host.trust_melody(agentic).unwrap();
+    f.host.trust_melody(agentic.clone()).unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(is_link(&old_tmp));
     assert!(!is_link(&trust));
