@@ -9,7 +9,8 @@
 // - A shared .melody.json imports in the browser, with its permissions shown.
 import fs from "node:fs";
 import path from "node:path";
-import { centreOf, check, mouseDrag, outDir } from "./lib.mjs";
+import { spawnSync } from "node:child_process";
+import { centreOf, check, mouseDrag, outDir, symphonyBin } from "./lib.mjs";
 import { startModelServer } from "./loopback.mjs";
 
 const ORCHESTRA = `orchestra:
@@ -370,8 +371,19 @@ export async function providerScenario(page, server) {
     check(step.type === "instrument.chat" && step.config.credential === "loopback" && step.config.baseUrl === model.baseUrl, "the file has the chat step with its base URL and credential name");
     check(!text.includes("sk-loop-123"), "the key is not in the melody file");
 
-    // It runs against the server, with the kept key.
-    await runWithGoal(page, "the loopback");
+    // Sending a kept key to a server the melody names needs a person's trust, even on this
+    // machine; over serve the page cannot give it: the terminal does, then "Check again".
+    const dialog2 = await runToEnd(page);
+    await dialog2.getByLabel("run input goal").fill("the loopback");
+    await dialog2.getByRole("button", { name: "Start run" }).click();
+    const ask = page.getByRole("dialog", { name: "This melody needs your trust" });
+    await ask.waitFor();
+    const facts = (await ask.getByTestId("trust-facts").textContent()) ?? "";
+    check(facts.includes(`sends your credential \`loopback\` to ${model.baseUrl}`), `Run asks for trust first: "${facts}"`);
+    const cli = spawnSync(symphonyBin, ["trust", "melodies/untitled.melody.json", "--yes"], { cwd: server.project, env: server.env, encoding: "utf8" });
+    check(cli.status === 0, `trusted in a terminal: ${cli.stdout.trim()}`);
+    await ask.getByRole("button", { name: "Check again" }).click();
+    await page.waitForSelector(".badge.run-succeeded", { timeout: 30000 });
     const sent = model.requests.at(-1);
     check(sent?.model === "loop-small" && sent.messages.at(-1).content === "Say hello to the loopback", "the run asked the server's loop-small with the prompt");
     check(model.authorizations.at(-1) === "Bearer sk-loop-123", "with the kept key");
