@@ -156,6 +156,23 @@ pub async fn toplevel(dir: &Path) -> Option<PathBuf> {
         .map(|s| PathBuf::from(s.trim()))
 }
 
+/// The lock that makes one worktree at a time in `repo`, shared by every step of the process.
+fn repo_lock(repo: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    // A `std` mutex: held only to look the lock up, never across an `.await`.
+    static LOCKS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        OnceLock::new();
+    let key = repo.to_path_buf();
+    LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .clone()
+}
+
 /// Makes (or makes again) a worktree of `repo` at `path` on `branch`, starting from `base`.
 /// Returns the commit it starts from. An earlier worktree at the same path (a retry, a rerun of
 /// the same run) is removed first and the branch is reset to `base`.
@@ -165,6 +182,10 @@ pub async fn add_worktree(
     path: &Path,
     branch: &str,
 ) -> Result<String, String> {
+    // Parallel steps in worktree mode on one repository would race on its ref and worktree
+    // locks ("cannot lock ref"): one worktree is made at a time per repository.
+    let lock = repo_lock(repo);
+    let _held = lock.lock().await;
     let commit = git(
         repo,
         ["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")],
