@@ -24,10 +24,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use symphony_host::wire::{
-    CredentialSaved, Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyDocument, MelodyEntry,
-    Permissions, PinInfo, ProjectInfo, ProviderTest, RunEntry, RunFileContent, RunRecord,
-    RunStarted, SetCredentialArgs, StartRunArgs, StepComparison, StepTypeInfo, StoreInfo,
-    TestProviderArgs, Trusted,
+    CredentialSaved, Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyComparison,
+    MelodyDocument, MelodyEntry, Permissions, PinInfo, ProjectInfo, ProviderTest, RunEntry,
+    RunFileContent, RunRecord, RunStarted, SetCredentialArgs, StartRunArgs, StepComparison,
+    StepTypeInfo, StoreInfo, TestProviderArgs, Trusted,
 };
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
 use symphony_melody::Problem;
@@ -140,6 +140,22 @@ async fn importSuperoptix(host: State<'_, Host>, yaml: String) -> Answer<MelodyD
 #[tauri::command]
 async fn importMelody(host: State<'_, Host>, text: String) -> Answer<MelodyDocument> {
     host.import_melody(&text).map_err(wire)
+}
+
+/// `compareMelodies`
+#[tauri::command]
+async fn compareMelodies(
+    host: State<'_, Host>,
+    base: Value,
+    melody: Value,
+) -> Answer<MelodyComparison> {
+    host.compare_melodies(base, melody).map_err(wire)
+}
+
+/// `committedMelody`
+#[tauri::command]
+async fn committedMelody(host: State<'_, Host>, path: String) -> Answer<MelodyDocument> {
+    host.committed_melody(&path).await.map_err(wire)
 }
 
 /// `exportMelody`
@@ -412,6 +428,8 @@ fn main() {
             stepTypes,
             importSuperoptix,
             importMelody,
+            compareMelodies,
+            committedMelody,
             exportMelody,
             permissions,
             trustMelody,

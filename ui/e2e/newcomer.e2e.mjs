@@ -421,3 +421,55 @@ export async function failureScenario(page, server) {
   await page.getByRole("complementary", { name: "Step debugger" }).waitFor();
   check((await page.getByRole("complementary", { name: "Step debugger" }).getAttribute("data-step")) === "write_file", "clicking it opens the failed step's last run");
 }
+
+// Reviewing a change as a team does: the open melody against its committed version, drawn on
+// the canvas, with the other side of each difference one click away.
+export async function compareScenario(page, server) {
+  const git = (...args) => {
+    const r = spawnSync("git", args, {
+      cwd: server.project,
+      encoding: "utf8",
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", HOME: server.project, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+    });
+    if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+  };
+  git("init", "-q", "-b", "main");
+  git("add", "melodies");
+  git("commit", "-q", "-m", "the melodies as shared");
+  await page.goto(server.url);
+  await page.click('[data-path="melodies/idea-to-code.melody.json"]');
+  await page.waitForSelector('.step-node[data-step="spec"]');
+  // Two edits: spec's prompt, and write_code deleted.
+  await page.locator('.step-node[data-step="spec"] .step-title').click();
+  const prompt = page.getByLabel("prompt template");
+  const original = await prompt.inputValue();
+  await prompt.fill("A one-page spec for {{goal}}");
+  await page.getByLabel("Step description").focus();
+  await page.evaluate(() => document.querySelector(".react-flow__controls-fitview")?.dispatchEvent(new MouseEvent("click", { bubbles: true })));
+  await page.waitForTimeout(300);
+  await page.locator('.step-node[data-step="write_code"] .step-title').click();
+  await page.keyboard.press("Delete");
+  await page.waitForSelector('.step-node[data-step="write_code"]', { state: "detached" });
+
+  await page.getByRole("button", { name: "Compare", exact: true }).click();
+  await page.getByRole("dialog", { name: "Compare this melody with…" }).getByRole("button", { name: "Its committed version (git HEAD)" }).click();
+  const panel = page.getByTestId("compare-panel");
+  await panel.waitFor();
+  check(((await panel.textContent()) ?? "").includes("HEAD:melodies/idea-to-code.melody.json"), "the comparison is with the committed version (HEAD)");
+  await page.waitForSelector('.step-node[data-step="spec"][data-compare="changed"]');
+  check(true, "the edited step is marked changed on the canvas");
+  const field = panel.locator('.cmp-step[data-step="spec"] .cmp-field[data-path="config.prompt"]');
+  check(((await field.textContent()) ?? "").includes("A one-page spec for {{goal}}"), "the panel lists the changed field, with both values");
+  check((await panel.locator('[data-removed="write_code"]').count()) === 1, "the deleted step is listed as only in the committed version");
+  await page.screenshot({ path: path.join(outDir, "e2e-compare-canvas.png") });
+
+  // Take the committed side of each: the open melody is the committed one again.
+  await field.getByRole("button", { name: "Take theirs" }).click();
+  await page.waitForFunction((p) => document.querySelector('[aria-label="prompt template"]')?.value === p, original).catch(() => undefined);
+  await page.waitForSelector('.step-node[data-step="spec"]:not([data-compare])');
+  check(true, "taking theirs restores the prompt, and the mark goes");
+  await panel.locator('[data-removed="write_code"]').getByRole("button", { name: "Restore" }).click();
+  await page.waitForSelector('.step-node[data-step="write_code"]');
+  await panel.getByTestId("compare-same").waitFor({ timeout: 5000 });
+  check(true, "restoring the deleted step (with its edge and place) makes the two the same");
+}

@@ -177,6 +177,14 @@ impl Host {
                 let a: wire::ImportMelodyArgs = parse_args(command, args)?;
                 ok(self.import_melody(&a.text)?)
             }
+            "compareMelodies" => {
+                let a: wire::CompareMelodiesArgs = parse_args(command, args)?;
+                ok(self.compare_melodies(a.base, a.melody)?)
+            }
+            "committedMelody" => {
+                let a: wire::OpenMelodyArgs = parse_args(command, args)?;
+                ok(self.committed_melody(&a.path).await?)
+            }
             "exportMelody" => {
                 let a: wire::MelodyArgs = parse_args(command, args)?;
                 ok(self.export_melody(a.melody)?)

@@ -297,6 +297,74 @@ pub struct ImportMelodyArgs {
     pub text: String,
 }
 
+/// `compareMelodies`' arguments: the other version and the open one.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompareMelodiesArgs {
+    /// The version compared with (the committed one, another file): "before".
+    #[ts(as = "Melody")]
+    pub base: Value,
+    /// The open melody: "after".
+    #[ts(as = "Melody")]
+    pub melody: Value,
+}
+
+/// One field that differs between two versions; a side without it is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    /// The field's dotted path (`config.prompt` in a step, `settings.maxParallel`).
+    pub path: String,
+    /// Its value in the other version.
+    #[ts(optional, as = "Option<Value>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// Its value in the open melody.
+    #[ts(optional, as = "Option<Value>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// One step that differs.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StepCompared {
+    /// Its id (in the open melody, for a rename).
+    pub id: String,
+    /// `added` (only in the open melody), `removed` (only in the other), `changed` or `renamed`.
+    pub change: String,
+    /// For a rename: its id in the other version.
+    pub renamed_from: Option<String>,
+    /// Its step type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// For a changed step: each differing field.
+    pub fields: Vec<FieldChange>,
+    /// For an added or removed step: the whole step.
+    #[ts(as = "Option<symphony_melody::Step>")]
+    pub step: Option<Value>,
+}
+
+/// `compareMelodies`' answer: what the open melody changes from the other version.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MelodyComparison {
+    /// Nothing differs, layout included.
+    pub same: bool,
+    /// Only the layout differs (nothing that runs).
+    pub layout_only: bool,
+    /// Fields of `melody`, `inputs` and `settings`.
+    pub melody: Vec<FieldChange>,
+    /// Steps added, removed, changed or renamed.
+    pub steps: Vec<StepCompared>,
+    /// Edges only in the open melody ("a.output → b.input").
+    pub edges_added: Vec<String>,
+    /// Edges only in the other version.
+    pub edges_removed: Vec<String>,
+    /// Steps moved on the canvas.
+    pub moved: Vec<String>,
+}
+
 /// `startRun`'s arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -9,6 +9,7 @@ import type { StepTypeInfo } from "../backend/types";
 import { Canvas } from "../canvas/Canvas";
 import { Palette } from "../panels/Palette";
 import { Problems } from "../panels/Problems";
+import { ComparePanel } from "../panels/ComparePanel";
 import { Toolbar } from "../panels/Toolbar";
 import { Inspector } from "../inspector/Inspector";
 import { Dialogs } from "../panels/Dialogs";
@@ -206,6 +207,7 @@ function EditorInner() {
         <Palette onAdd={addStepInView} />
         <div className="centre">
           <Canvas />
+          <ComparePanel />
           <Problems />
           <BoardDock />
         </div>

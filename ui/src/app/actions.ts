@@ -15,6 +15,7 @@ import { idStem, uniqueMelodyId } from "../model/ids";
 import { runStanding } from "../board/derive";
 import { forgetDraft, keptDraft } from "../store/draft";
 import { refreshPins } from "../board/actions";
+import { followEdits } from "./compare";
 import type { Point } from "../backend/types";
 
 let backend: Backend | null = null;
@@ -47,6 +48,7 @@ export async function startup(): Promise<void> {
   void offerKeptDraft();
   b.onFileChanged(({ path, hash, deleted }) => void fileChanged(path, hash, deleted));
   startValidation();
+  followEdits();
   // The pins of the open melody: read again when another melody (or id) is open.
   useDoc.subscribe((s, prev) => {
     const id = s.melody?.melody.id ?? null;

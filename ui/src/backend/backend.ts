@@ -18,6 +18,7 @@ import type {
   RunFileContent,
   ForkRunArgs,
   PinInfo,
+  MelodyComparison,
   CredentialSaved,
   ProviderTest,
   TestProviderArgs,
@@ -39,6 +40,10 @@ export interface Backend {
   validateMelody(melody: MelodyFile): Promise<Problem[]>;
   stepTypes(): Promise<StepTypeInfo[]>;
   importSuperoptix(yaml: string): Promise<MelodyDocument>;
+  /** What the open `melody` changes from `base`, step by step and field by field. */
+  compareMelodies(base: MelodyFile, melody: MelodyFile): Promise<MelodyComparison>;
+  /** The melody file at `path` as its git repository's HEAD has it. */
+  committedMelody(path: string): Promise<MelodyDocument>;
   /** A shared `*.melody.json`'s text as a document (migrated, validated, not saved). */
   importMelody(text: string): Promise<MelodyDocument>;
   exportMelody(melody: MelodyFile): Promise<{ text: string }>;
@@ -103,6 +108,8 @@ export function makeBackend(transport: Backend["transport"], call: Call, listen:
     stepTypes: () => call("stepTypes", {}),
     importSuperoptix: (yaml) => call("importSuperoptix", { yaml }),
     importMelody: (text) => call("importMelody", { text }),
+    compareMelodies: (base, melody) => call("compareMelodies", { base, melody }),
+    committedMelody: (path) => call("committedMelody", { path }),
     exportMelody: (melody) => call("exportMelody", { melody }),
     permissions: (melody) => call("permissions", { melody }),
     startRun: (melody, path, inputs) => call("startRun", path ? { melody, path, inputs } : { melody, inputs }),

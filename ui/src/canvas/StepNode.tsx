@@ -15,6 +15,7 @@ import { useRun, type StepRun, type StepState } from "../store/run";
 import { formatBytes, formatMs, originWord } from "../board/model";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
+import { useCompare } from "../store/compare";
 
 const STATE_LABEL: Record<StepState, string> = {
   queued: "queued",
@@ -123,6 +124,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   const detailed = useStore((s) => s.transform[2] >= DETAIL_ZOOM);
   const problems = useDoc((s) => s.problemsByStep[id]);
   const pinned = usePins((s) => s.pinned[id] !== undefined);
+  const compared = useCompare((s) => s.marks[id]);
   // The run on the board gave it a pinned output made from other inputs than it got.
   const stale = useRun((s) => pinned && s.board.warnings.some((w) => w.step === id && w.kind === "pinnedStale"));
   const { step, type, ins, outs, extraIn, preview } = data;
@@ -132,8 +134,9 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   if (state) classes.push(`state-${state}`);
   if (problems) classes.push("has-problems");
   if (warned) classes.push("warned");
+  if (compared) classes.push(`compare-${compared}`);
   return (
-    <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"}>
+    <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"} data-compare={compared}>
       <div className="step-head">
         <span className="step-kind">{step.kind}</span>
         <span className="step-title" title={title}>

@@ -25,6 +25,7 @@ import {
 } from "../app/actions";
 import { matches } from "./Palette";
 import { clearBoard } from "../board/actions";
+import { compareWith, type CompareWith } from "../app/compare";
 import { ProviderDialog } from "./ProviderDialog";
 import { initialDrafts, lastInputs, parseDrafts, rememberInputs, RunInputsForm, type Drafts } from "./RunInputs";
 import { keys, SHORTCUTS } from "../app/shortcuts";
@@ -84,6 +85,8 @@ export function Dialogs({ addStepInView }: { addStepInView: (t: StepTypeInfo) =>
       return <ProviderDialog step={dialog.step} onClose={close} />;
     case "shortcuts":
       return <ShortcutsDialog onClose={close} />;
+    case "compare":
+      return <CompareDialog onClose={close} />;
   }
 }
 
@@ -216,6 +219,43 @@ function PermissionsDialog({ dialog }: { dialog: Extract<Dialog, { kind: "permis
             OK
           </button>
         )}
+      </div>
+    </Modal>
+  );
+}
+
+function CompareDialog({ onClose }: { onClose: () => void }) {
+  const path = useDoc((s) => s.path);
+  const melodies = useApp((s) => s.melodies);
+  const [other, setOther] = useState("");
+  const others = melodies.filter((m) => m.path !== path);
+  const go = (what: CompareWith) => {
+    onClose();
+    void compareWith(what);
+  };
+  return (
+    <Modal title="Compare this melody with…" onClose={onClose}>
+      <p className="muted small">The differences are marked on the canvas and listed step by step; you can take the other version's side of each.</p>
+      <div className="compare-choices">
+        <button type="button" className="primary" disabled={!path} onClick={() => go({ kind: "committed" })}>
+          Its committed version (git HEAD)
+        </button>
+        <button type="button" disabled={!path} onClick={() => go({ kind: "saved" })}>
+          The file as last saved
+        </button>
+        <div className="row">
+          <select aria-label="Another melody" value={other} onChange={(e) => setOther(e.target.value)}>
+            <option value="">Another melody…</option>
+            {others.map((m) => (
+              <option key={m.path} value={m.path}>
+                {m.name} ({m.path})
+              </option>
+            ))}
+          </select>
+          <button type="button" disabled={!other} onClick={() => go({ kind: "file", path: other })}>
+            Compare
+          </button>
+        </div>
       </div>
     </Modal>
   );
@@ -446,6 +486,7 @@ function CommandPalette({ onClose, addStepInView }: { onClose: () => void; addSt
       { id: "import", label: "Import a melody or SuperOptiX YAML…", run: () => useApp.getState().open({ kind: "import" }) },
       { id: "new", label: "New melody", run: () => void createMelody() },
       { id: "home", label: "Back to melodies", run: () => void goHome() },
+      { id: "compare", label: "Compare with its committed version or another melody…", run: () => useApp.getState().open({ kind: "compare" }) },
       { id: "clear", label: "Clear the board (back to editing)", run: () => clearBoard() },
       { id: "keys", label: "Keyboard shortcuts", hint: "?", run: () => useApp.getState().open({ kind: "shortcuts" }) },
       { id: "provider", label: "Set up a provider…", run: () => useApp.getState().open({ kind: "provider" }) },

@@ -50,6 +50,9 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
         <button type="button" onClick={() => void exportMelody()} title="Export a shareable copy">
           Export
         </button>
+        <button type="button" onClick={() => open({ kind: "compare" })} title="Compare with its committed version, the saved file or another melody">
+          Compare
+        </button>
       </div>
       <div className="tool-group">
         <button type="button" disabled={!canUndo} onClick={() => useDoc.getState().undo()} title={`Undo (${keys("Mod+Z")})`} aria-label="Undo">

@@ -17,7 +17,9 @@ export type Dialog =
   | { kind: "connect" }
   /** "Set up a provider": test a model server, keep its key; with `step`, use it for that chat step. */
   | { kind: "provider"; step?: string }
-  | { kind: "shortcuts" };
+  | { kind: "shortcuts" }
+  /** Compare the open melody with its committed version, the saved file or another melody. */
+  | { kind: "compare" };
 
 export interface Notice {
   id: number;
