@@ -20,6 +20,18 @@ fn check(text: &str) -> Vec<String> {
     }
 }
 
+/// A step's note in a run's report (its error or skip reason), or "" when it has none.
+fn note_of(report: &symphony_conductor::RunReport, id: &str) -> String {
+    report
+        .steps
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap()
+        .note
+        .clone()
+        .unwrap_or_default()
+}
+
 fn doc(steps: Value, edges: Value) -> String {
     json!({
         "formatVersion": 1,
@@ -280,16 +292,7 @@ async fn a_template_or_a_fan_out_past_its_limit_fails_the_step_not_the_process()
         .unwrap()
         .finished()
         .await;
-    let note = |id: &str| {
-        report
-            .steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default()
-    };
+    let note = |id: &str| note_of(&report, id);
     assert!(
         note("big").contains("config.template: step `big`: a rendered template is over the limit of 1000 bytes (settings.limits.templateBytes"),
         "{}",
@@ -432,16 +435,7 @@ async fn hostile_paths_and_non_lists_fail_their_step_with_a_reason() {
         .unwrap()
         .finished()
         .await;
-    let note = |id: &str| {
-        report
-            .steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default()
-    };
+    let note = |id: &str| note_of(&report, id);
     assert!(
         note("dotdot").contains("`..` is not allowed"),
         "{}",
