@@ -67,8 +67,8 @@ const HARDENING: [&str; 14] = [
 /// The one place a git [`Command`] is made: git with [`HARDENING`], in `cwd`, with the
 /// caller's environment minus `GIT_*` variables (a host started from a git hook must not steer
 /// these commands into another repository), never prompting, and killed if dropped. Every git
-/// run of this crate goes through it.
-fn git_command(cwd: &Path) -> Command {
+/// run of Symphony goes through it (this crate's, and the host's `committedMelody`).
+pub fn git_command(cwd: &Path) -> Command {
     let mut command = Command::new("git");
     command.args(HARDENING).current_dir(cwd).kill_on_drop(true);
     for (key, _) in std::env::vars_os() {

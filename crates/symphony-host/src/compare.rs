@@ -2,9 +2,10 @@
 //! its committed version in git (`committedMelody`), or any other document (`compareMelodies`,
 //! field by field through `symphony_melody::diff`, the engine behind `symphony diff`).
 //!
-//! **Architecture Invariant:** git is read, never run with the repository's own programs:
-//! hooks, fsmonitor, textconv and external diffs are off, and only `git show HEAD:./<name>` of a
-//! melody file inside the project is asked for.
+//! **Architecture Invariant:** git is read, never run with the repository's own programs: it is
+//! started through `symphony_agents::capture::git_command` (hooks, fsmonitor, pager, external
+//! diffs off), with `--no-textconv`, and only `git show HEAD:./<name>` of a melody file inside
+//! the project is asked for.
 
 use serde_json::Value;
 
@@ -86,39 +87,24 @@ impl Host {
             .unwrap_or_default()
             .to_owned();
         let rel = file.rel.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("git")
-                .args([
-                    "-c",
-                    "core.hooksPath=/dev/null",
-                    "-c",
-                    "core.fsmonitor=false",
-                    "-c",
-                    "core.pager=cat",
-                    "-c",
-                    "diff.external=",
-                ])
-                .args([
-                    "show",
-                    "--no-textconv",
-                    "--no-ext-diff",
-                    &format!("HEAD:./{name}"),
-                ])
-                .current_dir(&dir)
-                .env_remove("GIT_DIR")
-                .env_remove("GIT_WORK_TREE")
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .stdin(std::process::Stdio::null())
-                .output()
-        })
-        .await
-        .map_err(|e| HostError::Start(format!("git did not run: {e}")))?
-        .map_err(|e| HostError::BadPath {
-            path: rel.clone(),
-            why: format!(
-                "git is needed to read its committed version, and it could not start: {e}"
-            ),
-        })?;
+        // The one hardened way Symphony starts git (hooks, fsmonitor, pager, external diffs
+        // off; no `GIT_*` from the environment).
+        let out = symphony_agents::capture::git_command(&dir)
+            .args([
+                "show",
+                "--no-textconv",
+                "--no-ext-diff",
+                &format!("HEAD:./{name}"),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| HostError::BadPath {
+                path: rel.clone(),
+                why: format!(
+                    "git is needed to read its committed version, and it could not start: {e}"
+                ),
+            })?;
         if !out.status.success() {
             let said = String::from_utf8_lossy(&out.stderr);
             return Err(HostError::BadPath {
