@@ -642,6 +642,54 @@ fn fmt_check_finds_and_fmt_fixes_non_canonical_files() {
 }
 
 #[test]
+fn fmt_records_step_type_versions_and_a_file_for_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.melody.json", &three_steps(0));
+    check(dir.path(), &["fmt", "m.melody.json"], 0);
+    let formatted: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let used: std::collections::BTreeSet<String> = formatted["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap().to_owned())
+        .collect();
+    let pinned: std::collections::BTreeSet<String> = formatted["stepTypes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(pinned, used, "every type used is pinned, nothing else");
+    assert!(formatted["stepTypes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v == 1));
+
+    // A file saved by a Symphony whose `instrument.offline` is at version 2: every command
+    // that reads it refuses it and says why; `fmt` leaves it alone.
+    let mut newer = formatted.clone();
+    newer["stepTypes"]["instrument.offline"] = serde_json::json!(2);
+    let newer = serde_json::to_string_pretty(&newer).unwrap();
+    write(dir.path(), "newer.melody.json", &newer);
+    for args in [
+        &["validate", "newer.melody.json"][..],
+        &["run", "newer.melody.json"][..],
+        &["fmt", "newer.melody.json"][..],
+    ] {
+        let r = check(dir.path(), args, 3);
+        assert!(
+            r.stderr.contains("stepTypes.instrument.offline: made for version 2 of `instrument.offline`; this Symphony has version 1. Update Symphony"),
+            "{args:?}: {r:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("newer.melody.json")).unwrap(),
+        newer
+    );
+}
+
+#[test]
 fn import_superoptix_writes_a_melody_that_validates() {
     let dir = tempfile::tempdir().unwrap();
     write(

@@ -78,6 +78,14 @@ impl Registry {
         Ok(())
     }
 
+    /// Registers `step_type` in place of the type of the same name, if there is one: a newer
+    /// version of a type (tests pretend one; an embedder may ship one).
+    pub fn replace(&mut self, step_type: Arc<dyn StepType>) {
+        let name = step_type.spec().name;
+        self.types.remove(&name);
+        self.register(step_type).expect("the name was just freed");
+    }
+
     /// The entry of a type.
     pub fn get(&self, name: &str) -> Option<&Entry> {
         self.types.get(name)
@@ -113,6 +121,18 @@ impl Catalog for Registry {
     fn check_step(&self, step: &Step, problems: &mut Vec<Problem>) {
         if let Some(e) = self.types.get(&step.type_name) {
             e.step_type.check(step, problems);
+        }
+    }
+
+    fn migrate_config(
+        &self,
+        type_name: &str,
+        from: u32,
+        config: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        match self.types.get(type_name) {
+            Some(e) => e.step_type.migrate(from, config),
+            None => Err(format!("`{type_name}` is not a known step type")),
         }
     }
 }

@@ -36,6 +36,14 @@ pub trait StepType: Send + Sync + 'static {
     /// Checks beyond the declarative spec; paths are relative to the step (`config.routes`).
     fn check(&self, _step: &Step, _problems: &mut Vec<Problem>) {}
 
+    /// Moves a step's config from config version `from` to `from + 1`, when the type's spec has
+    /// a `config_version` above 1 (see `symphony_melody::versions`). A type whose config format
+    /// changes raises its `config_version` and handles each older version here; an `Err` says
+    /// why a config cannot be moved, and the melody is refused with that reason.
+    fn migrate(&self, from: u32, _config: &mut Map<String, Value>) -> Result<(), String> {
+        Err(format!("there is no migration from version {from}"))
+    }
+
     /// The key of the concurrency limit this step counts against (`settings.concurrency`), for
     /// instruments that share a provider's capacity.
     fn concurrency_key(&self, _config: &Map<String, Value>) -> Option<String> {

@@ -41,6 +41,7 @@ impl Host {
         let mut whole = changes(&d.melody, "melody");
         whole.extend(changes(&d.inputs, "inputs"));
         whole.extend(changes(&d.settings, "settings"));
+        whole.extend(changes(&d.step_types, "stepTypes"));
         Ok(MelodyComparison {
             same: d.is_empty(),
             layout_only: !d.changes_what_runs() && !d.layout.is_empty(),

@@ -145,11 +145,16 @@ impl Host {
         let parent = store.source(&args.run_id).await?;
         let melody = match args.melody {
             Some(edited) => self.parse(edited)?,
-            None => symphony_melody::load(
-                &parent.melody_bytes,
-                &format!("run {} (its melody as it was run)", args.run_id),
-            )
-            .map_err(HostError::invalid)?,
+            None => {
+                let source = format!("run {} (its melody as it was run)", args.run_id);
+                let mut m = symphony_melody::load(&parent.melody_bytes, &source)
+                    .map_err(HostError::invalid)?;
+                // A run recorded by an older Symphony is played with this build's step types.
+                symphony_melody::versions::upgrade(&mut m, self.registry()).map_err(|p| {
+                    HostError::invalid(symphony_melody::Problems::new(p).in_file(&source))
+                })?;
+                m
+            }
         };
         let pins = store.pinned_outputs(&melody.melody.id).await?;
         let request = ForkRequest {

@@ -101,7 +101,9 @@ impl Host {
         }
         // The name itself, not where a link at it leads: a link there is refused.
         let file = self.inner.project.resolve_for_write(path)?;
-        let melody = self.parse(melody)?;
+        let mut melody = self.parse(melody)?;
+        // The file records the versions of exactly the step types it uses.
+        symphony_melody::versions::pin(&mut melody, self.registry());
         let bytes = symphony_melody::to_bytes(&melody);
         let doc = self.document(&file.rel, bytes.clone())?;
         // Told before writing, so the watcher knows this change is ours and stays quiet.
@@ -112,9 +114,10 @@ impl Host {
 
     /// `validateMelody`: every problem, shape and meaning, each with its path and step.
     pub fn validate_melody(&self, melody: Value) -> Vec<Problem> {
-        match symphony_melody::load_value(melody) {
+        match self.parse(melody) {
             Ok(m) => symphony_melody::validate(&m, self.registry()),
-            Err(problems) => problems.into_vec(),
+            Err(HostError::Invalid { problems, .. }) => problems,
+            Err(e) => vec![Problem::at("", e.to_string())],
         }
     }
 
@@ -167,14 +170,30 @@ impl Host {
     }
 
     /// Reads a melody sent by the UI (the file format as JSON), or lists every shape problem.
+    ///
+    /// The editor's melody came from [`Host::open_melody`] (so it is already upgraded and its
+    /// types pinned) or was drawn in this build: a step type without a pin was added here and is
+    /// pinned at this build's version. A pin to another version is upgraded or refused as on
+    /// opening a file.
     pub(crate) fn parse(&self, melody: Value) -> Result<Melody, HostError> {
-        symphony_melody::load_value(melody).map_err(HostError::invalid)
+        let mut melody = symphony_melody::load_value(melody).map_err(HostError::invalid)?;
+        symphony_melody::versions::pin_new(&mut melody, self.registry());
+        symphony_melody::versions::upgrade(&mut melody, self.registry())
+            .map_err(|problems| HostError::invalid(symphony_melody::Problems::new(problems)))?;
+        Ok(melody)
     }
 
     /// A document of `bytes` at `rel`: parsed and validated.
     fn document(&self, rel: &str, bytes: Vec<u8>) -> Result<MelodyDocument, HostError> {
         let hash = hash_hex(&bytes);
-        let (melody, problems) = match symphony_melody::load(&bytes, rel) {
+        // A file made for older step-type versions is upgraded here; the person sees the new
+        // form and saving writes it.
+        let loaded = symphony_melody::load(&bytes, rel).and_then(|mut m| {
+            symphony_melody::versions::upgrade(&mut m, self.registry())
+                .map(|_| m)
+                .map_err(|p| symphony_melody::Problems::new(p).in_file(rel))
+        });
+        let (melody, problems) = match loaded {
             Ok(m) => {
                 let problems = symphony_melody::validate(&m, self.registry());
                 (Some(m), problems)

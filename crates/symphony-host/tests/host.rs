@@ -154,6 +154,74 @@ async fn saving_an_unchanged_melody_changes_no_byte() {
 }
 
 #[tokio::test]
+async fn step_type_versions_are_recorded_on_save_and_a_newer_file_is_refused() {
+    let f = fixture();
+    // Drawn in the editor (no pins): saving pins exactly the types used.
+    let drawn = json!({"formatVersion": 1, "melody": {"id": "m", "name": "M"}, "steps": [
+        {"id": "a", "kind": "operator", "type": "operator.template", "config": {"template": "x"}}
+    ]});
+    let saved = f
+        .host
+        .call(
+            "saveMelody",
+            json!({"path": "melodies/m.melody.json", "melody": drawn}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        saved["melody"]["stepTypes"],
+        json!({"operator.template": 1})
+    );
+
+    // A file from a Symphony with a newer `operator.template`: opened with its problem named,
+    // and refused by every command that would use it.
+    let mut newer = drawn.clone();
+    newer["stepTypes"] = json!({"operator.template": 2});
+    std::fs::write(
+        f.project.path().join("melodies/newer.melody.json"),
+        serde_json::to_vec(&newer).unwrap(),
+    )
+    .unwrap();
+    let doc = f.host.open_melody("melodies/newer.melody.json").unwrap();
+    assert!(doc.melody.is_none());
+    assert_eq!(doc.problems[0].path, "stepTypes.operator.template");
+    assert!(
+        doc.problems[0]
+            .message
+            .contains("made for version 2 of `operator.template`; this Symphony has version 1"),
+        "{:?}",
+        doc.problems
+    );
+    for (command, args) in [
+        ("validateMelody", json!({"melody": newer})),
+        ("startRun", json!({"melody": newer, "inputs": {}})),
+        (
+            "saveMelody",
+            json!({"path": "melodies/newer2.melody.json", "melody": newer}),
+        ),
+    ] {
+        let problems = match f.host.call(command, args).await {
+            Ok(v) => v,
+            Err(HostError::Invalid { problems, .. }) => serde_json::to_value(problems).unwrap(),
+            Err(e) => panic!("{command}: {e}"),
+        };
+        assert!(
+            problems
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["path"] == "stepTypes.operator.template"),
+            "{command}: {problems:?}"
+        );
+    }
+    assert!(!f
+        .project
+        .path()
+        .join("melodies/newer2.melody.json")
+        .exists());
+}
+
+#[tokio::test]
 async fn validation_reports_every_problem_with_its_path_and_step() {
     let f = fixture();
     let melody = json!({

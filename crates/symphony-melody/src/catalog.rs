@@ -291,6 +291,9 @@ pub struct TypeSpec {
     pub kind: StepKind,
     /// The implementation's version; part of the cache key of its outputs.
     pub version: u32,
+    /// The version of its config format. A melody records it (`stepTypes`); one made for an
+    /// older version is moved to this one by [`Catalog::migrate_config`] when it is loaded.
+    pub config_version: u32,
     /// A short title for the palette.
     pub title: String,
     /// One sentence on what it does.
@@ -329,6 +332,17 @@ pub trait Catalog {
     /// Type-specific checks beyond the declarative spec (e.g. a router's routes must name its
     /// output ports). Problems' paths are relative to the step (`config.routes[0].port`).
     fn check_step(&self, _step: &Step, _problems: &mut Vec<Problem>) {}
+
+    /// Moves a step's config of type `type_name` from config version `from` to `from + 1`, or
+    /// says why it cannot (see [`crate::versions`]). By default no type has migrations.
+    fn migrate_config(
+        &self,
+        _type_name: &str,
+        from: u32,
+        _config: &mut serde_json::Map<String, Value>,
+    ) -> Result<(), String> {
+        Err(format!("there is no migration from version {from}"))
+    }
 }
 
 /// A port of one step, after merging its type's ports with the step's declarations.
@@ -352,6 +366,7 @@ impl TypeSpec {
             name: name.into(),
             kind,
             version: 1,
+            config_version: 1,
             title: title.into(),
             summary: summary.into(),
             inputs: Vec::new(),

@@ -122,6 +122,9 @@ pub struct MelodyDiff {
     pub inputs: Vec<Change>,
     /// `settings.*` (`settings.maxParallel`, `settings.concurrency.offline`).
     pub settings: Vec<Change>,
+    /// `stepTypes.*`: the step-type versions the melody was made for
+    /// (`stepTypes.operator.template`: 1 → 2).
+    pub step_types: Vec<Change>,
     /// Steps added, removed, changed or renamed: those of the first melody in its order, then
     /// the added ones in the second melody's order.
     pub steps: Vec<StepDiff>,
@@ -140,6 +143,7 @@ impl MelodyDiff {
         !(self.melody.is_empty()
             && self.inputs.is_empty()
             && self.settings.is_empty()
+            && self.step_types.is_empty()
             && self.steps.is_empty()
             && self.order.is_none()
             && self.edges.added.is_empty()
@@ -160,6 +164,7 @@ pub fn diff(a: &Melody, b: &Melody) -> MelodyDiff {
         ("melody", &mut out.melody),
         ("inputs", &mut out.inputs),
         ("settings", &mut out.settings),
+        ("stepTypes", &mut out.step_types),
     ] {
         compare(
             section,

@@ -27,6 +27,7 @@ pub mod save;
 pub mod superoptix;
 pub mod template;
 pub mod validate;
+pub mod versions;
 
 pub use catalog::{
     Capability, Catalog, ConfigField, FieldType, PortSpec, PortType, ResolvedPort, TypeSpec,
@@ -46,7 +47,8 @@ pub use superoptix::import as import_superoptix;
 pub use template::Template;
 pub use validate::{control_name, validate};
 
-/// Parses and validates in one call: what a host does when a user opens a file.
+/// Parses, upgrades (older step-type versions, see [`versions`]) and validates in one call:
+/// what a host does when a user opens a file.
 ///
 /// `source` names the file in every problem (`melodies/a.melody.json: steps.plan...`).
 pub fn load_and_validate(
@@ -54,7 +56,8 @@ pub fn load_and_validate(
     source: &str,
     catalog: &dyn Catalog,
 ) -> Result<Melody, Problems> {
-    let melody = load(bytes, source)?;
+    let mut melody = load(bytes, source)?;
+    versions::upgrade(&mut melody, catalog).map_err(|p| Problems::new(p).in_file(source))?;
     let problems = validate(&melody, catalog);
     if problems.is_empty() {
         Ok(melody)

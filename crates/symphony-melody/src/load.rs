@@ -22,6 +22,11 @@ const TOP: &[(&str, bool, Check)] = &[
     ("melody", true, check_as::<crate::model::Metadata>),
     ("inputs", false, check_inputs),
     ("settings", false, check_as::<crate::model::Settings>),
+    (
+        "stepTypes",
+        false,
+        check_as::<std::collections::BTreeMap<String, u32>>,
+    ),
     ("steps", true, |_, _, _| {}),
     ("edges", false, check_edges),
     ("layout", false, check_as::<crate::model::Layout>),

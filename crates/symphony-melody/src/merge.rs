@@ -88,7 +88,7 @@ pub fn merge(base: Option<&Melody>, ours: &Melody, theirs: &Melody) -> Result<Me
     let mut resolved = Vec::new();
     let mut doc = Map::new();
 
-    for key in ["formatVersion", "melody", "inputs", "settings"] {
+    for key in ["formatVersion", "melody", "inputs", "settings", "stepTypes"] {
         let merged = merge_value(
             key,
             b.as_ref().map(|b| section_of(b, key)).as_ref(),

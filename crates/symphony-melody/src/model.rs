@@ -34,6 +34,10 @@ pub struct Melody {
     /// How the conductor should play the melody as a whole.
     #[serde(default, skip_serializing_if = "Settings::is_default")]
     pub settings: Settings,
+    /// The version of each step type the melody was made for; a type left out is at version 1
+    /// (see [`crate::versions`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_types: BTreeMap<String, u32>,
     /// The steps, in the order the author wrote them.
     pub steps: Vec<Step>,
     /// Data-carrying edges from an output port to an input port.

@@ -895,6 +895,7 @@ impl Importer {
             layout: plan.layout(),
             inputs,
             settings: execution.settings,
+            step_types: Default::default(),
             steps,
             edges,
         })
@@ -2068,6 +2069,7 @@ tasks:
             name: STEP_TYPE.into(),
             kind: StepKind::Instrument,
             version: 1,
+            config_version: 1,
             title: "Offline instrument".into(),
             summary: "Answers a prompt without calling a model.".into(),
             inputs: vec![],

@@ -87,7 +87,33 @@ impl<'m> Validator<'m> {
         }
     }
 
+    /// Pins of known types must be this build's versions: a newer one needs a newer Symphony,
+    /// an older one must go through [`crate::versions::upgrade`] first (every host does that
+    /// when it loads a melody).
+    fn check_step_types(&mut self) {
+        for (type_name, &pinned) in &self.melody.step_types {
+            let Some(spec) = self.catalog.spec(type_name) else {
+                continue;
+            };
+            let now = spec.config_version;
+            if pinned != now {
+                let what = if pinned > now {
+                    "update Symphony to play it"
+                } else {
+                    "it is upgraded when it is opened (`symphony fmt FILE` rewrites the file)"
+                };
+                self.problems.push(Problem::at(
+                    format!("stepTypes.{type_name}"),
+                    format!(
+                        "made for version {pinned} of `{type_name}`; this Symphony has version {now}: {what}"
+                    ),
+                ));
+            }
+        }
+    }
+
     fn check_inputs_and_settings(&mut self) {
+        self.check_step_types();
         if !valid_name(&self.melody.melody.id) {
             self.problems.push(Problem::at(
                 "melody.id",

@@ -114,7 +114,12 @@ fn load(path: &Path) -> Result<Melody, Failure> {
 /// The diff as lines for a person, in the order of [`MelodyDiff`]'s sections.
 pub fn lines(diff: &MelodyDiff) -> Vec<String> {
     let mut out = Vec::new();
-    for change in diff.melody.iter().chain(&diff.settings) {
+    for change in diff
+        .melody
+        .iter()
+        .chain(&diff.settings)
+        .chain(&diff.step_types)
+    {
         out.push(field("", change));
     }
     // Inputs: `inputs.NAME` is a whole input added or removed, deeper paths one of its fields.

@@ -3,7 +3,9 @@
 //! Canonical bytes ([`symphony_melody::to_bytes`]) are what the app writes: sorted keys, two
 //! spaces, defaults left out, a final newline. Formatting only parses the file (it does not
 //! validate it against this build's step types), and an older format version comes out
-//! upgraded. Files are replaced atomically (written beside, then renamed), keeping their
+//! upgraded, as do steps made for older versions of their types; the file then records the
+//! version of every step type it uses (`stepTypes`, see `symphony_melody::versions`). Files
+//! are replaced atomically (an exclusive temporary file renamed over them), keeping their
 //! permissions. `--check` changes nothing and exits 1 if any file would change.
 
 use std::path::{Path, PathBuf};
@@ -49,8 +51,12 @@ pub fn run(args: Args) -> Outcome {
 /// Formats one file; `Ok(true)` when its bytes are (or, with `check`, would be) changed.
 fn format_one(path: &Path, check: bool) -> Result<bool, Failure> {
     let bytes = super::read(path)?;
-    let melody =
-        symphony_melody::load(&bytes, &path.display().to_string()).map_err(Failure::problems)?;
+    let source = path.display().to_string();
+    let mut melody = symphony_melody::load(&bytes, &source).map_err(Failure::problems)?;
+    let registry = crate::registry::registry();
+    symphony_melody::versions::upgrade(&mut melody, &registry)
+        .map_err(|p| Failure::problems(symphony_melody::Problems::new(p).in_file(&source)))?;
+    symphony_melody::versions::pin(&mut melody, &registry);
     let canonical = symphony_melody::to_bytes(&melody);
     if canonical == bytes {
         return Ok(false);
@@ -61,19 +67,14 @@ fn format_one(path: &Path, check: bool) -> Result<bool, Failure> {
     Ok(true)
 }
 
-/// Writes `bytes` beside `path` and renames them over it, so a crash never leaves half a file.
+/// Replaces `path` with `bytes` atomically (a crash never leaves half a file, and no link is
+/// followed), then gives it back the permissions it had.
 fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "melody".into());
-    let tmp = path.with_file_name(format!(".{name}.{}.fmt.tmp", std::process::id()));
     let permissions = std::fs::metadata(path)?.permissions();
-    std::fs::write(&tmp, bytes)?;
-    let done =
-        std::fs::set_permissions(&tmp, permissions).and_then(|()| std::fs::rename(&tmp, path));
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    done
+    symphony_conductor::atomic::write_atomic(
+        path,
+        bytes,
+        symphony_conductor::atomic::Access::Shared,
+    )?;
+    std::fs::set_permissions(path, permissions)
 }

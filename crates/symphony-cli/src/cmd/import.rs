@@ -50,9 +50,11 @@ pub fn run(args: Args) -> Outcome {
         Source::Superoptix(a) => {
             let bytes = super::read(&a.file)?;
             let source = a.file.display().to_string();
-            let melody =
+            let mut melody =
                 symphony_melody::superoptix::import(&bytes, &source).map_err(Failure::problems)?;
             let registry = crate::registry::registry();
+            // Written for this build's step types, and saying so.
+            symphony_melody::versions::pin(&mut melody, &registry);
             check(&melody, &registry, &source)?;
             write(&a.out, &symphony_melody::to_bytes(&melody), a.force)?;
             summarize(&melody, &registry, &a.file, &a.out);

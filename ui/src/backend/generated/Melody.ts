@@ -28,6 +28,11 @@ inputs?: { [key in string]: RunInput },
  */
 settings?: Settings, 
 /**
+ * The version of each step type the melody was made for; a type left out is at version 1
+ * (see [`crate::versions`]).
+ */
+stepTypes?: { [key in string]: number }, 
+/**
  * The steps, in the order the author wrote them.
  */
 steps: Array<Step>, 
