@@ -7,6 +7,7 @@ import { boxSelectScenario, groupScenario, problemsScenario } from "./canvas.e2e
 import { trustScenario } from "./trust.e2e.mjs";
 import { boardScenario } from "./board.e2e.mjs";
 import { headlessScenario } from "./headless.e2e.mjs";
+import { mergeScenario } from "./merge.e2e.mjs";
 import { compareScenario, failureScenario, newcomerScenario, pinsScenario, providerScenario } from "./newcomer.e2e.mjs";
 
 const scenarios = [
@@ -23,6 +24,7 @@ const scenarios = [
   ["provider: change an offline step to a chat model, set up a provider in the app, run it", providerScenario],
   ["a failed run says which step failed and why, in the dock's header", failureScenario],
   ["compare with the committed version: marked on the canvas, take the other side", compareScenario],
+  ["a git merge through the melody merge driver, its conflict settled in the app", mergeScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

@@ -10,6 +10,7 @@ import { Canvas } from "../canvas/Canvas";
 import { Palette } from "../panels/Palette";
 import { Problems } from "../panels/Problems";
 import { ComparePanel } from "../panels/ComparePanel";
+import { ConflictsPanel } from "../panels/ConflictsPanel";
 import { Toolbar } from "../panels/Toolbar";
 import { Inspector } from "../inspector/Inspector";
 import { Dialogs } from "../panels/Dialogs";
@@ -208,6 +209,7 @@ function EditorInner() {
         <div className="centre">
           <Canvas />
           <ComparePanel />
+          <ConflictsPanel />
           <Problems />
           <BoardDock />
         </div>

@@ -16,6 +16,7 @@ import { formatBytes, formatMs, originWord } from "../board/model";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
 import { useCompare } from "../store/compare";
+import { conflictsOf, conflictStep } from "../app/conflicts";
 
 const STATE_LABEL: Record<StepState, string> = {
   queued: "queued",
@@ -125,6 +126,8 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   const problems = useDoc((s) => s.problemsByStep[id]);
   const pinned = usePins((s) => s.pinned[id] !== undefined);
   const compared = useCompare((s) => s.marks[id]);
+  // A git merge left a conflict in this step for the person to settle.
+  const conflicted = useDoc((s) => conflictsOf(s.melody).some((c) => conflictStep(c) === id));
   // The run on the board gave it a pinned output made from other inputs than it got.
   const stale = useRun((s) => pinned && s.board.warnings.some((w) => w.step === id && w.kind === "pinnedStale"));
   const { step, type, ins, outs, extraIn, preview } = data;
@@ -135,8 +138,9 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   if (problems) classes.push("has-problems");
   if (warned) classes.push("warned");
   if (compared) classes.push(`compare-${compared}`);
+  if (conflicted) classes.push("merge-conflict");
   return (
-    <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"} data-compare={compared}>
+    <div className={classes.join(" ")} data-step={id} data-state={state ?? "idle"} data-compare={compared} data-conflict={conflicted || undefined}>
       <div className="step-head">
         <span className="step-kind">{step.kind}</span>
         <span className="step-title" title={title}>
