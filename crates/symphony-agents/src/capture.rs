@@ -45,8 +45,9 @@ const DIFF_MAX: usize = 2 << 20;
 ///   diffs), `submodule.recurse=false`, `protocol.file.allow=user`: no pager, external diff,
 ///   text conversion program, submodule work or local-path fetches.
 ///
-/// Not covered: clean and smudge filters (`filter.<name>.*` with `.gitattributes`), whose
-/// names cannot be listed on the command line; see the crate docs.
+/// Clean and smudge filters (`filter.<name>.clean`, `.smudge`, `.process`, used through
+/// `.gitattributes`) have names of the repository's choosing, so [`git_command`] lists the
+/// ones defined outside the user's own (system and global) config first and blanks each one.
 const HARDENING: [&str; 14] = [
     "-c",
     "core.hooksPath=/dev/null",
@@ -66,9 +67,27 @@ const HARDENING: [&str; 14] = [
 
 /// The one place a git [`Command`] is made: git with [`HARDENING`], in `cwd`, with the
 /// caller's environment minus `GIT_*` variables (a host started from a git hook must not steer
-/// these commands into another repository), never prompting, and killed if dropped. Every git
-/// run of Symphony goes through it (this crate's, and the host's `committedMelody`).
-pub fn git_command(cwd: &Path) -> Command {
+/// these commands into another repository), never prompting, and killed if dropped; and with
+/// every filter the repository's own config defines (its `.git/config`, a worktree's config, or
+/// what they include) blanked, so `add`, `status`, `diff` and `worktree add` never run a clean,
+/// smudge or process filter program a shared repository brought along. Filters of the user's
+/// system and global config (Git LFS, say) keep working. Every git run of Symphony goes through
+/// it (this crate's, and the host's `committedMelody`).
+pub async fn git_command(cwd: &Path) -> Command {
+    let mut command = bare_git(cwd);
+    for name in repository_filters(cwd).await {
+        for key in ["clean", "smudge", "process"] {
+            command.arg("-c").arg(format!("filter.{name}.{key}="));
+        }
+        command
+            .arg("-c")
+            .arg(format!("filter.{name}.required=false"));
+    }
+    command
+}
+
+/// git with [`HARDENING`] and a clean environment, as [`git_command`] describes.
+fn bare_git(cwd: &Path) -> Command {
     let mut command = Command::new("git");
     command.args(HARDENING).current_dir(cwd).kill_on_drop(true);
     for (key, _) in std::env::vars_os() {
@@ -78,6 +97,40 @@ pub fn git_command(cwd: &Path) -> Command {
     }
     command.env("GIT_TERMINAL_PROMPT", "0");
     command
+}
+
+/// The names of the filter drivers defined by the repository at `cwd` rather than by the user:
+/// every `filter.<name>.{clean,smudge,process}` whose scope is not `system` or `global`. Reading
+/// config runs no program. None when `cwd` is not in a repository or git cannot say.
+async fn repository_filters(cwd: &Path) -> Vec<String> {
+    let out = bare_git(cwd)
+        .args([
+            "config",
+            "--show-scope",
+            "--name-only",
+            "--get-regexp",
+            r"^filter\..*\.(clean|smudge|process)$",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await;
+    let Ok(out) = out else { return Vec::new() };
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (scope, key) = line.split_once('\t')?;
+            if scope == "system" || scope == "global" {
+                return None;
+            }
+            let rest = key.strip_prefix("filter.")?;
+            let (name, _) = rest.rsplit_once('.')?;
+            Some(name.to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Runs git (made by [`git_command`]) and returns its stdout.
@@ -102,7 +155,7 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let mut command = git_command(cwd);
+    let mut command = git_command(cwd).await;
     command
         .args(&args)
         .stdin(if input.is_some() {

@@ -109,8 +109,9 @@
 //!   remove, the snapshots, the diffs) is made by one function that disables hooks
 //!   (`core.hooksPath=/dev/null`), the file-system monitor (`core.fsmonitor=false`), the
 //!   untracked cache, the pager, external diffs and text conversion, so a repository's own
-//!   config cannot make Symphony start its programs. Not yet covered: clean/smudge filters a
-//!   repository's config defines (`filter.<name>.*`), which `worktree add` and `add` still run.
+//!   config cannot make Symphony start its programs; and it blanks every clean, smudge and
+//!   process filter the repository's own config defines (`filter.<name>.*`, listed first by
+//!   reading the config), while the user's system and global filters (Git LFS) keep working.
 //!   (The agent itself may run git as it likes: it is the program the step runs.)
 //! - Steps share the concurrency key `agent:<preset>` (`settings.concurrency`), and are not
 //!   cached: their work is a side effect.

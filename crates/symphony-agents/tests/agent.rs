@@ -1128,8 +1128,20 @@ async fn prompt_file_hands_the_prompt_over_as_a_file() {
     assert_eq!(outputs(&f, "agent")["files"], json!(["prompt.txt"]));
 }
 
-/// Hooks (and an fsmonitor) that leave a marker named after themselves in `dir` when run.
+/// Hooks, an fsmonitor and clean and smudge filters (for files the repository's
+/// `.gitattributes` gives `filter=trap`) that leave a marker named after themselves in `dir`
+/// when run.
 fn booby_trap(repo: &Path, dir: &Path) {
+    for kind in ["clean", "smudge"] {
+        git(
+            repo,
+            &[
+                "config",
+                &format!("filter.trap.{kind}"),
+                &format!("touch '{}/filter-{kind}'; cat", dir.display()),
+            ],
+        );
+    }
     let hooks = repo.join(".git").join("hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     let mut scripts: Vec<PathBuf> = [
@@ -1168,13 +1180,14 @@ fn booby_trap(repo: &Path, dir: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn git_runs_symphony_starts_run_no_hooks_and_no_fsmonitor() {
+async fn git_runs_symphony_starts_run_no_hooks_no_fsmonitor_and_no_filters() {
     let f = Fixture::new();
     let repo = f.path("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("existing.txt"), "before\n").unwrap();
     std::fs::write(repo.join("doomed.txt"), "bye\n").unwrap();
+    std::fs::write(repo.join(".gitattributes"), "* filter=trap\n").unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "start"]);
     let markers = f.path("markers");
@@ -1204,6 +1217,14 @@ async fn git_runs_symphony_starts_run_no_hooks_and_no_fsmonitor() {
 
     // The trap works: git run without Symphony's settings springs it.
     git(&repo, &["status", "--porcelain"]);
-    let ran = std::fs::read_dir(&markers).unwrap().count();
-    assert!(ran > 0, "the test's hooks and fsmonitor do not run at all");
+    std::fs::write(repo.join("new.txt"), "x\n").unwrap();
+    git(&repo, &["add", "new.txt"]);
+    let ran: Vec<String> = std::fs::read_dir(&markers)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        ran.iter().any(|m| m == "filter-clean") && ran.len() > 1,
+        "the test's hooks, fsmonitor and filters do not run at all: {ran:?}"
+    );
 }

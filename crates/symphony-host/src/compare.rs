@@ -91,6 +91,7 @@ impl Host {
         // The one hardened way Symphony starts git (hooks, fsmonitor, pager, external diffs
         // off; no `GIT_*` from the environment).
         let out = symphony_agents::capture::git_command(&dir)
+            .await
             .args([
                 "show",
                 "--no-textconv",
