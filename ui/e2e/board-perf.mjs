@@ -37,7 +37,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { launch, outDir, startServer, uiDir } from "./lib.mjs";
+import { launch, outDir, startServer, tokenOf, uiDir } from "./lib.mjs";
 
 // Node 20 has a WebSocket client only behind a flag (Node 22 has it by default): rerun with it.
 if (typeof WebSocket === "undefined" && !process.execArgv.includes("--experimental-websocket")) {
@@ -313,7 +313,7 @@ function stopWatching() {
 async function listenFromNode(serverUrl) {
   if (typeof WebSocket === "undefined") return null;
   const u = new URL(serverUrl);
-  const ws = new WebSocket(`ws://${u.host}/api/events?token=${encodeURIComponent(u.searchParams.get("token"))}`);
+  const ws = new WebSocket(`ws://${u.host}/api/events?token=${encodeURIComponent(tokenOf(u.href))}`);
   const seen = { arrived: {}, msgs: [], types: {} };
   ws.onmessage = (ev) => {
     const data = String(ev.data);

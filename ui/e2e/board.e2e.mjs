@@ -6,7 +6,7 @@
 // wrong token is refused.
 import fs from "node:fs";
 import path from "node:path";
-import { check, fitView, outDir } from "./lib.mjs";
+import { check, fitView, outDir, tokenOf } from "./lib.mjs";
 import { startModelServer } from "./loopback.mjs";
 
 function boardMelody(baseUrl) {
@@ -61,7 +61,7 @@ export async function boardScenario(page, server) {
 async function run(page, server, model) {
   // The token guards every API call and the event socket.
   const origin = new URL(server.url).origin;
-  const token = new URL(server.url).searchParams.get("token");
+  const token = tokenOf(server.url);
   const none = await fetch(`${origin}/api/listRuns`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
   check(none.status === 401, `a call without a token is refused: HTTP ${none.status}`);
   const wrong = await fetch(`${origin}/api/listRuns`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer not-the-token" }, body: "{}" });
@@ -75,6 +75,7 @@ async function run(page, server, model) {
   fs.writeFileSync(path.join(server.project, "melodies/board-demo.melody.json"), JSON.stringify(boardMelody(model.baseUrl), null, 2));
   await page.goto(server.url);
   await page.locator('.melody-card[data-path="melodies/board-demo.melody.json"]').click();
+  check(!page.url().includes("token") && server.url.includes("#token="), `the token came in the URL's fragment and left the address bar: ${page.url()}`);
   await page.waitForSelector('.step-node[data-step="draft"]');
   await page.getByRole("button", { name: "▶ Run" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Start run" }).click();

@@ -66,7 +66,8 @@ export async function headlessScenario(page, server) {
   check(true, "the run ends succeeded");
   await page.screenshot({ path: path.join(outDir, "e2e-headless-resumed.png") });
   const entry = await page.evaluate(async (id) => {
-    const token = new URLSearchParams(location.search).get("token");
+    // The page keeps the token in this tab's sessionStorage (it takes it out of the URL).
+    const token = sessionStorage.getItem("symphony.token");
     const r = await fetch("/api/listRuns", { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: "{}" });
     return (await r.json()).find((x) => x.id === id);
   }, runId);

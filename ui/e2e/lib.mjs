@@ -12,6 +12,9 @@ export const repoDir = path.resolve(uiDir, "..");
 export const outDir = path.join(uiDir, "e2e", "out");
 fs.mkdirSync(outDir, { recursive: true });
 
+/** The API token in a URL `symphony serve` printed (`/#token=…`). */
+export const tokenOf = (url) => new URLSearchParams(new URL(url).hash.slice(1)).get("token") ?? new URL(url).searchParams.get("token");
+
 export const symphonyBin = process.env.SYMPHONY_BIN ?? path.join(repoDir, "target", "debug", "symphony");
 
 /**
@@ -54,7 +57,7 @@ export async function startServer() {
         clearTimeout(timer);
         const m = /https?:\/\/\S+/.exec(line);
         if (!m) reject(new Error(`no URL in the server's first line: ${line}`));
-        else resolve(m[0].includes("token=") ? m[0] : `${m[0].replace(/\/$/, "")}/?token=${token}`);
+        else resolve(m[0].includes("token=") ? m[0] : `${m[0].replace(/\/$/, "")}/#token=${token}`);
       }
     });
     child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { check, outDir, symphonyBin } from "./lib.mjs";
+import { check, outDir, symphonyBin, tokenOf } from "./lib.mjs";
 
 const YAML = `orchestra:
   id: "tiny"
@@ -28,7 +28,7 @@ async function api(server, command, args) {
   const u = new URL(server.url);
   const res = await fetch(`${u.origin}/api/${command}`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${u.searchParams.get("token")}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${tokenOf(server.url)}` },
     body: JSON.stringify(args),
   });
   return { ok: res.ok, body: await res.json() };

@@ -690,6 +690,38 @@ fn fmt_records_step_type_versions_and_a_file_for_a_newer_version_is_refused() {
 }
 
 #[test]
+fn a_runs_folder_that_links_out_is_refused_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    write(dir.path(), "m.melody.json", &three_steps(0));
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("runs")).unwrap();
+    let r = check(
+        dir.path(),
+        &["run", "m.melody.json", "--input", "goal=x"],
+        4,
+    );
+    assert!(
+        r.stderr.contains("`runs` leads out of this folder") && r.stderr.contains("--workspace"),
+        "{r:?}"
+    );
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    // The person can still say where runs go.
+    check(
+        dir.path(),
+        &[
+            "run",
+            "m.melody.json",
+            "--input",
+            "goal=x",
+            "--workspace",
+            "mine",
+        ],
+        0,
+    );
+    assert!(dir.path().join("mine/files/plan.md").exists());
+}
+
+#[test]
 fn import_superoptix_writes_a_melody_that_validates() {
     let dir = tempfile::tempdir().unwrap();
     write(

@@ -29,6 +29,23 @@ pub struct Workspace {
     files: PathBuf,
 }
 
+/// Where `path` (inside `base`, perhaps not made yet) really leads, when that is outside `base`:
+/// the nearest part of it that exists is resolved through the file system, so a symbolic link
+/// on the way (a `runs` folder that is a link a shared project planted) is seen before a run
+/// writes through it. `None` when it stays inside. `base` should be canonical.
+pub fn leads_outside(base: &Path, path: &Path) -> Option<PathBuf> {
+    let mut probe = path;
+    loop {
+        if let Ok(real) = probe.canonicalize() {
+            return (!real.starts_with(base)).then_some(real);
+        }
+        match probe.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => probe = parent,
+            _ => return None,
+        }
+    }
+}
+
 impl Workspace {
     /// Creates (or reuses) the workspace at `root` with its `steps/` and `files/` folders.
     pub fn create(root: &Path) -> std::io::Result<Workspace> {

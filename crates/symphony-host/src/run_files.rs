@@ -103,7 +103,8 @@ impl Host {
     /// A run's recorded workspace as a folder inside the project: a relative one (as `symphony
     /// run` records it) is taken from the project folder. Told apart by name first, so nothing
     /// outside the project is even looked at, then through the file system when the folder is
-    /// there, so a symbolic link cannot lead out. Used by `runFile` and `continueRun`.
+    /// there (or the nearest part of it that is), so a symbolic link cannot lead out. Used by
+    /// `runFile`, `continueRun`, and every new run's workspace (`runs/<run id>`).
     pub(crate) fn project_workspace(&self, named: &Path) -> Result<PathBuf, HostError> {
         let root = self.root();
         let outside = || HostError::OutsideProject {
@@ -120,10 +121,10 @@ impl Host {
         if !folder.starts_with(root) {
             return Err(outside());
         }
-        if let Ok(real) = folder.canonicalize() {
-            if !real.starts_with(root) {
-                return Err(outside());
-            }
+        // The nearest existing part resolved: a link on the way (`runs` itself, say) cannot
+        // lead out, even before the folder is made.
+        if symphony_conductor::workspace::leads_outside(root, &folder).is_some() {
+            return Err(outside());
         }
         Ok(folder)
     }

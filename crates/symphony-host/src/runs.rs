@@ -89,7 +89,9 @@ impl Host {
         let inputs = symphony_conductor::resolve_inputs(&melody, &given_inputs)
             .map_err(HostError::invalid)?;
         let run_id = new_run_id(&melody.melody.id);
-        let workspace = self.root().join(RUNS_DIR).join(&run_id);
+        // Inside the project, through no link that leads out (a shared project may ship `runs`
+        // as a link to a folder of the person's, for step files to land in).
+        let workspace = self.project_workspace(&std::path::Path::new(RUNS_DIR).join(&run_id))?;
         let store = self.store().await?;
         let history = self.step_history(&melody.melody.id).await?;
         // A pinned output made from other inputs than the step gets now is warned about.

@@ -77,6 +77,20 @@ async fn paths_are_confined_to_the_project() {
 }
 
 #[tokio::test]
+async fn a_runs_folder_that_links_out_of_the_project_is_not_written_through() {
+    let f = fixture();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), f.project.path().join("runs")).unwrap();
+    let melody = json!({"formatVersion": 1, "melody": {"id": "w", "name": "W"}, "steps": [
+        {"id": "save", "kind": "operator", "type": "operator.file.write",
+         "config": {"path": "autostart.desktop", "content": "x"}, "capabilities": ["files"]}
+    ]});
+    let e = error_of(&f.host, "startRun", json!({"melody": melody, "inputs": {}})).await;
+    assert!(e.to_string().contains("outside the project"), "{e}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
 async fn saving_an_unchanged_melody_changes_no_byte() {
     let f = fixture();
     let listed = f.host.list_melodies().unwrap();

@@ -205,9 +205,11 @@ impl Server {
         &self.token
     }
 
-    /// The URL to open: the UI, with the token it needs.
+    /// The URL to open: the UI, with the token it needs in the fragment (`#token=`), which the
+    /// browser never sends to a server or in a Referer header; the page moves it out of the
+    /// address bar and history as it starts.
     pub fn url(&self) -> String {
-        format!("http://{}/?token={}", self.addr, self.token)
+        format!("http://{}/#token={}", self.addr, self.token)
     }
 
     /// Serves until the server fails or [`Server::stop`] is called from another clone.

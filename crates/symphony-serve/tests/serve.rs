@@ -174,7 +174,7 @@ async fn the_api_requires_the_token() {
     assert!(f.server.addr().ip().is_loopback());
     assert_eq!(
         f.server.url(),
-        format!("http://{}/?token=s3cret-token", f.server.addr())
+        format!("http://{}/#token=s3cret-token", f.server.addr())
     );
     let cases: [(Option<&str>, u16); 4] = [
         (None, 401),

@@ -106,10 +106,7 @@ pub async fn run(args: Args, store: Store, store_args: &super::run::StoreArgs) -
     } = fork::plan(&melody, parent.inputs, parent.finished, pins, request).map_err(unknown_step)?;
 
     let run_id = new_run_id(&melody.melody.id);
-    let workspace = args
-        .workspace
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let workspace = super::run::default_workspace(args.workspace.as_deref(), &run_id)?;
     refuse_used_workspace(&workspace)?;
     if !args.json {
         errln!(

@@ -124,10 +124,7 @@ pub async fn run(args: Args) -> Outcome {
     let inputs =
         resolve_inputs(&melody, &given).map_err(|p| Failure::problems(p.in_file(&source)))?;
     let run_id = new_run_id(&melody.melody.id);
-    let workspace = args
-        .workspace
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let workspace = default_workspace(args.workspace.as_deref(), &run_id)?;
     let seed = args.seed.unwrap_or_else(random_u64);
     for step in &args.again {
         if !melody.steps.iter().any(|s| &s.id == step) {
@@ -493,6 +490,29 @@ pub(super) fn parse_inputs(
 
 /// A workspace that already holds a run is left alone: mixing two runs' outputs would make
 /// both unreadable.
+/// The workspace of a new run: `--workspace` as the person gave it, else `runs/<run id>` in the
+/// current folder, refused when a symbolic link on the way (`runs` itself) leads out of that
+/// folder: a cloned project could ship `runs` as a link for step files to land elsewhere.
+pub(super) fn default_workspace(given: Option<&Path>, run_id: &str) -> Result<PathBuf, Failure> {
+    if let Some(path) = given {
+        return Ok(path.to_owned());
+    }
+    let path = PathBuf::from("runs").join(run_id);
+    let here = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Failure::new(Exit::Io, format!("cannot read the current folder: {e}")))?;
+    if let Some(real) = symphony_conductor::workspace::leads_outside(&here, &here.join(&path)) {
+        return Err(Failure::new(
+            Exit::Io,
+            format!(
+                "`runs` leads out of this folder (to {}) through a symbolic link; Symphony writes a run's files inside the folder it runs in unless --workspace says where",
+                real.display()
+            ),
+        ));
+    }
+    Ok(path)
+}
+
 pub(super) fn refuse_used_workspace(workspace: &Path) -> Result<(), Failure> {
     if workspace.join("run.json").exists() {
         return Err(Failure::new(

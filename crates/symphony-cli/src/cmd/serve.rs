@@ -1,7 +1,7 @@
 //! `symphony serve`: the app's API and UI over HTTP on loopback (see `symphony-serve`).
 //!
 //! The first line on stdout is the URL to open, token included
-//! (`http://127.0.0.1:PORT/?token=…`), so scripts and tests can read it; the server then runs
+//! (`http://127.0.0.1:PORT/#token=…`: in the fragment, which browsers never send), so scripts and tests can read it; the server then runs
 //! until Ctrl-C.
 //!
 //! The UI is Symphony's own (installed beside the program, or the source tree's `ui/dist` for a
