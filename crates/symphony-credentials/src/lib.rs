@@ -114,15 +114,22 @@ impl EnvCredentials {
             })
             .collect();
         let mut vars = vec![format!("SYMPHONY_CREDENTIAL_{upper}")];
-        let usual = match name {
+        vars.extend(Self::usual_variable(name).map(str::to_owned));
+        vars
+    }
+
+    /// The variable a provider's own tools read its key from, for the well-known credential
+    /// names: those of the model instruments' wire formats (each format names its credential)
+    /// and of the coding agents' providers. One table for both, so a key set once serves
+    /// every step that names it.
+    pub fn usual_variable(name: &str) -> Option<&'static str> {
+        match name {
             "openai" => Some("OPENAI_API_KEY"),
             "anthropic" => Some("ANTHROPIC_API_KEY"),
             "openrouter" => Some("OPENROUTER_API_KEY"),
             "gemini" | "google" => Some("GEMINI_API_KEY"),
             _ => None,
-        };
-        vars.extend(usual.map(str::to_owned));
-        vars
+        }
     }
 }
 

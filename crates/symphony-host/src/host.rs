@@ -274,7 +274,11 @@ impl Host {
         )
         .await;
         let notice = found.offline_only.then(|| {
-            "Offline: no model is configured, so melodies play with the offline instrument, which answers without calling a model. Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or `symphony credential set openai`), or start a local Ollama server; in the app, \"Set up a provider…\" does it for you.".to_owned()
+            format!(
+                "Offline: no model is configured, so melodies play with the offline instrument, which answers without calling a model. Set {} (or `symphony credential set {}`), or start a local Ollama server; in the app, \"Set up a provider…\" does it for you.",
+                symphony_instruments::discovery::key_variables().join(" or "),
+                symphony_instruments::providers::FORMATS[0].credential
+            )
         });
         ProjectInfo {
             root: self.root().display().to_string(),

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use symphony_credentials::{check_name, Backend, Secret, StoreOptions};
-use symphony_instruments::discovery::{probe, ProbeApi};
+use symphony_instruments::discovery::probe;
+use symphony_instruments::providers;
 
 use crate::wire::{CredentialSaved, ProviderTest, SetCredentialArgs, TestProviderArgs};
 use crate::{Host, HostError};
@@ -21,18 +22,13 @@ const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 impl Host {
     /// `testProvider`: lists the models of the server at `baseUrl` with the typed key (or none,
-    /// for a local server). Never fails: the answer says what went wrong.
+    /// for a local server), as its wire format (`api`, a name in the instruments' format
+    /// table) lists them. Never fails: the answer says what went wrong.
     pub async fn test_provider(&self, args: TestProviderArgs) -> Result<ProviderTest, HostError> {
-        let api = match args.api.as_str() {
-            "openai" => ProbeApi::OpenAi,
-            "anthropic" => ProbeApi::Anthropic,
-            other => {
-                return Err(HostError::BadArguments {
-                    command: "testProvider".into(),
-                    message: format!("api is \"openai\" or \"anthropic\", not {other:?}"),
-                })
-            }
-        };
+        let format = providers::find(&args.api).ok_or_else(|| HostError::BadArguments {
+            command: "testProvider".into(),
+            message: format!("api is {}, not {:?}", providers::names_in_words(), args.api),
+        })?;
         let url = args.base_url.trim();
         let web = url.starts_with("http://") || url.starts_with("https://");
         if !web || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -44,7 +40,7 @@ impl Host {
             });
         }
         let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        Ok(match probe(api, url, key, TEST_TIMEOUT).await {
+        Ok(match probe(format, url, key, TEST_TIMEOUT).await {
             Ok(models) => ProviderTest {
                 ok: true,
                 message: match models.len() {

@@ -273,13 +273,6 @@ pub struct Assessment {
     pub fingerprint: Option<String>,
 }
 
-/// The provider APIs a chat step may send the credential of the same name to without asking:
-/// the user's key going to its own provider is what they set it up for.
-const HOME_APIS: [(&str, &str); 2] = [
-    ("openai", "https://api.openai.com/v1"),
-    ("anthropic", "https://api.anthropic.com"),
-];
-
 /// The host of an `http(s)://` URL (userinfo and port left out), lower case; `None` if the
 /// text is not such a URL (a template, say).
 fn host_of(url: &str) -> Option<String> {
@@ -404,8 +397,13 @@ pub fn assess(melody: &Melody, registry: &Registry) -> Assessment {
         for (type_name, config) in variants(step) {
             match type_name.as_str() {
                 "instrument.chat" => {
-                    let anthropic = str_of(&config, "provider").as_deref() == Some("anthropic");
-                    let (home_name, home_url) = HOME_APIS[usize::from(anthropic)];
+                    // A chat step may send its format's own credential to the format's own
+                    // API without asking: the user's key going to its own provider is what
+                    // they set it up for.
+                    let format = symphony_instruments::providers::named_or_default(
+                        str_of(&config, "provider").as_deref(),
+                    );
+                    let (home_name, home_url) = (format.credential, format.default_base_url);
                     let url = str_of(&config, "baseUrl").unwrap_or_else(|| home_url.to_owned());
                     let at_home = url.trim_end_matches('/') == home_url;
                     // With no credential named, a chat step uses its provider's key at the

@@ -1,5 +1,5 @@
-//! `instrument.chat`: a step played by a real model, through an OpenAI-compatible server or
-//! Anthropic's Messages API.
+//! `instrument.chat`: a step played by a real model, through one of the wire formats in
+//! [`providers::FORMATS`] (an OpenAI-compatible server, Anthropic's Messages API).
 //!
 //! One attempt: read the config (checked at validation too, see [`StepType::check`]), render
 //! the prompt and system templates, fetch the credential, wait for the provider's budget
@@ -12,7 +12,7 @@
 //! [`Secret::scrub`] before it leaves this file, so a provider echoing the key back (some do,
 //! in "invalid key sk-…" errors) cannot leak it into events, outputs or the workspace.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,51 +28,18 @@ use symphony_melody::{
 
 use crate::limits::{Limiter, Limits, ProviderLimits};
 use crate::prices::PriceTable;
-use crate::providers::{self, anthropic, openai, Answer, ChatRequest, Endpoint, Recorder};
+use crate::providers::{
+    self, in_words, Answer, Call, ChatRequest, Endpoint, Format, Quirks, Recorder, FORMATS,
+};
 use crate::{schema, InstrumentsConfig, Timeouts};
 
-/// The wire format a step speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// OpenAI-compatible chat completions (OpenAI, Ollama, llama.cpp, vLLM, LM Studio,
-    /// OpenRouter, …).
-    OpenAi,
-    /// Anthropic's Messages API.
-    Anthropic,
-}
-
-impl Api {
-    /// The name used in config (`provider`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Api::OpenAi => "openai",
-            Api::Anthropic => "anthropic",
-        }
-    }
-
-    /// The base URL used when the step names none.
-    pub fn default_base_url(self) -> &'static str {
-        match self {
-            Api::OpenAi => "https://api.openai.com/v1",
-            Api::Anthropic => "https://api.anthropic.com",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Api::OpenAi => "the OpenAI-compatible server",
-            Api::Anthropic => "Anthropic",
-        }
-    }
-}
-
-/// The key a base URL's budget and concurrency limit are kept under: `openai` or `anthropic`
-/// for their default base URLs, else the URL's `host[:port]` (`localhost:11434`,
-/// `openrouter.ai`).
-pub fn provider_key(api: Api, base_url: &str) -> String {
+/// The key a base URL's budget and concurrency limit are kept under: the format's name
+/// (`openai`, `anthropic`) for its default base URL, else the URL's `host[:port]`
+/// (`localhost:11434`, `openrouter.ai`).
+pub fn provider_key(format: &Format, base_url: &str) -> String {
     let base = base_url.trim_end_matches('/');
-    if base == api.default_base_url() {
-        return api.name().to_owned();
+    if base == format.default_base_url {
+        return format.name.to_owned();
     }
     match reqwest::Url::parse(base) {
         Ok(u) => match (u.host_str(), u.port()) {
@@ -87,7 +54,7 @@ pub fn provider_key(api: Api, base_url: &str) -> String {
 /// A step's config, read and checked.
 #[derive(Debug, Clone)]
 pub(crate) struct ChatConfig {
-    pub api: Api,
+    pub format: &'static Format,
     pub base_url: String,
     pub model: String,
     pub credential: Option<String>,
@@ -113,12 +80,9 @@ impl ChatConfig {
     ) -> Result<ChatConfig, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let str_of = |k: &str| config.get(k).and_then(Value::as_str);
-        let api = match str_of("provider").unwrap_or("openai") {
-            "anthropic" => Api::Anthropic,
-            _ => Api::OpenAi,
-        };
+        let format = providers::named_or_default(str_of("provider"));
         let base_url = str_of("baseUrl")
-            .unwrap_or(api.default_base_url())
+            .unwrap_or(format.default_base_url)
             .trim()
             .trim_end_matches('/')
             .to_owned();
@@ -157,11 +121,10 @@ impl ChatConfig {
                 }
                 Some(c.trim().to_owned())
             }
-            None => default_credential(api, &base_url),
+            None => providers::default_credential(format, &base_url),
         };
         let temperature = config.get("temperature").and_then(Value::as_f64);
-        // Anthropic's API refuses a temperature above 1 (a 400 no retry can fix).
-        let max_temperature = if api == Api::Anthropic { 1.0 } else { 2.0 };
+        let max_temperature = format.max_temperature;
         if temperature.is_some_and(|t| !(0.0..=max_temperature).contains(&t)) {
             problems.push((
                 "config.temperature".into(),
@@ -243,8 +206,8 @@ impl ChatConfig {
             return Err(problems);
         }
         Ok(ChatConfig {
-            key: provider_key(api, &base_url),
-            api,
+            key: provider_key(format, &base_url),
+            format,
             base_url,
             model,
             credential,
@@ -268,18 +231,6 @@ impl ChatConfig {
     }
 }
 
-/// The credential a step uses when it names none: the provider's own for its default base
-/// URL, OpenRouter's for openrouter.ai, none for anything else (a local server).
-fn default_credential(api: Api, base_url: &str) -> Option<String> {
-    if base_url == api.default_base_url() {
-        return Some(api.name().to_owned());
-    }
-    let host = reqwest::Url::parse(base_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned));
-    (host.as_deref() == Some("openrouter.ai")).then(|| "openrouter".to_owned())
-}
-
 /// About four characters a token: the usual rule of thumb when a provider reports no count.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
@@ -295,8 +246,8 @@ struct Shared {
     /// One client per connect timeout (reqwest sets it per client); clients pool their
     /// connections, so steps reuse them. A `std` mutex: held only to look up or insert.
     clients: Mutex<HashMap<Duration, reqwest::Client>>,
-    /// Base URLs that rejected `stream_options`: they are not sent it again.
-    no_stream_options: Mutex<HashSet<String>>,
+    /// What the formats learned about servers (one that refuses `stream_options`, say).
+    quirks: Quirks,
 }
 
 /// The `instrument.chat` step type. Register one instance per process: its limiter is the
@@ -316,7 +267,7 @@ impl Chat {
                 limiter: Limiter::new(),
                 timeouts: config.timeouts,
                 clients: Mutex::new(HashMap::new()),
-                no_stream_options: Mutex::new(HashSet::new()),
+                quirks: Quirks::default(),
             }),
         }
     }
@@ -384,10 +335,15 @@ impl StepType for Chat {
             opt("system", FieldType::Template, "The system prompt, with {{references}}."),
             opt(
                 "provider",
-                FieldType::Choice { options: vec!["openai".into(), "anthropic".into()] },
-                "The API: \"openai\" (OpenAI-compatible: OpenAI, Ollama, llama.cpp, vLLM, LM Studio, OpenRouter; the default) or \"anthropic\".",
+                FieldType::Choice { options: FORMATS.iter().map(|f| f.name.to_owned()).collect() },
+                &format!("The API: {}.", in_words(FORMATS.iter().map(|f| f.about.to_owned()))),
             ),
-            opt("baseUrl", FieldType::String, "The API's base URL (default https://api.openai.com/v1 or https://api.anthropic.com).").single_line(),
+            opt(
+                "baseUrl",
+                FieldType::String,
+                &format!("The API's base URL (default {}).", in_words(FORMATS.iter().map(|f| f.default_base_url.to_owned()))),
+            )
+            .single_line(),
             opt("credential", FieldType::String, "The name of the credential holding the key (default: the provider's name for its default URL, none for other URLs).").single_line(),
             opt("temperature", FieldType::Number, "Sampling temperature, 0 to 2."),
             opt("maxTokens", FieldType::Integer, "The most tokens the answer may have (Anthropic: default 4096)."),
@@ -421,15 +377,12 @@ impl StepType for Chat {
     }
 
     fn concurrency_key(&self, config: &Map<String, Value>) -> Option<String> {
-        let api = match config.get("provider").and_then(Value::as_str) {
-            Some("anthropic") => Api::Anthropic,
-            _ => Api::OpenAi,
-        };
+        let format = providers::named_or_default(config.get("provider").and_then(Value::as_str));
         let base = config
             .get("baseUrl")
             .and_then(Value::as_str)
-            .unwrap_or(api.default_base_url());
-        Some(provider_key(api, base))
+            .unwrap_or(format.default_base_url);
+        Some(provider_key(format, base))
     }
 
     fn play<'a>(&'a self, cx: &'a StepContext) -> BoxFuture<'a, Result<Played, StepError>> {
@@ -485,17 +438,10 @@ impl Chat {
         let mut system = cx.render("system")?.filter(|s| !s.is_empty());
         // Where the schema cannot go natively, the model is told in the system prompt.
         let native = cfg.schema_native
-            && match cfg.api {
-                Api::OpenAi => true,
-                // A forced tool needs an object schema and no other tools to choose from.
-                Api::Anthropic => {
-                    cfg.tools.is_none()
-                        && cfg
-                            .schema
-                            .as_ref()
-                            .is_some_and(|s| s.get("type") == Some(&json!("object")))
-                }
-            };
+            && cfg
+                .schema
+                .as_ref()
+                .is_some_and(|s| cfg.format.wire.native_schema(s, cfg.tools.is_some()));
         if let (Some(s), false) = (&cfg.schema, native) {
             let instruction = schema::instruction(s);
             system = Some(match system {
@@ -519,6 +465,7 @@ impl Chat {
             max_tokens: cfg.max_tokens,
             stop: cfg.stop.clone(),
             stream: cfg.stream,
+            stream_usage: cfg.stream_usage,
             schema: cfg.schema.clone().filter(|_| native),
             tools: cfg.tools.clone(),
         };
@@ -562,7 +509,7 @@ impl Chat {
             secret,
             credential: cfg.credential.as_deref(),
             timeouts: cfg.timeouts,
-            label: cfg.api.label(),
+            label: cfg.format.label,
             record: &recorder,
             limits: cx.limits(),
             step: &cx.step,
@@ -587,37 +534,14 @@ impl Chat {
             cx.progress(&shown, total - counted);
             counted = total;
         };
-        let result = match cfg.api {
-            Api::Anthropic => anthropic::chat(&ep, &req, &mut on_text).await,
-            Api::OpenAi => {
-                let skip = self
-                    .shared
-                    .no_stream_options
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .contains(&cfg.base_url);
-                let include_usage = cfg.stream_usage && !skip;
-                match openai::chat(&ep, &req, include_usage, &mut on_text).await {
-                    // A strict server that does not know stream_options: once more without,
-                    // and never again for this base URL.
-                    Err(e)
-                        if include_usage
-                            && req.stream
-                            && e.kind == ErrorKind::Config
-                            && e.message.contains("stream_options") =>
-                    {
-                        call.report(CallEnd::Failed(&e));
-                        self.shared
-                            .no_stream_options
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .insert(cfg.base_url.clone());
-                        openai::chat(&ep, &req, false, &mut on_text).await
-                    }
-                    other => other,
-                }
-            }
+        let failed = |e: &StepError| call.report(CallEnd::Failed(e));
+        let request = Call {
+            ep,
+            req: &req,
+            quirks: &self.shared.quirks,
+            failed: &failed,
         };
+        let result = cfg.format.wire.chat(&request, &mut on_text).await;
         let answer = match result {
             Ok(a) => a,
             Err(e) => {
@@ -856,20 +780,18 @@ mod tests {
 
     #[test]
     fn keys_name_the_provider_or_the_host() {
+        let (openai, anthropic) = (providers::FORMATS[0], providers::FORMATS[1]);
+        assert_eq!(provider_key(openai, "https://api.openai.com/v1/"), "openai");
         assert_eq!(
-            provider_key(Api::OpenAi, "https://api.openai.com/v1/"),
-            "openai"
-        );
-        assert_eq!(
-            provider_key(Api::Anthropic, "https://api.anthropic.com"),
+            provider_key(anthropic, "https://api.anthropic.com"),
             "anthropic"
         );
         assert_eq!(
-            provider_key(Api::OpenAi, "http://localhost:11434/v1"),
+            provider_key(openai, "http://localhost:11434/v1"),
             "localhost:11434"
         );
         assert_eq!(
-            provider_key(Api::OpenAi, "https://openrouter.ai/api/v1"),
+            provider_key(openai, "https://openrouter.ai/api/v1"),
             "openrouter.ai"
         );
     }
@@ -878,8 +800,8 @@ mod tests {
     fn defaults_fill_what_the_step_leaves_out() {
         let c = parse(json!({"model": "gpt-4o-mini", "prompt": "hi"})).unwrap();
         assert_eq!(
-            (c.api, c.base_url.as_str(), c.credential.as_deref()),
-            (Api::OpenAi, "https://api.openai.com/v1", Some("openai"))
+            (c.format.name, c.base_url.as_str(), c.credential.as_deref()),
+            ("openai", "https://api.openai.com/v1", Some("openai"))
         );
         assert!(c.stream && c.stream_usage && c.schema_native);
         let local =

@@ -1,5 +1,6 @@
-//! Which models this machine can play: hosted providers whose key is set, and a local Ollama
-//! server if one answers. With neither, only the offline instrument is available, and the
+//! Which models this machine can play: hosted providers whose key is set (every wire format
+//! in [`FORMATS`], at its default base URL with its credential), and a local Ollama server if
+//! one answers. With neither, only the offline instrument is available, and the
 //! answer says so in words meant to be shown as they are.
 //!
 //! Every probe is bounded by a short timeout and failures are reported, not raised: discovery
@@ -10,9 +11,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use symphony_credentials::Credentials;
+use symphony_credentials::{Credentials, EnvCredentials};
 
-/// Where discovery looks.
+use crate::providers::{chain, names_in, provider_message, Format, FORMATS};
+
+/// Where discovery looks. Hosts use the default; tests point it at loopback servers. The
+/// fields name the formats whose discovery can be pointed elsewhere (each format reads its
+/// own in `WireFormat::discovery_base_url`); a format without one here is looked for at its
+/// default base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     /// The OpenAI base URL (`GET {openai}/models`).
@@ -28,8 +34,8 @@ pub struct Endpoints {
 impl Default for Endpoints {
     fn default() -> Self {
         Endpoints {
-            openai: "https://api.openai.com/v1".into(),
-            anthropic: "https://api.anthropic.com".into(),
+            openai: crate::providers::openai::FORMAT.default_base_url.into(),
+            anthropic: crate::providers::anthropic::FORMAT.default_base_url.into(),
             ollama: "http://localhost:11434".into(),
             timeout: Duration::from_millis(1500),
         }
@@ -40,7 +46,7 @@ impl Default for Endpoints {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
-    /// `openai`, `anthropic` or `ollama`.
+    /// A wire format's name (`openai`, `anthropic`), or `ollama`.
     pub provider: String,
     /// The config a step uses for it: `provider` and `baseUrl`.
     pub base_url: String,
@@ -64,7 +70,8 @@ pub struct Discovery {
     pub summary: String,
 }
 
-/// Looks for keys (through `credentials`, names `openai` and `anthropic`) and a local Ollama.
+/// Looks for keys (through `credentials`, each format's credential: `openai`, `anthropic`)
+/// and a local Ollama.
 pub async fn discover(credentials: &dyn Credentials, endpoints: &Endpoints) -> Discovery {
     let client = match reqwest::Client::builder()
         .connect_timeout(endpoints.timeout)
@@ -81,36 +88,25 @@ pub async fn discover(credentials: &dyn Credentials, endpoints: &Endpoints) -> D
         }
     };
     let mut offers = Vec::new();
-    if let Ok(key) = credentials.get("openai") {
-        let url = format!("{}/models", endpoints.openai.trim_end_matches('/'));
-        let listed = list(client.get(&url).bearer_auth(key.expose()), "data", "id").await;
-        offers.push(offer(
-            "openai",
-            &endpoints.openai,
-            Some("openai"),
-            listed,
-            |e| key.scrub(e),
-        ));
-    }
-    if let Ok(key) = credentials.get("anthropic") {
-        let url =
-            crate::providers::anthropic::messages_url(endpoints.anthropic.trim_end_matches('/'))
-                .replace("/messages", "/models");
-        let req = client
-            .get(&url)
-            .header("x-api-key", key.expose())
-            .header("anthropic-version", "2023-06-01");
-        let listed = list(req, "data", "id").await;
-        offers.push(offer(
-            "anthropic",
-            &endpoints.anthropic,
-            Some("anthropic"),
-            listed,
-            |e| key.scrub(e),
-        ));
+    for format in FORMATS {
+        if let Ok(key) = credentials.get(format.credential) {
+            let base = format.wire.discovery_base_url(endpoints);
+            let req =
+                format
+                    .wire
+                    .models_request(&client, base.trim_end_matches('/'), Some(key.expose()));
+            let listed = list(req, |v| format.wire.model_names(v)).await;
+            offers.push(offer(
+                format.name,
+                base,
+                Some(format.credential),
+                listed,
+                |e| key.scrub(e),
+            ));
+        }
     }
     let tags = format!("{}/api/tags", endpoints.ollama.trim_end_matches('/'));
-    if let Ok(models) = list(client.get(&tags), "models", "name").await {
+    if let Ok(models) = list(client.get(&tags), |v| names_in(v, "models", "name")).await {
         offers.push(Offer {
             provider: "ollama".into(),
             base_url: format!("{}/v1", endpoints.ollama.trim_end_matches('/')),
@@ -123,7 +119,7 @@ pub async fn discover(credentials: &dyn Credentials, endpoints: &Endpoints) -> D
     }
     let offline_only = offers.is_empty();
     let summary = if offline_only {
-        "no model key (OPENAI_API_KEY, ANTHROPIC_API_KEY) and no local Ollama server: only the offline instrument is available (offline: no model is called)".to_owned()
+        format!("no model key ({}) and no local Ollama server: only the offline instrument is available (offline: no model is called)", key_variables().join(", "))
     } else {
         let names: Vec<String> = offers
             .iter()
@@ -138,20 +134,19 @@ pub async fn discover(credentials: &dyn Credentials, endpoints: &Endpoints) -> D
     }
 }
 
-/// Which wire format a provider speaks, for [`probe`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeApi {
-    /// OpenAI-compatible (`GET {base}/models`, bearer key): OpenAI, Ollama's `/v1`, vLLM,
-    /// llama.cpp, LM Studio, OpenRouter.
-    OpenAi,
-    /// Anthropic (`GET {base}/v1/models`, `x-api-key`).
-    Anthropic,
+/// The environment variables that hold the formats' keys, in the order of [`FORMATS`]
+/// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`): what a person without any model is told to set.
+pub fn key_variables() -> Vec<&'static str> {
+    FORMATS
+        .iter()
+        .filter_map(|f| EnvCredentials::usual_variable(f.credential))
+        .collect()
 }
 
 /// Asks one provider for its models, as the app's "Set up a provider" test call does: the
 /// models it lists, or what went wrong in a sentence (the key never appears in it).
 pub async fn probe(
-    api: ProbeApi,
+    format: &Format,
     base_url: &str,
     key: Option<&str>,
     timeout: Duration,
@@ -161,28 +156,15 @@ pub async fn probe(
         .timeout(timeout)
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    let base = base_url.trim_end_matches('/');
-    let req = match api {
-        ProbeApi::OpenAi => {
-            let req = client.get(format!("{base}/models"));
-            match key {
-                Some(k) => req.bearer_auth(k),
-                None => req,
-            }
-        }
-        ProbeApi::Anthropic => {
-            let url =
-                crate::providers::anthropic::messages_url(base).replace("/messages", "/models");
-            client
-                .get(url)
-                .header("x-api-key", key.unwrap_or_default())
-                .header("anthropic-version", "2023-06-01")
-        }
-    };
-    list(req, "data", "id").await.map_err(|e| match key {
-        Some(k) if !k.is_empty() => e.replace(k, "[key]"),
-        _ => e,
-    })
+    let req = format
+        .wire
+        .models_request(&client, base_url.trim_end_matches('/'), key);
+    list(req, |v| format.wire.model_names(v))
+        .await
+        .map_err(|e| match key {
+            Some(k) if !k.is_empty() => e.replace(k, "[key]"),
+            _ => e,
+        })
 }
 
 fn offer(
@@ -211,30 +193,20 @@ fn offer(
     }
 }
 
-/// GETs a list and reads `field` of each item of `list`.
+/// GETs a list of models and reads their names with `names`, sorted.
 async fn list(
     req: reqwest::RequestBuilder,
-    list: &str,
-    field: &str,
+    names: impl FnOnce(&Value) -> Result<Vec<String>, String>,
 ) -> Result<Vec<String>, String> {
-    let resp = req.send().await.map_err(|e| crate::providers::chain(&e))?;
+    let resp = req.send().await.map_err(|e| chain(&e))?;
     let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| crate::providers::chain(&e))?;
+    let body = resp.bytes().await.map_err(|e| chain(&e))?;
     if !status.is_success() {
-        let said = crate::providers::provider_message(&body, "");
+        let said = provider_message(&body, "");
         return Err(format!("{status}: {}", said.text));
     }
     let v: Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
-    let mut names: Vec<String> = v
-        .get(list)
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("no `{list}` list in the answer"))?
-        .iter()
-        .filter_map(|m| m.get(field).and_then(Value::as_str).map(str::to_owned))
-        .collect();
+    let mut names = names(&v)?;
     names.sort();
     Ok(names)
 }

@@ -15,25 +15,73 @@ use std::collections::BTreeMap;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};
-use symphony_conductor::{ErrorKind, StepError};
+use symphony_conductor::{BoxFuture, ErrorKind, StepError};
 
-use super::{
+use super::http::{
     arguments, content_type, json_message, malformed, next_chunk, not_json, post, read_body,
-    Answer, ChatRequest, Endpoint,
+    Endpoint,
 };
+use super::{Answer, Call, ChatRequest, Format, WireFormat};
+use crate::discovery::Endpoints;
 use crate::sse::SseParser;
+
+/// The format, as the rest of Symphony sees it.
+pub(crate) static FORMAT: Format = Format {
+    name: "anthropic",
+    label: "Anthropic",
+    about: "\"anthropic\"",
+    default_base_url: "https://api.anthropic.com",
+    credential: "anthropic",
+    // The API refuses a temperature above 1.
+    max_temperature: 1.0,
+    wire: &Anthropic,
+};
+
+/// Anthropic's Messages API.
+struct Anthropic;
+
+impl WireFormat for Anthropic {
+    /// A forced tool needs an object schema and no other tools to choose from.
+    fn native_schema(&self, schema: &Value, has_tools: bool) -> bool {
+        !has_tools && schema.get("type") == Some(&json!("object"))
+    }
+
+    fn discovery_base_url<'e>(&self, endpoints: &'e Endpoints) -> &'e str {
+        &endpoints.anthropic
+    }
+
+    fn models_request(
+        &self,
+        client: &reqwest::Client,
+        base_url: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        client
+            .get(messages_url(base_url).replace("/messages", "/models"))
+            .header("x-api-key", key.unwrap_or_default())
+            .header("anthropic-version", VERSION)
+    }
+
+    fn chat<'f>(
+        &'f self,
+        call: &'f Call<'f>,
+        on_text: &'f mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'f, Result<Answer, StepError>> {
+        Box::pin(chat(&call.ep, call.req, on_text))
+    }
+}
 
 /// The API version this code speaks.
 const VERSION: &str = "2023-06-01";
 
 /// The name of the forced tool that carries a structured answer.
-pub(crate) const ANSWER_TOOL: &str = "answer";
+const ANSWER_TOOL: &str = "answer";
 
 /// `max_tokens` is required by the API; this is used when the step sets none.
-pub(crate) const DEFAULT_MAX_TOKENS: u64 = 4096;
+const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// The messages URL for a base URL (with or without its `/v1`).
-pub(crate) fn messages_url(base_url: &str) -> String {
+fn messages_url(base_url: &str) -> String {
     if base_url.ends_with("/v1") {
         format!("{base_url}/messages")
     } else {
@@ -42,7 +90,7 @@ pub(crate) fn messages_url(base_url: &str) -> String {
 }
 
 /// Plays one chat call.
-pub(crate) async fn chat(
+async fn chat(
     ep: &Endpoint<'_>,
     req: &ChatRequest,
     on_text: &mut (dyn FnMut(&str) + Send),
@@ -92,7 +140,7 @@ pub(crate) async fn chat(
                 received += bytes.len();
                 parser
                     .push_limited(bytes)
-                    .map_err(|t| super::line_too_long(ep, &url, t))?
+                    .map_err(|t| super::http::line_too_long(ep, &url, t))?
             }
             None => parser.finish(),
         };
@@ -242,7 +290,7 @@ fn finish(ep: &Endpoint<'_>, answer: Answer) -> Result<Answer, StepError> {
                 if answer.text.is_empty() {
                     String::new()
                 } else {
-                    format!(": \"{}\"", super::shorten(&answer.text, 300))
+                    format!(": \"{}\"", super::http::shorten(&answer.text, 300))
                 }
             ),
         ));
@@ -412,6 +460,7 @@ mod tests {
             max_tokens: None,
             stop: vec!["X".into()],
             stream: true,
+            stream_usage: true,
             schema: Some(json!({"type": "object"})),
             tools: None,
         };

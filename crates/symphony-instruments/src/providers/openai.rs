@@ -17,16 +17,85 @@
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Map, Value};
-use symphony_conductor::{ErrorKind, StepError};
+use symphony_conductor::{BoxFuture, ErrorKind, StepError};
 
-use super::{
+use super::http::{
     arguments, content_type, json_message, malformed, next_chunk, not_json, post, read_body,
-    Answer, ChatRequest, Endpoint,
+    Endpoint,
 };
+use super::{Answer, Call, ChatRequest, Format, WireFormat};
+use crate::discovery::Endpoints;
 use crate::sse::SseParser;
 
+/// The format, as the rest of Symphony sees it.
+pub(crate) static FORMAT: Format = Format {
+    name: "openai",
+    label: "the OpenAI-compatible server",
+    about: "\"openai\" (OpenAI-compatible: OpenAI, Ollama, llama.cpp, vLLM, LM Studio, OpenRouter; the default)",
+    default_base_url: "https://api.openai.com/v1",
+    credential: "openai",
+    max_temperature: 2.0,
+    wire: &OpenAi,
+};
+
+/// The quirk of a server that refuses `stream_options` (a 400 naming it).
+const NO_STREAM_OPTIONS: &str = "no stream_options";
+
+/// OpenAI-compatible chat completions.
+struct OpenAi;
+
+impl WireFormat for OpenAi {
+    fn native_schema(&self, _schema: &Value, _has_tools: bool) -> bool {
+        true
+    }
+
+    fn discovery_base_url<'e>(&self, endpoints: &'e Endpoints) -> &'e str {
+        &endpoints.openai
+    }
+
+    fn models_request(
+        &self,
+        client: &reqwest::Client,
+        base_url: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = client.get(format!("{base_url}/models"));
+        match key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        }
+    }
+
+    fn chat<'f>(
+        &'f self,
+        call: &'f Call<'f>,
+        on_text: &'f mut (dyn FnMut(&str) + Send),
+    ) -> BoxFuture<'f, Result<Answer, StepError>> {
+        Box::pin(async move {
+            let (ep, req) = (&call.ep, call.req);
+            let include_usage =
+                req.stream_usage && !call.quirks.has(ep.base_url, NO_STREAM_OPTIONS);
+            match chat(ep, req, include_usage, &mut *on_text).await {
+                // A strict server that does not know stream_options: once more without, and
+                // never again for this base URL.
+                Err(e)
+                    if include_usage
+                        && req.stream
+                        && e.kind == ErrorKind::Config
+                        && e.message.contains("stream_options") =>
+                {
+                    (call.failed)(&e);
+                    call.quirks.note(ep.base_url, NO_STREAM_OPTIONS);
+                    chat(ep, req, false, on_text).await
+                }
+                other => other,
+            }
+        })
+    }
+}
+
 /// Plays one chat call. `include_usage` asks for usage at the end of a stream.
-pub(crate) async fn chat(
+async fn chat(
     ep: &Endpoint<'_>,
     req: &ChatRequest,
     include_usage: bool,
@@ -73,7 +142,7 @@ pub(crate) async fn chat(
                 received += bytes.len();
                 parser
                     .push_limited(bytes)
-                    .map_err(|t| super::line_too_long(ep, &url, t))?
+                    .map_err(|t| super::http::line_too_long(ep, &url, t))?
             }
             None => parser.finish(),
         };
@@ -171,7 +240,7 @@ fn completion(ep: &Endpoint<'_>, url: &str, v: &Value) -> Result<Answer, StepErr
             format!(
                 "{} at {url} answered without any choice: {}",
                 ep.label,
-                super::shorten(&v.to_string(), 200)
+                super::http::shorten(&v.to_string(), 200)
             ),
         )
     })?;
@@ -247,7 +316,7 @@ fn refused(ep: &Endpoint<'_>, refusal: &str) -> StepError {
         format!(
             "the model at {} refused to answer: \"{}\"; trying the same prompt again will not help",
             ep.label,
-            super::shorten(refusal, 300)
+            super::http::shorten(refusal, 300)
         ),
     )
 }
@@ -355,6 +424,7 @@ mod tests {
             max_tokens: Some(100),
             stop: vec!["END".into()],
             stream,
+            stream_usage: true,
             schema: Some(json!({"type": "object"})),
             tools: None,
         }
