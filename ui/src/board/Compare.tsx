@@ -10,7 +10,7 @@ import { FileDiff } from "./StepDebugger";
 import { stepStory } from "./story";
 import { api } from "../app/actions";
 import { openRun } from "./actions";
-import { differs } from "./derive";
+import { differs } from "./runs";
 import { useDock } from "./dock";
 import { formatCost, formatDelta } from "./format";
 import { formatMs } from "./model";

@@ -18,7 +18,7 @@ import { useApp } from "../store/app";
 import { setConfig } from "../model/edits";
 import { initialDrafts, parseDrafts, RunInputsForm, type Drafts } from "../panels/RunInputs";
 import { backToEditing, boardMelodyId, forkFrom, pinOutput, unpinOutput } from "./actions";
-import { warningLabel } from "./derive";
+import { warningLabel } from "./warningLabels";
 import { diffLines, foldUnchanged } from "./diff";
 import { formatAt, formatCost, formatCount } from "./format";
 import { boardNow, useLive, useTicker } from "./hooks";
