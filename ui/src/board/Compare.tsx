@@ -6,7 +6,7 @@
 import { Fragment, useEffect, useMemo, useState } from "react";
 import { errorMessage } from "../backend";
 import type { Json, RunRecord, StepComparison } from "../backend/types";
-import { FileDiff } from "./StepDebugger";
+import { FileDiff } from "./debugger/FileDiff";
 import { stepStory } from "./story";
 import { api } from "../app/actions";
 import { openRun } from "./actions";
