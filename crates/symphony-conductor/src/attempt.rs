@@ -14,9 +14,10 @@ use symphony_melody::Retry;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::OutputCache;
-use crate::event::{BottleneckKind, EventSink, OutputOrigin, RunEvent, StepId};
+use crate::event::{EventSink, OutputOrigin, RunEvent, StepId};
 use crate::score::Playbook;
 use crate::step::{ErrorKind, Outputs, Played, RunView, StepContext, StepError, Usage};
+use crate::warnings;
 use crate::workspace::Workspace;
 
 /// The longest retry-after hint that is honoured; a longer one fails the step instead of
@@ -141,20 +142,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                 type_name: entry.name.clone(),
                 error: e.message.clone(),
             });
-            if item.is_none() {
-                events.send(RunEvent::Bottleneck {
-                    step: id.clone(),
-                    kind: BottleneckKind::FallbackTaken,
-                    message: format!(
-                        "{} gave up ({}); playing fallback {} (`{}`)",
-                        if v == 1 { "the step's own instrument".to_owned() } else { format!("fallback {}", v - 2) },
-                        e.message,
-                        v - 1,
-                        entry.spec.name
-                    ),
-                    advice: "check the primary instrument (key, quota, health); if it stays down, make the fallback the primary".into(),
-                });
-            }
+            warnings::on_fallback(&events, &id, item, v, &e.message, &entry.spec.name);
         }
         cx.config = variant.config.clone();
         for attempt in 1..=max_attempts {
@@ -240,14 +228,7 @@ pub(crate) async fn perform(job: Job) -> UnitDone {
                 delay_ms: delay.as_millis() as u64,
                 error: error.message.clone(),
             });
-            if attempt == 2 && item.is_none() {
-                events.send(RunEvent::Bottleneck {
-                    step: id.clone(),
-                    kind: BottleneckKind::RepeatedRetries,
-                    message: format!("failed {attempt} times in a row; last: {}", error.message),
-                    advice: "add a fallback instrument, raise the timeout, or check the instrument's rate limits".into(),
-                });
-            }
+            warnings::on_retry(&events, &id, item, attempt, &error.message);
             tokio::select! {
                 biased;
                 _ = token.cancelled() => {

@@ -94,33 +94,8 @@ pub enum OutputOrigin {
     Given,
 }
 
-/// Why a bottleneck warning was raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub enum BottleneckKind {
-    /// The step waited for a free slot (max parallel or an instrument's concurrency limit).
-    WaitingForSlot,
-    /// The step is running far longer than its estimate.
-    SlowerThanEstimate,
-    /// The step keeps failing and being retried.
-    RepeatedRetries,
-    /// The step's own instrument gave up and a fallback took over.
-    FallbackTaken,
-    /// The step waits for its provider's rate-limit budget (requests or tokens per minute,
-    /// or the provider's concurrency limit shared by every run in this process).
-    WaitingForBudget,
-    /// The step on the critical path holding the run up: the longest chain of unfinished
-    /// steps runs through it, steps wait on it, and it has taken a large share of the run.
-    OnCriticalPath,
-    /// The step is running far longer than its own past runs (`RunOptions::history`).
-    SlowerThanHistory,
-    /// The step's input is very large (many tokens for an instrument, slow and costly).
-    ContextBloat,
-    /// The step was given a pinned output that was made from other inputs or settings than
-    /// it gets in this run (`RunOptions::given_made_from`): the old output flowed on.
-    PinnedStale,
-}
+/// Why a bottleneck warning was raised; its kinds live with the rest of the warnings.
+pub use crate::warnings::BottleneckKind;
 
 /// One thing that happened in a run. Every state change is one of these.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,7 +1,7 @@
 //! The conductor: plays a melody.
 //!
 //! [`Conductor::start`] checks a melody and its run inputs, prepares the run workspace and
-//! spawns the scheduler ([`conductor`]), which starts each step as soon as its inputs are in,
+//! spawns the scheduler (`scheduler`), which starts each step as soon as its inputs are in,
 //! in parallel within the melody's limits, and plays each through [`attempt`] (timeouts,
 //! retries, fallbacks). Everything that happens is a [`RunEvent`] on an [`EventStream`]; a
 //! [`RunControl`] cancels, pauses and resumes. Step types live one per file in [`steps`] and are
@@ -16,9 +16,11 @@ pub mod cache;
 pub mod conductor;
 pub mod event;
 pub mod registry;
+mod scheduler;
 mod score;
 pub mod step;
 pub mod steps;
+mod warnings;
 pub mod workspace;
 
 pub use cache::{cache_key, CacheHandle, OutputCache};

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod condition;
 pub mod diff;
 pub mod graph;
+pub mod import;
 pub mod limits;
 pub mod load;
 pub mod merge;
@@ -24,7 +25,6 @@ pub mod model;
 pub mod problem;
 pub mod reference;
 pub mod save;
-pub mod superoptix;
 pub mod template;
 pub mod validate;
 pub mod versions;
@@ -34,6 +34,7 @@ pub use catalog::{
 };
 pub use condition::Condition;
 pub use diff::{diff, MelodyDiff};
+pub use import::superoptix;
 pub use load::{load, load_value};
 pub use merge::{merge, Conflict, Merged};
 pub use model::{

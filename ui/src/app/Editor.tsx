@@ -17,7 +17,7 @@ import { Dialogs } from "../panels/Dialogs";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { BoardDock } from "../board/BoardDock";
-import { StepDebugger } from "../board/StepDebugger";
+import { StepDebugger } from "../board/debugger/StepDebugger";
 import { backToEditing } from "../board/actions";
 import { useApp } from "../store/app";
 import { addStep } from "../model/edits";

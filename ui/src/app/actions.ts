@@ -12,7 +12,7 @@ import { autoLayout } from "../model/autolayout";
 import { addComment, addGroup, moveItems, newMelody } from "../model/edits";
 import { isClip, type Clip } from "../model/clipboard";
 import { idStem, uniqueMelodyId } from "../model/ids";
-import { runStanding } from "../board/derive";
+import { runStanding } from "../board/runs";
 import { forgetDraft, keptDraft } from "../store/draft";
 import { refreshPins } from "../board/actions";
 import { followEdits } from "./compare";

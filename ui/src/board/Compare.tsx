@@ -6,11 +6,11 @@
 import { Fragment, useEffect, useMemo, useState } from "react";
 import { errorMessage } from "../backend";
 import type { Json, RunRecord, StepComparison } from "../backend/types";
-import { FileDiff } from "./StepDebugger";
+import { FileDiff } from "./debugger/FileDiff";
 import { stepStory } from "./story";
 import { api } from "../app/actions";
 import { openRun } from "./actions";
-import { differs } from "./derive";
+import { differs } from "./runs";
 import { useDock } from "./dock";
 import { formatCost, formatDelta } from "./format";
 import { formatMs } from "./model";

@@ -5,7 +5,7 @@
 import { useMemo } from "react";
 import { useRun } from "../store/run";
 import { focusStep } from "./actions";
-import { costRows } from "./derive";
+import { costRows } from "./costRows";
 import { formatCost, formatCount } from "./format";
 import "./board.css";
 

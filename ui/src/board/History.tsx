@@ -13,7 +13,7 @@ import { openRun } from "./actions";
 import { useDock } from "./dock";
 import { countOf, formatCost, formatCount } from "./format";
 import { formatBytes, formatMs } from "./model";
-import { runBadge } from "./derive";
+import { runBadge } from "./runs";
 import "./board.css";
 
 export function History() {

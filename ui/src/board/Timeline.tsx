@@ -7,7 +7,7 @@
 import { memo, useEffect, useMemo, useRef, useState } from "react";
 import { useRun } from "../store/run";
 import { focusStep } from "./actions";
-import { attemptsSoFar, niceTicks, spanTitle, timelineRows, visibleSlice } from "./derive";
+import { attemptsSoFar, niceTicks, spanTitle, timelineRows, visibleSlice } from "./timelineLayout";
 import { formatCost, formatCount, formatTokens } from "./format";
 import { emptyBoard, formatMs, liveTotals, type Span } from "./model";
 import "./board.css";

@@ -5,7 +5,7 @@
 import { memo } from "react";
 import { useRun } from "../store/run";
 import { focusStep } from "./actions";
-import { warningLabel } from "./derive";
+import { warningLabel } from "./warningLabels";
 import { formatMs, type Warning } from "./model";
 import "./board.css";
 

@@ -9,7 +9,7 @@ import { useApp } from "../store/app";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { usePins } from "../store/pins";
-import { unseenEvents } from "./derive";
+import { unseenEvents } from "./eventLog";
 
 /** Shows a step's last run (the debugger's tab) and selects it on the canvas. */
 export function focusStep(step: string): void {

@@ -8,7 +8,7 @@ import type { RunEntry } from "../backend/types";
 import { api, canPickFiles, createMelody, disconnectConductor, isTemplate, openFromDisk, openMelody, remoteConductor, startFromTemplate } from "../app/actions";
 import { continueInterrupted, openStoredRun } from "../board/actions";
 import { formatMs } from "../board/model";
-import { runBadge, runStanding } from "../board/derive";
+import { runBadge, runStanding } from "../board/runs";
 
 function RecentRuns() {
   const [runs, setRuns] = useState<RunEntry[] | null>(null);

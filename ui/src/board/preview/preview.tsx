@@ -9,7 +9,7 @@ import "../../styles.css";
 import type { EventRecord, MelodyFile, RunEntry, RunFileContent, RunRecord, StepComparison } from "../../backend/types";
 import { useRun } from "../../store/run";
 import { BoardDock } from "../BoardDock";
-import { StepDebugger } from "../StepDebugger";
+import { StepDebugger } from "../debugger/StepDebugger";
 import { useDock, type DockTab } from "../dock";
 
 const ev = (atMs: number, e: Record<string, unknown>) => ({ atMs, ...e }) as EventRecord;
