@@ -1,6 +1,7 @@
 //! The one command list and what is made from it: the doc table of `docs/app-api.md` is the
 //! list's, every declared command reaches its handler through `Host::call` (and no other name
-//! does), and arguments are read into their declared struct with errors naming the field.
+//! does), arguments are read into their declared struct with errors naming the field, and the
+//! desktop app's handler lists exactly its own commands beside the generic `call`.
 //! (`commands.ts`, the UI's typed client, is checked with the other generated bindings.)
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
@@ -20,7 +21,7 @@ fn repo() -> &'static Path {
 
 /// `docs/app-api.md`'s command table is what the list says (`SYMPHONY_BLESS=1` rewrites it).
 #[test]
-fn the_doc_table_is_the_command_list() {
+fn generated_doc_table_is_up_to_date() {
     let cfg = ts_rs::Config::default();
     let path = repo().join(render::DOCS_FILE);
     let document = std::fs::read_to_string(&path).unwrap();
@@ -31,7 +32,7 @@ fn the_doc_table_is_the_command_list() {
     }
     assert!(
         std::fs::read_to_string(&path).unwrap() == expected,
-        "{} is stale: its command table differs from crates/symphony-host/src/commands/mod.rs; run `SYMPHONY_BLESS=1 cargo test -p symphony-host commands` and commit the result",
+        "{} is stale: its command table differs from crates/symphony-host/src/commands/mod.rs; run `SYMPHONY_BLESS=1 cargo test -p symphony-host generated` and commit the result",
         render::DOCS_FILE
     );
     for command in COMMANDS {
@@ -122,6 +123,32 @@ async fn arguments_are_read_into_the_declared_struct() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("afterSequence"), "{e}");
+}
+
+/// The desktop app's `generate_handler!` lists the generic `call` and exactly the
+/// desktop-only commands: a host command needs no Tauri code, a desktop one cannot be missing.
+#[test]
+fn the_desktop_app_handles_call_and_exactly_its_own_commands() {
+    let main = std::fs::read_to_string(repo().join("src-tauri/src/main.rs")).unwrap();
+    let start = main
+        .find("generate_handler![")
+        .expect("src-tauri/src/main.rs registers its commands with generate_handler!");
+    let list = &main[start + "generate_handler![".len()..];
+    let list = &list[..list.find(']').unwrap()];
+    let mut handled: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    handled.sort_unstable();
+    let mut expected: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| c.place == Place::Desktop)
+        .map(|c| c.name)
+        .chain(["call"])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(handled, expected);
 }
 
 /// The field reader behind the client's parameters and the table's `args` column.

@@ -1,6 +1,7 @@
 /**
- * The Tauri transport: `invoke("<command>", args)` and `listen("<channel>")`, with the desktop
- * app's own commands (native dialogs) beside the host's. The only module in the UI that imports
+ * The Tauri transport: every host command through the app's one generic command,
+ * `invoke("call", { command, args })`; the desktop app's own commands (native dialogs) by their
+ * names; events through `listen("<channel>")`. The only module in the UI that imports
  * `@tauri-apps/api`.
  */
 import { invoke } from "@tauri-apps/api/core";
@@ -16,7 +17,7 @@ export function tauriBackend(): Backend & DesktopCommands {
       throw toBackendError(e);
     }
   };
-  const call: Call = invoked;
+  const call: Call = <T,>(command: string, args: Record<string, unknown>) => invoked<T>("call", { command, args });
   const listen: Listen = <T,>(channel: string, handler: (payload: T) => void) => {
     let stop: (() => void) | null = null;
     let cancelled = false;

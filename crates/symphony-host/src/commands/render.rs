@@ -17,7 +17,7 @@ pub const CLIENT_FILE: &str = "commands.ts";
 pub const DOCS_FILE: &str = "docs/app-api.md";
 
 /// The lines around the generated table in [`DOCS_FILE`].
-pub const DOCS_BEGIN: &str = "<!-- commands: generated from crates/symphony-host/src/commands/mod.rs; regenerate with SYMPHONY_BLESS=1 cargo test -p symphony-host commands -->";
+pub const DOCS_BEGIN: &str = "<!-- commands: generated from crates/symphony-host/src/commands/mod.rs; regenerate with SYMPHONY_BLESS=1 cargo test -p symphony-host generated -->";
 /// The line after the generated table.
 pub const DOCS_END: &str = "<!-- commands: end -->";
 
