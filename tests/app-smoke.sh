@@ -104,9 +104,10 @@ for _ in $(seq 100); do
 done
 case $drawn in *"Idea to code"*) ;; *) fail "the UI did not list the example melodies; it shows: ${drawn:0:400}" ;; esac
 
-# Command round trips through Tauri's IPC, as the UI makes them.
+# Command round trips through Tauri's IPC, as the UI makes them: `invoke "'name', args"` sends
+# the host command `name` through the app's one generic command, `call`.
 invoke() {
-  local script="const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke($1).then((r) => done({ ok: r }), (e) => done({ err: e }));"
+  local script="const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke('call', ((command, args) => ({ command, args }))($1)).then((r) => done({ ok: r }), (e) => done({ err: e }));"
   wd POST "/session/$session/execute/async" "$(python3 -c 'import json,sys; print(json.dumps({"script": sys.argv[1], "args": []}))' "$script")"
 }
 info=$(invoke "'projectInfo', {}")

@@ -1,10 +1,14 @@
 //! The Symphony desktop app: the composition root of the host, the UI and the window.
 //!
-//! Every `#[tauri::command]` here is a one-line adapter: it unpacks the arguments Tauri gives
-//! it, makes one call into [`symphony_host::Host`], and returns the result or the host's error
-//! body (`{ message, problems? }`). Commands are named as in `docs/app-api.md` (the UI calls
-//! `invoke("openMelody", { path })`), hence the camelCase function names. Host events are
-//! forwarded with `emit` on their channel (`run-events`, `file-changed`).
+//! Every host command (`symphony_host::commands::COMMANDS`) reaches the host through one
+//! adapter, [`call`]: the UI sends `invoke("call", { command, args })` and it makes one
+//! [`Host::call`], answering the result or the host's error body (`{ message, problems? }`).
+//! A command added to the host needs no code here. The desktop app's own commands, declared
+//! with the others but answered only here because they show a native dialog to a person
+//! (`trustMelody`, `pickMelodyToOpen`, `pickMelodySaveLocation`), are written by hand, named as
+//! in `docs/app-api.md` (hence camelCase function names); a host test checks that
+//! `generate_handler!` lists exactly `call` and those. Host events are forwarded with `emit` on
+//! their channel (`run-events`, `file-changed`).
 //!
 //! **Architecture Invariant:** no melody, run or file logic here, and no file access of the
 //! webview's own: the capabilities allow listening to events and nothing else, and every
@@ -22,15 +26,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-use symphony_host::wire::{
-    CredentialSaved, Done, ErrorBody, ExportedMelody, ForkRunArgs, MelodyComparison,
-    MelodyDocument, MelodyEntry, Permissions, PinInfo, ProjectInfo, ProviderTest, RunEntry,
-    RunFileContent, RunRecord, RunStarted, SetCredentialArgs, StartRunArgs, StepComparison,
-    StepTypeInfo, StoreInfo, TestProviderArgs, Trusted,
-};
+use serde_json::Value;
+use symphony_host::wire::{ErrorBody, Trusted};
 use symphony_host::{Host, HostError, HostEvent, HostOptions};
-use symphony_melody::Problem;
 use tauri::{Emitter, Manager, State};
 use tauri_plugin_dialog::DialogExt;
 
@@ -41,28 +39,13 @@ fn wire(e: HostError) -> ErrorBody {
     e.to_wire()
 }
 
-/// `projectInfo`
+/// Every host command: `invoke("call", { command, args })` runs `command` (a name of
+/// `docs/app-api.md`) with `args`, its arguments object, through [`Host::call`]. The desktop
+/// app's own commands are refused there (`HostError::NeedsPerson`): the webview reaches them
+/// only by their own names below, where a person answers a native dialog.
 #[tauri::command]
-async fn projectInfo(host: State<'_, Host>) -> Answer<ProjectInfo> {
-    Ok(host.project_info().await)
-}
-
-/// `listMelodies`
-#[tauri::command]
-async fn listMelodies(host: State<'_, Host>) -> Answer<Vec<MelodyEntry>> {
-    host.list_melodies().map_err(wire)
-}
-
-/// `openMelody`
-#[tauri::command]
-async fn openMelody(host: State<'_, Host>, path: String) -> Answer<MelodyDocument> {
-    host.open_melody(&path).map_err(wire)
-}
-
-/// `saveMelody`
-#[tauri::command]
-async fn saveMelody(host: State<'_, Host>, path: String, melody: Value) -> Answer<MelodyDocument> {
-    host.save_melody(&path, melody).map_err(wire)
+async fn call(host: State<'_, Host>, command: String, args: Value) -> Answer<Value> {
+    host.call(&command, args).await.map_err(wire)
 }
 
 /// Shows the system's file dialog (from this process, not the webview) for a melody to open,
@@ -118,58 +101,6 @@ fn dialog_failed(e: &dyn std::fmt::Display) -> ErrorBody {
     }
 }
 
-/// `validateMelody`
-#[tauri::command]
-async fn validateMelody(host: State<'_, Host>, melody: Value) -> Answer<Vec<Problem>> {
-    Ok(host.validate_melody(melody))
-}
-
-/// `stepTypes`
-#[tauri::command]
-async fn stepTypes(host: State<'_, Host>) -> Answer<Vec<StepTypeInfo>> {
-    Ok(host.step_types())
-}
-
-/// `importSuperoptix`
-#[tauri::command]
-async fn importSuperoptix(host: State<'_, Host>, yaml: String) -> Answer<MelodyDocument> {
-    host.import_superoptix(&yaml).map_err(wire)
-}
-
-/// `importMelody`
-#[tauri::command]
-async fn importMelody(host: State<'_, Host>, text: String) -> Answer<MelodyDocument> {
-    host.import_melody(&text).map_err(wire)
-}
-
-/// `compareMelodies`
-#[tauri::command]
-async fn compareMelodies(
-    host: State<'_, Host>,
-    base: Value,
-    melody: Value,
-) -> Answer<MelodyComparison> {
-    host.compare_melodies(base, melody).map_err(wire)
-}
-
-/// `committedMelody`
-#[tauri::command]
-async fn committedMelody(host: State<'_, Host>, path: String) -> Answer<MelodyDocument> {
-    host.committed_melody(&path).await.map_err(wire)
-}
-
-/// `exportMelody`
-#[tauri::command]
-async fn exportMelody(host: State<'_, Host>, melody: Value) -> Answer<ExportedMelody> {
-    host.export_melody(melody).map_err(wire)
-}
-
-/// `permissions`
-#[tauri::command]
-async fn permissions(host: State<'_, Host>, melody: Value) -> Answer<Permissions> {
-    host.permissions(melody).map_err(wire)
-}
-
 /// `trustMelody`: asks the person in a native dialog this process shows, listing what the
 /// melody would do, and records the trust only if they say yes. The webview can ask for the
 /// question, never answer it: only a person grants trust.
@@ -216,157 +147,6 @@ async fn trustMelody(
         return Ok(Trusted { trusted: false });
     }
     host.trust_melody(melody).map_err(wire)
-}
-
-/// `startRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn startRun(
-    host: State<'_, Host>,
-    melody: Value,
-    path: Option<String>,
-    inputs: Option<Map<String, Value>>,
-) -> Answer<RunStarted> {
-    let args = StartRunArgs {
-        melody,
-        path,
-        inputs: inputs.unwrap_or_default(),
-    };
-    host.start_run(args).await.map_err(wire)
-}
-
-/// `pauseRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn pauseRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
-    host.pause_run(&run_id).map_err(wire)
-}
-
-/// `resumeRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn resumeRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
-    host.resume_run(&run_id).map_err(wire)
-}
-
-/// `stopRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn stopRun(host: State<'_, Host>, run_id: String) -> Answer<Done> {
-    host.stop_run(&run_id).map_err(wire)
-}
-
-/// `continueRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn continueRun(host: State<'_, Host>, run_id: String) -> Answer<RunStarted> {
-    host.continue_run(&run_id).await.map_err(wire)
-}
-
-/// `listRuns`
-#[tauri::command(rename_all = "camelCase")]
-async fn listRuns(
-    host: State<'_, Host>,
-    melody_id: Option<String>,
-    limit: Option<u32>,
-) -> Answer<Vec<RunEntry>> {
-    host.list_runs(melody_id.as_deref(), limit)
-        .await
-        .map_err(wire)
-}
-
-/// `openRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn openRun(
-    host: State<'_, Host>,
-    run_id: String,
-    after_seq: Option<i64>,
-) -> Answer<RunRecord> {
-    host.open_run(&run_id, after_seq).await.map_err(wire)
-}
-
-/// `runFile`
-#[tauri::command(rename_all = "camelCase")]
-async fn runFile(host: State<'_, Host>, run_id: String, path: String) -> Answer<RunFileContent> {
-    host.run_file(&run_id, &path).await.map_err(wire)
-}
-
-/// `forkRun`
-#[tauri::command(rename_all = "camelCase")]
-async fn forkRun(
-    host: State<'_, Host>,
-    run_id: String,
-    from_step: String,
-    fresh: Option<bool>,
-    inputs: Option<Map<String, Value>>,
-    melody: Option<Value>,
-    output: Option<Map<String, Value>>,
-) -> Answer<RunStarted> {
-    let args = ForkRunArgs {
-        run_id,
-        from_step,
-        fresh,
-        inputs,
-        melody,
-        output,
-    };
-    host.fork_run(args).await.map_err(wire)
-}
-
-/// `pinStep`
-#[tauri::command(rename_all = "camelCase")]
-async fn pinStep(host: State<'_, Host>, run_id: String, step: String) -> Answer<PinInfo> {
-    host.pin_step(&run_id, &step).await.map_err(wire)
-}
-
-/// `testProvider`
-#[tauri::command]
-async fn testProvider(
-    host: State<'_, Host>,
-    api: String,
-    base_url: String,
-    key: Option<String>,
-) -> Answer<ProviderTest> {
-    host.test_provider(TestProviderArgs { api, base_url, key })
-        .await
-        .map_err(wire)
-}
-
-/// `setCredential`
-#[tauri::command]
-async fn setCredential(
-    host: State<'_, Host>,
-    name: String,
-    value: String,
-) -> Answer<CredentialSaved> {
-    host.set_credential(SetCredentialArgs { name, value })
-        .await
-        .map_err(wire)
-}
-
-/// `listPins`
-#[tauri::command]
-async fn listPins(host: State<'_, Host>, melody_id: String) -> Answer<Vec<PinInfo>> {
-    host.list_pins(&melody_id).await.map_err(wire)
-}
-
-/// `unpinStep`
-#[tauri::command(rename_all = "camelCase")]
-async fn unpinStep(host: State<'_, Host>, melody_id: String, step: String) -> Answer<Done> {
-    host.unpin_step(&melody_id, &step).await.map_err(wire)
-}
-
-/// `compareRuns`
-#[tauri::command]
-async fn compareRuns(host: State<'_, Host>, a: String, b: String) -> Answer<Vec<StepComparison>> {
-    host.compare_runs(&a, &b).await.map_err(wire)
-}
-
-/// `storeInfo`
-#[tauri::command]
-async fn storeInfo(host: State<'_, Host>) -> Answer<StoreInfo> {
-    host.store_info().await.map_err(wire)
-}
-
-/// `setRetention`
-#[tauri::command(rename_all = "camelCase")]
-async fn setRetention(host: State<'_, Host>, keep_runs: u32) -> Answer<StoreInfo> {
-    host.set_retention(keep_runs).await.map_err(wire)
 }
 
 /// The project folder: `--project DIR`, else the nearest folder with `melodies/` above the
@@ -420,36 +200,8 @@ fn main() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            projectInfo,
-            listMelodies,
-            openMelody,
-            saveMelody,
-            validateMelody,
-            stepTypes,
-            importSuperoptix,
-            importMelody,
-            compareMelodies,
-            committedMelody,
-            exportMelody,
-            permissions,
+            call,
             trustMelody,
-            startRun,
-            pauseRun,
-            resumeRun,
-            stopRun,
-            continueRun,
-            listRuns,
-            openRun,
-            runFile,
-            forkRun,
-            pinStep,
-            unpinStep,
-            listPins,
-            testProvider,
-            setCredential,
-            compareRuns,
-            storeInfo,
-            setRetention,
             pickMelodyToOpen,
             pickMelodySaveLocation,
         ])

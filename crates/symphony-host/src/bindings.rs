@@ -1,4 +1,6 @@
-//! The TypeScript bindings of the wire types, written to `ui/src/backend/generated/`.
+//! The TypeScript bindings of the wire types, written to `ui/src/backend/generated/`: one file
+//! per type every command takes or answers (and the events and the error body), and the typed
+//! client of every command (`commands.ts`, [`crate::commands::render::client`]).
 //!
 //! `cargo test -p symphony-host` fails when the committed files differ from what the Rust types
 //! say; `SYMPHONY_BLESS=1 cargo test -p symphony-host bindings` rewrites them. ts-rs writes
@@ -37,55 +39,19 @@ fn render_in(dir: &Path) -> Result<BTreeMap<String, String>, String> {
             $( <$t as TS>::export_all(&cfg).map_err(|e| format!("{}: {e}", stringify!($t)))?; )*
         };
     }
-    export!(
-        wire::ErrorBody,
-        wire::ProjectInfo,
-        wire::MelodyEntry,
-        wire::MelodyDocument,
-        wire::StepTypeInfo,
-        wire::ExportedMelody,
-        wire::Permissions,
-        wire::PermissionFact,
-        wire::Trusted,
-        wire::RunStarted,
-        wire::Done,
-        wire::OpenMelodyArgs,
-        wire::SaveMelodyArgs,
-        wire::MelodyArgs,
-        wire::ImportSuperoptixArgs,
-        wire::ImportMelodyArgs,
-        wire::CompareMelodiesArgs,
-        wire::FieldChange,
-        wire::StepCompared,
-        wire::MelodyComparison,
-        wire::StartRunArgs,
-        wire::RunIdArgs,
-        wire::RunEventsPayload,
-        wire::FileChangedPayload,
-        wire::HostEvent,
-        wire::ListRunsArgs,
-        wire::RunEntry,
-        wire::OpenRunArgs,
-        wire::RunRecord,
-        wire::RunFile,
-        wire::RunFileArgs,
-        wire::RunFileContent,
-        wire::ForkRunArgs,
-        wire::PinStepArgs,
-        wire::UnpinStepArgs,
-        wire::ListPinsArgs,
-        wire::PinInfo,
-        wire::CompareRunsArgs,
-        wire::StepComparison,
-        wire::StoreInfo,
-        wire::SetRetentionArgs,
-        wire::TestProviderArgs,
-        wire::ProviderTest,
-        wire::SetCredentialArgs,
-        wire::CredentialSaved,
-        symphony_melody::Melody,
-    );
+    // Every command's arguments and result, then what no command answers: the error body,
+    // the events, and the melody file (also named by arguments typed as raw JSON).
+    for command in crate::commands::COMMANDS {
+        for (what, wire) in [("arguments", command.args), ("result", command.result)] {
+            (wire.export)(&cfg).map_err(|e| format!("{}'s {what}: {e}", command.name))?;
+        }
+    }
+    export!(wire::ErrorBody, wire::HostEvent, symphony_melody::Melody);
     let mut out = BTreeMap::new();
+    out.insert(
+        crate::commands::render::CLIENT_FILE.to_owned(),
+        crate::commands::render::client(&cfg)?,
+    );
     collect(dir, dir, &mut out)?;
     Ok(out)
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use symphony_conductor::{Conductor, Registry, RunControl};
 use symphony_credentials::{Credentials, UserCredentials};
@@ -16,7 +15,7 @@ use crate::error::HostError;
 use crate::project::{Project, MELODIES_DIR};
 use crate::trust::TrustStore;
 use crate::watch::Watch;
-use crate::wire::{self, HostEvent, ProjectInfo, ProviderInfo};
+use crate::wire::{HostEvent, ProjectInfo, ProviderInfo};
 
 /// Where the host sends events for the UI. The Tauri adapter emits each on its channel; the
 /// HTTP adapter broadcasts it to every WebSocket. Called from the host's tasks and from the
@@ -146,123 +145,12 @@ impl Host {
         self.inner.conductor.registry()
     }
 
-    /// Runs one command by its name in `docs/app-api.md`, with its arguments as JSON, and
-    /// returns its result as JSON. This is all the HTTP adapter needs; the Tauri adapter calls
-    /// the typed methods directly.
+    /// Runs one command by its name (`crate::commands::COMMANDS`, the table of
+    /// `docs/app-api.md`), with its arguments as JSON, and returns its result as JSON. Both
+    /// adapters call this: `symphony serve` for `POST /api/<command>`, the desktop app for its
+    /// generic `call` command.
     pub async fn call(&self, command: &str, args: Value) -> Result<Value, HostError> {
-        fn ok<T: serde::Serialize>(value: T) -> Result<Value, HostError> {
-            Ok(serde_json::to_value(value).expect("wire types have string keys and serialize"))
-        }
-        match command {
-            "projectInfo" => ok(self.project_info().await),
-            "listMelodies" => ok(self.list_melodies()?),
-            "openMelody" => {
-                let a: wire::OpenMelodyArgs = parse_args(command, args)?;
-                ok(self.open_melody(&a.path)?)
-            }
-            "saveMelody" => {
-                let a: wire::SaveMelodyArgs = parse_args(command, args)?;
-                ok(self.save_melody(&a.path, a.melody)?)
-            }
-            "validateMelody" => {
-                let a: wire::MelodyArgs = parse_args(command, args)?;
-                ok(self.validate_melody(a.melody))
-            }
-            "stepTypes" => ok(self.step_types()),
-            "importSuperoptix" => {
-                let a: wire::ImportSuperoptixArgs = parse_args(command, args)?;
-                ok(self.import_superoptix(&a.yaml)?)
-            }
-            "importMelody" => {
-                let a: wire::ImportMelodyArgs = parse_args(command, args)?;
-                ok(self.import_melody(&a.text)?)
-            }
-            "compareMelodies" => {
-                let a: wire::CompareMelodiesArgs = parse_args(command, args)?;
-                ok(self.compare_melodies(a.base, a.melody)?)
-            }
-            "committedMelody" => {
-                let a: wire::OpenMelodyArgs = parse_args(command, args)?;
-                ok(self.committed_melody(&a.path).await?)
-            }
-            "exportMelody" => {
-                let a: wire::MelodyArgs = parse_args(command, args)?;
-                ok(self.export_melody(a.melody)?)
-            }
-            "permissions" => {
-                let a: wire::MelodyArgs = parse_args(command, args)?;
-                ok(self.permissions(a.melody)?)
-            }
-            "trustMelody" => Err(HostError::NeedsPerson(
-                "only a person grants trust, not a page or a script: in the desktop app, the Trust button asks you in a window of its own; with `symphony serve`, run `symphony trust FILE` in a terminal (it shows what the melody would do and asks you)".into(),
-            )),
-            "startRun" => {
-                let a: wire::StartRunArgs = parse_args(command, args)?;
-                ok(self.start_run(a).await?)
-            }
-            "pauseRun" => {
-                let a: wire::RunIdArgs = parse_args(command, args)?;
-                ok(self.pause_run(&a.run_id)?)
-            }
-            "resumeRun" => {
-                let a: wire::RunIdArgs = parse_args(command, args)?;
-                ok(self.resume_run(&a.run_id)?)
-            }
-            "stopRun" => {
-                let a: wire::RunIdArgs = parse_args(command, args)?;
-                ok(self.stop_run(&a.run_id)?)
-            }
-            "continueRun" => {
-                let a: wire::RunIdArgs = parse_args(command, args)?;
-                ok(self.continue_run(&a.run_id).await?)
-            }
-            "listRuns" => {
-                let a: wire::ListRunsArgs = parse_args(command, args)?;
-                ok(self.list_runs(a.melody_id.as_deref(), a.limit).await?)
-            }
-            "openRun" => {
-                let a: wire::OpenRunArgs = parse_args(command, args)?;
-                ok(self.open_run(&a.run_id, a.after_seq).await?)
-            }
-            "runFile" => {
-                let a: wire::RunFileArgs = parse_args(command, args)?;
-                ok(self.run_file(&a.run_id, &a.path).await?)
-            }
-            "forkRun" => {
-                let a: wire::ForkRunArgs = parse_args(command, args)?;
-                ok(self.fork_run(a).await?)
-            }
-            "pinStep" => {
-                let a: wire::PinStepArgs = parse_args(command, args)?;
-                ok(self.pin_step(&a.run_id, &a.step).await?)
-            }
-            "unpinStep" => {
-                let a: wire::UnpinStepArgs = parse_args(command, args)?;
-                ok(self.unpin_step(&a.melody_id, &a.step).await?)
-            }
-            "listPins" => {
-                let a: wire::ListPinsArgs = parse_args(command, args)?;
-                ok(self.list_pins(&a.melody_id).await?)
-            }
-            "compareRuns" => {
-                let a: wire::CompareRunsArgs = parse_args(command, args)?;
-                ok(self.compare_runs(&a.a, &a.b).await?)
-            }
-            "testProvider" => {
-                let a: wire::TestProviderArgs = parse_args(command, args)?;
-                ok(self.test_provider(a).await?)
-            }
-            "setCredential" => {
-                let a: wire::SetCredentialArgs = parse_args(command, args)?;
-                ok(self.set_credential(a).await?)
-            }
-            "storeInfo" => ok(self.store_info().await?),
-            "setRetention" => {
-                let a: wire::SetRetentionArgs = parse_args(command, args)?;
-                ok(self.set_retention(a.keep_runs).await?)
-            }
-            other => Err(HostError::UnknownCommand(other.to_owned())),
-        }
+        crate::commands::dispatch(self, command, args).await
     }
 
     /// `projectInfo`: the folder, and which models this machine can play (a short probe of
@@ -303,17 +191,4 @@ impl Host {
     pub(crate) fn emit(&self, event: HostEvent) {
         self.inner.sink.emit(event);
     }
-}
-
-/// Reads a command's arguments; `null` counts as `{}` for commands that take none.
-fn parse_args<T: DeserializeOwned>(command: &str, args: Value) -> Result<T, HostError> {
-    let args = if args.is_null() {
-        Value::Object(Default::default())
-    } else {
-        args
-    };
-    serde_json::from_value(args).map_err(|e| HostError::BadArguments {
-        command: command.to_owned(),
-        message: e.to_string(),
-    })
 }

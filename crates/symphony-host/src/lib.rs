@@ -18,6 +18,7 @@
 //! has confined it to the project folder (no `..`, no symbolic link out of it).
 
 pub mod bindings;
+pub mod commands;
 pub mod compare;
 mod error;
 pub mod estimates;

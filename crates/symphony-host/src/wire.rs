@@ -252,7 +252,12 @@ pub struct RunStarted {
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct Done {}
 
-/// `openMelody`'s arguments.
+/// The arguments of a command that takes none (`projectInfo`, `listMelodies`, `stepTypes`,
+/// `storeInfo`): `{}`, or nothing at all. Fields it does not know are ignored.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+pub struct NoArgs {}
+
+/// `openMelody`'s arguments (and `committedMelody`'s).
 #[derive(Debug, Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenMelodyArgs {
@@ -279,6 +284,14 @@ pub struct MelodyArgs {
     /// The melody, in the file format.
     #[ts(as = "Melody")]
     pub melody: Value,
+}
+
+/// `pickMelodySaveLocation`'s arguments (desktop only).
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PickSaveLocationArgs {
+    /// The file name the dialog suggests.
+    pub suggested_name: String,
 }
 
 /// `importSuperoptix`'s arguments.

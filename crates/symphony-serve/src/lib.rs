@@ -1,7 +1,8 @@
 //! `symphony serve`: the app's API over HTTP, so the same UI runs in a browser.
 //!
 //! A thin adapter over [`symphony_host::Host`], as `src-tauri` is: `POST /api/<command>` with
-//! the arguments as a JSON body runs one host command ([`Host::call`]) and answers its JSON
+//! the arguments as a JSON body runs one host command ([`Host::call`], any name of
+//! `symphony_host::commands::COMMANDS`, so a new command needs no route) and answers its JSON
 //! result, or `{ message, problems? }` with a 4xx/5xx status; one WebSocket,
 //! `GET /api/events?token=…`, carries every host event as `{ channel, payload }`. Everything
 //! else is the UI shipped with Symphony ([`shipped_ui`]), served as static files with

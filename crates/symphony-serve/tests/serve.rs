@@ -321,6 +321,30 @@ async fn commands_answer_json_and_errors_carry_a_message() {
     assert_eq!(response.status().as_u16(), 400);
 }
 
+/// Every command of the host's one list has its route: given no arguments, each answers or
+/// names the field it lacks (never "unknown command"); the desktop app's own commands are
+/// refused, since only a person answers their dialogs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_declared_command_has_a_route() {
+    let f = start(None).await;
+    for command in symphony_host::commands::COMMANDS {
+        let (status, body) = f.call(command.name, json!({})).await;
+        let message = body["message"].as_str().unwrap_or_default();
+        match command.place {
+            symphony_host::commands::Place::Host => assert!(
+                status == 200 || (status == 400 && message.contains("missing field")),
+                "{}: {status} {body}",
+                command.name
+            ),
+            symphony_host::commands::Place::Desktop => assert!(
+                status == 400 && message.contains("only a person"),
+                "{}: {status} {body}",
+                command.name
+            ),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_is_served_as_static_files() {
     let f = start(None).await;

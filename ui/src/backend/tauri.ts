@@ -1,19 +1,23 @@
 /**
- * The Tauri transport: `invoke("<command>", args)` and `listen("<channel>")`. The only module
- * in the UI that imports `@tauri-apps/api`.
+ * The Tauri transport: every host command through the app's one generic command,
+ * `invoke("call", { command, args })`; the desktop app's own commands (native dialogs) by their
+ * names; events through `listen("<channel>")`. The only module in the UI that imports
+ * `@tauri-apps/api`.
  */
 import { invoke } from "@tauri-apps/api/core";
 import { listen as tauriListen } from "@tauri-apps/api/event";
 import { makeBackend, toBackendError, type Backend, type Call, type Listen } from "./backend";
+import { desktopCommands, type DesktopCommands } from "./generated/commands";
 
-export function tauriBackend(): Backend {
-  const call: Call = async <T,>(command: string, args: Record<string, unknown>) => {
+export function tauriBackend(): Backend & DesktopCommands {
+  const invoked = async <T,>(command: string, args: Record<string, unknown>) => {
     try {
       return await invoke<T>(command, args);
     } catch (e) {
       throw toBackendError(e);
     }
   };
+  const call: Call = <T,>(command: string, args: Record<string, unknown>) => invoked<T>("call", { command, args });
   const listen: Listen = <T,>(channel: string, handler: (payload: T) => void) => {
     let stop: (() => void) | null = null;
     let cancelled = false;
@@ -26,10 +30,5 @@ export function tauriBackend(): Backend {
       stop?.();
     };
   };
-  return {
-    ...makeBackend("tauri", call, listen),
-    pickMelodyToOpen: () => call<string | null>("pickMelodyToOpen", {}),
-    trustMelody: (melody) => call<{ trusted: boolean }>("trustMelody", { melody }),
-    pickMelodySaveLocation: (suggestedName) => call<string | null>("pickMelodySaveLocation", { suggestedName }),
-  };
+  return { ...makeBackend("tauri", call, listen), ...desktopCommands(invoked) };
 }

@@ -2,7 +2,7 @@
 // Regenerate: SYMPHONY_BLESS=1 cargo test -p symphony-host bindings
 
 /**
- * `openMelody`'s arguments.
+ * `openMelody`'s arguments (and `committedMelody`'s).
  */
 export type OpenMelodyArgs = { 
 /**
