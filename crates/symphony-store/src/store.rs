@@ -265,6 +265,23 @@ impl Store {
         ))
     }
 
+    /// Removes the record of a run that was begun ([`Store::begin`]) but could not start: one
+    /// with a single session and no event. Returns whether it was removed; a run with any
+    /// event, or one that was resumed, is left as it is. Its recorder must be finished first.
+    pub async fn forget_unstarted(&self, id: &str) -> Result<bool, StoreError> {
+        let removed = on_pool!(&self.pool, |p| sqlx::query(&p.sql(
+            "DELETE FROM runs WHERE id = ? AND sessions = 1
+               AND NOT EXISTS (SELECT 1 FROM events WHERE run_id = ?)",
+        ))
+        .bind(id)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| self.err("removing a run that did not start", e))?;
+        Ok(removed > 0)
+    }
+
     /// Moves everything in SQLite's write-ahead log into the main file (what `size_bytes`
     /// then reports is the data, not the log). Nothing to do for Postgres, whose size counts
     /// the tables, not its log.

@@ -20,6 +20,7 @@ on_both_backends!(
     the_board_reads_names_counts_logs_and_durations,
     a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted,
     a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops,
+    only_a_run_that_never_started_is_forgotten,
 );
 
 fn melody() -> symphony_melody::Melody {
@@ -687,5 +688,43 @@ async fn a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops(backend: 
             .map(|e| (e.seq, e.session))
             .collect::<Vec<_>>(),
         vec![(0, 1), (1, 2)]
+    );
+}
+
+async fn only_a_run_that_never_started_is_forgotten(backend: Backend) {
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    // Begun, and its start failed: no event, one session. Removed.
+    begin(&store, "never").await.finish().await.unwrap();
+    assert!(store.forget_unstarted("never").await.unwrap());
+    assert!(matches!(
+        store.run("never").await,
+        Err(symphony_store::StoreError::UnknownRun(_))
+    ));
+    assert!(
+        !store.forget_unstarted("never").await.unwrap(),
+        "already gone"
+    );
+    // A run with an event is kept, whatever happened next.
+    let begun = begin(&store, "begun").await;
+    begun.record(&symphony_conductor::EventRecord {
+        at_ms: 0,
+        event: symphony_conductor::RunEvent::StepCancelled {
+            step: "plan".into(),
+        },
+    });
+    begun.finish().await.unwrap();
+    assert!(!store.forget_unstarted("begun").await.unwrap());
+    assert!(store.run("begun").await.is_ok());
+    // So is a resumed run whose new session did not start: it stays interrupted.
+    begin(&store, "resumed").await.finish().await.unwrap();
+    let (_, second) = store.resume("resumed").await.unwrap();
+    second.finish().await.unwrap();
+    assert!(!store.forget_unstarted("resumed").await.unwrap());
+    assert_eq!(
+        store.run("resumed").await.unwrap().summary.status,
+        "running"
     );
 }
