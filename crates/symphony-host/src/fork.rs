@@ -16,6 +16,7 @@ use symphony_melody::problem::did_you_mean;
 use symphony_melody::{Melody, Problems};
 
 use crate::error::HostError;
+use crate::launch::Given;
 use crate::runs::Launch;
 use crate::wire::{ForkRunArgs, RunStarted};
 use crate::Host;
@@ -172,7 +173,7 @@ impl Host {
             melody,
             inputs: plan.inputs,
             path: None,
-            given: plan.given,
+            given: Given::Exactly(plan.given),
             fresh_steps: plan.fresh_steps,
             parent: Some((args.run_id, args.from_step)),
         })

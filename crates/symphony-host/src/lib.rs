@@ -5,7 +5,8 @@
 //! UI. Everything the webview may do to the machine goes through a `Host`: it reads and writes
 //! melody files only inside the project folder ([`project`]), describes the step types
 //! ([`types`]), keeps the user's trust in melodies that run commands ([`trust`]), plays runs
-//! with the conductor and records them in the run store ([`runs`]), shows past runs to the
+//! with the conductor and records them in the run store ([`runs`], through the one
+//! [`launch::Launcher`] every host uses, with [`recorded::RecordedOptions`]), shows past runs to the
 //! board ([`history`], [`run_files`]), forks them ([`fork`]), gives the conductor each step's
 //! past durations ([`estimates`]), and watches open melodies for edits made elsewhere
 //! ([`watch`]). The request, response and event types the UI sees are
@@ -25,9 +26,11 @@ pub mod estimates;
 pub mod fork;
 pub mod history;
 mod host;
+pub mod launch;
 pub mod melodies;
 pub mod project;
 pub mod providers;
+pub mod recorded;
 pub mod registry;
 pub mod resume;
 pub mod run_files;

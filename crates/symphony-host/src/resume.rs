@@ -10,43 +10,39 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use symphony_conductor::{CacheHandle, RunOptions, StartError, StepHistory};
+use symphony_conductor::{CacheHandle, RunOptions, StepHistory};
 use symphony_store::{Resumable, Store};
 
 use crate::error::HostError;
+use crate::launch::{Launcher, Resume};
+use crate::recorded::RecordedOptions;
 use crate::wire::RunStarted;
 use crate::Host;
 
 /// How a resumed run is played: as it was first asked to (its inputs, seed, `maxParallel`,
-/// fresh steps: a fresh run stays fresh), with its finished steps given. One rule for the app's
+/// fresh steps: a fresh run stays fresh; [`RecordedOptions`], in either of the shapes older
+/// Symphonys recorded), with its finished steps given. The launcher's one rule for the app's
 /// `continueRun` and `symphony resume`.
-pub fn resumed_options(
+pub(crate) fn resumed_options(
     run_id: &str,
     resumable: Resumable,
     workspace: Option<PathBuf>,
     store: &Store,
     history: BTreeMap<String, StepHistory>,
 ) -> RunOptions {
-    let options = &resumable.options;
+    let recorded = RecordedOptions::read(&resumable.options);
     RunOptions {
         run_id: run_id.to_owned(),
         inputs: resumable.inputs,
         workspace,
-        max_parallel: options["maxParallel"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok()),
-        seed: options["seed"].as_u64().unwrap_or_default(),
+        max_parallel: recorded.max_parallel,
+        seed: recorded.seed,
         given: resumable.finished,
         // The finished steps were played (or warned about) in this same run.
         given_made_from: BTreeMap::new(),
         cache: Some(CacheHandle(Arc::new(store.clone()))),
-        fresh: options["fresh"].as_bool().unwrap_or(false),
-        fresh_steps: options["freshSteps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
+        fresh: recorded.fresh,
+        fresh_steps: recorded.fresh_steps,
         history,
     }
 }
@@ -66,7 +62,7 @@ impl Host {
         let melody =
             symphony_melody::load_and_validate(&source.melody_bytes, &label, self.registry())
                 .map_err(HostError::invalid)?;
-        self.check_trusted(&melody)?;
+        let trusted = self.check_trusted(&melody)?;
         let workspace = source
             .workspace
             .as_deref()
@@ -80,42 +76,17 @@ impl Host {
             .last()
             .and_then(|e| e["atMs"].as_u64())
             .unwrap_or(0);
-        let (resumable, recorder) = store.resume(run_id).await?;
-        let history = self.step_history(&melody.melody.id).await?;
         let prepared = self.inner.conductor.prepare_checked(melody);
-        let options = resumed_options(run_id, resumable, workspace, &store, history);
-        let run = match self
-            .inner
-            .conductor
-            .start_prepared(&prepared, options)
-            .await
-        {
-            Ok(run) => run,
-            Err(e) => {
-                // The store reopened the run: close this session again, as interrupted.
-                let _ = recorder.finish().await;
-                return Err(match e {
-                    StartError::Invalid(problems) => HostError::invalid(problems),
-                    other => HostError::Start(other.to_string()),
-                });
-            }
-        };
-        let (events, control, finished) = run.into_parts();
-        self.inner
-            .runs
-            .lock()
-            .expect("the runs lock is never poisoned: nothing panics under it")
-            .insert(run_id.to_owned(), control.clone());
-        tokio::spawn(self.clone().follow(
-            run_id.to_owned(),
-            events,
-            control,
-            finished,
-            recorder,
-            shift_ms,
-        ));
-        Ok(RunStarted {
-            run_id: run_id.to_owned(),
-        })
+        let playing = Launcher::new(&self.inner.conductor, &store)
+            .resume(
+                prepared,
+                trusted,
+                Resume {
+                    run_id: run_id.to_owned(),
+                    workspace,
+                },
+            )
+            .await?;
+        Ok(self.follow_live(playing, shift_ms))
     }
 }

@@ -6,20 +6,17 @@
 //! [`BATCH_EVERY`] (the board never needs more than ~30 updates a second, however fast the
 //! engine runs). Nothing is dropped: a batch holds every event since the previous one.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
-use symphony_conductor::{
-    CacheHandle, EventRecord, EventStream, Outputs, RunControl, RunEvent, RunOptions, RunReport,
-    StartError,
-};
+use serde_json::{Map, Value};
+use symphony_conductor::{EventRecord, RunEvent};
 use symphony_melody::Melody;
-use symphony_store::{NewRun, Recorder, Store};
-use tokio::task::JoinHandle;
+use symphony_store::Store;
 
 use crate::error::HostError;
+use crate::launch::{self, Given, LaunchError, Launcher, Next, Playing, Start};
+use crate::recorded::{LaunchedBy, RecordedOptions};
 use crate::wire::{Done, HostEvent, RunEventsPayload, RunStarted, StartRunArgs};
 use crate::Host;
 
@@ -37,12 +34,24 @@ pub(crate) struct Launch {
     pub inputs: Map<String, Value>,
     /// The file the melody came from, if any (recorded for the history).
     pub path: Option<String>,
-    /// Outputs given instead of playing these steps (pins, a fork's kept outputs).
-    pub given: BTreeMap<String, Outputs>,
+    /// Outputs given instead of playing steps: the melody's pins for a new run, a fork's plan.
+    pub given: Given,
     /// Steps played even if the cache holds their output.
     pub fresh_steps: BTreeSet<String>,
     /// The run it is forked from, and the step it reruns from.
     pub parent: Option<(String, String)>,
+}
+
+impl From<LaunchError> for HostError {
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::Invalid(problems) => HostError::invalid(problems),
+            LaunchError::Store(e) => HostError::from(e),
+            other @ (LaunchError::Untrusted { .. } | LaunchError::Workspace { .. }) => {
+                HostError::Start(other.to_string())
+            }
+        }
+    }
 }
 
 impl Host {
@@ -52,116 +61,70 @@ impl Host {
     /// and sent on `run-events`.
     pub async fn start_run(&self, args: StartRunArgs) -> Result<RunStarted, HostError> {
         let melody = self.parse(args.melody)?;
-        let mut given = self
-            .store()
-            .await?
-            .pinned_outputs(&melody.melody.id)
-            .await?;
-        given.retain(|step, _| melody.steps.iter().any(|s| &s.id == step));
         self.launch(Launch {
             melody,
             inputs: args.inputs,
             path: args.path,
-            given,
+            given: Given::Pins {
+                except: BTreeSet::new(),
+            },
             fresh_steps: BTreeSet::new(),
             parent: None,
         })
         .await
     }
 
-    /// Starts a run: the one path of `startRun` and `forkRun`. Validates the melody and the
-    /// inputs, checks trust, gives the conductor the steps' past durations, starts it, records
-    /// it (with its parent, for a fork) and follows its events.
+    /// The app's side of `startRun` and `forkRun`: validates the melody, checks its trust and
+    /// its inputs, names the run and its workspace (`runs/<id>` in the project, through no
+    /// link that leads out), then hands it to the [`Launcher`] and follows its events.
     pub(crate) async fn launch(&self, launch: Launch) -> Result<RunStarted, HostError> {
-        let Launch {
-            melody,
-            inputs: given_inputs,
-            path,
-            given,
-            fresh_steps,
-            parent,
-        } = launch;
-        let problems = symphony_melody::validate(&melody, self.registry());
-        if !problems.is_empty() {
-            return Err(HostError::invalid(symphony_melody::Problems::new(problems)));
-        }
-        self.check_trusted(&melody)?;
-        let inputs = symphony_conductor::resolve_inputs(&melody, &given_inputs)
+        let prepared = self
+            .inner
+            .conductor
+            .prepare(launch.melody)
             .map_err(HostError::invalid)?;
+        let melody = prepared.melody();
+        let trusted = self.check_trusted(melody)?;
+        symphony_conductor::resolve_inputs(melody, &launch.inputs).map_err(HostError::invalid)?;
         let run_id = new_run_id(&melody.melody.id);
         // Inside the project, through no link that leads out (a shared project may ship `runs`
         // as a link to a folder of the person's, for step files to land in).
         let workspace = self.project_workspace(&std::path::Path::new(RUNS_DIR).join(&run_id))?;
         let store = self.store().await?;
-        let history = self.step_history(&melody.melody.id).await?;
-        // A pinned output made from other inputs than the step gets now is warned about.
-        let mut given_made_from = store.pins_made_from(&melody.melody.id).await?;
-        given_made_from.retain(|step, _| given.contains_key(step));
-        let prepared = self.inner.conductor.prepare_checked(melody);
-        let options = RunOptions {
-            run_id: run_id.clone(),
-            inputs: given_inputs,
-            workspace: Some(workspace.clone()),
-            seed: rand::random(),
-            cache: Some(CacheHandle(Arc::new(store.clone()))),
-            given,
-            given_made_from,
-            fresh_steps,
-            history,
-            ..RunOptions::default()
-        };
-        let recorded_options = json!({
-            "seed": options.seed,
-            "host": "app",
-            "path": path,
-            "freshSteps": options.fresh_steps,
-            "given": options.given.keys().collect::<Vec<_>>(),
-        });
-        // Started before it is recorded: the stream keeps every event until it is read, and a
-        // run that cannot start leaves no half-begun record in the store.
-        let run = self
-            .inner
-            .conductor
-            .start_prepared(&prepared, options)
-            .await
-            .map_err(|e| match e {
-                StartError::Invalid(problems) => HostError::invalid(problems),
-                other => HostError::Start(other.to_string()),
-            })?;
-        let (events, control, finished) = run.into_parts();
-        let melody = prepared.melody();
-        let bytes = symphony_melody::to_bytes(melody);
-        let recorder = store
-            .begin(NewRun {
-                id: &run_id,
-                melody_bytes: &bytes,
-                melody_id: &melody.melody.id,
-                melody_name: &melody.melody.name,
-                inputs: &inputs,
-                options: recorded_options,
-                workspace: Some(&workspace),
-                parent: parent
-                    .as_ref()
-                    .map(|(run, step)| (run.as_str(), step.as_str())),
-            })
-            .await;
-        let recorder = match recorder {
-            Ok(r) => r,
-            Err(e) => {
-                control.cancel();
-                return Err(e.into());
-            }
-        };
+        let playing = Launcher::new(&self.inner.conductor, &store)
+            .start(
+                prepared,
+                trusted,
+                Start {
+                    run_id,
+                    inputs: launch.inputs,
+                    workspace,
+                    given: launch.given,
+                    options: RecordedOptions {
+                        seed: rand::random(),
+                        fresh_steps: launch.fresh_steps,
+                        host: Some(LaunchedBy::App),
+                        path: launch.path,
+                        ..RecordedOptions::default()
+                    },
+                    parent: launch.parent,
+                },
+            )
+            .await?;
+        Ok(self.follow_live(playing, 0))
+    }
+
+    /// Makes a started run live (steerable) in this host and follows its events on a task of
+    /// its own.
+    pub(crate) fn follow_live(&self, playing: Playing, shift_ms: u64) -> RunStarted {
+        let run_id = playing.run_id.clone();
         self.inner
             .runs
             .lock()
             .expect("the runs lock is never poisoned: nothing panics under it")
-            .insert(run_id.clone(), control.clone());
-        tokio::spawn(
-            self.clone()
-                .follow(run_id.clone(), events, control, finished, recorder, 0),
-        );
-        Ok(RunStarted { run_id })
+            .insert(run_id.clone(), playing.control.clone());
+        tokio::spawn(self.clone().follow(playing, shift_ms));
+        RunStarted { run_id }
     }
 
     /// `pauseRun`: running steps finish, nothing new starts.
@@ -212,8 +175,9 @@ impl Host {
             .map_err(HostError::from)
     }
 
-    /// Reads a run's events until it ends: records each, and sends them in batches. If the
-    /// store stops writing (a full disk), the run is stopped: nothing more of it would be kept.
+    /// Reads a run's events until it ends: each is recorded as it is read ([`Playing::next`]),
+    /// and they are sent in batches. If the store stops writing (a full disk), the run is
+    /// stopped: nothing more of it would be kept.
     ///
     /// The batch holding `runFinished` is sent only once the store holds the whole run and the
     /// run is no longer live, so a board that sees the end and reads the history finds it
@@ -222,15 +186,8 @@ impl Host {
     /// `shift_ms` is added to the times the UI is sent (not to what the store records, which
     /// counts each session from its start): a continued run's events then follow its earlier
     /// sessions' on the board, as `openRun` shows them.
-    pub(crate) async fn follow(
-        self,
-        run_id: String,
-        mut events: EventStream,
-        control: RunControl,
-        mut finished: JoinHandle<RunReport>,
-        recorder: Recorder,
-        shift_ms: u64,
-    ) {
+    async fn follow(self, mut playing: Playing, shift_ms: u64) {
+        let run_id = playing.run_id.clone();
         // What the UI is sent: every event but an instrument's raw exchange, shifted. The
         // exchanges are most of a run's bytes (a request and its whole response, per call) and
         // only the step debugger shows them, which reads them from the store on demand; the
@@ -245,40 +202,24 @@ impl Host {
         let mut batch: Vec<EventRecord> = Vec::new();
         let mut tick = tokio::time::interval(BATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut store_failure = recorder.failure();
-        let mut store_ok = true;
-        let mut open = true;
         let joined = loop {
             tokio::select! {
-                record = events.recv(), if open => match record {
-                    Some(record) => {
-                        recorder.record(&record);
-                        batch.extend(for_ui(record));
-                    }
-                    None => open = false,
+                next = playing.next() => match next {
+                    Next::Event(record) => batch.extend(for_ui(record)),
+                    Next::StoreStopped => tracing::warn!(
+                        "run {run_id}: the run store stopped writing; stopping the run"
+                    ),
+                    Next::Ended(joined) => break joined,
                 },
                 _ = tick.tick() => if !ends(&batch) {
                     self.send(&run_id, &mut batch);
                 },
-                changed = store_failure.changed(), if store_ok => {
-                    store_ok = false;
-                    if changed.is_ok() {
-                        tracing::warn!("run {run_id}: the run store stopped writing; stopping the run");
-                        control.cancel();
-                    }
-                }
-                joined = &mut finished => break joined,
             }
         };
-        // The scheduler sent its last event before returning; what is still queued is read now.
-        while let Some(record) = events.try_recv() {
-            recorder.record(&record);
-            batch.extend(for_ui(record));
-        }
         if let Err(e) = joined {
             tracing::error!("run {run_id}: the scheduler stopped unexpectedly: {e}");
         }
-        if let Err(e) = recorder.finish().await {
+        if let Err(e) = playing.keep().await {
             tracing::warn!("run {run_id} finished but the run store could not keep all of it: {e}");
         }
         self.inner
@@ -290,15 +231,9 @@ impl Host {
         // The store keeps the newest runs only (`symphony runs retention`), as after a CLI run:
         // it never grows without bound because runs were played from the app.
         if let Ok(store) = self.store().await {
-            match store.apply_retention().await {
-                Ok(pruned) if pruned.runs > 0 => {
-                    tracing::info!(
-                        "the run store removed {} older runs (retention)",
-                        pruned.runs
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("the run store's retention could not be applied: {e}"),
+            let pruned = launch::apply_retention(&store).await;
+            if pruned > 0 {
+                tracing::info!("the run store removed {pruned} older runs (retention)");
             }
         }
     }

@@ -553,10 +553,14 @@ impl Host {
     }
 
     /// Refuses a melody that needs trust the user has not given, saying what it would do.
-    pub(crate) fn check_trusted(&self, melody: &Melody) -> Result<(), HostError> {
+    /// The decision is what the [`crate::launch::Launcher`] takes to play it.
+    pub(crate) fn check_trusted(
+        &self,
+        melody: &Melody,
+    ) -> Result<crate::launch::Trusted, HostError> {
         let assessment = assess(melody, self.registry());
         if self.trusted(&assessment)? {
-            return Ok(());
+            return Ok(crate::launch::Trusted::granted(&assessment));
         }
         Err(HostError::Untrusted {
             melody: melody.melody.id.clone(),

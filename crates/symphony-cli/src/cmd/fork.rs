@@ -5,16 +5,15 @@
 //! (`symphony_host::fork::plan`), so a fork made here and one made on the board agree.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use symphony_conductor::{CacheHandle, Conductor, Outputs, RunOptions};
+use symphony_conductor::{Conductor, Outputs};
 use symphony_host::fork::{self, ForkError, ForkPlan, ForkRequest};
+use symphony_host::launch::{Given, Launcher, Start};
+use symphony_host::recorded::{LaunchedBy, RecordedOptions};
 use symphony_store::Store;
 
-use super::run::{
-    begin_record, name_value, new_run_id, parse_inputs, play, random_u64, refuse_used_workspace,
-};
+use super::run::{name_value, new_run_id, parse_inputs, play, random_u64, refuse_used_workspace};
 use crate::exit::{Exit, Failure, Outcome};
 
 /// Arguments of `symphony runs fork`.
@@ -84,7 +83,7 @@ pub async fn run(args: Args, store: Store, store_args: &super::run::StoreArgs) -
         ForkError::Invalid(p) => Failure::problems(p.in_file(&source)),
     };
     // A fork plays the parent's melody (or an edited one): checked like a fresh run.
-    super::trust::gate(&melody, &registry, store_args, args.trust, &source)?;
+    let trusted = super::trust::gate(&melody, &registry, store_args, args.trust, &source)?;
     fork::check_step(&melody, &args.from).map_err(unknown_step)?;
     let edited = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
     // Pins hold everywhere except the step the user asked to rerun from.
@@ -118,28 +117,23 @@ pub async fn run(args: Args, store: Store, store_args: &super::run::StoreArgs) -
             melody.steps.len() - given.len(),
         );
     }
-    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
-    let given_made_from = super::run::pins_made_from(&store, &melody, &given).await?;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
-    let options = RunOptions {
+    let start = Start {
         run_id,
         inputs,
-        workspace: Some(workspace),
-        max_parallel: None,
-        seed: random_u64(),
-        given,
-        given_made_from,
-        cache: Some(CacheHandle(Arc::new(store.clone()))),
-        fresh: false,
-        fresh_steps,
-        history,
+        workspace,
+        given: Given::Exactly(given),
+        options: RecordedOptions {
+            seed: random_u64(),
+            fresh_steps,
+            host: Some(LaunchedBy::Cli),
+            ..RecordedOptions::default()
+        },
+        parent: Some((args.run.clone(), args.from.clone())),
     };
-    let recorder = begin_record(&store, &prepared, &options, Some((&args.run, &args.from))).await?;
-    play(
-        &store, &conductor, &prepared, options, recorder, args.json, &source,
-    )
-    .await
+    let launching = Launcher::new(&conductor, &store).start(prepared, trusted, start);
+    play(&store, &conductor, launching, args.json, &source, |_| {}).await
 }
 
 /// The edited output given with --output or --output-file: a JSON object is the step's

@@ -11,21 +11,20 @@
 //! workspace is closed properly) and the command exits 130; a second Ctrl-C exits at once.
 
 use std::collections::hash_map::RandomState;
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
-
-use symphony_conductor::{
-    resolve_inputs, CacheHandle, Conductor, Prepared, Registry, RunOptions, RunReport, RunStatus,
-    StartError,
-};
+use symphony_conductor::{resolve_inputs, Conductor, Registry, RunReport, RunStatus};
+use symphony_host::launch::{self, Given, LaunchError, Launcher, Next, Playing, Start};
+use symphony_host::recorded::{LaunchedBy, RecordedOptions};
 use symphony_melody::problem::did_you_mean;
 use symphony_melody::{Melody, Problem, Problems};
-use symphony_store::{NewRun, Recorder, Store};
+use symphony_store::Store;
 use tokio::sync::mpsc;
 
 use super::plan::{plan_json, plan_of, print_plan};
@@ -117,9 +116,17 @@ pub async fn run(args: Args) -> Outcome {
     let melody = load_melody(&args.file, &registry)?;
     let source = args.file.display().to_string();
     // A dry run plays nothing, so it needs no trust; anything else asks before it starts.
-    if !args.dry_run {
-        super::trust::gate(&melody, &registry, &args.store, args.trust, &source)?;
-    }
+    let trusted = if args.dry_run {
+        None
+    } else {
+        Some(super::trust::gate(
+            &melody,
+            &registry,
+            &args.store,
+            args.trust,
+            &source,
+        )?)
+    };
     let given = parse_inputs(&melody, &args.inputs, &args.input_files, &source)?;
     let inputs =
         resolve_inputs(&melody, &given).map_err(|p| Failure::problems(p.in_file(&source)))?;
@@ -141,52 +148,59 @@ pub async fn run(args: Args) -> Outcome {
     if args.dry_run {
         return dry_run(&melody, &registry, &args, &run_id, &workspace, &inputs);
     }
+    let trusted = trusted.expect("trust is decided above for every run but a dry run");
     refuse_used_workspace(&workspace)?;
 
     let store = args.store.open().await?;
-    let pinned = pinned_outputs(&store, &melody, &args.again).await?;
-    let given_made_from = pins_made_from(&store, &melody, &pinned).await?;
     let conductor = Conductor::new(registry);
+    let melody_id = melody.melody.id.clone();
     // `load_melody` validated it against this same registry: compile it without a second pass.
-    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let prepared = conductor.prepare_checked(melody);
-    let options = RunOptions {
+    let again: BTreeSet<String> = args.again.iter().cloned().collect();
+    let start = Start {
         run_id,
         inputs,
-        workspace: Some(workspace.clone()),
-        max_parallel: args.max_parallel,
-        seed,
-        given: pinned,
-        given_made_from,
-        cache: Some(CacheHandle(Arc::new(store.clone()))),
-        fresh: args.fresh,
-        fresh_steps: args.again.iter().cloned().collect(),
-        history,
+        workspace,
+        given: Given::Pins {
+            except: again.clone(),
+        },
+        options: RecordedOptions {
+            seed,
+            max_parallel: args.max_parallel,
+            fresh: args.fresh,
+            fresh_steps: again,
+            host: Some(LaunchedBy::Cli),
+            ..RecordedOptions::default()
+        },
+        parent: None,
     };
-    let recorder = begin_record(&store, &prepared, &options, None).await?;
+    let launching = Launcher::new(&conductor, &store).start(prepared, trusted, start);
     play(
-        &store, &conductor, &prepared, options, recorder, args.json, &source,
+        &store,
+        &conductor,
+        launching,
+        args.json,
+        &source,
+        |playing| {
+            // For a new run, what is given is what is pinned.
+            say_pinned(&melody_id, &playing.given)
+        },
     )
     .await
 }
 
-/// For the given steps that are pinned, the cache key of the play their output came from: the
-/// conductor warns when a step now gets other inputs than that play had (a stale pin).
-pub(super) async fn pins_made_from(
-    store: &Store,
-    melody: &Melody,
-    given: &std::collections::BTreeMap<String, symphony_conductor::Outputs>,
-) -> Result<std::collections::BTreeMap<String, String>, Failure> {
-    let mut made_from = store
-        .pins_made_from(&melody.melody.id)
-        .await
-        .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
-    made_from.retain(|step, _| given.contains_key(step));
-    Ok(made_from)
+/// Says which steps are pinned (their chosen outputs are used), unless none is.
+pub(super) fn say_pinned(melody_id: &str, pinned: &BTreeSet<String>) {
+    if !pinned.is_empty() {
+        errln!(
+            "pinned: {} (their chosen outputs are used; `symphony runs unpin {melody_id} STEP` plays a step again)",
+            pinned.iter().cloned().collect::<Vec<_>>().join(", "),
+        );
+    }
 }
 
 /// The outputs the melody's steps are pinned to (`symphony runs pin`), except steps taken
-/// again with `--again`; says which are pinned unless there are none.
+/// again; says which are pinned unless there are none.
 pub(super) async fn pinned_outputs(
     store: &Store,
     melody: &Melody,
@@ -197,58 +211,36 @@ pub(super) async fn pinned_outputs(
         .await
         .map_err(|e| Failure::new(Exit::Io, e.to_string()))?;
     pinned.retain(|step, _| melody.steps.iter().any(|s| &s.id == step) && !again.contains(step));
-    if !pinned.is_empty() {
-        errln!(
-            "pinned: {} (their chosen outputs are used; `symphony runs unpin {} STEP` plays a step again)",
-            pinned.keys().cloned().collect::<Vec<_>>().join(", "),
-            melody.melody.id
-        );
-    }
+    say_pinned(&melody.melody.id, &pinned.keys().cloned().collect());
     Ok(pinned)
 }
 
-/// Records a run that is about to start in the store.
-pub async fn begin_record(
-    store: &Store,
-    prepared: &Prepared,
-    options: &RunOptions,
-    parent: Option<(&str, &str)>,
-) -> Result<Recorder, Failure> {
-    let melody = prepared.melody();
-    let bytes = symphony_melody::to_bytes(melody);
-    let inputs = resolve_inputs(melody, &options.inputs)
-        .map_err(|p| Failure::problems(p.in_file(&melody.melody.id)))?;
-    store
-        .begin(NewRun {
-            id: &options.run_id,
-            melody_bytes: &bytes,
-            melody_id: &melody.melody.id,
-            melody_name: &melody.melody.name,
-            inputs: &inputs,
-            options: json!({
-                "seed": options.seed,
-                "maxParallel": options.max_parallel,
-                "fresh": options.fresh,
-                "freshSteps": options.fresh_steps,
-                "given": options.given.keys().collect::<Vec<_>>(),
-            }),
-            workspace: options.workspace.as_deref(),
-            parent,
-        })
-        .await
-        .map_err(|e| Failure::new(Exit::Io, e.to_string()))
+/// Why a run did not start, as the command line says it.
+fn launch_failure(e: LaunchError, source: &str) -> Failure {
+    match e {
+        LaunchError::Invalid(problems) => Failure::problems(problems.in_file(source)),
+        LaunchError::Workspace { path, source: error } => Failure::new(
+            Exit::Io,
+            format!(
+                "cannot prepare the run workspace `{}`: {error}; choose a writable folder with --workspace",
+                path.display()
+            ),
+        ),
+        LaunchError::Store(e) => super::runs::store_failure(e),
+        e @ LaunchError::Untrusted { .. } => Failure::new(Exit::Internal, e.to_string()),
+    }
 }
 
-/// Plays a prepared melody with the view the terminal calls for, recording every event, and
-/// maps how it ended to an exit code.
+/// Launches a run (`launching`, from the [`Launcher`]) and plays it with the view the terminal
+/// calls for, recording every event; `announce` says what the person should know once it has
+/// started. Maps how it ended to an exit code.
 pub async fn play(
     store: &Store,
     conductor: &Conductor,
-    prepared: &Prepared,
-    options: RunOptions,
-    recorder: Recorder,
+    launching: impl Future<Output = Result<Playing, LaunchError>>,
     json: bool,
     source: &str,
+    announce: impl FnOnce(&Playing),
 ) -> Outcome {
     let mode = if json {
         Mode::Json
@@ -259,39 +251,26 @@ pub async fn play(
     };
     // Caught from here on: a Ctrl-C while the workspace is being prepared cancels cleanly too.
     let mut presses = interrupts();
-    let workspace = options.workspace.clone().unwrap_or_default();
+    let mut playing = launching.await.map_err(|e| launch_failure(e, source))?;
+    announce(&playing);
     let context = RunContext::new(
-        prepared.melody(),
+        playing.prepared.melody(),
         conductor.registry(),
-        &options.run_id,
-        &workspace,
-        options.seed,
+        &playing.run_id,
+        &playing.workspace.clone().unwrap_or_default(),
+        playing.seed,
     );
-    let started = conductor
-        .start_prepared(prepared, options)
-        .await
-        .map_err(|e| match e {
-            StartError::Invalid(problems) => Failure::problems(problems.in_file(source)),
-            StartError::Workspace { path, source: error } => Failure::new(
-                Exit::Io,
-                format!(
-                    "cannot prepare the run workspace `{}`: {error}; choose a writable folder with --workspace",
-                    path.display()
-                ),
-            ),
-        })?;
     let mut view = view::open(mode, context);
     let (report, interrupted) = follow(
-        started,
+        &mut playing,
         &mut presses,
         view.as_mut(),
         mode == Mode::Live,
-        &recorder,
     )
     .await?;
     view.finish(&report);
-    let run_id = recorder.run_id().to_owned();
-    if let Err(e) = recorder.finish().await {
+    let run_id = playing.run_id.clone();
+    if let Err(e) = playing.keep().await {
         return Err(Failure::new(
             Exit::Io,
             format!(
@@ -299,14 +278,12 @@ pub async fn play(
             ),
         ));
     }
-    if let Ok(pruned) = store.apply_retention().await {
-        if pruned.runs > 0 {
-            errln!(
-                "the run store keeps the newest {} runs: removed {} older (`symphony runs retention` changes this)",
-                store.keep_runs().await.unwrap_or_default(),
-                pruned.runs
-            );
-        }
+    let pruned = launch::apply_retention(store).await;
+    if pruned > 0 {
+        errln!(
+            "the run store keeps the newest {} runs: removed {pruned} older (`symphony runs retention` changes this)",
+            store.keep_runs().await.unwrap_or_default(),
+        );
     }
     Ok(match report.status {
         RunStatus::Succeeded => Exit::Success,
@@ -319,23 +296,18 @@ pub async fn play(
 /// Feeds the run's events to the view until the run ends, handling Ctrl-C. Returns the report
 /// and whether the user interrupted.
 async fn follow(
-    run: symphony_conductor::Run,
+    playing: &mut Playing,
     presses: &mut mpsc::UnboundedReceiver<()>,
     view: &mut dyn view::View,
     ticking: bool,
-    recorder: &Recorder,
 ) -> Result<(RunReport, bool), Failure> {
-    let (mut events, control, mut finished) = run.into_parts();
-    let mut store_failure = recorder.failure();
-    let mut store_ok = true;
+    let control = playing.control.clone();
     let mut interrupted = false;
-    let mut events_open = true;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let joined = loop {
         tokio::select! {
-            // A press first, so a flood of events cannot delay it; events before the report, so
-            // the view has seen everything when the report arrives.
+            // A press first, so a flood of events cannot delay it.
             biased;
             Some(()) = presses.recv() => {
                 if interrupted {
@@ -347,31 +319,20 @@ async fn follow(
                 control.cancel();
                 view.note("Ctrl-C: cancelling the run; finished outputs are kept. Press Ctrl-C again to exit at once.");
             }
-            record = events.recv(), if events_open => match record {
-                Some(record) => {
-                    recorder.record(&record);
-                    view.event(&record);
-                }
-                None => events_open = false,
+            // Every event is read before the run's end, so the view has seen everything when
+            // the report arrives.
+            next = playing.next() => match next {
+                Next::Event(record) => view.event(&record),
+                Next::Ended(joined) => break joined,
+                // The store stopped writing (disk full, file damaged): nothing more of the run
+                // would be kept, so it stops here with what finished.
+                Next::StoreStopped => view.note(
+                    "the run store stopped writing: cancelling the run; what finished is kept",
+                ),
             },
-            joined = &mut finished => break joined,
-            // The store stopped writing (disk full, file damaged): nothing more of the run
-            // would be kept, so it stops here with what finished.
-            changed = store_failure.changed(), if store_ok => {
-                store_ok = false;
-                if changed.is_ok() {
-                    control.cancel();
-                    view.note("the run store stopped writing: cancelling the run; what finished is kept");
-                }
-            }
             _ = tick.tick(), if ticking => view.tick(),
         }
     };
-    // The scheduler sent its last event before returning; whatever is still queued is read now.
-    while let Some(record) = events.try_recv() {
-        recorder.record(&record);
-        view.event(&record);
-    }
     let report = joined.map_err(|e| {
         view.abandon();
         Failure::new(

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use symphony_conductor::Conductor;
+use symphony_host::launch::{Launcher, Resume};
 
 use super::run::{play, StoreArgs};
 use crate::exit::{Exit, Failure, Outcome};
@@ -125,37 +126,40 @@ pub async fn resume(args: ResumeArgs) -> Outcome {
     let source = format!("run {} (its melody as it was run)", args.run);
     // Checked like a fresh run, before the store hands the run over (a refusal leaves it as
     // it was): a stored run's melody is still someone else's code.
-    let bytes = store.melody_of(&args.run).await.map_err(store_failure)?;
-    let stored = symphony_melody::load_and_validate(&bytes, &source, &registry)
+    let stored = store.source(&args.run).await.map_err(store_failure)?;
+    let melody = symphony_melody::load_and_validate(&stored.melody_bytes, &source, &registry)
         .map_err(Failure::problems)?;
-    super::trust::gate(
-        &stored,
+    let trusted = super::trust::gate(
+        &melody,
         &registry,
         &args.store,
         args.trust,
         &format!("<the melody of run {}>", args.run),
     )?;
-    let (resumable, recorder) = store.resume(&args.run).await.map_err(store_failure)?;
-    let melody = symphony_melody::load_and_validate(&resumable.melody_bytes, &source, &registry)
-        .map_err(Failure::problems)?;
-    let history = symphony_host::estimates::step_history(&store, &melody.melody.id).await;
     let conductor = Conductor::new(registry);
     let prepared = conductor.prepare_checked(melody);
-    let workspace = resumable.workspace.clone();
-    let session = resumable.session;
-    let options =
-        symphony_host::resume::resumed_options(&args.run, resumable, workspace, &store, history);
-    if !args.json {
-        errln!(
-            "resuming {}: {} finished step{} kept, the rest played (session {})",
-            args.run,
-            options.given.len(),
-            super::plural(options.given.len()),
-            session
-        );
-    }
+    let resume = Resume {
+        run_id: args.run.clone(),
+        workspace: stored.workspace,
+    };
+    let launching = Launcher::new(&conductor, &store).resume(prepared, trusted, resume);
     play(
-        &store, &conductor, &prepared, options, recorder, args.json, &source,
+        &store,
+        &conductor,
+        launching,
+        args.json,
+        &source,
+        |playing| {
+            if !args.json {
+                errln!(
+                    "resuming {}: {} finished step{} kept, the rest played (session {})",
+                    args.run,
+                    playing.given.len(),
+                    super::plural(playing.given.len()),
+                    playing.session
+                );
+            }
+        },
     )
     .await
 }
@@ -411,7 +415,9 @@ pub async fn run(args: Args) -> Outcome {
     Ok(Exit::Success)
 }
 
-fn store_failure(e: symphony_store::StoreError) -> Failure {
+/// A store's failure as the command line says it: an unknown or unresumable run is a usage
+/// error (exit 2), anything else an I/O one (exit 4).
+pub(super) fn store_failure(e: symphony_store::StoreError) -> Failure {
     let exit = match e {
         symphony_store::StoreError::UnknownRun(_)
         | symphony_store::StoreError::NotResumable { .. }

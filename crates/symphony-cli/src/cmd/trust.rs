@@ -11,6 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use symphony_conductor::Registry;
+use symphony_host::launch::Trusted;
 use symphony_host::trust::{assess, trust_file_for, TrustStore};
 use symphony_melody::Melody;
 use symphony_store::Store;
@@ -65,24 +66,25 @@ pub fn run(args: Args) -> Outcome {
 }
 
 /// Lets `melody` play only if it needs no trust or a person trusts it: already, now on the
-/// terminal, or by `--trust`. `file` names it in the refusal ("symphony trust FILE").
+/// terminal, or by `--trust`. `file` names it in the refusal ("symphony trust FILE"). The
+/// decision is what the launcher takes to play it.
 pub fn gate(
     melody: &Melody,
     registry: &Registry,
     store: &StoreArgs,
     trust_flag: bool,
     file: &str,
-) -> Result<(), Failure> {
+) -> Result<Trusted, Failure> {
     let assessment = assess(melody, registry);
     let Some(fingerprint) = assessment.fingerprint.clone() else {
-        return Ok(());
+        return Ok(Trusted::granted(&assessment));
     };
     let trust = trust_store(store);
     if trust
         .contains(&fingerprint)
         .map_err(|e| Failure::new(Exit::Io, e.to_string()))?
     {
-        return Ok(());
+        return Ok(Trusted::granted(&assessment));
     }
     let facts: Vec<String> = assessment.facts.iter().map(ToString::to_string).collect();
     if trust_flag {
@@ -94,7 +96,8 @@ pub fn gate(
     } else if !ask(melody, &facts)? {
         return Err(untrusted(melody, &facts, file));
     }
-    record(&trust, melody, &assessment, &fingerprint)
+    record(&trust, melody, &assessment, &fingerprint)?;
+    Ok(Trusted::granted(&assessment))
 }
 
 /// The trust file of the user whose store `store` names (as the app finds it).
