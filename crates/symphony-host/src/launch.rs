@@ -175,6 +175,7 @@ impl<'a> Launcher<'a> {
         // A pinned output made from other inputs than the step gets now is warned about.
         let mut given_made_from = self.store.pins_made_from(&melody_id).await?;
         given_made_from.retain(|step, _| given.contains_key(step));
+        let history = step_history(self.store, &melody_id).await;
         let recorded = RecordedOptions {
             given: given.keys().cloned().collect(),
             ..run.options
@@ -203,13 +204,13 @@ impl<'a> Launcher<'a> {
             cache: Some(CacheHandle(Arc::new(self.store.clone()))),
             fresh: recorded.fresh,
             fresh_steps: recorded.fresh_steps,
-            history: step_history(self.store, &melody_id).await,
+            history,
         };
         self.play(prepared, options, recorder, 1).await
     }
 
     /// Plays on the interrupted run `run.run_id` of `prepared` (its melody as it was run), as
-    /// it was first asked to ([`crate::resume::resumed_options`]): its next session is claimed
+    /// it was first asked to (`resume::resumed_options`): its next session is claimed
     /// first, then the run starts with its finished steps given.
     pub async fn resume(
         self,
@@ -218,9 +219,9 @@ impl<'a> Launcher<'a> {
         run: Resume,
     ) -> Result<Playing, LaunchError> {
         self.check(&prepared, &trusted)?;
+        let history = step_history(self.store, &prepared.melody().melody.id).await;
         let (resumable, recorder) = self.store.resume(&run.run_id).await?;
         let session = resumable.session;
-        let history = step_history(self.store, &prepared.melody().melody.id).await;
         let options = crate::resume::resumed_options(
             &run.run_id,
             resumable,
