@@ -92,7 +92,10 @@ build_ui() {
   local stamp=ui/node_modules/.symphony-lock-hash
   local hash
   hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  if [ -L ui/node_modules ]; then
+    # A link to another tree's packages: `npm ci` would empty the folder it points to.
+    echo "==> ui/node_modules is a link ($(readlink ui/node_modules)): not running npm ci in it"
+  elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
     echo "==> npm ci (ui/)"
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
     echo "$hash" >"$stamp"
