@@ -17,6 +17,26 @@ use tokio::time::Instant;
 
 use crate::step::{Outputs, Usage};
 
+/// The version of the events' JSON: what [`EventRecord`] serializes to.
+///
+/// **Decision:** [`RunEvent`] is at once the engine's API, the wire format the app and
+/// `symphony serve` send, and the log the store keeps, one type on purpose: no translation layer
+/// can drift, and a run recorded today replays on the board as it was seen live. The price is
+/// that its JSON is a file format. So it is versioned here and pinned by a golden test
+/// (`tests/event_format.rs`, one line per event kind in `tests/golden/events-v{N}.jsonl`):
+///
+/// - adding an event kind or an optional field keeps the version (readers ignore kinds they do
+///   not know and fields they do not read), and the golden file is blessed again;
+/// - renaming or removing a field, or changing what one means, raises the version; the golden
+///   file of the old version stays, and whatever reads stored events (the board, the store's
+///   resume) says what it does with runs of the old version.
+///
+/// The store records the version each run was written with (`runs.event_format`) and does not
+/// append to a run of another version (resume refuses; a fork starts a new run); the app gets
+/// it with a run (`openRun`'s `eventFormat`) and the board says when a run is newer than what it
+/// reads (`EVENT_FORMAT` in `ui/src/board/model.ts`, checked against these golden files).
+pub const EVENT_FORMAT: u32 = 1;
+
 /// A step id, cheap to clone into events.
 pub type StepId = Arc<str>;
 

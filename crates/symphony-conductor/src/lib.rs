@@ -30,7 +30,7 @@ pub use conductor::{
 };
 pub use event::{
     BottleneckKind, EventRecord, EventStream, OutputOrigin, RunEvent, RunStatus, StepId,
-    StepOutcome, Totals, EXCHANGE_CAP,
+    StepOutcome, Totals, EVENT_FORMAT, EXCHANGE_CAP,
 };
 pub use registry::Registry;
 pub use score::{DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT};

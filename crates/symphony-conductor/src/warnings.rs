@@ -17,7 +17,7 @@
 //!
 //! A step type that is held up by something outside it (`waitingForBudget`) says so itself
 //! through [`crate::step::StepContext::waiting`]. The board's label of each kind is in
-//! `ui/src/board/warnings.ts`, typed so that a kind without a label does not compile.
+//! `ui/src/board/warningLabels.ts`, typed so that a kind without a label does not compile.
 
 mod critical;
 

@@ -60,6 +60,7 @@ impl Host {
             },
             events: log.events,
             last_seq: log.last_seq,
+            event_format: log.format,
             files: detail
                 .files
                 .into_iter()

@@ -571,6 +571,10 @@ pub struct RunRecord {
     pub events: Vec<Value>,
     /// The sequence number of the last event sent (pass as `afterSeq` to get only newer ones).
     pub last_seq: i64,
+    /// The version of the events' JSON the run was recorded in
+    /// (`symphony_conductor::EVENT_FORMAT` of the build that played it); the board says so when
+    /// it is newer than the one it reads.
+    pub event_format: u32,
     /// The files its steps wrote.
     pub files: Vec<RunFile>,
     /// The steps of this melody pinned to an output.

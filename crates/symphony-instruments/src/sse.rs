@@ -4,6 +4,9 @@
 //! until a whole line is in. Lines end with `\n` or `\r\n`; a blank line ends an event;
 //! `data:` lines of one event are joined with `\n`; comment lines (`: keep-alive`, which
 //! OpenRouter sends while a model thinks) and unknown fields are ignored, as the spec says.
+//!
+//! It uses nothing of this crate but this file: the fuzz target `fuzz/fuzz_targets/sse.rs`
+//! compiles it on its own, without the HTTP stack.
 
 /// One event: its `event:` name, if any, and its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,61 +54,62 @@ impl SseParser {
         }
     }
 
-    /// Feeds a chunk; returns the events it completed, or [`TooLong`] when a line (or one
-    /// event's data) passes the limit: a server that never ends a line cannot grow memory.
+    /// Feeds a chunk; returns the events it completed, or [`TooLong`] when a line (its bytes
+    /// before the `\n`, a `\r` included) or one event's data passes the limit, wherever the
+    /// chunks break: a server that never ends a line cannot grow memory, and no line longer than
+    /// the limit is copied. Only the unfinished end of the chunk is kept.
     pub fn push_limited(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, TooLong> {
-        let events = self.push(bytes);
-        let too_long = self.pending.len() > self.max_line
-            || self.data.len() > self.max_line
-            || events.iter().any(|e| e.data.len() > self.max_line);
-        if too_long {
-            return Err(TooLong {
-                max: self.max_line as u64,
-            });
-        }
-        Ok(events)
-    }
-
-    /// Feeds a chunk; returns the events it completed.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.pending.extend_from_slice(bytes);
         let mut out = Vec::new();
-        let mut start = 0;
-        while let Some(pos) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let end = start + pos;
-            let mut line = &self.pending[start..end];
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
-            }
-            let line = String::from_utf8_lossy(line).into_owned();
-            self.line(&line, &mut out);
-            start = end + 1;
+        let mut rest = bytes;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            let (head, tail) = (&rest[..pos], &rest[pos + 1..]);
+            self.check(self.pending.len() + head.len())?;
+            let line = if self.pending.is_empty() {
+                String::from_utf8_lossy(head)
+            } else {
+                self.pending.extend_from_slice(head);
+                String::from_utf8_lossy(&self.pending)
+            };
+            let line = line.strip_suffix('\r').unwrap_or(&line).to_owned();
+            self.pending.clear();
+            self.line(&line, &mut out)?;
+            rest = tail;
         }
-        self.pending.drain(..start);
-        out
+        self.check(self.pending.len() + rest.len())?;
+        self.pending.extend_from_slice(rest);
+        Ok(out)
     }
 
     /// The body ended: a last line without its newline, and an event without its blank line,
     /// still count (some servers close right after the last `data:` line).
-    pub fn finish(&mut self) -> Vec<SseEvent> {
+    pub fn finish(&mut self) -> Result<Vec<SseEvent>, TooLong> {
         let mut out = Vec::new();
         if !self.pending.is_empty() {
             let rest = std::mem::take(&mut self.pending);
             let line = String::from_utf8_lossy(&rest);
-            let line = line.trim_end_matches('\r').to_owned();
-            self.line(&line, &mut out);
+            self.line(line.strip_suffix('\r').unwrap_or(&line), &mut out)?;
         }
         self.dispatch(&mut out);
-        out
+        Ok(out)
     }
 
-    fn line(&mut self, line: &str, out: &mut Vec<SseEvent>) {
+    /// Refuses a line, or an event's data, of `len` bytes when that passes the limit.
+    fn check(&self, len: usize) -> Result<(), TooLong> {
+        if len > self.max_line {
+            return Err(TooLong {
+                max: self.max_line as u64,
+            });
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<SseEvent>) -> Result<(), TooLong> {
         if line.is_empty() {
             self.dispatch(out);
-            return;
+            return Ok(());
         }
         if line.starts_with(':') {
-            return;
+            return Ok(());
         }
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
@@ -113,6 +117,8 @@ impl SseParser {
         };
         match field {
             "data" => {
+                let newline = usize::from(self.has_data);
+                self.check(self.data.len() + newline + value.len())?;
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -122,6 +128,7 @@ impl SseParser {
             "event" => self.event = Some(value.to_owned()),
             _ => {}
         }
+        Ok(())
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
@@ -139,15 +146,21 @@ impl SseParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use symphony_melody::limits::SSE_LINE_BYTES;
+
+    /// Feeds `text` in pieces of `piece` bytes to a parser with `limit`, then ends the body.
+    fn feed(text: &[u8], piece: usize, limit: u64) -> Result<Vec<SseEvent>, TooLong> {
+        let mut p = SseParser::with_limit(limit);
+        let mut out = Vec::new();
+        for chunk in text.chunks(piece) {
+            out.extend(p.push_limited(chunk)?);
+        }
+        out.extend(p.finish()?);
+        Ok(out)
+    }
 
     fn parse_in_pieces(text: &str, piece: usize) -> Vec<SseEvent> {
-        let mut p = SseParser::default();
-        let mut out = Vec::new();
-        for chunk in text.as_bytes().chunks(piece) {
-            out.extend(p.push(chunk));
-        }
-        out.extend(p.finish());
-        out
+        feed(text.as_bytes(), piece, SSE_LINE_BYTES.default).expect("within the default limit")
     }
 
     #[test]
@@ -175,5 +188,57 @@ mod tests {
     #[test]
     fn an_event_name_without_data_is_not_an_event() {
         assert_eq!(parse_in_pieces("event: ping\n\n", 4), vec![]);
+    }
+
+    /// Whether `text` is refused under `limit`, fed whole and fed in every piece size.
+    fn refused_however_cut(text: &[u8], limit: u64) -> bool {
+        let whole = feed(text, text.len().max(1), limit).is_err();
+        for piece in 1..text.len() {
+            assert_eq!(
+                feed(text, piece, limit).is_err(),
+                whole,
+                "piece size {piece} decided otherwise than the whole body"
+            );
+        }
+        whole
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_even_when_it_arrives_whole() {
+        // Found by fuzzing: a line that came complete in one chunk was never measured.
+        assert!(refused_however_cut(b"\x03A\x02\n", 2));
+        assert!(refused_however_cut(b"event: a-very-long-name\n", 8));
+        assert!(refused_however_cut(b": a long comment\ndata: x\n\n", 8));
+        assert!(!refused_however_cut(b": comment\ndata: x\n\n", 9));
+    }
+
+    #[test]
+    fn a_carriage_return_counts_the_same_wherever_the_chunk_ends() {
+        // A `\r` kept at the end of a chunk was counted, and not when its `\n` came with it.
+        // A line is its bytes before the `\n`, the `\r` included.
+        assert!(!refused_however_cut(b"data: 12\n\n", 8));
+        assert!(refused_however_cut(b"data: 12\r\n\r\n", 8));
+        assert!(!refused_however_cut(b"data: 1\r\n\r\n", 8));
+    }
+
+    #[test]
+    fn an_event_over_the_limit_is_refused_at_the_end_of_the_body_too() {
+        // Three lines of 10 bytes each make `1234\n1234\n1234`: 14 bytes, over 10. The body's
+        // last line, without its newline, was added to the event unmeasured.
+        assert!(refused_however_cut(
+            b"data: 1234\ndata: 1234\ndata: 1234",
+            10
+        ));
+        assert!(refused_however_cut(
+            b"data: 1234\ndata: 1234\ndata: 1234\n\n",
+            10
+        ));
+        assert_eq!(
+            feed(b"data: 1234\ndata: 1", 3, 10).expect("6 bytes are within 10"),
+            vec![SseEvent {
+                event: None,
+                data: "1234\n1".into()
+            }]
+        );
     }
 }

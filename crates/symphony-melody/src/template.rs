@@ -78,7 +78,8 @@ impl Template {
 impl Template {
     /// Renders like [`Template::render`], but stops as soon as the text passes `max` bytes:
     /// `Err` with how many bytes it had reached. A small template over a large input cannot
-    /// make a huge string this way.
+    /// make a huge string this way: a value's text is measured as it is written, and no more
+    /// than `max` bytes of it are ever made.
     pub fn render_limited<'v>(
         &self,
         mut lookup: impl FnMut(&Reference) -> Option<&'v Value>,
@@ -91,14 +92,7 @@ impl Template {
                 Part::Text(t) => out.push_str(t),
                 Part::Hole(r) => {
                     if let Some(v) = lookup(r) {
-                        // A JSON value's text is made before it is measured; a string is
-                        // measured first.
-                        if let Value::String(s) = v {
-                            if out.len() + s.len() > max {
-                                return Err((out.len() + s.len()) as u64);
-                            }
-                        }
-                        push_value(&mut out, v);
+                        push_value_limited(&mut out, v, max)?;
                     }
                 }
             }
@@ -107,6 +101,55 @@ impl Template {
             }
         }
         Ok(out)
+    }
+}
+
+/// Appends a value as [`push_value`] does, unless that would pass `max` bytes: then `Err` with
+/// the length reached. A list or an object is pretty-printed, which indents every line by its
+/// depth: a 16 MiB answer nested a hundred levels deep prints to gigabytes, so its text is
+/// written through a buffer that refuses to grow past the limit.
+fn push_value_limited(out: &mut String, value: &Value, max: usize) -> Result<(), u64> {
+    let room = max.saturating_sub(out.len());
+    let over = |len: usize| (out.len() + len) as u64;
+    match value {
+        Value::String(s) if s.len() > room => Err(over(s.len())),
+        Value::Array(_) | Value::Object(_) => {
+            let mut text = Bounded {
+                bytes: Vec::new(),
+                room,
+            };
+            if serde_json::to_writer_pretty(&mut text, value).is_err() {
+                return Err(over(room + 1));
+            }
+            out.push_str(
+                std::str::from_utf8(&text.bytes).expect("serde_json writes UTF-8 (a whole value)"),
+            );
+            Ok(())
+        }
+        _ => {
+            push_value(out, value);
+            Ok(())
+        }
+    }
+}
+
+/// A byte buffer that fails a write that would take it past `room` bytes.
+struct Bounded {
+    bytes: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.room {
+            return Err(std::io::Error::other("over the template limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -139,6 +182,45 @@ mod tests {
     fn unclosed_hole_is_an_error() {
         let e = Template::parse("x {{goal").unwrap_err();
         assert!(e.contains("never closed"), "{e}");
+    }
+
+    #[test]
+    fn a_deeply_nested_value_is_cut_at_the_limit_not_printed_whole() {
+        // Pretty-printing indents each line by its depth: this 2.2 KB value prints to 220 KB,
+        // all of which was made before it was measured.
+        let text = format!(
+            "{}{}{}",
+            "[".repeat(100),
+            vec!["0"; 1000].join(","),
+            "]".repeat(100)
+        );
+        let deep: Value = serde_json::from_str(&text).unwrap();
+        let t = Template::parse("{{a}}").unwrap();
+        let full = t.render(|_| Some(&deep));
+        assert!(full.len() > 200_000, "{}", full.len());
+        let reached = t.render_limited(|_| Some(&deep), 64).unwrap_err();
+        assert!(
+            (65..=64 + 256).contains(&reached),
+            "stopped at {reached} bytes"
+        );
+        assert_eq!(
+            t.render_limited(|_| Some(&deep), full.len() as u64),
+            Ok(full)
+        );
+    }
+
+    #[test]
+    fn render_limited_stops_at_the_limit() {
+        let values = serde_json::json!({"s": "abcdef", "n": 12, "list": [1, 2]});
+        let look = |r: &Reference| crate::reference::walk(&values, &r.segments);
+        let t = Template::parse("<{{s}}|{{n}}|{{list}}>").unwrap();
+        let full = t.render(look);
+        assert_eq!(full, "<abcdef|12|[\n  1,\n  2\n]>");
+        assert_eq!(t.render_limited(look, full.len() as u64), Ok(full.clone()));
+        for max in 0..full.len() as u64 {
+            let reached = t.render_limited(look, max).unwrap_err();
+            assert!(reached > max, "limit {max}: reached {reached}");
+        }
     }
 
     #[test]

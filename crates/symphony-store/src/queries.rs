@@ -253,6 +253,9 @@ pub struct EventLog {
     pub events: Vec<Value>,
     /// The sequence number of the last event read; the `after_seq` given (or -1) when none was.
     pub last_seq: i64,
+    /// The version of the events' JSON the run was written in (`symphony_conductor::EVENT_FORMAT`
+    /// of the build that recorded it).
+    pub format: u32,
 }
 
 /// id, melody_id, status, started_at, finished_at, parent_id, fork_step, name, totals, first
@@ -383,6 +386,13 @@ impl Store {
         after_seq: Option<i64>,
     ) -> Result<EventLog, StoreError> {
         self.listing(id).await?;
+        let (format,): (i64,) = on_pool!(&self.pool, |p| sqlx::query_as(
+            &p.sql("SELECT event_format FROM runs WHERE id = ?")
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)
+        .map_err(|e| self.err("reading the run", e))?;
         let after = after_seq.unwrap_or(-1);
         let rows: Vec<(i64, i64, i64, String)> = on_pool!(&self.pool, |p| sqlx::query_as(
             &p.sql(
@@ -418,7 +428,11 @@ impl Store {
             events.push(data);
         }
         self.restore(&mut events).await?;
-        Ok(EventLog { events, last_seq })
+        Ok(EventLog {
+            events,
+            last_seq,
+            format: u32::try_from(format).unwrap_or(u32::MAX),
+        })
     }
 
     /// Puts the values the event log keeps by hash back in place: a `stepOutput`'s `outputs`

@@ -159,8 +159,8 @@ impl Store {
             .await
             .map_err(|e| self.err("storing the melody", e))?;
             sqlx::query(&p.sql(
-                "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at, player, heard_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                "INSERT INTO runs (id, melody_hash, melody_id, parent_id, fork_step, inputs, options, workspace, status, started_at, player, heard_at, event_format)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
             ))
             .bind(run.id)
             .bind(&melody_hash)
@@ -173,6 +173,7 @@ impl Store {
             .bind(now)
             .bind(players::this_player())
             .bind(now)
+            .bind(i64::from(symphony_conductor::EVENT_FORMAT))
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err("recording the run", e))?;
@@ -194,14 +195,30 @@ impl Store {
             });
         }
         let (session, next_seq) = on_pool!(&self.pool, |p| {
-            let (sessions, status, player, heard_at): (i64, String, Option<String>, Option<i64>) =
-                sqlx::query_as(
-                    &p.sql("SELECT sessions, status, player, heard_at FROM runs WHERE id = ?"),
-                )
-                .bind(id)
-                .fetch_one(p)
-                .await
-                .map_err(|e| self.err("reading the run", e))?;
+            let (sessions, status, player, heard_at, event_format): (
+                i64,
+                String,
+                Option<String>,
+                Option<i64>,
+                i64,
+            ) = sqlx::query_as(&p.sql(
+                "SELECT sessions, status, player, heard_at, event_format FROM runs WHERE id = ?",
+            ))
+            .bind(id)
+            .fetch_one(p)
+            .await
+            .map_err(|e| self.err("reading the run", e))?;
+            // One log, one format: events of this build are not appended to a log written in
+            // another version of the events' JSON.
+            if event_format != i64::from(symphony_conductor::EVENT_FORMAT) {
+                return Err(StoreError::NotResumable {
+                    id: id.to_owned(),
+                    why: format!(
+                        "it was recorded in version {event_format} of the event format and this Symphony writes version {}; fork it instead (`symphony runs fork {id}`), which starts a new run and keeps what finished",
+                        symphony_conductor::EVENT_FORMAT
+                    ),
+                });
+            }
             let now = now_ms();
             if let (Some(player), Some(heard_at)) = (&player, heard_at) {
                 if players::played_elsewhere(&status, Some(player), Some(heard_at), now) {

@@ -10,6 +10,7 @@ import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
 import { usePins } from "../store/pins";
 import { unseenEvents } from "./eventLog";
+import { EVENT_FORMAT } from "./model";
 
 /** Shows a step's last run (the debugger's tab) and selects it on the canvas. */
 export function focusStep(step: string): void {
@@ -60,6 +61,14 @@ export async function openRun(runId: string): Promise<RunRecord | null> {
   try {
     const { result: record, caught } = await catching(() => api().openRun(runId));
     const run = useRun.getState();
+    if (record.eventFormat > EVENT_FORMAT) {
+      useApp
+        .getState()
+        .notify(
+          `Run ${runId} was recorded by a newer Symphony (event format ${record.eventFormat}; this board reads ${EVENT_FORMAT}): what it does not know is left out. Update Symphony to see all of it.`,
+          "error",
+        );
+    }
     run.openRecord(record, record.run.live);
     const late = unseenEvents(record.events, caught.get(runId) ?? []);
     if (record.run.live && late.length) useRun.getState().apply(late);

@@ -116,6 +116,14 @@ export function flowKey(fromStep: string, fromPort: string, toStep: string, toPo
 
 const blank = (): StepLive => ({ state: "queued", attempt: 0, tokens: 0, bytes: 0, warnings: 0 });
 
+/**
+ * The version of the events' JSON this board reads: `symphony_conductor::EVENT_FORMAT`. The
+ * golden files of every version (`crates/symphony-conductor/tests/golden/events-v*.jsonl`) are
+ * replayed through `applyEvents` by `eventFormat.test.ts`, which also fails when the engine has a
+ * newer version than this.
+ */
+export const EVENT_FORMAT = 1;
+
 /** Folds a batch of events into the board. Entries the batch does not touch keep their identity. */
 export function applyEvents(board: Board, events: readonly EventRecord[]): Board {
   if (events.length === 0) return board;

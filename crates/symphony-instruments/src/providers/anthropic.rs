@@ -138,12 +138,11 @@ async fn chat(
         let events = match &chunk {
             Some(bytes) => {
                 received += bytes.len();
-                parser
-                    .push_limited(bytes)
-                    .map_err(|t| super::http::line_too_long(ep, &url, t))?
+                parser.push_limited(bytes)
             }
             None => parser.finish(),
-        };
+        }
+        .map_err(|t| super::http::line_too_long(ep, &url, t))?;
         for event in events {
             let v: Value = serde_json::from_str(&event.data)
                 .map_err(|e| malformed(ep.label, &url, "a stream event", &event.data, &e))?;

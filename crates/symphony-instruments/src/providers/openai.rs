@@ -140,12 +140,11 @@ async fn chat(
         let events = match &chunk {
             Some(bytes) => {
                 received += bytes.len();
-                parser
-                    .push_limited(bytes)
-                    .map_err(|t| super::http::line_too_long(ep, &url, t))?
+                parser.push_limited(bytes)
             }
             None => parser.finish(),
-        };
+        }
+        .map_err(|t| super::http::line_too_long(ep, &url, t))?;
         for event in events {
             let data = event.data.trim();
             if data == "[DONE]" {

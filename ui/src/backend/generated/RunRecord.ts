@@ -32,6 +32,12 @@ events: Array<EventRecord>,
  */
 lastSeq: number, 
 /**
+ * The version of the events' JSON the run was recorded in
+ * (`symphony_conductor::EVENT_FORMAT` of the build that played it); the board says so when
+ * it is newer than the one it reads.
+ */
+eventFormat: number, 
+/**
  * The files its steps wrote.
  */
 files: Array<RunFile>, 

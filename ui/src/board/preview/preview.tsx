@@ -123,6 +123,7 @@ const RECORD: RunRecord = {
   inputs: { topic: "owls", words: 300 },
   events: LOG,
   lastSeq: LOG.length,
+  eventFormat: 1,
   files: [{ path: "draft.md", step: "draft", bytes: 120, sha256: "ab12" }],
   pinned: [],
 };
