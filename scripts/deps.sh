@@ -54,14 +54,27 @@ ensure_test_deps() {
   fi
 }
 
-# What the desktop app and the UI need: WebKitGTK to build and run the Tauri window, Node to
-# build the UI, and for the tests Xvfb (a display without a screen), WebKitWebDriver and
-# tauri-driver (to drive the real window), Chromium (the UI's browser tests) and ImageMagick
-# (screenshots).
+# Node, to build the UI (ui/dist): all `symphony serve` needs beyond the Rust build.
+ensure_node() {
+  if command -v apt-get >/dev/null 2>&1; then
+    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+  fi
+}
+
+# What the desktop app needs: WebKitGTK to build and run the Tauri window, and Node for the UI.
 ensure_app_deps() {
   if command -v apt-get >/dev/null 2>&1; then
-    ensure_packages libwebkit2gtk-4.1-dev xvfb webkit2gtk-driver chromium imagemagick
-    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+    ensure_packages libwebkit2gtk-4.1-dev
+  fi
+  ensure_node
+}
+
+# What the UI's tests need (scripts/test only, never a user's scripts/start): Chromium for the
+# browser scenarios, and for the smoke test of the real window Xvfb (a display without a
+# screen), WebKitWebDriver (with tauri-driver, below) and ImageMagick (its screenshot).
+ensure_ui_test_deps() {
+  if command -v apt-get >/dev/null 2>&1; then
+    ensure_packages xvfb webkit2gtk-driver chromium imagemagick
   fi
 }
 
@@ -73,13 +86,16 @@ ensure_tauri_driver() {
   fi
 }
 
-# Builds the UI into ui/dist: `npm ci` only when package-lock.json changed since the last one.
+# Builds the UI into ui/dist (`npm run build`: tsc --noEmit, then vite build): `npm ci` only when
+# package-lock.json changed since the last one.
 build_ui() {
-  [ -f ui/package.json ] || return 0
   local stamp=ui/node_modules/.symphony-lock-hash
   local hash
   hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  if [ -L ui/node_modules ]; then
+    # A link to another tree's packages: `npm ci` would empty the folder it points to.
+    echo "==> ui/node_modules is a link ($(readlink ui/node_modules)): not running npm ci in it"
+  elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
     echo "==> npm ci (ui/)"
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
     echo "$hash" >"$stamp"

@@ -139,6 +139,10 @@ async function run(page, server, model) {
   check((await stateOf(page, "title")) === "cached" && (await label("title")) === "kept", "in the fork, title is kept from the parent (the node says kept)");
   await page.waitForFunction(() => [...document.querySelectorAll(".step-node")].every((e) => ["succeeded", "cached"].includes(e.getAttribute("data-state"))), null, { timeout: 30000 });
   check(model.requests.length === calls + 1, `the fork called the model once more (the draft only): ${model.requests.length - calls} call(s)`);
+  // Zoomed out until a node shows its state alone, a kept step still says kept.
+  const zoom = () => page.$eval(".react-flow__viewport", (e) => new DOMMatrix(getComputedStyle(e).transform).a);
+  for (let i = 0; i < 12 && (await zoom()) >= 0.45; i++) await page.locator(".react-flow__controls-zoomout").click();
+  check((await label("outline")) === "kept" && (await label("draft")) === "succeeded", `zoomed out (${(await zoom()).toFixed(2)}), outline still says kept and draft succeeded`);
 
   // The file the fork wrote, against the parent run's: only the draft's last line changed.
   await fitView(page);

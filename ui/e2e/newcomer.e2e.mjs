@@ -342,7 +342,11 @@ export async function providerScenario(page, server) {
     // Set up a provider: a wrong key is refused by the server, the right one lists its models.
     await page.getByRole("button", { name: "Set up a provider…" }).click();
     const dialog = page.getByRole("dialog", { name: "Set up a provider" });
-    await dialog.getByRole("radio", { name: "Another OpenAI-compatible server" }).click();
+    // The choices are the backend's wire formats at their own addresses, then Ollama and any other server.
+    const choices = await dialog.getByRole("radio").allTextContents();
+    check(JSON.stringify(choices) === JSON.stringify(["api.openai.com", "api.anthropic.com", "Ollama (this machine)", "Another server"]), `the provider choices come from the backend's formats: ${JSON.stringify(choices)}`);
+    await dialog.getByRole("radio", { name: "Another server" }).click();
+    check((await dialog.getByLabel("Wire format").inputValue()) === "openai", "another server speaks the default format unless told otherwise");
     await dialog.getByLabel("Base URL").fill(model.baseUrl);
     await dialog.getByLabel("API key").fill("sk-wrong");
     await dialog.getByRole("button", { name: "Test" }).click();

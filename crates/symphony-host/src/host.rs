@@ -183,6 +183,7 @@ impl Host {
                     note: o.note,
                 })
                 .collect(),
+            formats: crate::providers::formats(),
             notice,
         }
     }

@@ -11,7 +11,9 @@ use symphony_credentials::{check_name, Backend, Secret, StoreOptions};
 use symphony_instruments::discovery::probe;
 use symphony_instruments::providers;
 
-use crate::wire::{CredentialSaved, ProviderTest, SetCredentialArgs, TestProviderArgs};
+use crate::wire::{
+    CredentialSaved, ProviderTest, SetCredentialArgs, TestProviderArgs, WireFormatInfo,
+};
 use crate::{Host, HostError};
 
 /// How long a test call may take: a local server answers at once, a hosted one in a second.
@@ -19,6 +21,23 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The largest value kept as a credential (keys are far shorter).
 const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// The wire formats a chat step can speak, from the instruments' one table
+/// (`providers::FORMATS`, the default first), for `projectInfo`: the dialog's presets and the
+/// model picker's settings come from here, not from names written in the UI.
+pub fn formats() -> Vec<WireFormatInfo> {
+    providers::FORMATS
+        .iter()
+        .map(|f| WireFormatInfo {
+            name: f.name.to_owned(),
+            label: f.label.to_owned(),
+            about: f.about.to_owned(),
+            default_base_url: f.default_base_url.to_owned(),
+            credential: f.credential.to_owned(),
+            max_temperature: f.max_temperature,
+        })
+        .collect()
+}
 
 impl Host {
     /// `testProvider`: lists the models of the server at `baseUrl` with the typed key (or none,
@@ -107,5 +126,31 @@ impl Host {
             encrypted,
             warning,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use symphony_instruments::providers;
+
+    /// The UI is told every format, in the table's order (the default first), with the fields
+    /// it reads under their wire names.
+    #[test]
+    fn formats_are_the_instruments_table() {
+        let formats = super::formats();
+        let names: Vec<&str> = formats.iter().map(|f| f.name.as_str()).collect();
+        let table: Vec<&str> = providers::FORMATS.iter().map(|f| f.name).collect();
+        assert_eq!(names, table);
+        assert_eq!(formats[0].name, providers::named_or_default(None).name);
+        let anthropic = providers::find("anthropic").expect("anthropic is a format");
+        let json = serde_json::to_value(&formats).expect("formats serialize");
+        let entry = json
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["name"] == "anthropic"))
+            .expect("anthropic is listed");
+        assert_eq!(entry["defaultBaseUrl"], anthropic.default_base_url);
+        assert_eq!(entry["credential"], anthropic.credential);
+        assert_eq!(entry["maxTemperature"], anthropic.max_temperature);
+        assert_eq!(entry["label"], anthropic.label);
     }
 }

@@ -40,6 +40,24 @@ pub struct ProviderInfo {
     pub note: Option<String>,
 }
 
+/// A wire format `instrument.chat` speaks, as the instruments' format table declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WireFormatInfo {
+    /// Its name: what a step's `provider` and `testProvider`'s `api` say (`openai`).
+    pub name: String,
+    /// Who answers, as messages name it ("the OpenAI-compatible server", "Anthropic").
+    pub label: String,
+    /// How the `provider` config field describes this choice.
+    pub about: String,
+    /// The base URL a step that names none uses (no trailing slash).
+    pub default_base_url: String,
+    /// The credential a step uses at the default base URL.
+    pub credential: String,
+    /// The highest temperature its API accepts.
+    pub max_temperature: f64,
+}
+
 /// `testProvider`'s arguments: a model server to ask for its models. Its `Debug` hides the key.
 #[derive(Clone, PartialEq, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -121,6 +139,10 @@ pub struct ProjectInfo {
     pub offline: bool,
     /// The sources of real models.
     pub providers: Vec<ProviderInfo>,
+    /// The wire formats `instrument.chat` speaks, the default first (what a step's `provider`
+    /// can name): the app's "Set up a provider" and model picker read them, so a new format
+    /// needs no UI code.
+    pub formats: Vec<WireFormatInfo>,
     /// Shown as is when set: how to add a key or point at a local server.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

@@ -16,6 +16,8 @@ import { Inspector } from "../inspector/Inspector";
 import { Dialogs } from "../panels/Dialogs";
 import { useDoc } from "../store/doc";
 import { useRun } from "../store/run";
+import { usePins } from "../store/pins";
+import { stateWord } from "../board/model";
 import { BoardDock } from "../board/BoardDock";
 import { StepDebugger } from "../board/debugger/StepDebugger";
 import { backToEditing } from "../board/actions";
@@ -87,12 +89,14 @@ function SideTab({ side, label }: { side: "settings" | "run"; label: ReactNode }
   );
 }
 
-/** "Last run", with the step's state in that run as a dot. */
+/** "Last run", with the step's state in that run as a dot (its word as the dot's title). */
 function LastRunLabel({ step }: { step: string }) {
   const state = useRun((s) => s.board.steps[step]?.state);
+  const origin = useRun((s) => s.board.steps[step]?.origin);
+  const pinned = usePins((s) => s.pinned[step] !== undefined);
   return (
     <>
-      Last run{state ? <span className={`side-state state-${state}`} title={state} /> : null}
+      Last run{state ? <span className={`side-state state-${state}`} title={stateWord(state, origin, pinned)} /> : null}
     </>
   );
 }

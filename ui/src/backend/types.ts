@@ -45,6 +45,7 @@ export type { StepCompared } from "./generated/StepCompared";
 export type { FieldChange } from "./generated/FieldChange";
 export type { CredentialSaved } from "./generated/CredentialSaved";
 export type { ProviderTest } from "./generated/ProviderTest";
+export type { WireFormatInfo } from "./generated/WireFormatInfo";
 export type { TestProviderArgs } from "./generated/TestProviderArgs";
 export type { StepComparison } from "./generated/StepComparison";
 export type { StoreInfo } from "./generated/StoreInfo";

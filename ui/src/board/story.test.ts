@@ -29,6 +29,12 @@ const LOG: EventRecord[] = [
 ];
 
 describe("step story", () => {
+  it("says where an output not played came from in the board's words", () => {
+    const done = (origin: string) => [ev(0, { type: "stepSucceeded", step: "c", elapsedMs: 0, attempts: 0, usage: null, origin, cacheKey: null })];
+    expect(stepStory(done("cached"), "c").log.map((l) => l.text)).toEqual(["output reused from an earlier identical play, not played"]);
+    expect(stepStory(done("given"), "c").log.map((l) => l.text)).toEqual(["output kept, not played"]);
+  });
+
   it("tells a step's attempts, retries and fallback", () => {
     const s = stepStory(LOG, "a");
     expect(s.inputs).toEqual({ topic: "owls" });

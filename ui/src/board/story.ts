@@ -5,7 +5,7 @@
  * live batch costs only its own new events.
  */
 import type { BottleneckKind, EventRecord, Json, JsonObject } from "../backend/types";
-import { formatMs } from "./model";
+import { formatMs, originWord } from "./model";
 
 /** The events that name a step (`step` field), the streamed-progress ones aside. */
 export type StepEvent = Extract<EventRecord, { step: string }>;
@@ -164,7 +164,7 @@ export function stepStory(log: readonly EventRecord[], step: string, untilMs = I
     } else if (isType(e, "stepSucceeded")) {
       closeAll(at, "succeeded", null);
       story.end = { kind: "succeeded", atMs: at, detail: null };
-      line(e, "event", e.origin === "played" ? `succeeded in ${formatMs(e.elapsedMs)}` : `output ${e.origin === "cached" ? "reused from the cache" : "given"}, not played`);
+      line(e, "event", e.origin === "played" ? `succeeded in ${formatMs(e.elapsedMs)}` : `output ${originWord(e.origin)}${e.origin === "cached" ? " from an earlier identical play" : ""}, not played`);
     } else if (isType(e, "stepFailed")) {
       closeAll(at, "failed", e.error);
       story.end = { kind: "failed", atMs: at, detail: e.error };

@@ -72,13 +72,13 @@ const miniMapColor = (n: FlowNode) => {
   if (n.type !== "step") return "transparent";
   switch (n.data.step.kind) {
     case "instrument":
-      return "#7c9cff";
+      return "var(--instrument)";
     case "operator":
-      return "#5fc9a8";
+      return "var(--operator)";
     case "addon":
-      return "#e0a85c";
+      return "var(--addon)";
     default:
-      return "#d07cf0";
+      return "var(--cue)";
   }
 };
 
@@ -275,9 +275,9 @@ export function Canvas() {
         proOptions={{ hideAttribution: true }}
         colorMode="dark"
       >
-        <Background variant={BackgroundVariant.Dots} gap={20} size={1} color="#2c3340" />
+        <Background variant={BackgroundVariant.Dots} gap={20} size={1} color="var(--line)" />
         {partlyHidden ? (
-          <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.45)" bgColor="rgba(22,26,33,0.35)" ariaLabel="Overview of the melody" />
+          <MiniMap pannable zoomable nodeColor={miniMapColor} maskColor="rgba(12,14,18,0.45)" bgColor="color-mix(in srgb, var(--panel) 35%, transparent)" ariaLabel="Overview of the melody" />
         ) : null}
         <Controls showInteractive={false} />
       </ReactFlow>

@@ -12,22 +12,11 @@ import { create } from "zustand";
 import type { StepNode as StepNodeType } from "../model/graph";
 import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
-import { formatBytes, formatMs, originWord } from "../board/model";
+import { formatBytes, formatMs, stateWord } from "../board/model";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
 import { useCompare } from "../store/compare";
 import { conflictsOf, conflictStep } from "../app/conflicts";
-
-const STATE_LABEL: Record<StepState, string> = {
-  queued: "queued",
-  running: "running",
-  retrying: "retrying",
-  succeeded: "succeeded",
-  cached: "reused",
-  failed: "failed",
-  skipped: "skipped",
-  cancelled: "cancelled",
-};
 
 const WORKING: ReadonlySet<StepState> = new Set(["running", "retrying"]);
 
@@ -78,11 +67,13 @@ function Progress({ run, maxTokens }: { run: StepRun; maxTokens: number | undefi
 }
 
 /** The state alone: what a far zoomed-out node shows. */
-const StateOnly = memo(function StateOnly({ state }: { state: StepState }) {
+const StateOnly = memo(function StateOnly({ id, state }: { id: string; state: StepState }) {
+  const origin = useRun((s) => s.steps[id]?.origin);
+  const pinned = usePins((s) => s.pinned[id] !== undefined);
   return (
     <div className={`step-state state-${state}`}>
       <span className="dot" />
-      <span className="state-label">{STATE_LABEL[state]}</span>
+      <span className="state-label">{stateWord(state, origin, pinned)}</span>
     </div>
   );
 });
@@ -101,7 +92,7 @@ function LiveFooterOf({ run, maxTokens, pinned }: { run: StepRun; maxTokens: num
     <>
       <div className={`step-state state-${run.state}`} title={run.detail ?? ""}>
         <span className="dot" />
-        <span className="state-label">{run.state === "cached" ? originWord(run.origin, pinned) : STATE_LABEL[run.state]}</span>
+        <span className="state-label">{stateWord(run.state, run.origin, pinned)}</span>
         {run.attempt > 1 ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
         {run.items ? ` · ${run.items.done}/${run.items.total}` : ""}
         {elapsed !== undefined ? <span className="elapsed"> · {formatMs(elapsed)}</span> : null}
@@ -200,7 +191,7 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
           ))}
         </div>
       </div>
-      {state ? detailed ? <LiveFooter id={id} maxTokens={typeof step.config?.maxTokens === "number" ? step.config.maxTokens : undefined} /> : <StateOnly state={state} /> : null}
+      {state ? detailed ? <LiveFooter id={id} maxTokens={typeof step.config?.maxTokens === "number" ? step.config.maxTokens : undefined} /> : <StateOnly id={id} state={state} /> : null}
     </div>
   );
 }

@@ -2,6 +2,7 @@
 import type { ConfigField, Json, StepDoc } from "../backend/types";
 import { useApp } from "../store/app";
 import { setConfig } from "../model/edits";
+import { chatSettings } from "../model/providers";
 import { scopeOf } from "../model/templates";
 import { Field, JsonInput, NumberInput, TextInput } from "./fields";
 import { PromptEditor } from "./PromptEditor";
@@ -114,6 +115,7 @@ export function ConfigFieldEditor({
  */
 function ModelPicker({ step }: { step: StepDoc }) {
   const providers = useApp((s) => s.project?.providers);
+  const formats = useApp((s) => s.project?.formats);
   const chat = step.type === "instrument.chat";
   const offers = providers ?? [];
   const pick = (value: string) => {
@@ -123,9 +125,10 @@ function ModelPicker({ step }: { step: StepDoc }) {
     edit((m) => {
       let next = setConfig(m, step.id, "model", model);
       if (chat) {
-        const defaultUrl = offer.provider === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1";
-        next = setConfig(next, step.id, "provider", offer.provider === "anthropic" ? "anthropic" : undefined);
-        next = setConfig(next, step.id, "baseUrl", offer.baseUrl.replace(/\/+$/, "") === defaultUrl ? undefined : offer.baseUrl);
+        // The offer's provider is a wire format's name, or a server (Ollama) that speaks the default one.
+        const reach = chatSettings(formats ?? [], offer.provider, offer.baseUrl);
+        next = setConfig(next, step.id, "provider", reach.provider);
+        next = setConfig(next, step.id, "baseUrl", reach.baseUrl);
         next = setConfig(next, step.id, "credential", offer.credential ?? undefined);
       }
       return next;

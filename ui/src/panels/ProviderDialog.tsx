@@ -1,47 +1,37 @@
 /**
- * "Set up a provider": pick a kind of model server (or type its address), test it with a key
+ * "Set up a provider": pick a kind of model server (each wire format the backend speaks, at its
+ * own address, a local Ollama, or another server and the format it speaks), test it with a key
  * typed here, keep the key in the user's credential store, and, when opened from a chat step,
  * use the server and one of its models for that step. Afterwards the app asks the backend
  * again which models it can play, so nothing needs reopening.
  */
-import { useState } from "react";
-import type { JsonObject, ProviderTest } from "../backend/types";
+import { useMemo, useState } from "react";
+import type { JsonObject, ProviderTest, WireFormatInfo } from "../backend/types";
 import { errorMessage } from "../backend";
 import { api, refreshProject } from "../app/actions";
 import { useApp } from "../store/app";
 import { useDoc } from "../store/doc";
 import { setConfig } from "../model/edits";
+import { chatSettings, presets, type Preset } from "../model/providers";
 import { Modal } from "./Dialogs";
 
-interface Preset {
-  id: string;
-  label: string;
-  api: "openai" | "anthropic";
-  baseUrl: string;
-  /** The credential name steps use for it; "" when it needs no key. */
-  credential: string;
-  hint: string;
+export function ProviderDialog({ step, onClose }: { step?: string; onClose: () => void }) {
+  // The wire formats come from the backend (`projectInfo.formats`): none is named here.
+  const formats = useApp((s) => s.project?.formats);
+  if (!formats?.length) {
+    return (
+      <Modal title="Set up a provider" onClose={onClose}>
+        <p className="muted small">The backend has not said which model servers it can speak to yet: close this and try again in a moment.</p>
+      </Modal>
+    );
+  }
+  return <ProviderForm formats={formats} step={step} onClose={onClose} />;
 }
 
-const OPENAI_URL = "https://api.openai.com/v1";
-const ANTHROPIC_URL = "https://api.anthropic.com";
-
-const PRESETS: Preset[] = [
-  { id: "openai", label: "OpenAI", api: "openai", baseUrl: OPENAI_URL, credential: "openai", hint: "A key from platform.openai.com." },
-  { id: "anthropic", label: "Anthropic", api: "anthropic", baseUrl: ANTHROPIC_URL, credential: "anthropic", hint: "A key from console.anthropic.com." },
-  { id: "ollama", label: "Ollama (this machine)", api: "openai", baseUrl: "http://localhost:11434/v1", credential: "", hint: "No key: start `ollama serve` and pull a model." },
-  {
-    id: "compatible",
-    label: "Another OpenAI-compatible server",
-    api: "openai",
-    baseUrl: "http://localhost:8000/v1",
-    credential: "my-server",
-    hint: "vLLM, llama.cpp, LM Studio (http://localhost:1234/v1), OpenRouter (https://openrouter.ai/api/v1)…",
-  },
-];
-
-export function ProviderDialog({ step, onClose }: { step?: string; onClose: () => void }) {
-  const [preset, setPreset] = useState<Preset>(PRESETS[0]!);
+function ProviderForm({ formats, step, onClose }: { formats: WireFormatInfo[]; step?: string; onClose: () => void }) {
+  const choices = useMemo(() => presets(formats), [formats]);
+  const [preset, setPreset] = useState<Preset>(choices[0]!);
+  const [format, setFormat] = useState(preset.api);
   const [baseUrl, setBaseUrl] = useState(preset.baseUrl);
   const [key, setKey] = useState("");
   const [credential, setCredential] = useState(preset.credential);
@@ -53,6 +43,7 @@ export function ProviderDialog({ step, onClose }: { step?: string; onClose: () =
 
   const choose = (p: Preset) => {
     setPreset(p);
+    setFormat(p.api);
     setBaseUrl(p.baseUrl);
     setCredential(p.credential);
     setTest(null);
@@ -61,7 +52,7 @@ export function ProviderDialog({ step, onClose }: { step?: string; onClose: () =
   const runTest = async () => {
     setBusy(true);
     try {
-      const answer = await api().testProvider({ api: preset.api, baseUrl: baseUrl.trim(), ...(key.trim() ? { key: key.trim() } : {}) });
+      const answer = await api().testProvider({ api: format, baseUrl: baseUrl.trim(), ...(key.trim() ? { key: key.trim() } : {}) });
       setTest(answer);
       if (answer.ok && !model && answer.models[0]) setModel(answer.models[0]);
     } catch (e) {
@@ -99,10 +90,11 @@ export function ProviderDialog({ step, onClose }: { step?: string; onClose: () =
     if (!chatStep) return;
     if (!(await save())) return;
     const url = baseUrl.trim().replace(/\/+$/, "");
+    const reach = chatSettings(formats, format, url);
     const values: JsonObject = {
       model: model.trim(),
-      provider: preset.api === "anthropic" ? "anthropic" : null,
-      baseUrl: url === OPENAI_URL || url === ANTHROPIC_URL ? null : url,
+      provider: reach.provider ?? null,
+      baseUrl: reach.baseUrl ?? null,
       credential: preset.credential || key.trim() || saved ? credential.trim() || null : null,
     };
     useDoc.getState().edit((m) => {
@@ -121,13 +113,32 @@ export function ProviderDialog({ step, onClose }: { step?: string; onClose: () =
         Melodies name the credential; the key itself never goes into a melody file.
       </p>
       <div className="row wrap" role="radiogroup" aria-label="Provider">
-        {PRESETS.map((p) => (
+        {choices.map((p) => (
           <button key={p.id} type="button" role="radio" aria-checked={preset.id === p.id} className={preset.id === p.id ? "primary" : ""} onClick={() => choose(p)}>
             {p.label}
           </button>
         ))}
       </div>
       <p className="muted small">{preset.hint}</p>
+      {preset.anyFormat ? (
+        <label className="field">
+          <span className="field-label">Speaks</span>
+          <select
+            aria-label="Wire format"
+            value={format}
+            onChange={(e) => {
+              setFormat(e.target.value);
+              setTest(null);
+            }}
+          >
+            {formats.map((f) => (
+              <option key={f.name} value={f.name}>
+                {f.about}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       <label className="field">
         <span className="field-label">Base URL</span>
         <input aria-label="Base URL" value={baseUrl} spellCheck={false} onChange={(e) => setBaseUrl(e.target.value)} />

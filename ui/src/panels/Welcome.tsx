@@ -91,7 +91,7 @@ export function Welcome() {
           <strong>Offline mode</strong>
           <p>
             {project.notice ??
-              "No model is configured: instruments answer with the offline instrument, which calls no model. To use a real model, add a key (symphony credential set openai) or start a local server such as Ollama on localhost:11434."}{" "}
+              "No model is configured: instruments answer with the offline instrument, which calls no model. To use a real model, keep a key or point at a local server:"}{" "}
             <button type="button" className="link" onClick={() => open({ kind: "provider" })}>
               Set up a provider…
             </button>

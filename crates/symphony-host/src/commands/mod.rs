@@ -35,8 +35,9 @@ pub use declare::{Command, Place, TsType, UiArgs, WireType};
 
 commands! {
     host {
-        /// The project folder and which models this machine can play (`offline`, with a notice
-        /// saying how to add a key or point at a local server, when no model is configured).
+        /// The project folder, which models this machine can play (`offline`, with a notice
+        /// saying how to add a key or point at a local server, when no model is configured), and
+        /// the wire formats a chat step can speak (`formats`, the default first).
         projectInfo(host, _: NoArgs) -> ProjectInfo { Ok(host.project_info().await) }
 
         /// Every `*.melody.json` under `melodies/`, then under `templates/` (melodies to start

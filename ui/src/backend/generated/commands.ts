@@ -46,8 +46,9 @@ export type Call = <T>(command: string, args: Record<string, unknown>) => Promis
 /** Every command both transports offer (docs/app-api.md). */
 export interface Commands {
   /**
-   * The project folder and which models this machine can play (`offline`, with a notice
-   * saying how to add a key or point at a local server, when no model is configured).
+   * The project folder, which models this machine can play (`offline`, with a notice
+   * saying how to add a key or point at a local server, when no model is configured), and
+   * the wire formats a chat step can speak (`formats`, the default first).
    */
   projectInfo(): Promise<ProjectInfo>;
   /**

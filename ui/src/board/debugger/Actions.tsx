@@ -40,7 +40,7 @@ export function Actions({ step, live }: { step: string; live: StepLive | undefin
         <button type="button" aria-label="Rerun from here" title={why ?? "A new run that reuses everything before this step and plays it and what follows again"} disabled={!forkable} onClick={() => void fork(false)}>
           ↻ Rerun from here
         </button>
-        <button type="button" aria-label="Take again" title={why ?? "Play this step again even if its output is cached"} disabled={!forkable} onClick={() => void fork(true)}>
+        <button type="button" aria-label="Take again" title={why ?? "A new run that plays this step again rather than reusing its output, and reuses everything else it can"} disabled={!forkable} onClick={() => void fork(true)}>
           ⟳ Take again
         </button>
         <button type="button" aria-label="Fork with edits…" aria-expanded={editing} title={why ?? "Change the run inputs or this step's prompt, then rerun from here"} disabled={!forkable} onClick={() => setEditing(!editing)}>

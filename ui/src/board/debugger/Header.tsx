@@ -4,18 +4,7 @@ import type { StepDoc } from "../../backend/types";
 import { backToEditing } from "../actions";
 import { formatCost, formatCount } from "../format";
 import { boardNow, useLive, useTicker } from "../hooks";
-import { formatBytes, formatMs, originWord, type StepLive } from "../model";
-
-const STATE_LABEL: Record<string, string> = {
-  queued: "queued",
-  running: "running",
-  retrying: "retrying",
-  succeeded: "succeeded",
-  cached: "reused",
-  failed: "failed",
-  skipped: "skipped",
-  cancelled: "cancelled",
-};
+import { formatBytes, formatMs, originWord, stateWord, type StepLive } from "../model";
 
 export function DebuggerHeader({ step, live, doc }: { step: string; live: StepLive | undefined; doc: StepDoc | undefined }) {
   const usage = live?.usage;
@@ -39,7 +28,7 @@ export function DebuggerHeader({ step, live, doc }: { step: string; live: StepLi
       </div>
       <div className="row wrap small dbg-facts">
         <span className={`dbg-state state-${live?.state ?? "idle"}`} data-testid="debugger-state">
-          <span className="dot" /> {live ? (live.state === "cached" ? originWord(live.origin, pinnedNow) : STATE_LABEL[live.state] ?? live.state) : "not reached"}
+          <span className="dot" /> {live ? stateWord(live.state, live.origin, pinnedNow) : "not reached"}
         </span>
         {live && live.attempt > 0 ? <span>attempt {live.attempt}</span> : null}
         {live?.items ? (
