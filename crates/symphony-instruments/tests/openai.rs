@@ -684,7 +684,7 @@ async fn a_step_timeout_drops_the_connection() {
 #[test]
 fn validation_reports_config_problems_and_missing_capabilities() {
     let c = standard();
-    let m = melody(
+    let m = chat_melody(
         json!([{"id": "ask", "kind": "instrument", "type": "instrument.chat",
                 "config": {"model": "m", "prompt": "hi", "baseUrl": "ftp://x", "temperature": 9}}]),
         json!({}),
@@ -752,7 +752,7 @@ async fn an_answer_past_its_limit_stops_the_step_naming_the_limit_and_the_settin
         end: End::Finish,
     })
     .await;
-    let m = melody(
+    let m = chat_melody(
         json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
         json!({"limits": {"answerBytes": 4096}}),
     );
@@ -775,7 +775,7 @@ async fn a_stream_line_that_never_ends_stops_the_step() {
         end: End::Finish,
     })
     .await;
-    let m = melody(
+    let m = chat_melody(
         json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
         json!({"limits": {"sseLineBytes": 65536}}),
     );

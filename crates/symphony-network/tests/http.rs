@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use symphony_conductor::testing::{collect, melody};
 use symphony_conductor::{
     Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, StartError, StepOutcome,
 };
@@ -342,21 +343,19 @@ impl Played {
     }
 }
 
-fn melody(step: Value, settings: Value) -> symphony_melody::Melody {
+/// A melody of one `operator.http.request` step, `call`, from its config and policy.
+fn one_call(step: Value, settings: Value) -> symphony_melody::Melody {
     let mut step = step;
     let obj = step.as_object_mut().unwrap();
     obj.insert("id".into(), json!("call"));
     obj.insert("kind".into(), json!("operator"));
     obj.insert("type".into(), json!("operator.http.request"));
     obj.entry("capabilities").or_insert(json!(["network"]));
-    symphony_melody::load_value(json!({
-        "formatVersion": 1,
-        "melody": {"id": "http-test", "name": "HTTP test"},
+    melody(json!({
         "inputs": {"name": {"type": "string", "default": "world"}},
         "settings": settings,
         "steps": [step],
     }))
-    .unwrap_or_else(|p| panic!("{p}"))
 }
 
 async fn start(
@@ -372,21 +371,10 @@ async fn start(
         )))
         .unwrap();
     let run = Conductor::new(registry)
-        .start(melody(step, settings), RunOptions::default())
+        .start(one_call(step, settings), RunOptions::default())
         .await?;
-    let (mut events, _control, finished) = run.into_parts();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = finished.await.unwrap();
-    Ok(Played {
-        report,
-        events: collector.await.unwrap(),
-    })
+    let (report, events) = collect(run).await;
+    Ok(Played { report, events })
 }
 
 /// Plays one step; the loopback server is allowed by name and address.
@@ -806,7 +794,7 @@ fn register_adds_the_type_once() {
 #[test]
 fn network_settings_round_trip_and_are_left_out_when_default() {
     let step = || json!({"config": {"url": "https://api.test/"}});
-    let with = melody(
+    let with = one_call(
         step(),
         json!({"network": {"allowPrivate": true, "allowHosts": ["localhost", "10.0.0.0/8"]}}),
     );
@@ -820,7 +808,7 @@ fn network_settings_round_trip_and_are_left_out_when_default() {
     assert_eq!(again.settings, with.settings);
     assert_eq!(symphony_melody::to_bytes(&again), bytes, "saving is stable");
 
-    let without = symphony_melody::to_bytes(&melody(step(), json!({})));
+    let without = symphony_melody::to_bytes(&one_call(step(), json!({})));
     let without = String::from_utf8(without).unwrap();
     assert!(!without.contains("settings"), "{without}");
 

@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use symphony_conductor::{
-    Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, StepOutcome,
-};
+use symphony_conductor::testing;
+#[allow(unused_imports)] // Re-exported for the test files that read outcomes; not all do.
+pub use symphony_conductor::testing::outcome;
+use symphony_conductor::{Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport};
 use symphony_credentials::{CredentialError, Credentials, Secret};
 use symphony_instruments::{InstrumentsConfig, ProviderLimits, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -455,36 +456,21 @@ pub fn one_retry() -> Value {
     json!({"retry": {"max": 1, "backoffMs": 10, "jitter": false}})
 }
 
-pub fn melody(steps: Value, settings: Value) -> symphony_melody::Melody {
-    let doc = json!({
-        "formatVersion": 1,
-        "melody": {"id": "chat-test", "name": "Chat test"},
+/// A melody of chat steps whose prompts may ask about `{{topic}}` (a run input, "rivers").
+pub fn chat_melody(steps: Value, settings: Value) -> symphony_melody::Melody {
+    testing::melody(json!({
         "inputs": {"topic": {"type": "string", "default": "rivers"}},
         "settings": settings,
         "steps": steps,
-    });
-    symphony_melody::load_value(doc).unwrap_or_else(|p| panic!("{p}"))
+    }))
 }
 
-/// Plays a melody to its end, collecting every event.
+/// Plays a melody to its end, collecting every event; no run here may take a minute.
 pub async fn play(c: &Conductor, m: symphony_melody::Melody) -> (RunReport, Vec<EventRecord>) {
-    let run = c
-        .start(m, RunOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, _control, finished) = run.into_parts();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = tokio::time::timeout(Duration::from_secs(60), finished)
+    let run = testing::play(c, m, RunOptions::default());
+    tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .expect("no run takes a minute here")
-        .unwrap();
-    (report, collector.await.unwrap())
 }
 
 /// Plays one chat step with `config` (and `policy`) and returns the report and events.
@@ -495,13 +481,9 @@ pub async fn play_one(
 ) -> (RunReport, Vec<EventRecord>) {
     play(
         c,
-        melody(json!([chat_step("ask", config, policy)]), json!({})),
+        chat_melody(json!([chat_step("ask", config, policy)]), json!({})),
     )
     .await
-}
-
-pub fn outcome(report: &RunReport, id: &str) -> StepOutcome {
-    report.steps.iter().find(|s| s.id == id).unwrap().outcome
 }
 
 /// The error a step failed with.
