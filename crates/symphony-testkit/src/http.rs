@@ -458,6 +458,7 @@ async fn read_request(
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",
