@@ -1097,15 +1097,14 @@ async fn a_prepared_melody_plays_many_times_each_run_with_its_own_state() {
             .start_prepared(&prepared, options)
             .await
             .unwrap();
-        let (mut events, _control, finished) = run.into_parts();
-        let report = finished.await.unwrap();
+        let (report, events) = testing::collect(run).await;
         assert_eq!(report.run_id, format!("run-{i}"));
         assert_eq!(report.status, RunStatus::Succeeded);
         assert_eq!(report.totals.succeeded, 3);
-        let mut succeeded = 0;
-        while let Some(e) = events.recv().await {
-            succeeded += u32::from(matches!(e.event, RunEvent::StepSucceeded { .. }));
-        }
+        let succeeded = events
+            .iter()
+            .filter(|e| matches!(e.event, RunEvent::StepSucceeded { .. }))
+            .count();
         assert_eq!(succeeded, 3, "run {i} reports its own steps, once each");
     }
     // A melody with problems is refused at `prepare`, naming them.
