@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+use symphony_conductor::testing::{self, melody, outcome};
 use symphony_conductor::{
     Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, RunStatus, StepOutcome,
 };
@@ -176,16 +177,6 @@ fn step(id: &str, config: Value, capabilities: &[&str]) -> Value {
     })
 }
 
-fn melody(steps: Value) -> symphony_melody::Melody {
-    let doc = json!({
-        "formatVersion": 1,
-        "melody": {"id": "agents", "name": "Agents"},
-        "steps": steps,
-        "edges": [],
-    });
-    symphony_melody::load_value(doc).unwrap_or_else(|p| panic!("{p}"))
-}
-
 fn conductor() -> Conductor {
     let mut registry = Registry::standard();
     symphony_agents::register(&mut registry, Arc::new(TestCredentials)).unwrap();
@@ -204,23 +195,9 @@ fn options(f: &Fixture) -> RunOptions {
 async fn play(
     m: symphony_melody::Melody,
     options: RunOptions,
-    steer: impl FnOnce(symphony_conductor::RunControl) + Send + 'static,
+    steer: impl FnOnce(symphony_conductor::RunControl),
 ) -> (RunReport, Vec<EventRecord>) {
-    let run = conductor()
-        .start(m, options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, control, finished) = run.into_parts();
-    tokio::spawn(async move { steer(control) });
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = finished.await.unwrap();
-    (report, collector.await.unwrap())
+    testing::play_steered(&conductor(), m, options, steer).await
 }
 
 fn outputs(f: &Fixture, id: &str) -> Map<String, Value> {
@@ -236,10 +213,6 @@ fn outputs(f: &Fixture, id: &str) -> Map<String, Value> {
 fn note(report: &RunReport, id: &str) -> String {
     let s = report.steps.iter().find(|s| s.id == id).unwrap();
     s.note.clone().unwrap_or_default()
-}
-
-fn outcome(report: &RunReport, id: &str) -> StepOutcome {
-    report.steps.iter().find(|s| s.id == id).unwrap().outcome
 }
 
 fn progress_text(events: &[EventRecord]) -> String {
@@ -321,7 +294,7 @@ async fn workspace_mode_records_output_diff_and_files() {
     std::fs::create_dir_all(f.files()).unwrap();
     std::fs::write(f.files().join("existing.txt"), "before\n").unwrap();
     std::fs::write(f.files().join("doomed.txt"), "bye\n").unwrap();
-    let m = melody(json!([f.command_step("agent", "edit", json!({}))]));
+    let m = melody(json!({"steps": [f.command_step("agent", "edit", json!({}))]}));
     let (report, events) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
 
@@ -360,11 +333,11 @@ async fn workspace_mode_records_output_diff_and_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_record_looks_into_nested_repositories_and_honours_gitignore() {
     let f = Fixture::new();
-    let m = melody(json!([f.command_step(
+    let m = melody(json!({"steps": [f.command_step(
         "agent",
         "edit",
         json!({"env": {"FAKE_SCAFFOLD": "1"}})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let out = outputs(&f, "agent");
@@ -401,7 +374,7 @@ async fn an_aider_step_leaves_aiders_own_files_out_of_the_record() {
         json!({"env": {"FAKE_SCAFFOLD": "1", "ARGS_FILE": args_file.to_str().unwrap()}}),
     );
     s["config"]["preset"] = json!("aider");
-    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let files = outputs(&f, "aider")["files"].clone();
     assert!(
@@ -433,11 +406,11 @@ async fn an_aider_step_leaves_aiders_own_files_out_of_the_record() {
 async fn a_preset_runs_its_cli_with_its_flags_and_an_overridden_program() {
     let f = Fixture::new();
     let args_file = f.path("args.txt");
-    let m = melody(json!([f.claude_step(
+    let m = melody(json!({"steps": [f.claude_step(
         "claude",
         "edit",
         json!({"model": "sonnet", "env": {"ARGS_FILE": args_file.to_str().unwrap()}})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let args = std::fs::read_to_string(&args_file).unwrap();
@@ -464,7 +437,7 @@ async fn a_preset_runs_its_cli_with_its_flags_and_an_overridden_program() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_json_gives_the_answer_tokens_and_cost() {
     let f = Fixture::new();
-    let m = melody(json!([f.claude_step("ok", "json", json!({})),]));
+    let m = melody(json!({"steps": [f.claude_step("ok", "json", json!({})),]}));
     let (report, events) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let out = outputs(&f, "ok");
@@ -482,11 +455,11 @@ async fn claude_code_json_gives_the_answer_tokens_and_cost() {
     );
 
     // An error result fails the step with the answer in the message.
-    let m = melody(json!([f.claude_step(
+    let m = melody(json!({"steps": [f.claude_step(
         "bad",
         "json",
         json!({"env": {"FAKE_IS_ERROR": "true"}})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     let note = note(&report, "bad");
     assert!(
@@ -499,11 +472,11 @@ async fn claude_code_json_gives_the_answer_tokens_and_cost() {
 async fn a_prompt_with_shell_metacharacters_is_passed_verbatim() {
     let f = Fixture::new();
     let prompt = "-rf it's \"quoted\"; $(touch pwned) `touch pwned2` && echo $HOME | cat > x * \\ \n second line &";
-    let m = melody(json!([f.command_step(
+    let m = melody(json!({"steps": [f.command_step(
         "cmd",
         "edit",
         json!({"prompt": prompt})
-    ),]));
+    ),]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(
@@ -513,11 +486,11 @@ async fn a_prompt_with_shell_metacharacters_is_passed_verbatim() {
 
     // Through a preset too, where the prompt follows `--`.
     let g = Fixture::new();
-    let m = melody(json!([g.claude_step(
+    let m = melody(json!({"steps": [g.claude_step(
         "claude",
         "edit",
         json!({"prompt": prompt})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&g), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(
@@ -542,11 +515,11 @@ async fn a_prompt_too_long_for_an_argument_goes_through_stdin() {
     let prompt: String = "write the feature; ".repeat(8000);
     let f = Fixture::new();
     let args_file = f.path("args.txt");
-    let m = melody(json!([f.claude_step(
+    let m = melody(json!({"steps": [f.claude_step(
         "claude",
         "edit",
         json!({"prompt": prompt, "env": {"PROMPT_FROM_STDIN": "1", "ARGS_FILE": args_file.to_str().unwrap()}})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let got = std::fs::read_to_string(f.files().join("prompt.txt")).unwrap();
@@ -565,11 +538,11 @@ async fn a_prompt_too_long_for_an_argument_goes_through_stdin() {
 
     // The command preset sends it on stdin when asked.
     let g = Fixture::new();
-    let m = melody(json!([g.command_step(
+    let m = melody(json!({"steps": [g.command_step(
         "cmd",
         "edit",
         json!({"prompt": "short, on stdin", "stdin": true, "env": {"PROMPT_FROM_STDIN": "1"}})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&g), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(
@@ -591,7 +564,7 @@ async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
     let head = git(&repo, &["rev-parse", "HEAD"]);
 
     let repo_s = repo.to_str().unwrap();
-    let m = melody(json!([
+    let m = melody(json!({"steps": [
         f.command_step("a", "edit", json!({"workdir": "worktree", "repo": repo_s})),
         // This agent commits its work, as Aider does: the diff is against the start, so it
         // is recorded all the same.
@@ -600,7 +573,7 @@ async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
             "edit",
             json!({"workdir": "worktree", "repo": repo_s, "env": {"FAKE_COMMIT": "1"}})
         ),
-    ]));
+    ]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
 
@@ -663,11 +636,11 @@ async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
     assert!(!repo.join("src").exists() && repo.join("doomed.txt").exists());
 
     // A second run with the same id starts each worktree afresh from the start commit.
-    let m = melody(json!([f.command_step(
+    let m = melody(json!({"steps": [f.command_step(
         "a",
         "fail",
         json!({"workdir": "worktree", "repo": repo_s})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(outcome(&report, "a"), StepOutcome::Failed);
     let workdir = f.workspace().join("worktrees").join("a");
@@ -681,11 +654,11 @@ async fn worktree_mode_makes_a_branch_per_step_and_leaves_the_checkout_alone() {
 async fn worktree_mode_branches_from_the_workspace_when_it_is_a_repository() {
     // Not a repository: the step says what to do.
     let f = Fixture::new();
-    let m = melody(json!([f.command_step(
+    let m = melody(json!({"steps": [f.command_step(
         "a",
         "edit",
         json!({"workdir": "worktree"})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     let note = note(&report, "a");
     assert!(
@@ -700,11 +673,11 @@ async fn worktree_mode_branches_from_the_workspace_when_it_is_a_repository() {
     std::fs::write(g.files().join("existing.txt"), "before\n").unwrap();
     git(&g.files(), &["add", "-A"]);
     git(&g.files(), &["commit", "-q", "-m", "start"]);
-    let m = melody(json!([g.command_step(
+    let m = melody(json!({"steps": [g.command_step(
         "a",
         "edit",
         json!({"workdir": "worktree"})
-    )]));
+    )]}));
     let (report, _) = play(m, options(&g), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(outputs(&g, "a")["branch"], json!("symphony/r1/a"));
@@ -722,7 +695,7 @@ async fn a_timeout_kills_the_whole_process_tree() {
         json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
     );
     s["policy"] = json!({"timeoutMs": 700});
-    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), |_| {}).await;
     assert_eq!(outcome(&report, "slow"), StepOutcome::Failed);
     assert!(
         note(&report, "slow").contains("timed out"),
@@ -743,7 +716,7 @@ async fn what_a_finished_agent_leaves_running_is_stopped() {
         json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
     );
     // No timeout is set: the step ends although the helper holds the agent's stdout open.
-    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(
         outputs(&f, "agent")["output"],
@@ -763,7 +736,7 @@ async fn cancelling_the_run_kills_the_whole_process_tree() {
         json!({"graceMs": 200, "env": {"PID_FILE": pid_file.to_str().unwrap()}}),
     );
     let watched = pid_file.clone();
-    let (report, _) = play(melody(json!([s])), options(&f), move |control| {
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), move |control| {
         tokio::spawn(async move {
             wait_for_file(&watched).await;
             control.cancel();
@@ -778,7 +751,7 @@ async fn cancelling_the_run_kills_the_whole_process_tree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_agent_gives_an_error_with_the_end_of_its_stderr() {
     let f = Fixture::new();
-    let m = melody(json!([f.command_step("bad", "fail", json!({}))]));
+    let m = melody(json!({"steps": [f.command_step("bad", "fail", json!({}))]}));
     let (report, _) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Failed);
     let note = note(&report, "bad");
@@ -795,7 +768,7 @@ async fn a_failing_agent_gives_an_error_with_the_end_of_its_stderr() {
     // A missing binary is a config error that says what to do.
     let mut s = f.claude_step("missing", "edit", json!({}));
     s["config"]["program"] = json!(f.path("no-such-agent").to_str().unwrap());
-    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), |_| {}).await;
     let note = self::note(&report, "missing");
     assert!(
         note.contains("was not found") && note.contains("config.program"),
@@ -831,14 +804,7 @@ async fn a_credential_reaches_the_agent_and_nothing_else() {
     let mut failing = with_key("failing", json!({"env": {"FAKE_FAIL": "1"}}));
     failing["config"]["workdir"] = json!("workspace");
     // Played one after the other: both work in files/.
-    let m = symphony_melody::load_value(json!({
-        "formatVersion": 1,
-        "melody": {"id": "agents", "name": "Agents"},
-        "steps": [ok, failing],
-        "edges": [],
-        "settings": {"maxParallel": 1},
-    }))
-    .unwrap_or_else(|p| panic!("{p}"));
+    let m = melody(json!({"steps": [ok, failing], "settings": {"maxParallel": 1}}));
     let (report, events) = play(m, options(&f), |_| {}).await;
     assert_eq!(
         outcome(&report, "ok"),
@@ -934,7 +900,7 @@ fn a_credential_needs_the_secrets_capability_and_a_variable() {
     let mut c = f.command_step("c", "edit", json!({}));
     c["config"]["credential"] = json!("anthropic");
     c["capabilities"] = json!(["command", "files", "secrets"]);
-    let m = melody(json!([s, c]));
+    let m = melody(json!({"steps": [s, c]}));
     let problems: Vec<String> = symphony_melody::validate(&m, &registry)
         .iter()
         .map(ToString::to_string)
@@ -964,7 +930,7 @@ fn a_credential_needs_the_secrets_capability_and_a_variable() {
     // And the type needs command and files.
     let mut bare = f.command_step("d", "edit", json!({}));
     bare["capabilities"] = json!([]);
-    let problems = symphony_melody::validate(&melody(json!([bare])), &registry);
+    let problems = symphony_melody::validate(&melody(json!({"steps": [bare]})), &registry);
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert!(
         text.iter().any(|p| p.contains("`command` capability")),
@@ -979,7 +945,7 @@ fn a_credential_needs_the_secrets_capability_and_a_variable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_line_the_agent_prints_is_a_log_line_of_its_stream() {
     let f = Fixture::new();
-    let m = melody(json!([f.command_step("agent", "edit", json!({}))]));
+    let m = melody(json!({"steps": [f.command_step("agent", "edit", json!({}))]}));
     let (report, events) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let lines = log_lines(&events, "agent");
@@ -999,7 +965,7 @@ async fn each_line_the_agent_prints_is_a_log_line_of_its_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chatty_agent_logs_its_first_2000_lines_and_counts_the_rest() {
     let f = Fixture::new();
-    let m = melody(json!([f.command_step("agent", "chatty", json!({}))]));
+    let m = melody(json!({"steps": [f.command_step("agent", "chatty", json!({}))]}));
     let (report, events) = play(m, options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     let lines = log_lines(&events, "agent");
@@ -1054,7 +1020,7 @@ async fn a_command_that_would_run_the_prompt_as_code_is_refused_and_never_runs()
         }),
         &["command", "files"],
     );
-    let m = melody(json!([inject, piped]));
+    let m = melody(json!({"steps": [inject, piped]}));
 
     // Validation names the step and the field.
     let mut registry = Registry::standard();
@@ -1087,9 +1053,7 @@ async fn a_command_that_would_run_the_prompt_as_code_is_refused_and_never_runs()
         .start_prepared(&prepared, options(&f))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, _control, finished) = run.into_parts();
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
-    let report = finished.await.unwrap();
+    let (report, _) = testing::collect(run).await;
     for id in ["inject", "piped"] {
         assert_eq!(outcome(&report, id), StepOutcome::Failed, "{id}");
         let note = note(&report, id);
@@ -1117,7 +1081,7 @@ async fn prompt_file_hands_the_prompt_over_as_a_file() {
         }),
         &["command", "files"],
     );
-    let (report, _) = play(melody(json!([s])), options(&f), |_| {}).await;
+    let (report, _) = play(melody(json!({"steps": [s]})), options(&f), |_| {}).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
     assert_eq!(
         std::fs::read_to_string(f.files().join("prompt.txt")).unwrap(),
@@ -1196,11 +1160,11 @@ async fn git_runs_symphony_starts_run_no_hooks_no_fsmonitor_and_no_filters() {
 
     // Twice: the second attempt removes and re-adds the worktree and resets the branch.
     for _ in 0..2 {
-        let m = melody(json!([f.command_step(
+        let m = melody(json!({"steps": [f.command_step(
             "a",
             "edit",
             json!({"workdir": "worktree", "repo": repo.to_str().unwrap()})
-        )]));
+        )]}));
         let (report, _) = play(m, options(&f), |_| {}).await;
         assert_eq!(report.status, RunStatus::Succeeded, "{:#?}", report.steps);
         let ran: Vec<String> = std::fs::read_dir(&markers)

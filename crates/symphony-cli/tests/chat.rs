@@ -6,161 +6,69 @@
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{json, Value};
+use symphony_testkit::http::{named, sse, Recorded, Reply, Server};
 
 const OPENAI_KEY: &str = "sk-sentinel-openai-5d1f0c2e9a7b";
 const ANTHROPIC_KEY: &str = "sk-sentinel-anthropic-83c4e6f1";
 
-/// A request's head (lower-cased header lines) and body.
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A loopback server on its own thread, answering every request with `reply(head, body)`:
-/// the status line's code, the content type and the body chunks (sent chunked, with a pause).
-fn serve(reply: fn(&str) -> (u16, &'static str, Vec<String>)) -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let _ = answer(stream, reply, &log);
-            });
-        }
-    });
-    (url, seen)
+/// A loopback server on a thread of its own (the shared `symphony_testkit::http` one),
+/// answering every request with `reply(request)`, and its URL.
+fn serve(reply: fn(&Recorded) -> Reply) -> (String, Server) {
+    let server = Server::start_in_thread(move |_, r| reply(r));
+    (server.url(""), server)
 }
 
-fn answer(
-    s: TcpStream,
-    reply: fn(&str) -> (u16, &'static str, Vec<String>),
-    log: &Seen,
-) -> std::io::Result<()> {
-    answer_then(s, reply, log, &|_| {})
-}
-
-/// [`answer`], calling `request(true)` once the request is read and `request(false)` before the
-/// answer's last chunk (once it has that, the client may send its next request at once).
-fn answer_then(
-    mut s: TcpStream,
-    reply: fn(&str) -> (u16, &'static str, Vec<String>),
-    log: &Seen,
-    request: &dyn Fn(bool),
-) -> std::io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let body = String::from_utf8_lossy(&body).into_owned();
-    log.lock().unwrap().push((head.clone(), body));
-    request(true);
-    let (status, content_type, chunks) = reply(&head);
-    write!(s, "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
-    let last = chunks.len().saturating_sub(1);
-    for (i, c) in chunks.into_iter().enumerate() {
-        if i == last {
-            request(false);
-        }
-        write!(s, "{:x}\r\n{c}\r\n", c.len())?;
-        s.flush()?;
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    s.write_all(b"0\r\n\r\n")?;
-    s.flush()
-}
-
-fn sse(v: Value) -> String {
-    format!("data: {v}\n\n")
-}
-
-fn named(event: &str, v: Value) -> String {
-    format!("event: {event}\ndata: {v}\n\n")
-}
-
-fn openai_ok(_: &str) -> (u16, &'static str, Vec<String>) {
+fn openai_ok(_: &Recorded) -> Reply {
     let mut chunks: Vec<String> = ["Plan: ", "dig ", "a canal."]
         .iter()
         .map(|p| {
-            sse(json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]}))
+            sse(&json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]}))
         })
         .collect();
     chunks.push(sse(
-        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
     ));
     chunks.push(sse(
-        json!({"choices": [], "usage": {"prompt_tokens": 2000, "completion_tokens": 1000}}),
+        &json!({"choices": [], "usage": {"prompt_tokens": 2000, "completion_tokens": 1000}}),
     ));
     chunks.push("data: [DONE]\n\n".into());
-    (200, "text/event-stream", chunks)
+    Reply::stream(chunks).paced(20)
 }
 
-fn anthropic_ok(_: &str) -> (u16, &'static str, Vec<String>) {
+fn anthropic_ok(_: &Recorded) -> Reply {
     let mut chunks = vec![
         named(
             "message_start",
-            json!({"type": "message_start", "message": {"usage": {"input_tokens": 3000, "output_tokens": 1}}}),
+            &json!({"type": "message_start", "message": {"usage": {"input_tokens": 3000, "output_tokens": 1}}}),
         ),
         named(
             "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
         ),
-        named("ping", json!({"type": "ping"})),
+        named("ping", &json!({"type": "ping"})),
     ];
     for p in ["Looks ", "sound."] {
-        chunks.push(named("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})));
+        chunks.push(named("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})));
     }
     chunks.push(named(
         "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
+        &json!({"type": "content_block_stop", "index": 0}),
     ));
-    chunks.push(named("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 500}})));
-    chunks.push(named("message_stop", json!({"type": "message_stop"})));
-    (200, "text/event-stream", chunks)
+    chunks.push(named("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 500}})));
+    chunks.push(named("message_stop", &json!({"type": "message_stop"})));
+    Reply::stream(chunks).paced(20)
 }
 
 /// A server that echoes the key it was sent, as some do in "invalid key" errors.
-fn openai_echoes_the_key(head: &str) -> (u16, &'static str, Vec<String>) {
-    let key = head
-        .lines()
-        .find_map(|l| l.strip_prefix("authorization: bearer "))
-        .unwrap_or("")
-        .trim()
-        .to_owned();
-    // The head was lower-cased; the sentinel is lower-case already.
+fn openai_echoes_the_key(r: &Recorded) -> Reply {
+    let auth = r.headers.get("authorization").map_or("", String::as_str);
+    let key = auth.strip_prefix("Bearer ").unwrap_or("").trim();
     let body = json!({"error": {"message": format!("Incorrect API key provided: {key}."), "code": "invalid_api_key"}});
-    (401, "application/json", vec![body.to_string()])
+    Reply::chunked(401, "application/json", vec![body.to_string()]).paced(20)
 }
 
 fn melody(openai: &str, anthropic: &str) -> String {
@@ -310,8 +218,7 @@ fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
     assert!(streamed("plan").1 >= 2, "the plan arrived in pieces");
 
     // The review received the plan.
-    let (_, review_body) = anthropic_seen.lock().unwrap()[0].clone();
-    let review_body: Value = serde_json::from_str(&review_body).unwrap();
+    let review_body = anthropic_seen.requests()[0].body.clone();
     assert_eq!(
         review_body["messages"][0]["content"],
         "Review: Plan: dig a canal."
@@ -375,10 +282,10 @@ fn a_melody_of_chat_steps_streams_counts_prices_and_never_leaks_a_key() {
     }
 
     // The keys went where they belong, in headers, and nowhere else.
-    let (openai_head, _) = openai_seen.lock().unwrap()[0].clone();
-    assert!(openai_head.contains(&format!("authorization: bearer {OPENAI_KEY}")));
-    let (anthropic_head, _) = anthropic_seen.lock().unwrap()[0].clone();
-    assert!(anthropic_head.contains(&format!("x-api-key: {ANTHROPIC_KEY}")));
+    let openai_head = openai_seen.requests()[0].headers.clone();
+    assert_eq!(openai_head["authorization"], format!("Bearer {OPENAI_KEY}"));
+    let anthropic_head = anthropic_seen.requests()[0].headers.clone();
+    assert_eq!(anthropic_head["x-api-key"], ANTHROPIC_KEY);
     let searched = assert_no_key(dir.path(), &stdout, &stderr);
     assert!(
         searched >= 3,
@@ -436,11 +343,11 @@ fn a_melody_that_sends_a_key_to_its_own_server_is_refused_until_a_person_trusts_
         "it says how to trust it: {stderr}"
     );
     assert_eq!(
-        openai_seen.lock().unwrap().len(),
+        openai_seen.requests().len(),
         0,
         "no request reached the server"
     );
-    assert_eq!(anthropic_seen.lock().unwrap().len(), 0);
+    assert_eq!(anthropic_seen.requests().len(), 0);
     assert!(!dir.path().join("ws").exists(), "no run was started");
 
     // `symphony trust FILE --yes` records it; the run then plays without --trust.
@@ -458,7 +365,7 @@ fn a_melody_that_sends_a_key_to_its_own_server_is_refused_until_a_person_trusts_
     );
     let (code, stdout, stderr) = run_untrusted(dir.path(), &["--workspace", "ws", "--json"]);
     assert_eq!(code, 0, "trusted, it plays\n{stdout}\n{stderr}");
-    assert!(!openai_seen.lock().unwrap().is_empty());
+    assert!(!openai_seen.requests().is_empty());
 
     // Changing where the key goes asks again.
     let moved = melody(&openai.replace("127.0.0.1", "localhost"), &anthropic);
@@ -480,7 +387,7 @@ fn a_key_echoed_by_the_server_is_hidden_everywhere() {
         code, 1,
         "the run fails\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert_eq!(seen.lock().unwrap().len(), 1, "a wrong key is not retried");
+    assert_eq!(seen.requests().len(), 1, "a wrong key is not retried");
     let failed = stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -514,31 +421,9 @@ fn a_key_echoed_by_the_server_is_hidden_everywhere() {
 /// file limits to one call at a time, reach it one after another.
 #[test]
 fn the_users_limits_file_holds_parallel_steps_to_its_budget() {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let in_flight = Arc::new(AtomicU32::new(0));
-    let most = Arc::new(AtomicU32::new(0));
-    let (now, max) = (in_flight.clone(), most.clone());
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let (now, max, log) = (now.clone(), max.clone(), log.clone());
-            std::thread::spawn(move || {
-                // In flight from the request read to the answer's last content chunk.
-                let _ = answer_then(stream, openai_ok, &log, &|start| {
-                    if start {
-                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-                        max.fetch_max(n, Ordering::SeqCst);
-                    } else {
-                        now.fetch_sub(1, Ordering::SeqCst);
-                    }
-                });
-            });
-        }
-    });
+    // In flight from the request read to just before the answer's last content chunk.
+    let server = Server::start_in_thread(|_, r| openai_ok(r));
+    let addr = server.addr;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let step = |id: &str| {
@@ -563,20 +448,20 @@ fn the_users_limits_file_holds_parallel_steps_to_its_budget() {
     .unwrap();
     let (code, stdout, stderr) = run(d);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_eq!(server.requests().len(), 4);
     assert_eq!(
-        most.load(Ordering::SeqCst),
+        server.max_in_flight(),
         1,
         "the file's limit of 1 call in flight was kept"
     );
     // Without the file, the same melody sends its four calls together.
     std::fs::remove_file(d.join("home/.config/symphony/limits.json")).unwrap();
-    most.store(0, Ordering::SeqCst);
+    server.reset_max_in_flight();
     let (code, stdout, stderr) = run_with(d, &["--json", "--workspace", "ws2", "--fresh"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
-        most.load(Ordering::SeqCst) > 1,
+        server.max_in_flight() > 1,
         "without the file, calls overlap ({} at most)",
-        most.load(Ordering::SeqCst)
+        server.max_in_flight()
     );
 }

@@ -20,6 +20,8 @@ mod scheduler;
 mod score;
 pub mod step;
 pub mod steps;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod warnings;
 pub mod workspace;
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use symphony_conductor::testing::{self, edge, melody, outcome, step};
 use symphony_conductor::{
     BoxFuture, Conductor, ErrorKind, EventRecord, Outputs, Played, Registry, RunEvent, RunOptions,
     RunReport, RunStatus, StepContext, StepError, StepOutcome, StepType,
@@ -121,32 +122,9 @@ fn harness() -> Harness {
     }
 }
 
-fn melody(steps: Value, edges: Value, extra: Value) -> symphony_melody::Melody {
-    let mut doc = json!({
-        "formatVersion": 1,
-        "melody": {"id": "test", "name": "Test"},
-        "inputs": {"goal": {"type": "string", "default": "ship it"}},
-        "steps": steps,
-        "edges": edges,
-    });
-    if let Value::Object(extra) = extra {
-        doc.as_object_mut().unwrap().extend(extra);
-    }
-    symphony_melody::load_value(doc).unwrap_or_else(|p| panic!("{p}"))
-}
-
-fn step(id: &str, ty: &str, config: Value) -> Value {
-    let kind = ty.split('.').next().unwrap();
-    json!({"id": id, "kind": kind, "type": ty, "config": config})
-}
-
-fn edge(from: &str, to: &str) -> Value {
-    json!({"from": from, "to": to})
-}
-
 /// Plays a melody to its end, collecting every event.
 async fn play(h: &Harness, m: symphony_melody::Melody) -> (RunReport, Vec<EventRecord>) {
-    play_with(h, m, RunOptions::default(), |_| {}).await
+    testing::play(&h.conductor, m, RunOptions::default()).await
 }
 
 async fn play_with(
@@ -155,26 +133,7 @@ async fn play_with(
     options: RunOptions,
     steer: impl FnOnce(symphony_conductor::RunControl),
 ) -> (RunReport, Vec<EventRecord>) {
-    let run = h
-        .conductor
-        .start(m, options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, control, finished) = run.into_parts();
-    steer(control);
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = finished.await.unwrap();
-    (report, collector.await.unwrap())
-}
-
-fn outcome(report: &RunReport, id: &str) -> StepOutcome {
-    report.steps.iter().find(|s| s.id == id).unwrap().outcome
+    testing::play_steered(&h.conductor, m, options, steer).await
 }
 
 fn started_at(events: &[EventRecord], id: &str) -> Vec<u64> {
@@ -194,11 +153,10 @@ fn delay(id: &str, ms: u64) -> Value {
 #[tokio::test(start_paused = true)]
 async fn independent_steps_run_in_parallel_and_dependents_wait() {
     let h = harness();
-    let m = melody(
-        json!([delay("a", 100), delay("b", 100), delay("c", 50)]),
-        json!([edge("a.output", "c.input"), edge("b.output", "c.input")]),
-        json!({}),
-    );
+    let m = melody(json!({
+        "steps": [delay("a", 100), delay("b", 100), delay("c", 50)],
+        "edges": [edge("a.output", "c.input"), edge("b.output", "c.input")]
+    }));
     // c has one input port fed by two edges: refused, since only list ports collect.
     let problems = symphony_melody::validate(&m, h.conductor.registry());
     assert!(
@@ -206,15 +164,14 @@ async fn independent_steps_run_in_parallel_and_dependents_wait() {
         "{problems:?}"
     );
 
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             delay("a", 100),
             delay("b", 100),
             step("c", "operator.merge", json!({"mode": "list"}))
-        ]),
-        json!([edge("a.output", "c.items"), edge("b.output", "c.items")]),
-        json!({}),
-    );
+        ],
+        "edges": [edge("a.output", "c.items"), edge("b.output", "c.items")]
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(started_at(&events, "a"), vec![0]);
@@ -229,11 +186,7 @@ async fn max_parallel_bounds_the_steps_working_at_once() {
     let steps: Vec<Value> = (0..10)
         .map(|i| step(&format!("p{i}"), "operator.probe", json!({"ms": 10})))
         .collect();
-    let m = melody(
-        json!(steps),
-        json!([]),
-        json!({"settings": {"maxParallel": 3}}),
-    );
+    let m = melody(json!({"steps": steps, "settings": {"maxParallel": 3}}));
     let (report, _) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(h.max.load(Ordering::SeqCst), 3);
@@ -248,11 +201,10 @@ async fn per_instrument_limit_bounds_its_steps_and_warns_when_they_wait() {
         .map(|i| step(&format!("p{i}"), "operator.probe", json!({"ms": 1000})))
         .collect();
     steps.push(delay("other", 10));
-    let m = melody(
-        json!(steps),
-        json!([]),
-        json!({"settings": {"maxParallel": 10, "concurrency": {"probe": 2}}}),
-    );
+    let m = melody(json!({
+        "steps": steps,
+        "settings": {"maxParallel": 10, "concurrency": {"probe": 2}}
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(h.max.load(Ordering::SeqCst), 2);
     assert_eq!(report.totals.elapsed_ms, 3000);
@@ -287,11 +239,7 @@ async fn higher_priority_starts_first() {
     low["policy"] = json!({"priority": -1});
     let mut high = delay("high", 10);
     high["policy"] = json!({"priority": 5});
-    let m = melody(
-        json!([low, delay("mid", 10), high]),
-        json!([]),
-        json!({"settings": {"maxParallel": 1}}),
-    );
+    let m = melody(json!({"steps": [low, delay("mid", 10), high], "settings": {"maxParallel": 1}}));
     let (_, events) = play(&h, m).await;
     assert_eq!(started_at(&events, "high"), vec![0]);
     assert_eq!(started_at(&events, "mid"), vec![10]);
@@ -303,11 +251,10 @@ async fn a_step_over_its_timeout_fails_and_keeps_what_finished() {
     let h = harness();
     let mut slow = delay("slow", 5_000);
     slow["policy"] = json!({"timeoutMs": 100});
-    let m = melody(
-        json!([delay("quick", 10), slow, delay("after", 10)]),
-        json!([edge("slow.output", "after.input")]),
-        json!({}),
-    );
+    let m = melody(json!({
+        "steps": [delay("quick", 10), slow, delay("after", 10)],
+        "edges": [edge("slow.output", "after.input")]
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(outcome(&report, "quick"), StepOutcome::Succeeded);
@@ -335,7 +282,7 @@ async fn retries_back_off_exponentially_and_honour_retry_after() {
         json!({"fail": 1, "retryAfterMs": 5000}),
     );
     hinted["policy"] = json!({"retry": {"max": 1, "backoffMs": 100, "jitter": false}});
-    let m = melody(json!([flaky, hinted]), json!([]), json!({}));
+    let m = melody(json!({"steps": [flaky, hinted]}));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     let delays = |id: &str| -> Vec<u64> {
@@ -362,7 +309,7 @@ async fn jittered_backoff_stays_within_bounds_and_replays_with_the_same_seed() {
     let mk = || {
         let mut flaky = step("f", "instrument.flaky", json!({"fail": 4}));
         flaky["policy"] = json!({"retry": {"max": 4, "backoffMs": 1000, "factor": 2.0}});
-        melody(json!([flaky]), json!([]), json!({}))
+        melody(json!({"steps": [flaky]}))
     };
     let delays = |events: &[EventRecord]| -> Vec<u64> {
         events
@@ -395,7 +342,10 @@ async fn a_fatal_error_is_not_retried_and_the_fallback_takes_over() {
         "fallbacks": [{"type": "instrument.offline", "config": {"prompt": "fallback for {{goal}}"}}]
     });
     // The fallback's config is merged over the step's; offline has no `fail`/`fatal` fields.
-    let m = melody(json!([s]), json!([]), json!({}));
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [s]
+    }));
     let problems = symphony_melody::validate(&m, h.conductor.registry());
     assert!(
         problems
@@ -407,7 +357,14 @@ async fn a_fatal_error_is_not_retried_and_the_fallback_takes_over() {
     let mut s = step("s", "instrument.flaky", json!({"fail": 99, "fatal": true}));
     s["policy"] =
         json!({"retry": {"max": 3, "backoffMs": 10}, "fallbacks": [{"config": {"fail": 0}}]});
-    let (report, events) = play(&h, melody(json!([s]), json!([]), json!({}))).await;
+    let (report, events) = play(
+        &h,
+        melody(json!({
+            "inputs": {"goal": {"type": "string", "default": "ship it"}},
+            "steps": [s]
+        })),
+    )
+    .await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(
         report.steps[0].attempts, 2,
@@ -428,14 +385,13 @@ async fn an_optional_failure_does_not_fail_the_run_and_defaults_fill_in() {
         json!({"template": "[{{extra}}]"}),
     );
     uses_default["inputs"] = json!({"extra": {"type": "any", "default": "none"}});
-    let m = melody(
-        json!([opt, uses_default, delay("needs", 1)]),
-        json!([
+    let m = melody(json!({
+        "steps": [opt, uses_default, delay("needs", 1)],
+        "edges": [
             edge("opt.output", "join.extra"),
             edge("opt.output", "needs.input")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     let (report, _) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(outcome(&report, "opt"), StepOutcome::Failed);
@@ -455,8 +411,8 @@ async fn skip_conditions_read_run_inputs_and_upstream_outputs() {
     let mut polish = step("polish", "operator.template", json!({"template": "polish"}));
     polish["policy"] =
         json!({"skipIf": {"op": "contains", "ref": "draft.output", "value": "final"}});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step(
                 "draft",
                 "operator.template",
@@ -465,14 +421,14 @@ async fn skip_conditions_read_run_inputs_and_upstream_outputs() {
             review,
             polish,
             delay("after_review", 1)
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("draft.output", "review.src"),
             edge("draft.output", "polish.src"),
             edge("review.output", "after_review.input")
-        ]),
-        json!({"inputs": {"goal": {"type": "string"}, "mode": {"type": "string", "default": "full"}}}),
-    );
+        ],
+        "inputs": {"goal": {"type": "string"}, "mode": {"type": "string", "default": "full"}}
+    }));
     // The edges feed ports the steps must declare; the templates read `draft` through them.
     let mut m = m;
     for s in &mut m.steps {
@@ -505,15 +461,14 @@ async fn skip_conditions_read_run_inputs_and_upstream_outputs() {
 #[tokio::test(start_paused = true)]
 async fn missing_and_wrong_run_inputs_are_refused_before_anything_runs() {
     let h = harness();
-    let m = melody(
-        json!([step(
+    let m = melody(json!({
+        "steps": [step(
             "t",
             "operator.template",
             json!({"template": "{{topic}}"})
-        )]),
-        json!([]),
-        json!({"inputs": {"topic": {"type": "string"}, "n": {"type": "number", "default": 1}}}),
-    );
+        )],
+        "inputs": {"topic": {"type": "string"}, "n": {"type": "number", "default": 1}}
+    }));
     let options = RunOptions {
         inputs: serde_json::from_value(json!({"n": "three", "topc": "x"})).unwrap(),
         ..RunOptions::default()
@@ -539,11 +494,10 @@ async fn missing_and_wrong_run_inputs_are_refused_before_anything_runs() {
 #[tokio::test(start_paused = true)]
 async fn cancelling_the_run_stops_running_steps_and_starts_nothing_new() {
     let h = harness();
-    let m = melody(
-        json!([delay("a", 10_000), delay("b", 10_000), delay("c", 10)]),
-        json!([edge("a.output", "c.input")]),
-        json!({}),
-    );
+    let m = melody(json!({
+        "steps": [delay("a", 10_000), delay("b", 10_000), delay("c", 10)],
+        "edges": [edge("a.output", "c.input")]
+    }));
     let (report, events) = play_with(&h, m, RunOptions::default(), |control| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -568,11 +522,10 @@ async fn cancelling_the_run_stops_running_steps_and_starts_nothing_new() {
 #[tokio::test(start_paused = true)]
 async fn cancelling_one_step_skips_its_dependents_and_lets_the_rest_finish() {
     let h = harness();
-    let m = melody(
-        json!([delay("a", 10_000), delay("b", 100), delay("c", 10)]),
-        json!([edge("a.output", "c.input")]),
-        json!({}),
-    );
+    let m = melody(json!({
+        "steps": [delay("a", 10_000), delay("b", 100), delay("c", 10)],
+        "edges": [edge("a.output", "c.input")]
+    }));
     let (report, _) = play_with(&h, m, RunOptions::default(), |control| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -590,11 +543,10 @@ async fn cancelling_one_step_skips_its_dependents_and_lets_the_rest_finish() {
 #[tokio::test(start_paused = true)]
 async fn pause_lets_running_steps_finish_and_resume_starts_the_rest() {
     let h = harness();
-    let m = melody(
-        json!([delay("a", 100), delay("b", 100)]),
-        json!([edge("a.output", "b.input")]),
-        json!({}),
-    );
+    let m = melody(json!({
+        "steps": [delay("a", 100), delay("b", 100)],
+        "edges": [edge("a.output", "b.input")]
+    }));
     let (report, events) = play_with(&h, m, RunOptions::default(), |control| {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -630,8 +582,9 @@ async fn templates_read_run_inputs_ports_and_upstream_outputs() {
     second["inputs"] = json!({"p": {"type": "text"}, "d": {"type": "json"}});
     let mut data = step("data", "operator.json.extract", json!({}));
     data["inputs"] = json!({});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [
             step(
                 "plan",
                 "operator.template",
@@ -644,14 +597,13 @@ async fn templates_read_run_inputs_ports_and_upstream_outputs() {
             ),
             data,
             second
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("plan.output", "spec.p"),
             edge("raw.output", "data.input"),
             edge("data.output", "spec.d")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.steps);
     assert_eq!(
@@ -702,8 +654,9 @@ async fn a_router_picks_one_branch_and_the_others_are_skipped() {
         "b": {"type": "any", "default": null},
         "c": {"type": "any", "default": null}
     });
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [
             step("ask", "operator.template", json!({"template": "{{goal}}"})),
             router,
             step(
@@ -722,8 +675,8 @@ async fn a_router_picks_one_branch_and_the_others_are_skipped() {
                 json!({"template": "triage: {{route.other}}"})
             ),
             join
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("ask.output", "route.input"),
             edge("route.fix", "fixer.in"),
             edge("route.build", "builder.in"),
@@ -731,9 +684,8 @@ async fn a_router_picks_one_branch_and_the_others_are_skipped() {
             edge("fixer.output", "join.a"),
             edge("builder.output", "join.b"),
             edge("triage.output", "join.c")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     // The templates' own input ports must be declared; the validator says so.
     let problems = symphony_melody::validate(&m, h.conductor.registry());
     assert!(
@@ -793,8 +745,8 @@ async fn a_map_plays_its_body_per_item_in_parallel_and_keeps_order() {
     map["inputs"] = json!({});
     let mut upper = step("list", "operator.json.extract", json!({}));
     upper["inputs"] = json!({});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step(
                 "raw",
                 "operator.template",
@@ -802,13 +754,13 @@ async fn a_map_plays_its_body_per_item_in_parallel_and_keeps_order() {
             ),
             upper,
             map
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("raw.output", "list.input"),
             edge("list.output", "each.items")
-        ]),
-        json!({"settings": {"maxParallel": 2}}),
-    );
+        ],
+        "settings": {"maxParallel": 2}
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.steps);
     assert_eq!(
@@ -842,8 +794,8 @@ async fn a_map_body_sees_item_and_index_and_results_keep_list_order() {
     map["inputs"] = json!({});
     let mut list = step("list", "operator.json.extract", json!({"path": "people"}));
     list["inputs"] = json!({});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step(
                 "raw",
                 "operator.template",
@@ -851,13 +803,12 @@ async fn a_map_body_sees_item_and_index_and_results_keep_list_order() {
             ),
             list,
             map
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("raw.output", "list.input"),
             edge("list.output", "each.items")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     let (report, _) = play(&h, m).await;
     assert_eq!(report.result["each"]["results"], json!(["0:ada", "1:bo"]));
 }
@@ -865,8 +816,8 @@ async fn a_map_body_sees_item_and_index_and_results_keep_list_order() {
 #[tokio::test(start_paused = true)]
 async fn a_map_over_something_that_is_not_a_list_fails_clearly() {
     let h = harness();
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step(
                 "raw",
                 "operator.template",
@@ -877,10 +828,9 @@ async fn a_map_over_something_that_is_not_a_list_fails_clearly() {
                 "cue.map",
                 json!({"body": {"type": "operator.pass"}})
             )
-        ]),
-        json!([edge("raw.output", "each.items")]),
-        json!({}),
-    );
+        ],
+        "edges": [edge("raw.output", "each.items")]
+    }));
     // A text port cannot feed a list port on its own: the validator says so.
     let problems = symphony_melody::validate(&m, h.conductor.registry());
     assert!(
@@ -892,8 +842,8 @@ async fn a_map_over_something_that_is_not_a_list_fails_clearly() {
 
     let mut obj = step("obj", "operator.json.extract", json!({}));
     obj["inputs"] = json!({});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step(
                 "raw",
                 "operator.template",
@@ -905,13 +855,12 @@ async fn a_map_over_something_that_is_not_a_list_fails_clearly() {
                 "cue.map",
                 json!({"body": {"type": "operator.pass"}})
             )
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("raw.output", "obj.input"),
             edge("obj.output", "each.items")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     let (report, _) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert!(
@@ -936,18 +885,17 @@ async fn a_failing_item_fails_the_map_after_its_retries() {
     map["inputs"] = json!({});
     let mut list = step("list", "operator.json.extract", json!({}));
     list["inputs"] = json!({});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             step("raw", "operator.template", json!({"template": "[1, 2, 3]"})),
             list,
             map
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("raw.output", "list.input"),
             edge("list.output", "each.items")
-        ]),
-        json!({}),
-    );
+        ]
+    }));
     let (report, _) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Failed);
     let note = report.steps[2].note.clone().unwrap();
@@ -966,7 +914,7 @@ async fn a_slow_listener_never_slows_the_run_and_no_state_change_is_lost() {
     let run = h
         .conductor
         .start(
-            melody(json!(steps), json!(edges), json!({})),
+            melody(json!({"steps": steps, "edges": edges})),
             RunOptions::default(),
         )
         .await
@@ -996,15 +944,14 @@ async fn a_slow_listener_never_slows_the_run_and_no_state_change_is_lost() {
 #[tokio::test(start_paused = true)]
 async fn offline_instruments_stream_progress_and_report_estimated_usage() {
     let h = harness();
-    let m = melody(
-        json!([step(
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [step(
             "plan",
             "instrument.offline",
             json!({"prompt": "Plan how to {{goal}} with tests", "latencyMs": 1000})
-        )]),
-        json!([]),
-        json!({}),
-    );
+        )]
+    }));
     let (report, events) = play(&h, m).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert!(report.steps[0].offline);
@@ -1032,7 +979,7 @@ async fn a_step_slower_than_its_estimate_raises_a_warning() {
     let h = harness();
     let mut slow = delay("slow", 5000);
     slow["policy"] = json!({"estimateMs": 1000});
-    let (_, events) = play(&h, melody(json!([slow]), json!([]), json!({}))).await;
+    let (_, events) = play(&h, melody(json!({"steps": [slow]}))).await;
     let warning = events
         .iter()
         .find(|e| {
@@ -1065,8 +1012,9 @@ async fn the_workspace_holds_each_output_the_files_and_the_result() {
     );
     evil["capabilities"] = json!(["files"]);
     evil["policy"] = json!({"optional": true});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [
             step(
                 "plan",
                 "operator.template",
@@ -1074,10 +1022,9 @@ async fn the_workspace_holds_each_output_the_files_and_the_result() {
             ),
             write,
             evil
-        ]),
-        json!([edge("plan.output", "save.content")]),
-        json!({}),
-    );
+        ],
+        "edges": [edge("plan.output", "save.content")]
+    }));
     let options = RunOptions {
         run_id: "r1".into(),
         inputs: serde_json::from_value(json!({"goal": "demo"})).unwrap(),
@@ -1117,7 +1064,7 @@ async fn file_write_without_a_workspace_says_what_to_do() {
         json!({"path": "a.txt", "content": "x"}),
     );
     write["capabilities"] = json!(["files"]);
-    let (report, _) = play(&h, melody(json!([write]), json!([]), json!({}))).await;
+    let (report, _) = play(&h, melody(json!({"steps": [write]}))).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert!(report.steps[0]
         .note
@@ -1133,7 +1080,7 @@ fn chain(n: usize) -> symphony_melody::Melody {
     let edges: Vec<Value> = (1..n)
         .map(|i| edge(&format!("s{}.output", i - 1), &format!("s{i}.input")))
         .collect();
-    melody(json!(steps), json!(edges), json!({}))
+    melody(json!({"steps": steps, "edges": edges}))
 }
 
 #[tokio::test(start_paused = true)]
@@ -1150,23 +1097,21 @@ async fn a_prepared_melody_plays_many_times_each_run_with_its_own_state() {
             .start_prepared(&prepared, options)
             .await
             .unwrap();
-        let (mut events, _control, finished) = run.into_parts();
-        let report = finished.await.unwrap();
+        let (report, events) = testing::collect(run).await;
         assert_eq!(report.run_id, format!("run-{i}"));
         assert_eq!(report.status, RunStatus::Succeeded);
         assert_eq!(report.totals.succeeded, 3);
-        let mut succeeded = 0;
-        while let Some(e) = events.recv().await {
-            succeeded += u32::from(matches!(e.event, RunEvent::StepSucceeded { .. }));
-        }
+        let succeeded = events
+            .iter()
+            .filter(|e| matches!(e.event, RunEvent::StepSucceeded { .. }))
+            .count();
         assert_eq!(succeeded, 3, "run {i} reports its own steps, once each");
     }
     // A melody with problems is refused at `prepare`, naming them.
-    let bad = melody(
-        json!([step("a", "operator.pass", json!({}))]),
-        json!([edge("a.output", "ghost.input")]),
-        json!({}),
-    );
+    let bad = melody(json!({
+        "steps": [step("a", "operator.pass", json!({}))],
+        "edges": [edge("a.output", "ghost.input")]
+    }));
     let problems = h.conductor.prepare(bad).err().unwrap();
     assert!(problems.to_string().contains("ghost"), "{problems}");
 }
@@ -1210,15 +1155,13 @@ async fn a_cancel_reaches_a_long_chain_of_steps_that_finish_at_once() {
 async fn what_a_waiting_step_reports_reaches_the_listener_while_it_waits() {
     // Events go out in batches; a step's batch must be flushed when it waits, not when it ends.
     let h = harness();
-    let m = melody(
-        json!([step(
+    let m = melody(json!({
+        "steps": [step(
             "plan",
             "instrument.offline",
             json!({"prompt": "one two three four five six seven eight", "latencyMs": 8000})
-        )]),
-        json!([]),
-        json!({}),
-    );
+        )]
+    }));
     let begun = Instant::now();
     let run = h.conductor.start(m, RunOptions::default()).await.unwrap();
     let (mut events, _control, finished) = run.into_parts();
@@ -1302,8 +1245,9 @@ fn two_instruments_and_an_operator() -> symphony_melody::Melody {
         json!({"template": "{{text}}!"}),
     );
     shout["inputs"] = json!({"text": {"type": "text"}});
-    melody(
-        json!([
+    melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [
             step(
                 "ask",
                 "instrument.offline",
@@ -1311,13 +1255,12 @@ fn two_instruments_and_an_operator() -> symphony_melody::Melody {
             ),
             review,
             shout,
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("ask.output", "review.plan"),
             edge("review.output", "shout.text")
-        ]),
-        json!({}),
-    )
+        ]
+    }))
 }
 
 fn origin(report: &RunReport, id: &str) -> symphony_conductor::OutputOrigin {

@@ -9,6 +9,7 @@
 use std::os::unix::fs::symlink;
 
 use serde_json::{json, Value};
+use symphony_conductor::testing::{melody, play};
 use symphony_conductor::{Conductor, Registry, RunOptions, RunStatus};
 
 fn write_step(id: &str, path: &str) -> Value {
@@ -38,28 +39,19 @@ async fn file_write_steps_never_write_through_planted_links() {
     // 3. A folder on the way is a link out of the workspace.
     symlink(outside.path(), files.join("out")).unwrap();
 
-    let melody = symphony_melody::load_value(json!({
-        "formatVersion": 1,
-        "melody": {"id": "links", "name": "Links"},
+    let melody = melody(json!({
         "steps": [
             write_step("target", "target.txt"),
             write_step("tmp", "tmp-named.txt"),
             write_step("folder", "out/escaped.txt")
         ]
-    }))
-    .unwrap();
+    }));
     let options = RunOptions {
         run_id: "links".into(),
         workspace: Some(ws.clone()),
         ..RunOptions::default()
     };
-    let run = Conductor::new(Registry::standard())
-        .start(melody, options)
-        .await
-        .unwrap();
-    let (mut events, _control, finished) = run.into_parts();
-    while events.recv().await.is_some() {}
-    let report = finished.await.unwrap();
+    let (report, _) = play(&Conductor::new(Registry::standard()), melody, options).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
 
     // The victim is untouched and nothing was made beside it.

@@ -8,29 +8,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+use symphony_conductor::testing::{self, edge, melody, step};
 use symphony_conductor::{
     BottleneckKind, Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, RunStatus,
     StepHistory,
 };
-
-fn melody(steps: Value, edges: Value) -> symphony_melody::Melody {
-    symphony_melody::load_value(json!({
-        "formatVersion": 1,
-        "melody": {"id": "test", "name": "Test"},
-        "inputs": {
-            "goal": {"type": "string", "default": "ship it"},
-            "doc": {"type": "string", "default": ""}
-        },
-        "steps": steps,
-        "edges": edges,
-    }))
-    .unwrap_or_else(|p| panic!("{p}"))
-}
-
-fn step(id: &str, ty: &str, config: Value) -> Value {
-    let kind = ty.split('.').next().unwrap();
-    json!({"id": id, "kind": kind, "type": ty, "config": config})
-}
 
 fn delay(id: &str, ms: u64) -> Value {
     step(id, "operator.delay", json!({"ms": ms}))
@@ -41,25 +23,8 @@ fn with_estimate(mut step: Value, ms: u64) -> Value {
     step
 }
 
-fn edge(from: &str, to: &str) -> Value {
-    json!({"from": from, "to": to})
-}
-
 async fn play(m: symphony_melody::Melody, options: RunOptions) -> (RunReport, Vec<EventRecord>) {
-    let run = Conductor::new(Registry::standard())
-        .start(m, options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, _control, finished) = run.into_parts();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = finished.await.unwrap();
-    (report, collector.await.unwrap())
+    testing::play(&Conductor::new(Registry::standard()), m, options).await
 }
 
 /// Every warning of a kind: (time, step, message, advice).
@@ -88,8 +53,8 @@ fn history(runs: u32, p50_ms: u64, p95_ms: u64) -> StepHistory {
 
 #[tokio::test(start_paused = true)]
 async fn a_step_far_slower_than_its_own_history_is_warned_about_and_no_other() {
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             // Past runs: 1.0 s (p50), 2.0 s (p95). Limit: max(3.0 s, 3.0 s, 1 s) = 3.0 s.
             delay("slow", 5000),
             // Within its history's bounds: max(1.8 s, 3.0 s, 1 s) = 3.0 s; runs 2.5 s.
@@ -100,9 +65,8 @@ async fn a_step_far_slower_than_its_own_history_is_warned_about_and_no_other() {
             delay("quick", 900),
             // No history at all.
             delay("new", 5000),
-        ]),
-        json!([]),
-    );
+        ]
+    }));
     let options = RunOptions {
         history: BTreeMap::from([
             ("slow".to_owned(), history(8, 1000, 2000)),
@@ -130,21 +94,21 @@ async fn a_step_far_slower_than_its_own_history_is_warned_about_and_no_other() {
 #[tokio::test(start_paused = true)]
 async fn the_running_step_on_the_critical_path_is_warned_about_not_the_short_branch() {
     // a → b → c (10 s, then 2 s and 2 s) beside d → e (3 s, then 1 s), and a leaf f (12 s).
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             with_estimate(delay("a", 10_000), 10_000),
             with_estimate(delay("b", 2000), 2000),
             with_estimate(delay("c", 2000), 2000),
             with_estimate(delay("d", 3000), 3000),
             with_estimate(delay("e", 1000), 1000),
             delay("f", 12_000),
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("a.output", "b.input"),
             edge("b.output", "c.input"),
             edge("d.output", "e.input")
-        ]),
-    );
+        ]
+    }));
     let (report, events) = play(m, RunOptions::default()).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(report.totals.elapsed_ms, 14_000);
@@ -171,15 +135,15 @@ async fn a_step_that_started_late_is_warned_about_once_it_holds_a_quarter_of_the
     // x (4 s) → y (6 s) → z (1 ms), beside a quick leaf w: y is on the critical path from the
     // moment it starts, but only at 2 s of running (6 s into the run: 33%) is it worth a
     // warning; x was warned about before (2 s of 2 s).
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "steps": [
             delay("x", 4000),
             delay("y", 6000),
             delay("z", 1),
             delay("w", 1)
-        ]),
-        json!([edge("x.output", "y.input"), edge("y.output", "z.input")]),
-    );
+        ],
+        "edges": [edge("x.output", "y.input"), edge("y.output", "z.input")]
+    }));
     let (_, events) = play(m, RunOptions::default()).await;
     let found: Vec<(u64, String)> = warnings(&events, BottleneckKind::OnCriticalPath)
         .into_iter()
@@ -192,10 +156,10 @@ async fn a_step_that_started_late_is_warned_about_once_it_holds_a_quarter_of_the
 async fn a_melody_that_is_one_chain_has_no_critical_path_warning() {
     // x → y → z is all critical path: naming one of its steps would tell nothing (it once fired
     // on every linear chain).
-    let m = melody(
-        json!([delay("x", 4000), delay("y", 6000), delay("z", 1)]),
-        json!([edge("x.output", "y.input"), edge("y.output", "z.input")]),
-    );
+    let m = melody(json!({
+        "steps": [delay("x", 4000), delay("y", 6000), delay("z", 1)],
+        "edges": [edge("x.output", "y.input"), edge("y.output", "z.input")]
+    }));
     let (_, events) = play(m, RunOptions::default()).await;
     assert_eq!(warnings(&events, BottleneckKind::OnCriticalPath), vec![]);
 }
@@ -203,8 +167,9 @@ async fn a_melody_that_is_one_chain_has_no_critical_path_warning() {
 #[tokio::test(start_paused = true)]
 async fn an_offline_stand_in_on_the_critical_path_gets_advice_that_fits_it() {
     // An offline instrument (6 s of simulated thinking) holding up write, beside a quick leaf.
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "inputs": {"goal": {"type": "string", "default": "ship it"}},
+        "steps": [
             step(
                 "think",
                 "instrument.offline",
@@ -212,9 +177,9 @@ async fn an_offline_stand_in_on_the_critical_path_gets_advice_that_fits_it() {
             ),
             delay("write", 1),
             delay("leaf", 1)
-        ]),
-        json!([edge("think.output", "write.input")]),
-    );
+        ],
+        "edges": [edge("think.output", "write.input")]
+    }));
     let (_, events) = play(m, RunOptions::default()).await;
     let found = warnings(&events, BottleneckKind::OnCriticalPath);
     assert_eq!(found.len(), 1, "{found:?}");
@@ -228,10 +193,10 @@ async fn an_offline_stand_in_on_the_critical_path_gets_advice_that_fits_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_of_quick_steps_raises_no_live_warning() {
-    let m = melody(
-        json!([delay("a", 1500), delay("b", 1500), delay("c", 10)]),
-        json!([edge("a.output", "b.input"), edge("b.output", "c.input")]),
-    );
+    let m = melody(json!({
+        "steps": [delay("a", 1500), delay("b", 1500), delay("c", 10)],
+        "edges": [edge("a.output", "b.input"), edge("b.output", "c.input")]
+    }));
     let (_, events) = play(m, RunOptions::default()).await;
     assert!(
         !events
@@ -259,8 +224,12 @@ async fn an_instrument_asked_with_a_very_large_input_is_warned_about_once() {
         json!({"prompt": "Check {{research.output}}"}),
     );
     direct["inputs"] = json!({"after": {"type": "text"}});
-    let m = melody(
-        json!([
+    let m = melody(json!({
+        "inputs": {
+            "goal": {"type": "string", "default": "ship it"},
+            "doc": {"type": "string", "default": ""}
+        },
+        "steps": [
             step(
                 "research",
                 "operator.template",
@@ -276,13 +245,13 @@ async fn an_instrument_asked_with_a_very_large_input_is_warned_about_once() {
                 "instrument.offline",
                 json!({"prompt": "Plan {{goal}}"})
             ),
-        ]),
-        json!([
+        ],
+        "edges": [
             edge("research.output", "summarise.text"),
             edge("research.output", "copy.text"),
             edge("summarise.output", "direct.after")
-        ]),
-    );
+        ]
+    }));
     let options = RunOptions {
         inputs: serde_json::Map::from_iter([("doc".to_owned(), json!("x".repeat(100_000)))]),
         ..RunOptions::default()
@@ -335,7 +304,10 @@ async fn an_answer_served_from_the_cache_raises_no_context_warning() {
         json!({"prompt": "Summarise {{doc}}"}),
     );
     summarise["inputs"] = json!({});
-    let m = melody(json!([summarise]), json!([]));
+    let m = melody(json!({
+        "inputs": {"doc": {"type": "string", "default": ""}},
+        "steps": [summarise]
+    }));
     let options = |cache: Option<symphony_conductor::CacheHandle>| RunOptions {
         inputs: serde_json::Map::from_iter([("doc".to_owned(), json!("x".repeat(100_000)))]),
         cache,

@@ -5,64 +5,44 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use symphony_testkit::http::{Reply, Server};
 
 mod common;
 use common::fixture;
 
 /// A model server on loopback: `GET /v1/models` answers two models to `Bearer sk-right`, and
-/// 401 with OpenAI's error body to anything else. Each request's head is kept.
-async fn models_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                let authorised = head
-                    .to_lowercase()
-                    .contains("authorization: bearer sk-right");
-                let _ = tx.send(head.clone());
-                let (status, body) = if !head.starts_with("GET /v1/models ") {
-                    (
-                        "404 Not Found",
-                        json!({"error": {"message": "no such route", "type": "invalid_request_error"}}),
-                    )
-                } else if authorised {
-                    (
-                        "200 OK",
-                        json!({"object": "list", "data": [{"id": "model-b", "object": "model"}, {"id": "model-a", "object": "model"}]}),
-                    )
-                } else {
-                    (
-                        "401 Unauthorized",
-                        json!({"error": {"message": "Incorrect API key provided: sk-wrong.", "type": "invalid_request_error", "code": "invalid_api_key"}}),
-                    )
-                };
-                let body = body.to_string();
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(reply.as_bytes()).await;
-            });
+/// 401 with OpenAI's error body to anything else. Each request is kept.
+async fn models_server() -> Server {
+    Server::start(|_, r| {
+        let authorised = r
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v.eq_ignore_ascii_case("bearer sk-right"));
+        if (r.method.as_str(), r.path.as_str()) != ("GET", "/v1/models") {
+            Reply::json(
+                404,
+                json!({"error": {"message": "no such route", "type": "invalid_request_error"}}),
+            )
+        } else if authorised {
+            Reply::json(
+                200,
+                json!({"object": "list", "data": [{"id": "model-b", "object": "model"}, {"id": "model-a", "object": "model"}]}),
+            )
+        } else {
+            Reply::json(
+                401,
+                json!({"error": {"message": "Incorrect API key provided: sk-wrong.", "type": "invalid_request_error", "code": "invalid_api_key"}}),
+            )
         }
-    });
-    (format!("http://{addr}/v1"), rx)
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_test_call_lists_the_models_or_says_why_not() {
     let f = fixture();
-    let (base, mut heads) = models_server().await;
+    let server = models_server().await;
+    let base = server.url("/v1");
     let ok = f
         .host
         .call(
@@ -74,7 +54,11 @@ async fn a_test_call_lists_the_models_or_says_why_not() {
     assert_eq!(ok["ok"], true, "{ok}");
     assert_eq!(ok["models"], json!(["model-a", "model-b"]), "sorted");
     assert_eq!(ok["message"], "It answered and lists 2 models.");
-    assert!(heads.recv().await.unwrap().starts_with("GET /v1/models "));
+    let first = &server.requests()[0];
+    assert_eq!(
+        (first.method.as_str(), first.path.as_str()),
+        ("GET", "/v1/models")
+    );
 
     let wrong = f
         .host

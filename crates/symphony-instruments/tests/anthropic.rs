@@ -32,16 +32,15 @@ fn standard() -> symphony_conductor::Conductor {
 
 #[tokio::test]
 async fn a_streamed_message_gives_text_progress_usage_and_cost() {
-    let server = Server::always(Reply::Stream {
-        chunks: anthropic_stream(
+    let server = Server::always(
+        Reply::stream(anthropic_stream(
             &["Rivers ", "carve ", "valleys."],
             "end_turn",
             1_000_000,
             100_000,
-        ),
-        pause_ms: 30,
-        end: End::Finish,
-    })
+        ))
+        .paced(30),
+    )
     .await;
     let (report, events) = play_one(
         &standard(),
@@ -319,12 +318,7 @@ async fn overloaded_529_is_retried_and_a_bad_key_is_not() {
 async fn a_stream_without_message_stop_was_cut() {
     let mut chunks = anthropic_stream(&["Half"], "end_turn", 5, 2);
     chunks.truncate(4);
-    let server = Server::always(Reply::Stream {
-        chunks,
-        pause_ms: 0,
-        end: End::Finish,
-    })
-    .await;
+    let server = Server::always(Reply::stream(chunks)).await;
     let (_, events) = play_one(&standard(), cfg(&server, json!({})), json!({})).await;
     assert!(failure(&events).contains("ended before message_stop (after 4 characters)"));
 }

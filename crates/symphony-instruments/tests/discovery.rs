@@ -22,11 +22,7 @@ fn creds(pairs: &[(&str, &str)]) -> Fixed {
 
 /// An address where nothing listens.
 fn nowhere() -> String {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    format!("http://{addr}")
+    format!("http://{}", nothing_listens())
 }
 
 #[tokio::test]

@@ -67,11 +67,9 @@ fn logs(events: &[EventRecord]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_streamed_call_records_the_request_sent_and_the_stream_received() {
-    let server = Server::always(Reply::Stream {
-        chunks: openai_stream(&["Rivers ", "flow."], "stop", Some((12, 37))),
-        pause_ms: 20,
-        end: End::Finish,
-    })
+    let server = Server::always(
+        Reply::stream(openai_stream(&["Rivers ", "flow."], "stop", Some((12, 37)))).paced(20),
+    )
     .await;
     let (report, events) = play_one(&standard(), openai_cfg(&server), json!({})).await;
     assert_eq!(

@@ -53,7 +53,7 @@ async fn fifty_parallel_steps_through_a_limit_of_four_never_exceed_four_calls() 
     let c = conductor(limited(&key, 4), quick());
     let (report, events) = play(
         &c,
-        melody(steps(&server, 50, json!({})), json!({"maxParallel": 50})),
+        chat_melody(steps(&server, 50, json!({})), json!({"maxParallel": 50})),
     )
     .await;
     assert_eq!(report.status, RunStatus::Succeeded);
@@ -92,7 +92,7 @@ async fn the_limit_holds_across_runs_playing_at_once() {
     for _ in 0..5 {
         let (c, m) = (
             c.clone(),
-            melody(steps(&server, 6, json!({})), json!({"maxParallel": 6})),
+            chat_melody(steps(&server, 6, json!({})), json!({"maxParallel": 6})),
         );
         runs.push(tokio::spawn(async move { play(&c, m).await.0.status }));
     }
@@ -109,7 +109,7 @@ async fn a_step_can_ask_for_a_lower_limit_in_its_config() {
     let c = conductor(ProviderLimits::default(), quick());
     let (report, _) = play(
         &c,
-        melody(
+        chat_melody(
             steps(&server, 12, json!({"limits": {"maxConcurrent": 2}})),
             json!({"maxParallel": 12}),
         ),
@@ -126,7 +126,7 @@ async fn settings_concurrency_uses_the_provider_key() {
     let c = conductor(ProviderLimits::default(), quick());
     let (report, _) = play(
         &c,
-        melody(
+        chat_melody(
             steps(&server, 12, json!({})),
             json!({"maxParallel": 12, "concurrency": {key: 1}}),
         ),
@@ -152,7 +152,7 @@ async fn a_429_holds_the_other_steps_of_the_provider_too() {
     let key = format!("127.0.0.1:{}", server.addr.port());
     let c = conductor(limited(&key, 1), quick());
     let config = json!({"baseUrl": server.url("/v1"), "model": "m", "prompt": "p"});
-    let m = melody(
+    let m = chat_melody(
         json!([
             chat_step("a", config.clone(), one_retry()),
             chat_step("b", config.clone(), json!({})),

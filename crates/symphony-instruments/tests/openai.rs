@@ -33,15 +33,14 @@ fn standard() -> symphony_conductor::Conductor {
 
 #[tokio::test]
 async fn a_streamed_answer_arrives_as_progress_with_usage_and_cost() {
-    let server = Server::always(Reply::Stream {
-        chunks: openai_stream(
+    let server = Server::always(
+        Reply::stream(openai_stream(
             &["Rivers ", "flow ", "downhill."],
             "stop",
             Some((1_000_000, 500_000)),
-        ),
-        pause_ms: 30,
-        end: End::Finish,
-    })
+        ))
+        .paced(30),
+    )
     .await;
     let c = standard();
     let (report, events) = play_one(
@@ -320,10 +319,7 @@ async fn a_missing_model_on_a_local_server_says_what_to_check() {
 #[tokio::test]
 async fn a_refused_connection_says_the_url_and_asks_if_the_server_runs() {
     // A port that was just free: nothing listens there.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = nothing_listens();
     let config = json!({"baseUrl": format!("http://{addr}/v1"), "model": "m", "prompt": "hi"});
     let (report, events) = play_one(&standard(), config, one_retry()).await;
     assert_eq!(outcome(&report, "ask"), StepOutcome::Failed);
@@ -370,11 +366,7 @@ async fn a_stream_that_stalls_is_a_retryable_timeout() {
     let mut chunks = openai_stream(&["Half ", "an "], "stop", None);
     chunks.truncate(3);
     let server = Server::sequence(vec![
-        Reply::Stream {
-            chunks,
-            pause_ms: 0,
-            end: End::Stall,
-        },
+        Reply::stream(chunks).ending(End::Stall),
         Reply::stream(openai_stream(&["whole answer"], "stop", None)),
     ])
     .await;
@@ -406,12 +398,7 @@ async fn a_stream_that_stalls_is_a_retryable_timeout() {
 async fn a_stream_cut_mid_answer_is_retryable() {
     let mut chunks = openai_stream(&["Half ", "an "], "stop", None);
     chunks.truncate(3);
-    let server = Server::always(Reply::Stream {
-        chunks,
-        pause_ms: 0,
-        end: End::Cut,
-    })
-    .await;
+    let server = Server::always(Reply::stream(chunks).ending(End::Cut)).await;
     let (report, events) = play_one(&standard(), cfg(&server, json!({})), one_retry()).await;
     assert_eq!(outcome(&report, "ask"), StepOutcome::Failed);
     let r = retried(&events);
@@ -427,12 +414,7 @@ async fn a_stream_cut_mid_answer_is_retryable() {
 async fn a_stream_closed_cleanly_without_an_end_is_cut_too() {
     let mut chunks = openai_stream(&["Half ", "an "], "stop", None);
     chunks.truncate(3);
-    let server = Server::always(Reply::Stream {
-        chunks,
-        pause_ms: 0,
-        end: End::Finish,
-    })
-    .await;
+    let server = Server::always(Reply::stream(chunks)).await;
     let (_, events) = play_one(&standard(), cfg(&server, json!({})), json!({})).await;
     assert!(failure(&events).contains(
         "ended before the answer was complete (after 8 characters, no finish_reason and no [DONE])"
@@ -684,7 +666,7 @@ async fn a_step_timeout_drops_the_connection() {
 #[test]
 fn validation_reports_config_problems_and_missing_capabilities() {
     let c = standard();
-    let m = melody(
+    let m = chat_melody(
         json!([{"id": "ask", "kind": "instrument", "type": "instrument.chat",
                 "config": {"model": "m", "prompt": "hi", "baseUrl": "ftp://x", "temperature": 9}}]),
         json!({}),
@@ -746,13 +728,8 @@ async fn an_answer_past_its_limit_stops_the_step_naming_the_limit_and_the_settin
     // 200 events of 100 bytes: past an answerBytes of 4 KiB long before the end.
     let pieces: Vec<String> = (0..200).map(|i| format!("{:0>100}", i)).collect();
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    let server = Server::always(Reply::Stream {
-        chunks: openai_stream(&refs, "stop", None),
-        pause_ms: 0,
-        end: End::Finish,
-    })
-    .await;
-    let m = melody(
+    let server = Server::always(Reply::stream(openai_stream(&refs, "stop", None))).await;
+    let m = chat_melody(
         json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
         json!({"limits": {"answerBytes": 4096}}),
     );
@@ -769,13 +746,8 @@ async fn an_answer_past_its_limit_stops_the_step_naming_the_limit_and_the_settin
 async fn a_stream_line_that_never_ends_stops_the_step() {
     // One `data:` line of 200 KiB without a newline, against a line limit of 64 KiB.
     let endless = format!("data: {{\"x\": \"{}", "a".repeat(200 * 1024));
-    let server = Server::always(Reply::Stream {
-        chunks: vec![endless],
-        pause_ms: 0,
-        end: End::Finish,
-    })
-    .await;
-    let m = melody(
+    let server = Server::always(Reply::stream(vec![endless])).await;
+    let m = chat_melody(
         json!([chat_step("ask", cfg(&server, json!({})), json!({}))]),
         json!({"limits": {"sseLineBytes": 65536}}),
     );

@@ -1,282 +1,80 @@
-//! `operator.http.request` played by the real conductor against an HTTP/1.1 server on
-//! 127.0.0.1 (port 0) written here on raw sockets, so the wire format is real and no test needs
-//! the internet. Names other than `localhost` resolve through a [`StaticLookup`] table, which
+//! `operator.http.request` played by the real conductor against the loopback HTTP/1.1 server
+//! on 127.0.0.1 (port 0) every crate's tests share (`symphony_testkit::http`), so the wire
+//! format is real and no test needs the internet. Names other than `localhost` resolve through a [`StaticLookup`] table, which
 //! stands in for DNS (a "public-looking" name that points at the loopback server).
 
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
+use symphony_conductor::testing::{collect, melody};
 use symphony_conductor::{
     Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, StartError, StepOutcome,
 };
 use symphony_credentials::{CredentialError, Credentials, Secret};
 use symphony_network::{HttpRequest, Lookup, StaticLookup, SystemLookup};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use symphony_testkit::http::{Reply, Server};
 
 /// A credential value no output, error or event may contain.
 const SENTINEL: &str = "ghp-sentinel-5f4e3d2c1b";
 
 // ---------------------------------------------------------------------------------------------
-// The loopback server.
+// The loopback server (`symphony_testkit::http`).
 
-/// A request as the server received it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    target: String,
-    headers: BTreeMap<String, String>,
-    body: String,
+/// The same server under another host name (mapped to 127.0.0.1 by the lookup table).
+fn url_as(s: &Server, host: &str, path: &str) -> String {
+    format!("http://{host}:{}{path}", s.addr.port())
 }
 
-struct Server {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.addr.port())
-    }
-
-    /// The same server under another host name (mapped to 127.0.0.1 by the lookup table).
-    fn url_as(&self, host: &str, path: &str) -> String {
-        format!("http://{host}:{}{path}", self.addr.port())
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
+/// A loopback server whose paths each answer one way.
 async fn server() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                return;
-            };
-            let log = log.clone();
-            tokio::spawn(async move {
-                let _ = serve(socket, addr, log).await;
-            });
-        }
-    });
-    Server { addr, seen }
-}
-
-/// Reads one request, answers it and closes the connection.
-async fn serve(
-    socket: TcpStream,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Seen>>>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(socket);
-    let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("").to_owned();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).await?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).await?;
-    let seen = Seen {
-        method,
-        target: target.clone(),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let count = {
-        let mut log = log.lock().unwrap();
-        log.push(seen.clone());
-        log.iter().filter(|s| s.target == target).count()
-    };
-    let mut socket = reader.into_inner();
-    let path = target.split('?').next().unwrap_or("");
-    let port = addr.port();
-    let json_type = "application/json";
-    match path {
-        "/json" => {
-            respond(
-                &mut socket,
-                "200 OK",
-                json_type,
-                &[],
-                r#"{"ok":true,"items":[1,2,3]}"#,
-            )
-            .await
-        }
-        "/text" => respond(&mut socket, "200 OK", "text/plain", &[], "hello").await,
-        "/echo" => {
-            let echo = json!({
-                "method": seen.method,
-                "target": seen.target,
-                "headers": seen.headers,
-                "body": seen.body,
-            });
-            respond(&mut socket, "200 OK", json_type, &[], &echo.to_string()).await
-        }
-        "/echo-fail" => {
-            let auth = seen
-                .headers
-                .get("authorization")
-                .cloned()
-                .unwrap_or_default();
-            let body = format!("bad credentials: {auth}");
-            respond(&mut socket, "401 Unauthorized", "text/plain", &[], &body).await
-        }
-        "/big" => {
+    // `/rate-once` is rate limited the first time only.
+    let rated = AtomicBool::new(false);
+    Server::start(move |_, r| {
+        let port = r.server.port();
+        let path = r.path.split('?').next().unwrap_or("");
+        let json_type = "application/json";
+        let redirect =
+            |status, to: String| Reply::text(status, "text/plain", "").with_header("location", &to);
+        match path {
+            "/json" => Reply::text(200, json_type, r#"{"ok":true,"items":[1,2,3]}"#),
+            "/text" => Reply::text(200, "text/plain", "hello"),
+            "/echo" => Reply::json(
+                200,
+                json!({"method": r.method, "target": r.path, "headers": r.headers, "body": r.text}),
+            ),
+            "/echo-fail" => {
+                let auth = r.headers.get("authorization").cloned().unwrap_or_default();
+                Reply::text(401, "text/plain", &format!("bad credentials: {auth}"))
+            }
             // Chunked, with no length announced: the limit must be enforced while reading.
-            socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
-                .await?;
-            let chunk = format!("400\r\n{}\r\n", "a".repeat(1024));
-            for _ in 0..200 {
-                socket.write_all(chunk.as_bytes()).await?;
+            "/big" => Reply::chunked(200, "text/plain", vec!["a".repeat(1024); 200]),
+            "/big-declared" => Reply::text(200, "text/plain", &"b".repeat(100_000)),
+            "/slow" => Reply::After(5000, Box::new(Reply::text(200, "text/plain", "late"))),
+            "/rate" => {
+                Reply::text(429, "text/plain", "slow down").with_header("retry-after", "700")
             }
-            socket.write_all(b"0\r\n\r\n").await
-        }
-        "/big-declared" => {
-            let body = "b".repeat(100_000);
-            respond(&mut socket, "200 OK", "text/plain", &[], &body).await
-        }
-        "/slow" => {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            respond(&mut socket, "200 OK", "text/plain", &[], "late").await
-        }
-        "/rate" => {
-            respond(
-                &mut socket,
-                "429 Too Many Requests",
-                "text/plain",
-                &[("retry-after", "700".into())],
-                "slow down",
-            )
-            .await
-        }
-        "/rate-once" if count == 1 => {
-            respond(
-                &mut socket,
-                "429 Too Many Requests",
-                "text/plain",
-                &[("retry-after", "1".into())],
-                "slow down",
-            )
-            .await
-        }
-        "/rate-once" => respond(&mut socket, "200 OK", json_type, &[], r#"{"ok":true}"#).await,
-        "/missing" => {
-            respond(
-                &mut socket,
-                "404 Not Found",
-                "text/plain",
-                &[],
-                "no such thing",
-            )
-            .await
-        }
-        "/to-loopback" => {
-            let to = format!("http://127.0.0.1:{port}/json");
-            respond(
-                &mut socket,
-                "302 Found",
-                "text/plain",
-                &[("location", to)],
-                "",
-            )
-            .await
-        }
-        "/to-other-origin" => {
-            let to = format!("http://other.test:{port}/echo");
-            respond(
-                &mut socket,
-                "302 Found",
-                "text/plain",
-                &[("location", to)],
-                "",
-            )
-            .await
-        }
-        "/see-other" => {
-            respond(
-                &mut socket,
-                "303 See Other",
-                "text/plain",
-                &[("location", "/echo".into())],
-                "",
-            )
-            .await
-        }
-        p if p.starts_with("/redirect/") => {
-            let n: u32 = p["/redirect/".len()..].parse().unwrap_or(0);
-            if n == 0 {
-                respond(&mut socket, "200 OK", "text/plain", &[], "landed").await
-            } else {
-                let to = format!("/redirect/{}", n - 1);
-                respond(
-                    &mut socket,
-                    "302 Found",
-                    "text/plain",
-                    &[("location", to)],
-                    "",
-                )
-                .await
+            "/rate-once" if !rated.swap(true, Ordering::SeqCst) => {
+                Reply::text(429, "text/plain", "slow down").with_header("retry-after", "1")
             }
+            "/rate-once" => Reply::text(200, json_type, r#"{"ok":true}"#),
+            "/missing" => Reply::text(404, "text/plain", "no such thing"),
+            "/to-loopback" => redirect(302, format!("http://127.0.0.1:{port}/json")),
+            "/to-other-origin" => redirect(302, format!("http://other.test:{port}/echo")),
+            "/see-other" => redirect(303, "/echo".into()),
+            p if p.starts_with("/redirect/") => {
+                match p["/redirect/".len()..].parse::<u32>().unwrap_or(0) {
+                    0 => Reply::text(200, "text/plain", "landed"),
+                    n => redirect(302, format!("/redirect/{}", n - 1)),
+                }
+            }
+            _ => Reply::text(404, "text/plain", "unknown path"),
         }
-        _ => {
-            respond(
-                &mut socket,
-                "404 Not Found",
-                "text/plain",
-                &[],
-                "unknown path",
-            )
-            .await
-        }
-    }
-}
-
-async fn respond(
-    socket: &mut TcpStream,
-    status: &str,
-    content_type: &str,
-    extra: &[(&str, String)],
-    body: &str,
-) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    socket.write_all(head.as_bytes()).await?;
-    socket.write_all(body.as_bytes()).await?;
-    socket.shutdown().await
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,21 +140,19 @@ impl Played {
     }
 }
 
-fn melody(step: Value, settings: Value) -> symphony_melody::Melody {
+/// A melody of one `operator.http.request` step, `call`, from its config and policy.
+fn one_call(step: Value, settings: Value) -> symphony_melody::Melody {
     let mut step = step;
     let obj = step.as_object_mut().unwrap();
     obj.insert("id".into(), json!("call"));
     obj.insert("kind".into(), json!("operator"));
     obj.insert("type".into(), json!("operator.http.request"));
     obj.entry("capabilities").or_insert(json!(["network"]));
-    symphony_melody::load_value(json!({
-        "formatVersion": 1,
-        "melody": {"id": "http-test", "name": "HTTP test"},
+    melody(json!({
         "inputs": {"name": {"type": "string", "default": "world"}},
         "settings": settings,
         "steps": [step],
     }))
-    .unwrap_or_else(|p| panic!("{p}"))
 }
 
 async fn start(
@@ -372,21 +168,10 @@ async fn start(
         )))
         .unwrap();
     let run = Conductor::new(registry)
-        .start(melody(step, settings), RunOptions::default())
+        .start(one_call(step, settings), RunOptions::default())
         .await?;
-    let (mut events, _control, finished) = run.into_parts();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = finished.await.unwrap();
-    Ok(Played {
-        report,
-        events: collector.await.unwrap(),
-    })
+    let (report, events) = collect(run).await;
+    Ok(Played { report, events })
 }
 
 /// Plays one step; the loopback server is allowed by name and address.
@@ -418,7 +203,7 @@ async fn get_parses_a_json_body() {
     assert_eq!(out["output"], out["body"]);
     assert_eq!(out["headers"]["content-type"], "application/json");
     assert_eq!(out["url"], s.url("/json"));
-    assert_eq!(s.seen()[0].method, "GET");
+    assert_eq!(s.requests()[0].method, "GET");
 }
 
 #[tokio::test]
@@ -440,15 +225,12 @@ async fn post_sends_the_rendered_body_query_and_headers() {
     }}))
     .await;
     assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
-    let seen = &s.seen()[0];
+    let seen = &s.requests()[0];
     assert_eq!(seen.method, "POST");
-    assert_eq!(
-        seen.target, "/echo?q=world+%26+more",
-        "the query is encoded"
-    );
+    assert_eq!(seen.path, "/echo?q=world+%26+more", "the query is encoded");
     assert_eq!(seen.headers["x-trace"], "trace-world");
     assert_eq!(seen.headers["content-type"], "text/plain");
-    assert_eq!(seen.body, "hello world");
+    assert_eq!(seen.text, "hello world");
     assert_eq!(p.outputs()["body"]["body"], "hello world");
 }
 
@@ -514,7 +296,7 @@ async fn a_redirect_from_an_allowed_host_to_a_private_address_is_refused() {
     // `api.test` is allowed by name (it stands for a public host); the redirect goes to
     // 127.0.0.1, which nothing allows.
     let p = play_with(
-        json!({"config": {"url": s.url_as("api.test", "/to-loopback")}}),
+        json!({"config": {"url": url_as(&s, "api.test", "/to-loopback")}}),
         json!({"network": {"allowHosts": ["api.test"]}}),
     )
     .await;
@@ -524,9 +306,9 @@ async fn a_redirect_from_an_allowed_host_to_a_private_address_is_refused() {
     assert!(note.contains("a loopback address"), "{note}");
     assert!(note.contains("settings.network.allowHosts"), "{note}");
     assert_eq!(
-        s.seen()
+        s.requests()
             .iter()
-            .map(|r| r.target.as_str())
+            .map(|r| r.path.as_str())
             .collect::<Vec<_>>(),
         ["/to-loopback"],
         "the private address was never contacted"
@@ -536,7 +318,7 @@ async fn a_redirect_from_an_allowed_host_to_a_private_address_is_refused() {
 #[tokio::test]
 async fn loopback_is_refused_by_default_and_allowed_by_the_setting() {
     let s = server().await;
-    let localhost = s.url_as("localhost", "/json");
+    let localhost = url_as(&s, "localhost", "/json");
     // The system resolver, as in real use.
     let system: Arc<dyn Lookup> = Arc::new(SystemLookup);
 
@@ -566,7 +348,7 @@ async fn loopback_is_refused_by_default_and_allowed_by_the_setting() {
         "{}",
         p.note()
     );
-    assert!(s.seen().is_empty(), "nothing reached the server");
+    assert!(s.requests().is_empty(), "nothing reached the server");
 
     let p = start(
         json!({"config": {"url": localhost}}),
@@ -618,7 +400,7 @@ async fn an_ipv4_mapped_loopback_address_is_refused() {
             p.note()
         );
     }
-    assert!(s.seen().is_empty());
+    assert!(s.requests().is_empty());
 }
 
 #[tokio::test]
@@ -714,14 +496,14 @@ async fn the_credential_is_sent_and_never_shown() {
     let s = server().await;
     let step = |path: &str| {
         json!({
-            "config": {"url": s.url_as("api.test", path), "credential": "github", "scheme": "Bearer"},
+            "config": {"url": url_as(&s, "api.test", path), "credential": "github", "scheme": "Bearer"},
             "capabilities": ["network", "secrets"],
         })
     };
     let p = play(step("/echo")).await;
     assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
     assert_eq!(
-        s.seen()[0].headers["authorization"],
+        s.requests()[0].headers["authorization"],
         format!("Bearer {SENTINEL}"),
         "the server got the credential"
     );
@@ -749,8 +531,8 @@ async fn the_credential_is_sent_and_never_shown() {
     )
     .await;
     assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
-    let last = s.seen().last().unwrap().clone();
-    assert_eq!(last.target, "/echo");
+    let last = s.requests().last().unwrap().clone();
+    assert_eq!(last.path, "/echo");
     assert_eq!(last.headers.get("authorization"), None, "{last:?}");
 }
 
@@ -763,7 +545,7 @@ async fn a_credential_in_another_header_without_a_scheme() {
     }))
     .await;
     assert_eq!(p.outcome(), StepOutcome::Succeeded, "{}", p.note());
-    assert_eq!(s.seen()[0].headers["x-api-key"], SENTINEL);
+    assert_eq!(s.requests()[0].headers["x-api-key"], SENTINEL);
     assert_eq!(p.outputs()["body"]["headers"]["x-api-key"], "***");
 }
 
@@ -806,7 +588,7 @@ fn register_adds_the_type_once() {
 #[test]
 fn network_settings_round_trip_and_are_left_out_when_default() {
     let step = || json!({"config": {"url": "https://api.test/"}});
-    let with = melody(
+    let with = one_call(
         step(),
         json!({"network": {"allowPrivate": true, "allowHosts": ["localhost", "10.0.0.0/8"]}}),
     );
@@ -820,7 +602,7 @@ fn network_settings_round_trip_and_are_left_out_when_default() {
     assert_eq!(again.settings, with.settings);
     assert_eq!(symphony_melody::to_bytes(&again), bytes, "saving is stable");
 
-    let without = symphony_melody::to_bytes(&melody(step(), json!({})));
+    let without = symphony_melody::to_bytes(&one_call(step(), json!({})));
     let without = String::from_utf8(without).unwrap();
     assert!(!without.contains("settings"), "{without}");
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
 use serde_json::{json, Value};
+use symphony_conductor::testing;
 use symphony_conductor::{CacheHandle, Conductor, Registry, RunOptions, RunReport, RunStatus};
 use symphony_store::{NewRun, Store};
 
@@ -23,9 +24,9 @@ on_both_backends!(
     only_a_run_that_never_started_is_forgotten,
 );
 
+/// The melody every test here plays: two offline instruments and a template, in a chain.
 fn melody() -> symphony_melody::Melody {
-    symphony_melody::load_value(json!({
-        "formatVersion": 1,
+    testing::melody(json!({
         "melody": {"id": "store-test", "name": "Store test"},
         "inputs": {"goal": {"type": "string", "default": "ship it"}},
         "steps": [
@@ -43,7 +44,6 @@ fn melody() -> symphony_melody::Melody {
             {"from": "review.output", "to": "shout.text"}
         ]
     }))
-    .unwrap()
 }
 
 /// Plays the melody, recording every event, and returns the report.

@@ -1,341 +1,24 @@
-//! A scriptable HTTP/1.1 server on 127.0.0.1 that speaks the providers' wire formats, and a
-//! harness that plays melodies of `instrument.chat` steps through the real conductor.
-//!
-//! The server writes raw HTTP on a plain `TcpListener`, so a test controls every byte and
-//! every pause: answers whole or streamed (chunked), stalls, cuts, hangs. It records each
-//! request and counts requests in flight (from the request read to the answer's last byte),
-//! and connections the client closed before the answer was finished.
+//! The providers' wire formats for the loopback server every crate's tests share
+//! (`symphony_testkit::http`, re-exported here), and a harness that plays melodies of
+//! `instrument.chat` steps through the real conductor.
 
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use symphony_conductor::{
-    Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport, StepOutcome,
-};
+use symphony_conductor::testing;
+use symphony_conductor::{Conductor, EventRecord, Registry, RunEvent, RunOptions, RunReport};
 use symphony_credentials::{CredentialError, Credentials, Secret};
 use symphony_instruments::{InstrumentsConfig, ProviderLimits, Timeouts};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A request as the server read it.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    pub headers: HashMap<String, String>,
-    pub body: Value,
-    /// When the request was read.
-    pub at: std::time::Instant,
-}
-
-/// How the server answers one request.
-#[derive(Debug, Clone)]
-pub enum Reply {
-    /// A whole answer with a Content-Length.
-    Whole {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    },
-    /// A 200 `text/event-stream`, chunked: each chunk then a pause; then how it ends.
-    Stream {
-        chunks: Vec<String>,
-        pause_ms: u64,
-        end: End,
-    },
-    /// Reads the request and never answers (waits until the client goes away).
-    Hang,
-    /// Reads the request and closes the connection without a byte: what a client sees when
-    /// it reuses a keep-alive connection the server was closing.
-    Drop,
-    /// Waits, then answers.
-    After(u64, Box<Reply>),
-}
-
-/// How a stream ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// Properly (the terminating chunk).
-    Finish,
-    /// The connection is closed mid-body.
-    Cut,
-    /// Nothing more is sent, and the connection stays open.
-    Stall,
-}
-
-impl Reply {
-    pub fn json(status: u16, body: Value) -> Reply {
-        Reply::Whole {
-            status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.to_string(),
-        }
-    }
-
-    pub fn with_header(self, name: &str, value: &str) -> Reply {
-        match self {
-            Reply::Whole {
-                status,
-                mut headers,
-                body,
-            } => {
-                headers.push((name.into(), value.into()));
-                Reply::Whole {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-            other => other,
-        }
-    }
-
-    pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
-        Reply::Whole {
-            status,
-            headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
-        }
-    }
-
-    pub fn stream(chunks: Vec<String>) -> Reply {
-        Reply::Stream {
-            chunks,
-            pause_ms: 0,
-            end: End::Finish,
-        }
-    }
-}
-
-type Script = dyn Fn(usize, &Recorded) -> Reply + Send + Sync;
-
-#[derive(Default)]
-struct Counters {
-    in_flight: AtomicU32,
-    max_in_flight: AtomicU32,
-    closed_by_client: AtomicU32,
-}
-
-/// A running loopback server.
-pub struct Server {
-    pub addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    counters: Arc<Counters>,
-}
-
-impl Server {
-    /// Starts a server that answers request number `n` (from 0) with `script(n, &request)`.
-    pub async fn start(
-        script: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
-    ) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let counters = Arc::new(Counters::default());
-        let script: Arc<Script> = Arc::new(script);
-        let (reqs, ctrs) = (requests.clone(), counters.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let (reqs, ctrs, script) = (reqs.clone(), ctrs.clone(), script.clone());
-                tokio::spawn(async move {
-                    let _ = serve(socket, reqs, ctrs, script).await;
-                });
-            }
-        });
-        Server {
-            addr,
-            requests,
-            counters,
-        }
-    }
-
-    /// Answers every request the same way.
-    pub async fn always(reply: Reply) -> Server {
-        Server::start(move |_, _| reply.clone()).await
-    }
-
-    /// Answers the requests in order; the last reply repeats.
-    pub async fn sequence(replies: Vec<Reply>) -> Server {
-        Server::start(move |n, _| replies[n.min(replies.len() - 1)].clone()).await
-    }
-
-    /// `http://127.0.0.1:PORT` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    pub fn max_in_flight(&self) -> u32 {
-        self.counters.max_in_flight.load(Ordering::SeqCst)
-    }
-
-    pub fn closed_by_client(&self) -> u32 {
-        self.counters.closed_by_client.load(Ordering::SeqCst)
-    }
-}
-
-async fn serve(
-    mut socket: TcpStream,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    counters: Arc<Counters>,
-    script: Arc<Script>,
-) -> std::io::Result<()> {
-    let Some(request) = read_request(&mut socket).await? else {
-        return Ok(());
-    };
-    let n = {
-        let mut r = requests.lock().unwrap();
-        r.push(request.clone());
-        r.len() - 1
-    };
-    let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    counters.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let reply = script(n, &request);
-    let result = answer(&mut socket, reply, &counters).await;
-    counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-    result
-}
-
-async fn answer(socket: &mut TcpStream, reply: Reply, counters: &Counters) -> std::io::Result<()> {
-    match reply {
-        Reply::After(ms, inner) => {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Box::pin(answer(socket, *inner, counters)).await
-        }
-        Reply::Whole {
-            status,
-            headers,
-            body,
-        } => {
-            let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-            for (k, v) in headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str(&format!(
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            ));
-            socket.write_all(head.as_bytes()).await?;
-            socket.write_all(body.as_bytes()).await?;
-            socket.shutdown().await
-        }
-        Reply::Stream {
-            chunks,
-            pause_ms,
-            end,
-        } => {
-            socket
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-                .await?;
-            for c in chunks {
-                socket
-                    .write_all(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes())
-                    .await?;
-                socket.flush().await?;
-                if pause_ms > 0 {
-                    tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-                }
-            }
-            match end {
-                End::Finish => {
-                    socket.write_all(b"0\r\n\r\n").await?;
-                    socket.shutdown().await
-                }
-                End::Cut => socket.shutdown().await,
-                End::Stall => wait_for_close(socket, counters).await,
-            }
-        }
-        Reply::Hang => wait_for_close(socket, counters).await,
-        Reply::Drop => socket.shutdown().await,
-    }
-}
-
-/// Reads until the client closes the connection (at most 30 s, so no test can hang here).
-async fn wait_for_close(socket: &mut TcpStream, counters: &Counters) -> std::io::Result<()> {
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => {
-                counters.closed_by_client.fetch_add(1, Ordering::SeqCst);
-                return Ok(());
-            }
-            Ok(Ok(_)) => {}
-            Err(_) => return Ok(()),
-        }
-    }
-}
-
-async fn read_request(socket: &mut TcpStream) -> std::io::Result<Option<Recorded>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or("");
-    let mut parts = first.split(' ');
-    let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").to_owned();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Ok(Some(Recorded {
-        method,
-        path,
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        at: std::time::Instant::now(),
-    }))
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        529 => "Overloaded",
-        _ => "Status",
-    }
-}
+// Re-exported for the test files (`use common::*`); each uses some of them.
+#[allow(unused_imports)]
+pub use {
+    symphony_conductor::testing::outcome,
+    symphony_testkit::http::{named, nothing_listens, sse, End, Recorded, Reply, Server},
+};
 
 // ---- wire formats ------------------------------------------------------------------------
 
@@ -393,14 +76,6 @@ pub fn anthropic_stream(pieces: &[&str], stop: &str, input: u64, output: u64) ->
     out
 }
 
-pub fn sse(v: &Value) -> String {
-    format!("data: {v}\n\n")
-}
-
-pub fn named(event: &str, v: &Value) -> String {
-    format!("event: {event}\ndata: {v}\n\n")
-}
-
 // ---- the conductor side --------------------------------------------------------------------
 
 /// Credentials from a fixed map.
@@ -455,36 +130,21 @@ pub fn one_retry() -> Value {
     json!({"retry": {"max": 1, "backoffMs": 10, "jitter": false}})
 }
 
-pub fn melody(steps: Value, settings: Value) -> symphony_melody::Melody {
-    let doc = json!({
-        "formatVersion": 1,
-        "melody": {"id": "chat-test", "name": "Chat test"},
+/// A melody of chat steps whose prompts may ask about `{{topic}}` (a run input, "rivers").
+pub fn chat_melody(steps: Value, settings: Value) -> symphony_melody::Melody {
+    testing::melody(json!({
         "inputs": {"topic": {"type": "string", "default": "rivers"}},
         "settings": settings,
         "steps": steps,
-    });
-    symphony_melody::load_value(doc).unwrap_or_else(|p| panic!("{p}"))
+    }))
 }
 
-/// Plays a melody to its end, collecting every event.
+/// Plays a melody to its end, collecting every event; no run here may take a minute.
 pub async fn play(c: &Conductor, m: symphony_melody::Melody) -> (RunReport, Vec<EventRecord>) {
-    let run = c
-        .start(m, RunOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut events, _control, finished) = run.into_parts();
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(e) = events.recv().await {
-            all.push(e);
-        }
-        all
-    });
-    let report = tokio::time::timeout(Duration::from_secs(60), finished)
+    let run = testing::play(c, m, RunOptions::default());
+    tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .expect("no run takes a minute here")
-        .unwrap();
-    (report, collector.await.unwrap())
 }
 
 /// Plays one chat step with `config` (and `policy`) and returns the report and events.
@@ -495,13 +155,9 @@ pub async fn play_one(
 ) -> (RunReport, Vec<EventRecord>) {
     play(
         c,
-        melody(json!([chat_step("ask", config, policy)]), json!({})),
+        chat_melody(json!([chat_step("ask", config, policy)]), json!({})),
     )
     .await
-}
-
-pub fn outcome(report: &RunReport, id: &str) -> StepOutcome {
-    report.steps.iter().find(|s| s.id == id).unwrap().outcome
 }
 
 /// The error a step failed with.
