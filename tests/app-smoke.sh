@@ -151,7 +151,7 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
 served=$(head -1 "$work/serve.out")
 remote=$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(f"{p.scheme}://{p.netloc}")' "$served")
-token=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).query)["token"][0])' "$served")
+token=$(python3 -c 'import sys, urllib.parse as u; print(u.parse_qs(u.urlparse(sys.argv[1]).fragment)["token"][0])' "$served")
 [ -n "$token" ] || fail "symphony serve printed no URL with a token: $(cat "$work/serve.out" "$work/serve.log")"
 element() {
   wd POST "/session/$session/element" "$(python3 -c 'import json,sys; print(json.dumps({"using": "css selector", "value": sys.argv[1]}))' "$1")" | field 'list(v["value"].values())[0]'
