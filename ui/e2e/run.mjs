@@ -8,6 +8,7 @@ import { trustScenario } from "./trust.e2e.mjs";
 import { boardScenario } from "./board.e2e.mjs";
 import { headlessScenario } from "./headless.e2e.mjs";
 import { mergeScenario } from "./merge.e2e.mjs";
+import { loopScenario } from "./loop.e2e.mjs";
 import { compareScenario, failureScenario, newcomerScenario, pinsScenario, providerScenario } from "./newcomer.e2e.mjs";
 
 const scenarios = [
@@ -25,6 +26,7 @@ const scenarios = [
   ["a failed run says which step failed and why, in the dock's header", failureScenario],
   ["compare with the committed version: marked on the canvas, take the other side", compareScenario],
   ["a git merge through the melody merge driver, its conflict settled in the app", mergeScenario],
+  ["a review loop: its rounds live on the node, why it stopped, each round in the debugger", loopScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

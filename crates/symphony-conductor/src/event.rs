@@ -198,6 +198,26 @@ pub enum RunEvent {
         /// Items in all.
         total: u32,
     },
+    /// One round of a loop (`cue.loop`) was played: what it produced, its score, and whether
+    /// the loop stops after it.
+    StepRound {
+        /// The loop step.
+        step: StepId,
+        /// The round, from 1.
+        round: u32,
+        /// The round's outputs by port.
+        #[cfg_attr(
+            feature = "ts",
+            ts(as = "std::collections::BTreeMap<String, serde_json::Value>")
+        )]
+        outputs: Arc<Outputs>,
+        /// The round's score, when the loop declares one and the round gave a number.
+        score: Option<f64>,
+        /// Why the loop stops here; `None` when another round follows.
+        exit: Option<LoopExit>,
+        /// What decided the exit, for a person ("round 4 repeats round 2's output").
+        note: Option<String>,
+    },
     /// The step produced its outputs (sent just before [`RunEvent::StepSucceeded`]).
     StepOutput {
         /// The step.
@@ -463,6 +483,31 @@ pub fn channel(start: Instant) -> (EventSink, EventStream) {
     )
 }
 
+/// Why a loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub enum LoopExit {
+    /// Its `until` condition held.
+    Approved,
+    /// It stopped making progress: the score did not improve for `patience` rounds, or a
+    /// round repeated an earlier round's output.
+    Stalled,
+    /// It played `maxRounds` rounds.
+    Exhausted,
+}
+
+impl LoopExit {
+    /// The word for it, which is also the loop's output port that carries the kept output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoopExit::Approved => "approved",
+            LoopExit::Stalled => "stalled",
+            LoopExit::Exhausted => "exhausted",
+        }
+    }
+}
+
 impl RunEvent {
     /// The step an event is about, if it is about one.
     pub fn step(&self) -> Option<&StepId> {
@@ -471,6 +516,7 @@ impl RunEvent {
             | RunEvent::StepStarted { step, .. }
             | RunEvent::StepProgress { step, .. }
             | RunEvent::StepItemFinished { step, .. }
+            | RunEvent::StepRound { step, .. }
             | RunEvent::StepOutput { step, .. }
             | RunEvent::StepRetrying { step, .. }
             | RunEvent::StepFellBack { step, .. }

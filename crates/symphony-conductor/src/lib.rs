@@ -31,7 +31,7 @@ pub use conductor::{
     StepHistory, StepReport,
 };
 pub use event::{
-    BottleneckKind, EventRecord, EventStream, OutputOrigin, RunEvent, RunStatus, StepId,
+    BottleneckKind, EventRecord, EventStream, LoopExit, OutputOrigin, RunEvent, RunStatus, StepId,
     StepOutcome, Totals, EVENT_FORMAT, EXCHANGE_CAP,
 };
 pub use registry::Registry;

@@ -49,6 +49,7 @@ impl Registry {
             Arc::new(steps::delay::Delay),
             Arc::new(steps::router::Router),
             Arc::new(steps::map::MapCue),
+            Arc::new(steps::loop_cue::LoopCue),
         ];
         for t in all {
             r.register(t)

@@ -16,6 +16,7 @@
 mod flow;
 mod map;
 mod report;
+mod rounds;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -38,6 +39,7 @@ use crate::step::{ErrorKind, Played, StepError, Usage};
 use crate::warnings::{Launch, Warnings, WATCH_EVERY};
 use crate::workspace::Workspace;
 use map::MapRun;
+use rounds::LoopRun;
 
 /// How many units may finish on their first poll, inside the scheduler, before it yields to
 /// the runtime and reads its commands (a long chain of quick operators must not hold it).
@@ -138,6 +140,7 @@ pub(crate) struct Scheduler {
     busy: usize,
     tasks: JoinSet<UnitDone>,
     maps: HashMap<usize, MapRun>,
+    loops: HashMap<usize, LoopRun>,
     run_token: CancellationToken,
     paused: bool,
     cancelled: bool,
@@ -190,6 +193,7 @@ impl Scheduler {
             busy: 0,
             tasks: JoinSet::new(),
             maps: HashMap::new(),
+            loops: HashMap::new(),
             run_token: CancellationToken::new(),
             paused: false,
             cancelled: false,
@@ -321,7 +325,10 @@ impl Scheduler {
     fn still_wanted(&self, unit: &ReadyUnit) -> bool {
         match unit.item {
             None => self.books[unit.step].state == State::Ready,
-            Some(_) => self.maps.get(&unit.step).is_some_and(|m| m.error.is_none()),
+            Some(_) => {
+                self.maps.get(&unit.step).is_some_and(|m| m.error.is_none())
+                    || self.loops.contains_key(&unit.step)
+            }
         }
     }
 
@@ -473,8 +480,9 @@ impl Scheduler {
         if done.item.is_none() && done.origin != OutputOrigin::Played {
             self.books[s].origin = done.origin;
         }
-        // A map's own play only lists its items; its attempts are its items' attempts.
-        if !matches!(done.result, Ok(Played::FanOut(_))) {
+        // A map's own play only lists its items (a loop's, its plan); its attempts are its
+        // items' (rounds') attempts.
+        if !matches!(done.result, Ok(Played::FanOut(_) | Played::Loop(_))) {
             self.books[s].attempts += done.attempts;
         }
         if let Some(u) = &done.usage {
@@ -484,10 +492,12 @@ impl Scheduler {
                 .add(u);
         }
         match done.item {
+            Some(_) if self.loops.contains_key(&s) => self.on_round_done(s, done.result),
             Some(item) => self.on_item_done(s, item, done.result),
             None => match done.result {
                 Ok(Played::Done(out)) => self.succeed(s, out),
                 Ok(Played::FanOut(items)) => self.fan_out(s, items),
+                Ok(Played::Loop(plan)) => self.start_loop(s, *plan),
                 Err(e) => self.fail(s, e),
             },
         }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use symphony_melody::{
-    Condition, InlineStep, Melody, Policy, PortType, ResolvedPort, Retry, Settings, StepKind,
+    Condition, FieldType, InlineStep, Melody, Policy, PortType, ResolvedPort, Retry, Settings,
+    StepKind,
 };
 
 use crate::event::StepId;
@@ -56,7 +57,7 @@ pub(crate) struct CompiledStep {
     pub in_edges: u32,
     pub out_edges: Vec<OutEdge>,
     pub playbook: Arc<Playbook>,
-    /// The body of a map cue.
+    /// The body of a cue that plays a step inside it (a map's items, a loop's rounds).
     pub body: Option<Arc<Playbook>>,
     pub priority: i32,
     pub optional: bool,
@@ -139,7 +140,13 @@ pub(crate) fn compile(melody: &Melody, registry: &Registry) -> Score {
             let inline_body = step
                 .config
                 .get("body")
-                .filter(|_| step.type_name == "cue.map")
+                .filter(|_| {
+                    entry
+                        .spec
+                        .config
+                        .iter()
+                        .any(|f| f.name == "body" && matches!(f.ty, FieldType::Step { .. }))
+                })
                 .and_then(|b| serde_json::from_value::<InlineStep>(b.clone()).ok());
             let type_estimate_ms = match &inline_body {
                 Some(b) => b.policy.estimate_ms.unwrap_or_else(|| {

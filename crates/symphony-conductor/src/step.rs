@@ -74,6 +74,9 @@ pub enum Played {
     /// Play the step's body once per item (the map cue); the conductor schedules the items
     /// like steps and gathers their outputs, in order, into the `results` port.
     FanOut(Vec<Value>),
+    /// Play the step's body round after round (the loop cue), each round seeing the last,
+    /// until the plan says to stop; the conductor schedules the rounds like steps.
+    Loop(Box<crate::steps::loop_cue::Rounds>),
 }
 
 /// Outputs of a step, by port.

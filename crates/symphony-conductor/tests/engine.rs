@@ -731,7 +731,7 @@ async fn a_router_picks_one_branch_and_the_others_are_skipped() {
         json!(["build: a new idea"])
     );
     assert!(events.iter().any(|e| matches!(&e.event,
-        RunEvent::StepSkipped { step, reason } if &**step == "fixer" && reason.contains("router chose another branch"))));
+        RunEvent::StepSkipped { step, reason } if &**step == "fixer" && reason.contains("a router or loop chose another branch"))));
 }
 
 #[tokio::test(start_paused = true)]

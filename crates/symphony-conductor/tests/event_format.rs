@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use symphony_conductor::{
-    BottleneckKind, EventRecord, OutputOrigin, Outputs, RunEvent, RunStatus, Totals, Usage,
-    EVENT_FORMAT,
+    BottleneckKind, EventRecord, LoopExit, OutputOrigin, Outputs, RunEvent, RunStatus, Totals,
+    Usage, EVENT_FORMAT,
 };
 
 /// The kind's name, by a match with no wildcard: a new event kind does not compile until it is
@@ -27,6 +27,7 @@ fn kind(e: &RunEvent) -> &'static str {
         RunEvent::StepStarted { .. } => "stepStarted",
         RunEvent::StepProgress { .. } => "stepProgress",
         RunEvent::StepItemFinished { .. } => "stepItemFinished",
+        RunEvent::StepRound { .. } => "stepRound",
         RunEvent::StepOutput { .. } => "stepOutput",
         RunEvent::StepRetrying { .. } => "stepRetrying",
         RunEvent::StepFellBack { .. } => "stepFellBack",
@@ -182,6 +183,16 @@ fn samples() -> Vec<RunEvent> {
                 ..Totals::default()
             },
         },
+        // Added in format 1 after the first golden file: appended, so earlier lines keep
+        // their place.
+        RunEvent::StepRound {
+            step: Arc::from("review"),
+            round: 3,
+            outputs: Arc::new(Outputs::single(json!({"draft": "v3", "score": 0.9}))),
+            score: Some(0.9),
+            exit: Some(LoopExit::Approved),
+            note: Some("`until` held after round 3".into()),
+        },
     ]
 }
 
@@ -212,7 +223,7 @@ fn every_event_kind_has_a_sample() {
     let before = kinds.len();
     kinds.dedup();
     assert_eq!(before, kinds.len(), "one sample per kind");
-    assert_eq!(kinds.len(), 21, "a sample for every kind of `kind()`");
+    assert_eq!(kinds.len(), 22, "a sample for every kind of `kind()`");
     // The JSON tag is the name `kind()` gives.
     for (line, event) in lines().iter().zip(samples()) {
         let v: Value = serde_json::from_str(line).unwrap();

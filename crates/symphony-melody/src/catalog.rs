@@ -251,6 +251,9 @@ pub struct ConfigField {
     /// box where Enter commits, and the validator refuses line breaks and other control
     /// characters in it (a path saved as `"spec.md\n"` once wrote a file named so).
     pub single_line: bool,
+    /// Names this field's templates and conditions may read besides what the step sees (a
+    /// loop's `until` reads the round just played as `round`); empty for most fields.
+    pub scope: Vec<String>,
 }
 
 impl ConfigField {
@@ -262,7 +265,14 @@ impl ConfigField {
             required: true,
             description: description.into(),
             single_line: false,
+            scope: Vec::new(),
         }
+    }
+
+    /// The same field, whose templates and conditions may also read `names`.
+    pub fn with_scope(mut self, names: &[&str]) -> Self {
+        self.scope = names.iter().map(|n| (*n).to_owned()).collect();
+        self
     }
 
     /// The same field, holding one line (see [`ConfigField::single_line`]).

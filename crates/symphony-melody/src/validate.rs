@@ -566,6 +566,13 @@ impl<'m> Validator<'m> {
                 ));
                 continue;
             }
+            let field_scope;
+            let scope = if f.scope.is_empty() {
+                scope
+            } else {
+                field_scope = [scope, f.scope.as_slice()].concat();
+                field_scope.as_slice()
+            };
             match &f.ty {
                 FieldType::Template => {
                     let text = value.as_str().expect("checked to be a string");

@@ -4,6 +4,7 @@
  * and adds only the editor's own helper types (notes and groups kept in `layout`).
  */
 export type { BottleneckKind } from "./generated/BottleneckKind";
+export type { LoopExit } from "./generated/LoopExit";
 export type { Capability } from "./generated/Capability";
 export type { ConfigField } from "./generated/ConfigField";
 export type { ErrorBody as BackendError } from "./generated/ErrorBody";

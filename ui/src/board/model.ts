@@ -8,7 +8,8 @@
  * re-rendered. Replaying a stored run to any moment is the same fold over a prefix of its log
  * (`boardAt`).
  */
-import type { BottleneckKind, EventRecord, OutputOrigin, RunStatus, Totals } from "../backend/types";
+import type { JsonValue } from "../backend/generated/serde_json/JsonValue";
+import type { BottleneckKind, EventRecord, LoopExit, OutputOrigin, RunStatus, Totals } from "../backend/types";
 
 export type StepState = "queued" | "running" | "retrying" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled";
 
@@ -36,12 +37,24 @@ export interface StepLive {
   bytes: number;
   /** Map items done and in all. */
   items?: { done: number; total: number };
+  /** A loop's rounds played so far, in order. */
+  rounds?: LoopRound[];
   /** The step type playing it (differs after a fallback). */
   typeName?: string;
   usage?: Usage | null;
   origin?: OutputOrigin;
   /** Bottleneck warnings raised on it. */
   warnings: number;
+}
+
+/** One round of a loop (`cue.loop`), as its `stepRound` event told it. */
+export interface LoopRound {
+  round: number;
+  score: number | null;
+  /** Why the loop stopped after this round; null when another round followed. */
+  exit: LoopExit | null;
+  note: string | null;
+  outputs: { [port: string]: JsonValue };
 }
 
 export type SpanPhase = "waiting" | "working" | "backoff";
@@ -212,7 +225,8 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
           attempt: Math.max(e.attempt, prev.attempt),
           detail: undefined,
           startedAt: prev.startedAt ?? at,
-          typeName: e.typeName,
+          // A map's item or a loop's round plays the body's type: the step's type stays its own.
+          typeName: e.item === null ? e.typeName : prev.typeName,
         });
         break;
       }
@@ -241,6 +255,13 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
         close(e.step, e.item, at, e.ok ? "ok" : "failed");
         const prev = getStep(e.step);
         setStep(e.step, { ...prev, state: prev.state === "queued" ? "running" : prev.state, items: { done: e.done, total: e.total } });
+        break;
+      }
+      case "stepRound": {
+        close(e.step, e.round - 1, at, "ok");
+        const prev = getStep(e.step);
+        const round: LoopRound = { round: e.round, score: e.score, exit: e.exit, note: e.note, outputs: e.outputs };
+        setStep(e.step, { ...prev, state: prev.state === "queued" ? "running" : prev.state, rounds: [...(prev.rounds ?? []), round] });
         break;
       }
       case "stepSucceeded": {

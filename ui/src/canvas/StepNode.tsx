@@ -12,7 +12,7 @@ import { create } from "zustand";
 import type { StepNode as StepNodeType } from "../model/graph";
 import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
-import { formatBytes, formatMs, stateWord } from "../board/model";
+import { formatBytes, formatMs, stateWord, type LoopRound } from "../board/model";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
 import { useCompare } from "../store/compare";
@@ -93,8 +93,9 @@ function LiveFooterOf({ run, maxTokens, pinned }: { run: StepRun; maxTokens: num
       <div className={`step-state state-${run.state}`} title={run.detail ?? ""}>
         <span className="dot" />
         <span className="state-label">{stateWord(run.state, run.origin, pinned)}</span>
-        {run.attempt > 1 ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
+        {run.attempt > 1 && !run.items && !run.rounds ? <span data-testid="attempt"> · attempt {run.attempt}</span> : null}
         {run.items ? ` · ${run.items.done}/${run.items.total}` : ""}
+        {run.rounds?.length ? <span data-testid="loop-round"> · {roundWord(run.rounds)}</span> : null}
         {elapsed !== undefined ? <span className="elapsed"> · {formatMs(elapsed)}</span> : null}
         {run.tokens > 0 ? <span className="streamed" title={`${formatBytes(run.bytes)} streamed`}> · {run.tokens} tok</span> : null}
         {run.warnings > 0 ? (
@@ -197,3 +198,10 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
 }
 
 export const StepNode = memo(StepNodeView);
+
+/** A loop's last round on its node: "round 3", or "round 3 · approved" once it stopped. */
+function roundWord(rounds: LoopRound[]): string {
+  const last = rounds[rounds.length - 1];
+  if (!last) return "";
+  return last.exit ? `round ${last.round} · ${last.exit}` : `round ${last.round}`;
+}

@@ -43,7 +43,7 @@ const KEY_SETTINGS = ["path", "url", "prompt", "template", "command", "ms", "mod
 
 /**
  * One line that says what a step does: its first key setting that is set (a path, a URL, the
- * first line of its prompt, a map's body type), without line breaks, cut at 60 characters.
+ * first line of its prompt, a map's or a loop's body type), without line breaks, cut at 60 characters.
  */
 export function keySetting(step: StepDoc): string {
   const config = step.config ?? {};
@@ -56,7 +56,7 @@ export function keySetting(step: StepDoc): string {
   }
   if (!text) {
     const body = config.body;
-    if (body && typeof body === "object" && !Array.isArray(body) && typeof body.type === "string") text = `each item: ${body.type}`;
+    if (body && typeof body === "object" && !Array.isArray(body) && typeof body.type === "string") text = `${step.type === "cue.loop" ? "each round" : "each item"}: ${body.type}`;
   }
   const line = text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
   return line.length > 60 ? `${line.slice(0, 59)}…` : line;

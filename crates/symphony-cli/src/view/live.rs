@@ -309,6 +309,23 @@ impl View for Live {
                     self.render(step);
                 }
             }
+            RunEvent::StepRound {
+                step,
+                round,
+                score,
+                exit,
+                note,
+                ..
+            } => {
+                let line = super::plain::round_line(
+                    &self.id(step),
+                    *round,
+                    *score,
+                    *exit,
+                    note.as_deref(),
+                );
+                self.println(format!("{} {line}", style("↻").cyan()));
+            }
             RunEvent::StepItemFinished {
                 step,
                 item,

@@ -95,6 +95,18 @@ impl View for Plain {
                 entry.0 += n;
                 entry.1 += 1;
             }
+            RunEvent::StepRound {
+                step,
+                round,
+                score,
+                exit,
+                note,
+                ..
+            } => Plain::line(
+                at,
+                "round",
+                &round_line(step, *round, *score, *exit, note.as_deref()),
+            ),
             RunEvent::StepItemFinished {
                 step,
                 item,
@@ -259,4 +271,25 @@ impl View for Plain {
             outln!("{l}");
         }
     }
+}
+
+/// One line about a loop's round: "review round 3, score 0.9: approved (`until` held …)".
+pub(crate) fn round_line(
+    step: &str,
+    round: u32,
+    score: Option<f64>,
+    exit: Option<symphony_conductor::LoopExit>,
+    note: Option<&str>,
+) -> String {
+    let mut line = format!("{step} round {round}");
+    if let Some(score) = score {
+        line.push_str(&format!(", score {score}"));
+    }
+    if let Some(exit) = exit {
+        line.push_str(&format!(": {}", exit.as_str()));
+        if let Some(note) = note {
+            line.push_str(&format!(" ({note})"));
+        }
+    }
+    line
 }

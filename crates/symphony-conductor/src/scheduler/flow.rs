@@ -185,7 +185,7 @@ impl Scheduler {
                     let (src, src_port) = &step.sources[p][0];
                     let why = match self.books[*src].state {
                         State::Done(StepOutcome::Succeeded) => format!(
-                            "`{}` sent nothing on `{src_port}` (a router chose another branch)",
+                            "`{}` sent nothing on `{src_port}` (a router or loop chose another branch)",
                             self.score.steps[*src].id
                         ),
                         State::Done(StepOutcome::Failed) => {

@@ -84,11 +84,11 @@ impl Scheduler {
                 }
                 true
             }
-            Ok(Played::FanOut(_)) => {
+            Ok(Played::FanOut(_) | Played::Loop(_)) => {
                 map.error.get_or_insert_with(|| {
                     StepError::fatal(
                         ErrorKind::Config,
-                        format!("item {item}: a map's body cannot fan out"),
+                        format!("item {item}: a map's body cannot be a cue"),
                     )
                 });
                 false
@@ -145,6 +145,12 @@ impl Scheduler {
     fn finish_map_output(&mut self, s: usize, results: Vec<Value>) {
         let mut outputs = Map::new();
         outputs.insert("results".into(), Value::Array(results));
+        self.finish_cue_output(s, outputs);
+    }
+
+    /// A cue that played units of its own (a map, a loop) succeeds with these outputs, once
+    /// they are recorded in the workspace.
+    pub(super) fn finish_cue_output(&mut self, s: usize, outputs: Map<String, Value>) {
         let out = StepOutput {
             outputs: Outputs(outputs),
             usage: self.books[s].usage.take(),

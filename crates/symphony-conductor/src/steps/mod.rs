@@ -4,6 +4,7 @@
 pub mod delay;
 pub mod file_write;
 pub mod json_extract;
+pub mod loop_cue;
 pub mod map;
 pub mod merge;
 pub mod offline;

@@ -59,6 +59,11 @@ impl StepType for Offline {
                 "How many list items (default 3).",
             ),
             ConfigField::optional(
+                "answer",
+                FieldType::Template,
+                "A scripted answer, rendered, instead of the made-up one (parsed as JSON with shape json or list), to rehearse what a real model would say.",
+            ),
+            ConfigField::optional(
                 "latencyMs",
                 FieldType::Integer,
                 "Simulated thinking time, streamed word by word (default 0).",
@@ -103,7 +108,16 @@ impl StepType for Offline {
             let model = cx.config_str("model").unwrap_or("offline");
             let seed = fnv1a(format!("{system}\u{0}{prompt}").as_bytes());
             let keywords = keywords(&prompt, seed);
-            let output = match cx.config_str("shape").unwrap_or("text") {
+            let shape = cx.config_str("shape").unwrap_or("text");
+            let output = match cx.render("answer")? {
+                Some(text) if shape == "text" => Value::String(text),
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    StepError::fatal(
+                        ErrorKind::Config,
+                        format!("config.answer: with shape {shape} the rendered answer must be JSON ({e}): {}", text.chars().take(200).collect::<String>()),
+                    )
+                })?,
+                None => match shape {
                 "list" => Value::Array(
                     list_items(&keywords, cx.config_u64("items").unwrap_or(3), seed)
                         .into_iter()
@@ -117,6 +131,7 @@ impl StepType for Offline {
                     "keywords": keywords,
                 }),
                 _ => Value::String(answer(cx, model, &prompt, &keywords)),
+                },
             };
             let text = match &output {
                 Value::String(s) => s.clone(),

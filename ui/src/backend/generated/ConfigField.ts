@@ -27,4 +27,9 @@ description: string,
  * box where Enter commits, and the validator refuses line breaks and other control
  * characters in it (a path saved as `"spec.md\n"` once wrote a file named so).
  */
-singleLine: boolean, };
+singleLine: boolean, 
+/**
+ * Names this field's templates and conditions may read besides what the step sees (a
+ * loop's `until` reads the round just played as `round`); empty for most fields.
+ */
+scope: Array<string>, };

@@ -24,6 +24,7 @@ import { Log } from "./Log";
 import { Output } from "./Output";
 import { Prompts } from "./Prompts";
 import { RawOf } from "./Raw";
+import { Rounds } from "./Rounds";
 import { Section } from "./Section";
 import { StepWarnings } from "./StepWarnings";
 import { Timing } from "./Timing";
@@ -75,8 +76,14 @@ function DebuggerFor({ step }: { step: string }) {
         ) : (
           <p className="muted small">{live ? "No inputs recorded." : "Not queued yet."}</p>
         )}
-        {story.items ? <p className="muted small">{formatCount(story.items)} map items queued (each with its item and index).</p> : null}
+        {story.items && live?.rounds ? <p className="muted small">{formatCount(story.items)} rounds queued (each with `loop`: its round and the previous round's outputs).</p> : null}
+        {story.items && !live?.rounds ? <p className="muted small">{formatCount(story.items)} map items queued (each with its item and index).</p> : null}
       </Section>
+      {live?.rounds?.length ? (
+        <Section title="Rounds" count={live.rounds.length} label="loop rounds">
+          <Rounds rounds={live.rounds} />
+        </Section>
+      ) : null}
       <Section title="Prompt" count={story.prompts.length} label="prompts">
         <Prompts prompts={story.prompts} />
       </Section>
