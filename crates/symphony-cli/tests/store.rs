@@ -158,6 +158,77 @@ fn a_killed_run_resumes_without_replaying_finished_steps_and_matches_an_uninterr
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn a_loop_killed_mid_way_resumes_at_the_round_it_was_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let melody = json!({
+        "formatVersion": 1,
+        "melody": {"id": "loop", "name": "Loop"},
+        "steps": [{"id": "review", "kind": "cue", "type": "cue.loop", "config": {
+            "body": {"type": "instrument.offline", "config": {
+                "prompt": "round {{loop.round}}", "shape": "json", "latencyMs": 400,
+                "answer": "{\"draft\": \"v{{loop.round}} after {{loop.previous.output.draft}}\"}"
+            }},
+            "maxRounds": 4
+        }}]
+    });
+    std::fs::write(d.join("loop.melody.json"), melody.to_string()).unwrap();
+    let (code, _, out) =
+        finish(symphony(d).args(["run", "loop.melody.json", "--workspace", "whole", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let whole = result(d, "whole");
+
+    let mut child = symphony(d)
+        .args(["run", "loop.melody.json", "--workspace", "killed", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut run_id = String::new();
+    let mut rounds = 0;
+    while rounds < 2 {
+        let line = lines
+            .next()
+            .expect("the run ended before the kill")
+            .unwrap();
+        let e: Value = serde_json::from_str(&line).unwrap();
+        if e["type"] == json!("runStarted") {
+            run_id = e["runId"].as_str().unwrap().to_owned();
+        }
+        if e["type"] == json!("stepRound") {
+            rounds += 1;
+        }
+    }
+    // Let the store write what was printed; round 3 is mid-way through its 400 ms.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let (code, events, out) = finish(symphony(d).args(["resume", &run_id, "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let played: Vec<u64> = of_type(&events, "stepRound")
+        .iter()
+        .map(|e| e["round"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        played,
+        vec![3, 4],
+        "rounds 1 and 2 are not played again: {out}"
+    );
+    assert_eq!(
+        result(d, "killed")["outputs"],
+        whole["outputs"],
+        "the same rounds as an uninterrupted run"
+    );
+    assert_eq!(
+        whole["outputs"]["review"]["output"],
+        json!({"draft": "v4 after v3 after v2 after v1 after "})
+    );
+}
+
 #[test]
 fn reruns_reuse_unchanged_steps_and_runs_can_be_compared_exported_and_pruned() {
     let dir = tempfile::tempdir().unwrap();

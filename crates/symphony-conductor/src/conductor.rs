@@ -61,6 +61,10 @@ pub struct RunOptions {
     /// when a step runs far longer than its own history, and uses it as the step's estimate
     /// for the critical path. Hosts fill it from their run store; empty is fine.
     pub history: BTreeMap<String, StepHistory>,
+    /// Rounds a loop (`cue.loop`) already played in this run, by step id, in order: a resumed
+    /// run's unfinished loops. The loop takes them as played (no events, no play) and goes on
+    /// with the next round; should they already meet its exit, it ends there.
+    pub rounds: BTreeMap<String, Vec<Outputs>>,
 }
 
 /// How long a step took when it was played in past runs (cached and given outputs excluded).

@@ -303,3 +303,54 @@ fn a_loops_config_is_checked_with_field_paths() {
         "{found:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_loop_goes_on_after_the_rounds_it_already_played() {
+    let answer = r#"{"draft": "draft {{loop.round}} after [{{loop.previous.output.draft}}]", "score": 0.{{loop.round}}}"#;
+    let loop_step = review_loop(
+        answer,
+        json!({"until": {"op": "gt", "ref": "round.output.score", "value": 0.35}, "maxRounds": 10, "score": "round.output.score"}),
+    );
+    let (whole, _) = play_one(loop_step.clone()).await;
+    // Rounds 1 and 2 were played before the run was interrupted.
+    let mut given = Vec::new();
+    for round in [1, 2] {
+        let before = if round == 1 {
+            String::new()
+        } else {
+            "draft 1 after []".into()
+        };
+        given.push(symphony_conductor::Outputs::single(
+            json!({"draft": format!("draft {round} after [{before}]"), "score": f64::from(round) / 10.0}),
+        ));
+    }
+    let mut options = RunOptions::default();
+    options.rounds.insert("review".into(), given.clone());
+    let (resumed, events) = play(
+        &conductor(),
+        melody(json!({"steps": [loop_step.clone()]})),
+        options,
+    )
+    .await;
+    assert_eq!(
+        rounds(&events),
+        vec![
+            (3, Some(0.3), None),
+            (4, Some(0.4), Some(LoopExit::Approved))
+        ],
+        "only the rounds not played yet are played"
+    );
+    assert_eq!(resumed.result["review"], whole.result["review"]);
+    assert_eq!(resumed.steps[0].attempts, 2);
+
+    // Given rounds that already meet the exit end the loop without playing any.
+    let mut options = RunOptions::default();
+    given.push(symphony_conductor::Outputs::single(
+        json!({"draft": "x", "score": 0.9}),
+    ));
+    options.rounds.insert("review".into(), given);
+    let (ended, events) = play(&conductor(), melody(json!({"steps": [loop_step]})), options).await;
+    assert!(rounds(&events).is_empty());
+    assert_eq!(ended.result["review"]["exit"], json!("approved"));
+    assert_eq!(ended.result["review"]["round"], json!(3));
+}

@@ -205,6 +205,7 @@ impl<'a> Launcher<'a> {
             fresh: recorded.fresh,
             fresh_steps: recorded.fresh_steps,
             history,
+            rounds: BTreeMap::new(),
         };
         self.play(prepared, options, recorder, 1).await
     }

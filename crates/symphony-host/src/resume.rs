@@ -44,6 +44,7 @@ pub(crate) fn resumed_options(
         fresh: recorded.fresh,
         fresh_steps: recorded.fresh_steps,
         history,
+        rounds: resumable.rounds,
     }
 }
 

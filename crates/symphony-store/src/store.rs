@@ -52,6 +52,9 @@ pub struct Resumable {
     pub workspace: Option<PathBuf>,
     /// Outputs of every step that succeeded, by step id.
     pub finished: std::collections::BTreeMap<String, Outputs>,
+    /// The rounds each unfinished loop (`cue.loop`) played, by step id, in order: the loop
+    /// goes on after them (`RunOptions::rounds`).
+    pub rounds: std::collections::BTreeMap<String, Vec<Outputs>>,
     /// The session this resume starts (2 for the first resume).
     pub session: u32,
 }
@@ -268,7 +271,10 @@ impl Store {
             .map_err(|e| self.err("reopening the run", e))?;
             (session, next_seq)
         });
+        let mut rounds = self.loop_rounds(id).await?;
+        rounds.retain(|step, _| !source.finished.contains_key(step));
         let resumable = Resumable {
+            rounds,
             melody_bytes: source.melody_bytes,
             inputs: source.inputs,
             options: source.options,
@@ -280,6 +286,40 @@ impl Store {
             resumable,
             Recorder::start(self.clone(), id.to_owned(), session, next_seq),
         ))
+    }
+
+    /// Every round a loop of run `id` played, from its `stepRound` events, by step, in order
+    /// of the log. A round is taken only when it is the next one of its loop, so the list of
+    /// each step is rounds 1, 2, … with no gap or repeat.
+    async fn loop_rounds(
+        &self,
+        id: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<Outputs>>, StoreError> {
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(&p.sql(
+            "SELECT step, data FROM events WHERE run_id = ? AND kind = 'stepRound' ORDER BY seq",
+        ))
+        .bind(id)
+        .fetch_all(p)
+        .await
+        })
+        .map_err(|e| self.err("reading a loop's rounds", e))?;
+        let mut rounds: std::collections::BTreeMap<String, Vec<Outputs>> = Default::default();
+        for (step, data) in rows {
+            let Ok(event) = serde_json::from_str::<Value>(&data) else {
+                continue;
+            };
+            let (Some(round), Some(Value::Object(outputs))) =
+                (event["round"].as_u64(), event.get("outputs").cloned())
+            else {
+                continue;
+            };
+            let played = rounds.entry(step).or_default();
+            if round == played.len() as u64 + 1 {
+                played.push(Outputs(outputs));
+            }
+        }
+        Ok(rounds)
     }
 
     /// Removes the record of a run that was begun ([`Store::begin`]) but could not start: one

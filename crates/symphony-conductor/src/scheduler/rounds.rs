@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{ReadyUnit, Scheduler};
 use crate::conductor::lookup;
 use crate::event::{LoopExit, RunEvent};
-use crate::step::{ErrorKind, Outputs, Played, StepError, Usage};
+use crate::step::{ErrorKind, Outputs, Played, RunView, StepError, Usage};
 use crate::steps::loop_cue::Rounds;
 
 /// A loop whose rounds are being played.
@@ -40,20 +40,31 @@ pub(super) struct LoopRun {
 impl Scheduler {
     pub(super) fn start_loop(&mut self, s: usize, plan: Rounds) {
         let inputs = self.gather_inputs(s).unwrap_or_default();
-        self.loops.insert(
-            s,
-            LoopRun {
-                plan,
-                inputs,
-                round: 1,
-                outputs: Vec::new(),
-                previous: None,
-                best: None,
-                since_best: 0,
-                seen: HashMap::new(),
-                usage: None,
-            },
-        );
+        let mut run = LoopRun {
+            plan,
+            inputs,
+            round: 1,
+            outputs: Vec::new(),
+            previous: None,
+            best: None,
+            since_best: 0,
+            seen: HashMap::new(),
+            usage: None,
+        };
+        // A resumed run's rounds played before: taken as they were, then the next one plays.
+        let given = self
+            .options
+            .rounds
+            .get(&*self.score.steps[s].id)
+            .cloned()
+            .unwrap_or_default();
+        for outputs in given {
+            let verdict = run.absorb(Arc::new(outputs), self.shared.as_ref());
+            if let Some(exit) = verdict.exit {
+                return self.end_loop(s, run, exit);
+            }
+        }
+        self.loops.insert(s, run);
         self.queue_round(s);
     }
 
@@ -109,7 +120,58 @@ impl Scheduler {
             run.usage.get_or_insert_with(Usage::default).add(u);
         }
         let outputs = Arc::new(out.outputs);
-        run.outputs.push(
+        let verdict = run.absorb(outputs.clone(), self.shared.as_ref());
+        self.events.send(RunEvent::StepRound {
+            step: id,
+            round,
+            outputs,
+            score: verdict.score,
+            exit: verdict.exit,
+            note: verdict.note,
+        });
+        match verdict.exit {
+            None => self.queue_round(s),
+            Some(exit) => {
+                let run = self.loops.remove(&s).expect("looked up above");
+                self.end_loop(s, run, exit);
+            }
+        }
+    }
+
+    /// The loop stops: its kept round goes out on `output` and on the exit's port.
+    fn end_loop(&mut self, s: usize, run: LoopRun, exit: LoopExit) {
+        let last = run.outputs.len() as u32;
+        let kept = match (run.plan.keep_best, run.best) {
+            (true, Some((_, at))) => at,
+            _ => last,
+        };
+        let value = run.outputs[kept as usize - 1].clone();
+        let mut out = Map::new();
+        out.insert("output".into(), value.clone());
+        out.insert(exit.as_str().into(), value);
+        out.insert("rounds".into(), Value::Array(run.outputs));
+        out.insert("round".into(), Value::from(kept));
+        out.insert("exit".into(), Value::from(exit.as_str()));
+        if let Some(u) = run.usage {
+            self.books[s].usage = Some(u);
+        }
+        self.finish_cue_output(s, out);
+    }
+}
+
+/// What the plan makes of a round.
+struct Verdict {
+    score: Option<f64>,
+    exit: Option<LoopExit>,
+    note: Option<String>,
+}
+
+impl LoopRun {
+    /// Takes round `self.round`'s outputs in: its score, whether it repeats an earlier round,
+    /// and whether the loop stops after it. When it does not, `self.round` moves on.
+    fn absorb(&mut self, outputs: Arc<Outputs>, view: &dyn RunView) -> Verdict {
+        let round = self.round;
+        self.outputs.push(
             outputs
                 .get("output")
                 .cloned()
@@ -120,31 +182,30 @@ impl Scheduler {
         scope.insert("round".into(), Value::Object(outputs.0.clone()));
         scope.insert(
             "loop".into(),
-            json!({"round": round, "maxRounds": run.plan.max_rounds}),
+            json!({"round": round, "maxRounds": self.plan.max_rounds}),
         );
-        let view = self.shared.as_ref();
-        let score = run
+        let score = self
             .plan
             .score
             .as_ref()
             .and_then(|r| lookup(&scope, view, r))
             .and_then(Value::as_f64);
         if let Some(score) = score {
-            match run.best {
-                Some((best, _)) if score <= best => run.since_best += 1,
+            match self.best {
+                Some((best, _)) if score <= best => self.since_best += 1,
                 _ => {
-                    run.best = Some((score, round));
-                    run.since_best = 0;
+                    self.best = Some((score, round));
+                    self.since_best = 0;
                 }
             }
-        } else if run.plan.score.is_some() {
+        } else if self.plan.score.is_some() {
             // A round that gave no score did not improve on the best.
-            run.since_best += 1;
+            self.since_best += 1;
         }
         let hash: [u8; 32] =
             Sha256::digest(serde_json::to_vec(&outputs.0).expect("JSON values serialize")).into();
-        let repeats = run.seen.insert(hash, round);
-        let approved = run
+        let repeats = self.seen.insert(hash, round);
+        let approved = self
             .plan
             .until
             .as_ref()
@@ -161,16 +222,16 @@ impl Scheduler {
                     "round {round} repeats round {earlier}'s output exactly: another round would go in circles"
                 )),
             )
-        } else if run.plan.patience.is_some_and(|p| run.since_best >= p) {
-            let (best, at) = run.best.unwrap_or((f64::NAN, 0));
+        } else if self.plan.patience.is_some_and(|p| self.since_best >= p) {
+            let (best, at) = self.best.unwrap_or((f64::NAN, 0));
             (
                 Some(LoopExit::Stalled),
                 Some(format!(
                     "the score has not improved for {} rounds; the best, {best}, was round {at}",
-                    run.since_best
+                    self.since_best
                 )),
             )
-        } else if round >= run.plan.max_rounds {
+        } else if round >= self.plan.max_rounds {
             (
                 Some(LoopExit::Exhausted),
                 Some(format!(
@@ -180,35 +241,11 @@ impl Scheduler {
         } else {
             (None, None)
         };
-        self.events.send(RunEvent::StepRound {
-            step: id,
-            round,
-            outputs: outputs.clone(),
-            score,
-            exit,
-            note,
-        });
-        let Some(exit) = exit else {
-            run.previous = Some(outputs);
-            run.round += 1;
-            return self.queue_round(s);
-        };
-        let run = self.loops.remove(&s).expect("looked up above");
-        let kept = match (run.plan.keep_best, run.best) {
-            (true, Some((_, at))) => at,
-            _ => round,
-        };
-        let value = run.outputs[kept as usize - 1].clone();
-        let mut out = Map::new();
-        out.insert("output".into(), value.clone());
-        out.insert(exit.as_str().into(), value);
-        out.insert("rounds".into(), Value::Array(run.outputs));
-        out.insert("round".into(), Value::from(kept));
-        out.insert("exit".into(), Value::from(exit.as_str()));
-        if let Some(u) = run.usage {
-            self.books[s].usage = Some(u);
+        if exit.is_none() {
+            self.previous = Some(outputs);
+            self.round += 1;
         }
-        self.finish_cue_output(s, out);
+        Verdict { score, exit, note }
     }
 }
 
