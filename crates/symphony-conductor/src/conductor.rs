@@ -65,6 +65,19 @@ pub struct RunOptions {
     /// run's unfinished loops. The loop takes them as played (no events, no play) and goes on
     /// with the next round; should they already meet its exit, it ends there.
     pub rounds: BTreeMap<String, Vec<Outputs>>,
+    /// Gates (`cue.gate`) that asked in an earlier session of this run, by step id: the answer
+    /// recorded since, if any (the gate takes it at once), and how long it already waited (its
+    /// timeout counts on from there).
+    pub gates: BTreeMap<String, GateResume>,
+}
+
+/// A gate of a resumed run, as the store kept it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateResume {
+    /// The answer recorded while no session played, or that a session did not get to apply.
+    pub answer: Option<crate::GateAnswer>,
+    /// How long the gate has waited so far, in milliseconds.
+    pub waited_ms: u64,
 }
 
 /// How long a step took when it was played in past runs (cached and given outputs excluded).
@@ -116,6 +129,12 @@ impl RunControl {
     /// Starts steps again after a pause.
     pub fn resume(&self) {
         let _ = self.tx.send(Control::Resume);
+    }
+    /// Answers the gate `step` (`cue.gate`), if it is waiting; an answer to a gate that is not
+    /// waiting (answered already, timed out, not reached yet) is ignored. Hosts record the
+    /// answer first (the store's `gates`), so it survives the process.
+    pub fn answer(&self, step: &str, answer: crate::GateAnswer) {
+        let _ = self.tx.send(Control::Answer(step.to_owned(), answer));
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::step::{Outputs, Usage};
+pub use crate::steps::gate::{Decision, ReviewFormat};
 
 /// The version of the events' JSON: what [`EventRecord`] serializes to.
 ///
@@ -382,6 +383,39 @@ pub enum RunEvent {
         /// What could be done about it.
         advice: String,
     },
+    /// A gate (`cue.gate`) asks a person and waits, holding no slot, until they answer or its
+    /// timeout decides. Sent again by each session that finds the gate still unanswered.
+    GateWaiting {
+        /// The gate step.
+        step: StepId,
+        /// The question, one line.
+        title: String,
+        /// What to review: Markdown text, or JSON text.
+        review: String,
+        /// How to show `review`.
+        format: ReviewFormat,
+        /// The value that goes on when approved unedited.
+        value: Value,
+        /// How long the gate waits in all, in milliseconds; `None` waits until answered.
+        timeout_ms: Option<u64>,
+        /// How long it had already waited in earlier sessions, in milliseconds.
+        waited_ms: u64,
+        /// The decision taken when the timeout runs out.
+        on_timeout: Decision,
+    },
+    /// A gate was answered, by a person or by its timeout.
+    GateAnswered {
+        /// The gate step.
+        step: StepId,
+        /// Approve or reject.
+        decision: Decision,
+        /// The person's reason or note.
+        reason: Option<String>,
+        /// The value the person edited, which goes on instead of the gate's input.
+        value: Option<Value>,
+        /// Where the answer came from: `app` (the board), `cli` (`symphony runs approve` or `reject`), or `timeout`.
+        by: String,
+    },
 }
 
 /// The most bytes of a response body kept in a [`RunEvent::StepExchange`] (256 KiB).
@@ -528,7 +562,9 @@ impl RunEvent {
             | RunEvent::FileWritten { step, .. }
             | RunEvent::StepExchange { step, .. }
             | RunEvent::StepLog { step, .. }
-            | RunEvent::Bottleneck { step, .. } => Some(step),
+            | RunEvent::Bottleneck { step, .. }
+            | RunEvent::GateWaiting { step, .. }
+            | RunEvent::GateAnswered { step, .. } => Some(step),
             RunEvent::DataSent { from_step, .. } => Some(from_step),
             RunEvent::RunStarted { .. }
             | RunEvent::RunPaused

@@ -27,16 +27,17 @@ pub mod workspace;
 
 pub use cache::{cache_key, CacheHandle, OutputCache};
 pub use conductor::{
-    resolve_inputs, Conductor, Prepared, Run, RunControl, RunOptions, RunReport, StartError,
-    StepHistory, StepReport,
+    resolve_inputs, Conductor, GateResume, Prepared, Run, RunControl, RunOptions, RunReport,
+    StartError, StepHistory, StepReport,
 };
 pub use event::{
-    BottleneckKind, EventRecord, EventStream, LoopExit, OutputOrigin, RunEvent, RunStatus, StepId,
-    StepOutcome, Totals, EVENT_FORMAT, EXCHANGE_CAP,
+    BottleneckKind, Decision, EventRecord, EventStream, LoopExit, OutputOrigin, ReviewFormat,
+    RunEvent, RunStatus, StepId, StepOutcome, Totals, EVENT_FORMAT, EXCHANGE_CAP,
 };
 pub use registry::Registry;
 pub use score::{DEFAULT_MAX_PARALLEL, DEFAULT_TIMEOUT};
 pub use step::{
     BoxFuture, ErrorKind, Outputs, Played, StepContext, StepError, StepOutput, StepType, Usage,
 };
+pub use steps::gate::GateAnswer;
 pub use workspace::Workspace;

@@ -50,6 +50,7 @@ impl Registry {
             Arc::new(steps::router::Router),
             Arc::new(steps::map::MapCue),
             Arc::new(steps::loop_cue::LoopCue),
+            Arc::new(steps::gate::GateCue),
         ];
         for t in all {
             r.register(t)

@@ -14,6 +14,7 @@
 //! unbounded channel; state changes are never dropped; only progress is coalesced.
 
 mod flow;
+mod gates;
 mod map;
 mod report;
 mod rounds;
@@ -52,6 +53,7 @@ pub(crate) enum Control {
     CancelStep(String),
     Pause,
     Resume,
+    Answer(String, crate::steps::gate::GateAnswer),
 }
 
 /// Where a step stands in this run.
@@ -113,6 +115,9 @@ pub(crate) struct StepBook {
     slots: Vec<Vec<Option<Value>>>,
     /// When its first unit started (the periodic warnings measure from here).
     pub(crate) first_start: Option<Instant>,
+    /// A gate that asked a person: its time is theirs, not slow, not a bottleneck of the run's
+    /// machinery.
+    pub(crate) asking: bool,
     attempts: u32,
     note: Option<String>,
     usage: Option<Usage>,
@@ -141,6 +146,8 @@ pub(crate) struct Scheduler {
     tasks: JoinSet<UnitDone>,
     maps: HashMap<usize, MapRun>,
     loops: HashMap<usize, LoopRun>,
+    /// Gates waiting for a person (`cue.gate`).
+    gates: gates::Gates,
     run_token: CancellationToken,
     paused: bool,
     cancelled: bool,
@@ -166,6 +173,7 @@ impl Scheduler {
                 deps_left: s.in_edges,
                 slots: s.fan_in.iter().map(|&n| vec![None; n]).collect(),
                 first_start: None,
+                asking: false,
                 attempts: 0,
                 note: None,
                 usage: None,
@@ -194,6 +202,7 @@ impl Scheduler {
             tasks: JoinSet::new(),
             maps: HashMap::new(),
             loops: HashMap::new(),
+            gates: HashMap::new(),
             run_token: CancellationToken::new(),
             paused: false,
             cancelled: false,
@@ -238,15 +247,27 @@ impl Scheduler {
             }
             if self.tasks.is_empty() {
                 let idle = self.ready.is_empty() && self.parked.values().all(Vec::is_empty);
-                // Paused with work left, the run waits for a command; in every other case an
-                // empty task set means nothing more can happen.
-                if idle || self.cancelled || !self.paused || !control_open {
+                if !self.gates.is_empty() && !control_open && self.next_deadline().is_none() {
+                    // Nobody is left to answer, and no timeout will: the gates end here.
+                    self.drop_gates("nobody is left to answer the gate (its host closed)");
+                    continue;
+                }
+                // A gate waiting for a person keeps the run; paused with work left, the run
+                // waits for a command; in every other case an empty task set means nothing
+                // more can happen.
+                if self.gates.is_empty()
+                    && (idle || self.cancelled || !self.paused || !control_open)
+                {
                     break;
                 }
             }
             // Everything said so far reaches the listener before the scheduler waits.
             self.events.flush();
+            let deadline = self.next_deadline();
             tokio::select! {
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.on_deadlines();
+                }
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                     self.on_joined(done);
                     // Take every other unit that has finished too, before starting new ones.
@@ -498,6 +519,7 @@ impl Scheduler {
                 Ok(Played::Done(out)) => self.succeed(s, out),
                 Ok(Played::FanOut(items)) => self.fan_out(s, items),
                 Ok(Played::Loop(plan)) => self.start_loop(s, *plan),
+                Ok(Played::Ask(ask)) => self.start_gate(s, *ask),
                 Err(e) => self.fail(s, e),
             },
         }
@@ -518,11 +540,16 @@ impl Scheduler {
                 self.run_token.cancel();
                 self.ready.clear();
                 self.parked.clear();
+                self.drop_gates("cancelled while waiting for an answer");
             }
+            Control::Answer(step, answer) if !self.cancelled => self.on_answer(&step, answer),
             Control::CancelStep(id) => {
                 let Some(&s) = self.score.index.get(id.as_str()) else {
                     return;
                 };
+                if self.cancel_gate(s) {
+                    return;
+                }
                 match self.books[s].state {
                     State::Running => {
                         if let Some(t) = &self.books[s].token {

@@ -77,6 +77,9 @@ pub enum Played {
     /// Play the step's body round after round (the loop cue), each round seeing the last,
     /// until the plan says to stop; the conductor schedules the rounds like steps.
     Loop(Box<crate::steps::loop_cue::Rounds>),
+    /// Ask a person (the gate cue); the conductor waits for the answer without holding a slot
+    /// or a task, and finishes the step with what the answer decides.
+    Ask(Box<crate::steps::gate::Ask>),
 }
 
 /// Outputs of a step, by port.
@@ -163,6 +166,8 @@ pub enum ErrorKind {
     Instrument,
     /// The instrument is rate limited.
     RateLimited,
+    /// A person rejected it at a gate (`cue.gate`).
+    Rejected,
 }
 
 /// Why an attempt failed, and whether trying again may help.

@@ -222,7 +222,7 @@ impl Warnings {
         let mut critical_candidates = Vec::new();
         for (s, step) in score.steps.iter().enumerate() {
             let book = &books[s];
-            if book.state != State::Running {
+            if book.state != State::Running || book.asking {
                 continue;
             }
             let Some(since) = book.first_start else {

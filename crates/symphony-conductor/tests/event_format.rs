@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use symphony_conductor::{
-    BottleneckKind, EventRecord, LoopExit, OutputOrigin, Outputs, RunEvent, RunStatus, Totals,
-    Usage, EVENT_FORMAT,
+    BottleneckKind, Decision, EventRecord, LoopExit, OutputOrigin, Outputs, ReviewFormat, RunEvent,
+    RunStatus, Totals, Usage, EVENT_FORMAT,
 };
 
 /// The kind's name, by a match with no wildcard: a new event kind does not compile until it is
@@ -41,6 +41,8 @@ fn kind(e: &RunEvent) -> &'static str {
         RunEvent::StepExchange { .. } => "stepExchange",
         RunEvent::StepLog { .. } => "stepLog",
         RunEvent::Bottleneck { .. } => "bottleneck",
+        RunEvent::GateWaiting { .. } => "gateWaiting",
+        RunEvent::GateAnswered { .. } => "gateAnswered",
     }
 }
 
@@ -193,6 +195,23 @@ fn samples() -> Vec<RunEvent> {
             exit: Some(LoopExit::Approved),
             note: Some("`until` held after round 3".into()),
         },
+        RunEvent::GateWaiting {
+            step: Arc::from("approve"),
+            title: "Go on with this plan?".into(),
+            review: "## Plan\n- one\n- two".into(),
+            format: ReviewFormat::Markdown,
+            value: json!(["one", "two"]),
+            timeout_ms: Some(3_600_000),
+            waited_ms: 1_500,
+            on_timeout: Decision::Reject,
+        },
+        RunEvent::GateAnswered {
+            step: Arc::from("approve"),
+            decision: Decision::Approve,
+            reason: Some("looks right".into()),
+            value: Some(json!(["one", "two", "three"])),
+            by: "app".into(),
+        },
     ]
 }
 
@@ -223,7 +242,7 @@ fn every_event_kind_has_a_sample() {
     let before = kinds.len();
     kinds.dedup();
     assert_eq!(before, kinds.len(), "one sample per kind");
-    assert_eq!(kinds.len(), 22, "a sample for every kind of `kind()`");
+    assert_eq!(kinds.len(), 24, "a sample for every kind of `kind()`");
     // The JSON tag is the name `kind()` gives.
     for (line, event) in lines().iter().zip(samples()) {
         let v: Value = serde_json::from_str(line).unwrap();

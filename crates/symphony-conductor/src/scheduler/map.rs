@@ -84,7 +84,7 @@ impl Scheduler {
                 }
                 true
             }
-            Ok(Played::FanOut(_) | Played::Loop(_)) => {
+            Ok(Played::FanOut(_) | Played::Loop(_) | Played::Ask(_)) => {
                 map.error.get_or_insert_with(|| {
                     StepError::fatal(
                         ErrorKind::Config,

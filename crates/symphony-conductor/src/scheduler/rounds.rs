@@ -96,7 +96,7 @@ impl Scheduler {
         let round = run.round;
         let out = match result {
             Ok(Played::Done(out)) => out,
-            Ok(Played::FanOut(_) | Played::Loop(_)) => {
+            Ok(Played::FanOut(_) | Played::Loop(_) | Played::Ask(_)) => {
                 self.loops.remove(&s);
                 return self.fail(
                     s,

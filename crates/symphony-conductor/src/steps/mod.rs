@@ -3,6 +3,7 @@
 
 pub mod delay;
 pub mod file_write;
+pub mod gate;
 pub mod json_extract;
 pub mod loop_cue;
 pub mod map;
