@@ -47,6 +47,16 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
+    /// A gate cannot take an answer.
+    #[error("gate `{step}` of run `{run}` cannot be answered: {why}")]
+    NotAnswerable {
+        /// The run.
+        run: String,
+        /// The gate step.
+        step: String,
+        /// Why, and what is known of it.
+        why: String,
+    },
     /// Another process resumed the run while this one was not heard from.
     #[error("run `{id}` was resumed by {by} while this process was not heard from (asleep, or cut off from the run store); this process stops playing it and leaves it to that one")]
     ResumedElsewhere {

@@ -22,6 +22,7 @@
 mod db;
 mod error;
 mod export;
+mod gates;
 mod open;
 mod packing;
 mod pins;
@@ -36,6 +37,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::StoreError;
 pub use export::{Pruned, StepDiff};
+pub use gates::GateRecord;
 pub use pins::{Pin, RunSource, DEFAULT_KEEP_RUNS};
 pub use players::{played_elsewhere, SILENT_AFTER_MS};
 pub use queries::{EventLog, FileRow, RunDetail, RunListing, RunSummary, StepRow, StoredEvent};

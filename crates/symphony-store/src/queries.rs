@@ -243,6 +243,8 @@ pub struct RunListing {
     pub played_elsewhere: Option<String>,
     /// The run's inputs (defaults filled in), for the history to say what each run was asked.
     pub inputs: Value,
+    /// The gates (`cue.gate`) waiting for a person's answer, by step id.
+    pub waiting: Vec<String>,
 }
 
 /// A run's event log as the board reads it (see [`Store::event_log`]).
@@ -329,11 +331,12 @@ impl Store {
         Ok(listed)
     }
 
-    /// Puts each listed run's inputs in place: one more query per 500 runs (a listing row is
-    /// already as wide as a tuple row can be).
+    /// Puts each listed run's inputs and waiting gates in place: two more queries per 500 runs
+    /// (a listing row is already as wide as a tuple row can be).
     async fn fill_inputs(&self, listed: &mut [RunListing]) -> Result<(), StoreError> {
         let ids: Vec<String> = listed.iter().map(|l| l.summary.id.clone()).collect();
         let mut inputs: HashMap<String, Value> = HashMap::with_capacity(ids.len());
+        let mut waiting: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(HASHES_PER_QUERY) {
             let rows: Vec<(String, String)> = on_pool!(&self.pool, |p, Db| {
                 let mut q = QueryBuilder::<Db>::new("SELECT id, inputs FROM runs WHERE id IN (");
@@ -349,10 +352,29 @@ impl Store {
                 rows.into_iter()
                     .filter_map(|(id, text)| serde_json::from_str(&text).ok().map(|v| (id, v))),
             );
+            let gates: Vec<(String, String)> = on_pool!(&self.pool, |p, Db| {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT run_id, step FROM gates WHERE decision IS NULL AND run_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                list.push_unseparated(") ORDER BY asked_at, step");
+                q.build_query_as().fetch_all(p).await
+            })
+            .map_err(|e| self.err("reading runs' gates", e))?;
+            for (id, step) in gates {
+                waiting.entry(id).or_default().push(step);
+            }
         }
         for l in listed {
             if let Some(v) = inputs.remove(&l.summary.id) {
                 l.inputs = v;
+            }
+            // A run that ended waits for nobody (its gate was cancelled with it).
+            if l.summary.finished_at.is_none() {
+                l.waiting = waiting.remove(&l.summary.id).unwrap_or_default();
             }
         }
         Ok(())
@@ -551,5 +573,6 @@ fn listing(r: ListingRow) -> RunListing {
         unpriced: count(r.13),
         played_elsewhere,
         inputs: Value::Null,
+        waiting: Vec::new(),
     }
 }

@@ -55,6 +55,9 @@ pub struct Resumable {
     /// The rounds each unfinished loop (`cue.loop`) played, by step id, in order: the loop
     /// goes on after them (`RunOptions::rounds`).
     pub rounds: std::collections::BTreeMap<String, Vec<Outputs>>,
+    /// Each unfinished gate (`cue.gate`) that asked: the answer given while the run was
+    /// stopped, or how long it has waited (`RunOptions::gates`).
+    pub gates: std::collections::BTreeMap<String, symphony_conductor::GateResume>,
     /// The session this resume starts (2 for the first resume).
     pub session: u32,
 }
@@ -273,8 +276,11 @@ impl Store {
         });
         let mut rounds = self.loop_rounds(id).await?;
         rounds.retain(|step, _| !source.finished.contains_key(step));
+        let finished = |step: &str| source.finished.contains_key(step);
+        let gates = self.resumed_gates(id, &finished).await?;
         let resumable = Resumable {
             rounds,
+            gates,
             melody_bytes: source.melody_bytes,
             inputs: source.inputs,
             options: source.options,

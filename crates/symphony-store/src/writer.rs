@@ -116,10 +116,30 @@ struct Batch {
     cache: Vec<(String, String)>,
     /// Files written: (path, step, bytes, sha256, seq); the latest write of a path wins.
     files: Vec<(String, String, u64, String, i64)>,
+    /// Gates that asked or were answered, in the log's order.
+    gates: Vec<GateChange>,
     /// The run's end: status and totals.
     finished: Option<(String, Option<String>)>,
     /// Say the run's player is still there (see `players`).
     beat: bool,
+}
+
+/// A change to the `gates` table (see `gates.rs`).
+enum GateChange {
+    /// A gate asked: its row is made the first time (a resumed session asking again keeps it).
+    Asked {
+        step: String,
+        title: String,
+        timeout_ms: Option<i64>,
+    },
+    /// The run took an answer: the row says so (a person's answer recorded before keeps its time).
+    Answered {
+        step: String,
+        decision: &'static str,
+        reason: Option<String>,
+        value: Option<String>,
+        by: String,
+    },
 }
 
 struct EventRow {
@@ -386,6 +406,29 @@ impl Writer {
             } => batch
                 .files
                 .push((path.clone(), step.to_string(), *bytes, sha256.clone(), seq)),
+            RunEvent::GateWaiting {
+                step,
+                title,
+                timeout_ms,
+                ..
+            } => batch.gates.push(GateChange::Asked {
+                step: step.to_string(),
+                title: title.clone(),
+                timeout_ms: timeout_ms.map(|t| t.min(i64::MAX as u64) as i64),
+            }),
+            RunEvent::GateAnswered {
+                step,
+                decision,
+                reason,
+                value,
+                by,
+            } => batch.gates.push(GateChange::Answered {
+                step: step.to_string(),
+                decision: crate::gates::decision_word(*decision),
+                reason: reason.clone(),
+                value: value.as_ref().map(Value::to_string),
+                by: by.clone(),
+            }),
             RunEvent::RunFinished { status, totals } => {
                 let status = serde_json::to_value(status)
                     .ok()
@@ -657,6 +700,53 @@ async fn write(store: &Store, run_id: &str, session: u32, batch: Batch) -> Resul
                  bytes = excluded.bytes, sha256 = excluded.sha256, seq = excluded.seq",
             );
             q.build().execute(&mut *tx).await?;
+        }
+        for change in &batch.gates {
+            match change {
+                GateChange::Asked {
+                    step,
+                    title,
+                    timeout_ms,
+                } => {
+                    sqlx::query(&p.sql(
+                        "INSERT INTO gates (run_id, step, title, asked_at, timeout_ms) VALUES (?, ?, ?, ?, ?)
+                         ON CONFLICT (run_id, step) DO NOTHING",
+                    ))
+                    .bind(run_id)
+                    .bind(step)
+                    .bind(title)
+                    .bind(now)
+                    .bind(timeout_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                GateChange::Answered {
+                    step,
+                    decision,
+                    reason,
+                    value,
+                    by,
+                } => {
+                    sqlx::query(&p.sql(
+                        "INSERT INTO gates (run_id, step, title, asked_at, decision, reason, value, answered_by, answered_at, applied)
+                         VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, 1)
+                         ON CONFLICT (run_id, step) DO UPDATE SET decision = excluded.decision,
+                         reason = excluded.reason, value = excluded.value,
+                         answered_by = excluded.answered_by,
+                         answered_at = COALESCE(gates.answered_at, excluded.answered_at), applied = 1",
+                    ))
+                    .bind(run_id)
+                    .bind(step)
+                    .bind(now)
+                    .bind(*decision)
+                    .bind(reason)
+                    .bind(value)
+                    .bind(by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
         }
         if batch.beat {
             sqlx::query(&p.sql(BEAT_SQL))

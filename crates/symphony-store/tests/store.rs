@@ -22,6 +22,7 @@ on_both_backends!(
     a_quiet_run_keeps_beating_so_it_is_not_taken_for_interrupted,
     a_player_whose_run_was_resumed_elsewhere_is_told_so_and_stops,
     only_a_run_that_never_started_is_forgotten,
+    a_gates_answer_is_kept_and_the_first_one_wins,
 );
 
 /// The melody every test here plays: two offline instruments and a template, in a chain.
@@ -727,4 +728,126 @@ async fn only_a_run_that_never_started_is_forgotten(backend: Backend) {
         store.run("resumed").await.unwrap().summary.status,
         "running"
     );
+}
+
+/// Waits until the recorder's task has written at least `n` events of run `id`.
+async fn written(store: &Store, id: &str, n: usize) {
+    for _ in 0..200 {
+        if store.events(id).await.unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} events of {id} were not written");
+}
+
+async fn a_gates_answer_is_kept_and_the_first_one_wins(backend: Backend) {
+    use symphony_conductor::{Decision, EventRecord, GateAnswer, ReviewFormat, RunEvent};
+    let Some(at) = TestStore::new(backend) else {
+        return;
+    };
+    let store = at.open().await;
+    let recorder = begin(&store, "gated").await;
+    let asked = |step: &str| EventRecord {
+        at_ms: 5,
+        event: RunEvent::GateWaiting {
+            step: step.into(),
+            title: format!("Go on after {step}?"),
+            review: "the plan".into(),
+            format: ReviewFormat::Markdown,
+            value: json!("the plan"),
+            timeout_ms: Some(60_000),
+            waited_ms: 0,
+            on_timeout: Decision::Reject,
+        },
+    };
+    recorder.record(&asked("review"));
+    recorder.record(&asked("shout"));
+    written(&store, "gated", 2).await;
+    let gates = store.gates("gated").await.unwrap();
+    assert_eq!(
+        gates
+            .iter()
+            .map(|g| (g.step.as_str(), g.title.as_str(), g.timeout_ms))
+            .collect::<Vec<_>>(),
+        vec![
+            ("review", "Go on after review?", Some(60_000)),
+            ("shout", "Go on after shout?", Some(60_000))
+        ]
+    );
+    assert_eq!(
+        store.listing("gated").await.unwrap().waiting,
+        vec!["review", "shout"]
+    );
+
+    // A person answers from another process: kept, not yet taken by the run.
+    let approve = GateAnswer {
+        decision: Decision::Approve,
+        reason: Some("fine".into()),
+        value: Some(json!({"edited": true})),
+        by: "cli".into(),
+    };
+    store
+        .answer_gate("gated", "review", &approve)
+        .await
+        .unwrap();
+    let pending = store.pending_answers("gated").await.unwrap();
+    assert_eq!(pending.get("review"), Some(&approve));
+    assert_eq!(store.listing("gated").await.unwrap().waiting, vec!["shout"]);
+    // The first answer wins; a step that is no waiting gate is refused, naming the ones that wait.
+    let reject = GateAnswer {
+        decision: Decision::Reject,
+        reason: Some("no".into()),
+        value: None,
+        by: "app".into(),
+    };
+    let e = store
+        .answer_gate("gated", "review", &reject)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("it was approved already, by cli (fine)"), "{e}");
+    let e = store
+        .answer_gate("gated", "plan", &reject)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the run waits at `shout`"), "{e}");
+    let e = store
+        .answer_gate("nope", "plan", &reject)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no run `nope`"), "{e}");
+
+    // The run takes the answer (its gateAnswered event): no longer pending.
+    recorder.record(&EventRecord {
+        at_ms: 9,
+        event: RunEvent::GateAnswered {
+            step: "review".into(),
+            decision: Decision::Approve,
+            reason: Some("fine".into()),
+            value: Some(json!({"edited": true})),
+            by: "cli".into(),
+        },
+    });
+    written(&store, "gated", 3).await;
+    assert!(store.pending_answers("gated").await.unwrap().is_empty());
+    let review = store.gates("gated").await.unwrap().remove(0);
+    assert!(review.applied && review.answered_at.is_some());
+    assert_eq!(review.answer.unwrap().by, "cli");
+
+    // Stopped and resumed: the gate that still waits hands over how long it waited, and one
+    // whose answer was taken but whose step did not finish asks again (its row is forgotten).
+    recorder.finish().await.unwrap();
+    let (resumed, second) = store.resume("gated").await.unwrap();
+    assert_eq!(resumed.gates.keys().collect::<Vec<_>>(), vec!["shout"]);
+    assert_eq!(resumed.gates["shout"].answer, None);
+    assert!(store
+        .gates("gated")
+        .await
+        .unwrap()
+        .iter()
+        .all(|g| g.step != "review"));
+    second.finish().await.unwrap();
 }
