@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
 
 use serde_json::{json, Map, Value};
-use symphony_conductor::{Conductor, Registry, RunOptions, RunStatus, StepOutcome};
+use symphony_conductor::{
+    Conductor, Decision, GateAnswer, Registry, RunEvent, RunOptions, RunStatus, StepOutcome,
+};
 use symphony_tests::{melody_files, repo_root};
 
 fn all_files() -> Vec<std::path::PathBuf> {
@@ -73,7 +75,22 @@ async fn every_file_plays_offline_and_fills_its_workspace() {
             )
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let report = run.finished().await;
+        // A gate (`cue.gate`) waits for a person: the test approves it, as one would.
+        let (mut events, control, finished) = run.into_parts();
+        while let Some(record) = events.recv().await {
+            if let RunEvent::GateWaiting { step, .. } = &record.event {
+                control.answer(
+                    step,
+                    GateAnswer {
+                        decision: Decision::Approve,
+                        reason: None,
+                        value: None,
+                        by: "cli".into(),
+                    },
+                );
+            }
+        }
+        let report = finished.await.unwrap();
         assert_eq!(
             report.status,
             RunStatus::Succeeded,

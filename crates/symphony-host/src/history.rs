@@ -197,6 +197,7 @@ impl Host {
             fork_step: l.fork_step,
             played_elsewhere: l.played_elsewhere,
             inputs: l.inputs,
+            waiting: l.waiting,
         }
     }
 }

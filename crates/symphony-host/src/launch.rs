@@ -38,7 +38,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use symphony_conductor::{
     resolve_inputs, CacheHandle, Conductor, EventRecord, EventStream, Outputs, Prepared,
-    RunControl, RunOptions, RunReport, StartError,
+    RunControl, RunEvent, RunOptions, RunReport, StartError,
 };
 use symphony_melody::{Melody, Problems};
 use symphony_store::{Recorder, Store, StoreError};
@@ -206,6 +206,7 @@ impl<'a> Launcher<'a> {
             fresh_steps: recorded.fresh_steps,
             history,
             rounds: BTreeMap::new(),
+            gates: BTreeMap::new(),
         };
         self.play(prepared, options, recorder, 1).await
     }
@@ -276,6 +277,9 @@ impl<'a> Launcher<'a> {
             events,
             finished,
             recorder,
+            store: self.store.clone(),
+            asking: BTreeSet::new(),
+            poll: answer_poll(),
             store_ok: true,
             open: true,
             joined: None,
@@ -296,6 +300,16 @@ impl<'a> Launcher<'a> {
             }
         }
     }
+}
+
+/// How often a run with a waiting gate reads the store for its answers: a person answering
+/// from another process waits at most this long.
+const ANSWER_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn answer_poll() -> tokio::time::Interval {
+    let mut poll = tokio::time::interval(ANSWER_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll
 }
 
 /// Whether `step` is a step of the melody.
@@ -325,6 +339,12 @@ pub struct Playing {
     finished: JoinHandle<RunReport>,
     recorder: Recorder,
     store_failure: watch::Receiver<Option<String>>,
+    /// The store, read for answers to the gates that wait.
+    store: Store,
+    /// The gates (`cue.gate`) waiting for a person, by step id.
+    asking: BTreeSet<String>,
+    /// When the store is next read for their answers.
+    poll: tokio::time::Interval,
     /// Whether the store still writes (once it stops, the run is stopped, and said once).
     store_ok: bool,
     /// Whether the event stream may still deliver.
@@ -365,6 +385,15 @@ impl Playing {
                 record = self.events.recv(), if self.open => match record {
                     Some(record) => {
                         self.recorder.record(&record);
+                        match &record.event {
+                            RunEvent::GateWaiting { step, .. } => {
+                                self.asking.insert(step.to_string());
+                            }
+                            RunEvent::GateAnswered { step, .. } => {
+                                self.asking.remove(&**step);
+                            }
+                            _ => {}
+                        }
                         return Next::Event(record);
                     }
                     None => self.open = false,
@@ -377,6 +406,26 @@ impl Playing {
                     }
                 }
                 joined = &mut self.finished => self.joined = Some(joined),
+                _ = self.poll.tick(), if !self.asking.is_empty() => self.deliver_answers().await,
+            }
+        }
+    }
+
+    /// Hands the answers recorded for the waiting gates (by this process or any other: the
+    /// app, `symphony serve`, `symphony runs approve`) to the conductor. A gate the conductor
+    /// is no longer waiting at ignores one; the answer is marked taken when its
+    /// `gateAnswered` event is recorded.
+    async fn deliver_answers(&mut self) {
+        match self.store.pending_answers(&self.run_id).await {
+            Ok(answers) => {
+                for (step, answer) in answers {
+                    if self.asking.contains(&step) {
+                        self.control.answer(&step, answer);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(run = %self.run_id, "the gates' answers could not be read: {e}")
             }
         }
     }

@@ -24,6 +24,7 @@ pub mod compare;
 mod error;
 pub mod estimates;
 pub mod fork;
+mod gates;
 pub mod history;
 mod host;
 pub mod launch;

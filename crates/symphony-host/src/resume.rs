@@ -45,6 +45,7 @@ pub(crate) fn resumed_options(
         fresh_steps: recorded.fresh_steps,
         history,
         rounds: resumable.rounds,
+        gates: resumable.gates,
     }
 }
 

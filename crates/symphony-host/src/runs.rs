@@ -145,7 +145,10 @@ impl Host {
         Ok(Done {})
     }
 
-    fn control(&self, run_id: &str) -> Result<symphony_conductor::RunControl, HostError> {
+    pub(crate) fn control(
+        &self,
+        run_id: &str,
+    ) -> Result<symphony_conductor::RunControl, HostError> {
         self.inner
             .runs
             .lock()

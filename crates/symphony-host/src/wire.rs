@@ -537,6 +537,43 @@ pub struct RunEntry {
     /// The run's inputs (defaults filled in): what it was asked.
     #[ts(as = "std::collections::BTreeMap<String, Value>")]
     pub inputs: Value,
+    /// The gates (`cue.gate`) of an unfinished run that wait for a person's answer, by step
+    /// id (`answerGate` answers them, live or stopped).
+    pub waiting: Vec<String>,
+}
+
+/// `answerGate`'s arguments: a person's answer to a gate (`cue.gate`) a run waits at.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnswerGateArgs {
+    /// The run.
+    pub run_id: String,
+    /// The gate step.
+    pub step: String,
+    /// Approve or reject.
+    pub decision: symphony_conductor::Decision,
+    /// Why, or a note with an approval.
+    #[serde(default)]
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// The value that goes on instead of the gate's input (an approval the person edited).
+    #[serde(default)]
+    #[ts(optional)]
+    #[ts(type = "unknown")]
+    pub value: Option<Value>,
+}
+
+/// What became of an answer to a gate (`answerGate`): it was recorded, and `next` says who
+/// takes it: `here` (this process plays the run: the gate goes on now), `elsewhere` (another
+/// process plays it and takes it within a second) or `stopped` (the run takes it when it is
+/// continued: `continueRun`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GateAnswerTaken {
+    /// `here`, `elsewhere` or `stopped`.
+    pub next: String,
+    /// The same, said for a person.
+    pub message: String,
 }
 
 /// `openRun`'s arguments.

@@ -57,14 +57,18 @@ pub fn is_offline(registry: &Registry, type_name: &str) -> bool {
         .is_some_and(|e| e.spec.offline && e.spec.kind == symphony_melody::StepKind::Instrument)
 }
 
-/// Milliseconds for people: `250ms`, `1.50s`, `2m 05s`.
+/// Milliseconds for people: `250ms`, `1.50s`, `2m 05s`, `3h 20m`, `24h`.
 pub fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
     } else if ms < 60_000 {
         format!("{:.2}s", ms as f64 / 1000.0)
-    } else {
+    } else if ms < 3_600_000 {
         format!("{}m {:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    } else if ms % 3_600_000 < 60_000 {
+        format!("{}h", ms / 3_600_000)
+    } else {
+        format!("{}h {:02}m", ms / 3_600_000, (ms % 3_600_000) / 60_000)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The run store from the command line: `symphony resume RUN`, and `symphony runs list | show
-//! | events | export | diff | prune | fork | pin | unpin | pins | retention`.
+//! | events | export | diff | prune | fork | pin | unpin | pins | approve | reject |
+//! retention`.
 //!
 //! Every run `symphony run` plays is kept in the store (see [`super::run::StoreArgs`]). A run
 //! that did not finish (the process was killed, the machine went down) is resumed where it
@@ -8,7 +9,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use symphony_conductor::Conductor;
+use symphony_conductor::{Conductor, Decision, GateAnswer};
 use symphony_host::launch::{Launcher, Resume};
 
 use super::run::{play, StoreArgs};
@@ -111,6 +112,32 @@ enum Action {
         /// The melody's id.
         melody: String,
     },
+    /// Approve a gate (`cue.gate`) a run waits at: the branch goes on, with its input or the
+    /// value given with --edit. The process playing the run takes the answer within a second;
+    /// a stopped run takes it when it is resumed.
+    Approve {
+        /// The run (`symphony runs list` shows the ones that wait).
+        run: String,
+        /// The gate step.
+        step: String,
+        /// A JSON file whose value goes on instead of the gate's input.
+        #[arg(long, value_name = "FILE")]
+        edit: Option<PathBuf>,
+        /// A note kept with the answer.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a gate (`cue.gate`) a run waits at: the branch fails, or goes on from the
+    /// gate's `rejected` port when the gate routes rejections.
+    Reject {
+        /// The run.
+        run: String,
+        /// The gate step.
+        step: String,
+        /// Why: the gate's `reason` output carries it on.
+        #[arg(long)]
+        reason: String,
+    },
     /// Show or set how many runs the store keeps (older ones are removed after each run).
     Retention {
         /// Keep this many of the newest runs.
@@ -212,6 +239,42 @@ pub async fn run(args: Args) -> Outcome {
                 );
             }
         }
+        Action::Approve {
+            run,
+            step,
+            edit,
+            reason,
+        } => {
+            let value = edit
+                .map(|file| {
+                    let text = std::fs::read_to_string(&file).map_err(|e| {
+                        Failure::new(Exit::Usage, format!("cannot read {}: {e}", file.display()))
+                    })?;
+                    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                        Failure::new(
+                            Exit::Usage,
+                            format!("{} is not JSON: {e} (--edit takes the value that goes on, as JSON)", file.display()),
+                        )
+                    })
+                })
+                .transpose()?;
+            let answer = GateAnswer {
+                decision: Decision::Approve,
+                reason,
+                value,
+                by: "cli".into(),
+            };
+            answer_gate(&store, &run, &step, answer).await?;
+        }
+        Action::Reject { run, step, reason } => {
+            let answer = GateAnswer {
+                decision: Decision::Reject,
+                reason: Some(reason),
+                value: None,
+                by: "cli".into(),
+            };
+            answer_gate(&store, &run, &step, answer).await?;
+        }
         Action::Retention { keep } => {
             if let Some(keep) = keep {
                 store.set_keep_runs(keep).await.map_err(store_failure)?;
@@ -243,12 +306,13 @@ pub async fn run(args: Args) -> Outcome {
                     // A run left `running` is either played by another process now or was
                     // interrupted (`symphony resume` plays the rest).
                     let status = match (&*s.status, &r.played_elsewhere) {
+                        ("running", _) if !r.waiting.is_empty() => "waiting",
                         ("running", Some(_)) => "playing",
                         ("running", None) => "interrupted",
                         (status, _) => status,
                     };
                     outln!(
-                        "{:<44} {:<11} {:<24} {}{}{}",
+                        "{:<44} {:<11} {:<24} {}{}{}{}",
                         s.id,
                         status,
                         s.melody_id,
@@ -258,7 +322,16 @@ pub async fn run(args: Args) -> Outcome {
                             .map_or(String::new(), |p| format!("  (fork of {p})")),
                         r.played_elsewhere
                             .as_deref()
-                            .map_or(String::new(), |by| format!("  (by {by})"))
+                            .map_or(String::new(), |by| format!("  (by {by})")),
+                        if r.waiting.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "  (waits for a person at {}: `symphony runs approve {} STEP`)",
+                                r.waiting.join(", "),
+                                s.id
+                            )
+                        }
                     );
                 }
                 if runs.is_empty() {
@@ -415,12 +488,45 @@ pub async fn run(args: Args) -> Outcome {
     Ok(Exit::Success)
 }
 
+/// Records the answer to a gate and says what happens next: the process playing the run takes
+/// it, or the run, stopped, takes it when resumed.
+async fn answer_gate(
+    store: &symphony_store::Store,
+    run: &str,
+    step: &str,
+    answer: GateAnswer,
+) -> Result<(), Failure> {
+    let decision = answer.decision;
+    store
+        .answer_gate(run, step, &answer)
+        .await
+        .map_err(store_failure)?;
+    let listing = store.listing(run).await.map_err(store_failure)?;
+    let next = match &listing.played_elsewhere {
+        Some(by) => format!("{by} plays the run and takes the answer within a second"),
+        None => format!("the run is stopped: `symphony resume {run}` plays on from the gate"),
+    };
+    outln!(
+        "{} `{step}` of run {run}; {next}",
+        capitalised(decision.past())
+    );
+    Ok(())
+}
+
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// A store's failure as the command line says it: an unknown or unresumable run is a usage
 /// error (exit 2), anything else an I/O one (exit 4).
 pub(super) fn store_failure(e: symphony_store::StoreError) -> Failure {
     let exit = match e {
         symphony_store::StoreError::UnknownRun(_)
         | symphony_store::StoreError::NotResumable { .. }
+        | symphony_store::StoreError::NotAnswerable { .. }
         | symphony_store::StoreError::NoOutput { .. } => Exit::Usage,
         _ => Exit::Io,
     };

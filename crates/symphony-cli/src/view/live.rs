@@ -326,6 +326,49 @@ impl View for Live {
                 );
                 self.println(format!("{} {line}", style("↻").cyan()));
             }
+            RunEvent::GateWaiting {
+                step,
+                title,
+                review,
+                timeout_ms,
+                on_timeout,
+                ..
+            } => {
+                let lines = super::plain::gate_waiting_lines(
+                    &self.context.run_id,
+                    step,
+                    title,
+                    review,
+                    *timeout_ms,
+                    *on_timeout,
+                );
+                self.println(format!("{} {}", style("⏸").yellow(), lines[0]));
+                for l in &lines[1..] {
+                    self.println(format!("  {l}"));
+                }
+            }
+            RunEvent::GateAnswered {
+                step,
+                decision,
+                reason,
+                value,
+                by,
+            } => {
+                let mark = match decision {
+                    symphony_conductor::Decision::Approve => style("✓").green(),
+                    symphony_conductor::Decision::Reject => style("✗").red(),
+                };
+                self.println(format!(
+                    "{mark} {}",
+                    super::plain::gate_answered_line(
+                        step,
+                        *decision,
+                        by,
+                        reason.as_deref(),
+                        value.is_some()
+                    )
+                ));
+            }
             RunEvent::StepItemFinished {
                 step,
                 item,

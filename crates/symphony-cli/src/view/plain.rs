@@ -107,6 +107,38 @@ impl View for Plain {
                 "round",
                 &round_line(step, *round, *score, *exit, note.as_deref()),
             ),
+            RunEvent::GateWaiting {
+                step,
+                title,
+                review,
+                timeout_ms,
+                on_timeout,
+                ..
+            } => {
+                let lines = gate_waiting_lines(
+                    &self.context.run_id,
+                    step,
+                    title,
+                    review,
+                    *timeout_ms,
+                    *on_timeout,
+                );
+                Plain::line(at, "waiting", &lines[0]);
+                for l in &lines[1..] {
+                    outln!("{:12}{l}", "");
+                }
+            }
+            RunEvent::GateAnswered {
+                step,
+                decision,
+                reason,
+                value,
+                by,
+            } => Plain::line(
+                at,
+                decision.past(),
+                &gate_answered_line(step, *decision, by, reason.as_deref(), value.is_some()),
+            ),
             RunEvent::StepItemFinished {
                 step,
                 item,
@@ -290,6 +322,61 @@ pub(crate) fn round_line(
         if let Some(note) = note {
             line.push_str(&format!(" ({note})"));
         }
+    }
+    line
+}
+
+/// The most lines of a gate's review a terminal view prints (the app shows all of it).
+const REVIEW_LINES: usize = 20;
+
+/// What a terminal says when a gate waits: its question, what to review (cut at
+/// [`REVIEW_LINES`] lines), what happens if nobody answers, and how to answer.
+pub(crate) fn gate_waiting_lines(
+    run_id: &str,
+    step: &str,
+    title: &str,
+    review: &str,
+    timeout_ms: Option<u64>,
+    on_timeout: symphony_conductor::Decision,
+) -> Vec<String> {
+    let mut lines = vec![format!("{step} waits for a person: {title}")];
+    let review_lines: Vec<&str> = review.lines().collect();
+    for l in review_lines.iter().take(REVIEW_LINES) {
+        lines.push(format!("    │ {}", one_line(l, 160)));
+    }
+    if review_lines.len() > REVIEW_LINES {
+        lines.push(format!(
+            "    │ … {} more lines (the app shows all of it)",
+            review_lines.len() - REVIEW_LINES
+        ));
+    }
+    if let Some(ms) = timeout_ms {
+        lines.push(format!(
+            "    if nobody answers within {}, it is {}",
+            duration(ms),
+            on_timeout.past()
+        ));
+    }
+    lines.push(format!(
+        "    answer: `symphony runs approve {run_id} {step}` or `symphony runs reject {run_id} {step} --reason …` (or the app's board)"
+    ));
+    lines
+}
+
+/// One line about a gate's answer: "review approved by cli (looks good)".
+pub(crate) fn gate_answered_line(
+    step: &str,
+    decision: symphony_conductor::Decision,
+    by: &str,
+    reason: Option<&str>,
+    edited: bool,
+) -> String {
+    let mut line = format!("{step} {} by {by}", decision.past());
+    if edited {
+        line.push_str(", with an edited value");
+    }
+    if let Some(reason) = reason {
+        line.push_str(&format!(" ({})", one_line(reason, 160)));
     }
     line
 }

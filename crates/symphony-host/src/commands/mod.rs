@@ -110,6 +110,12 @@ commands! {
         /// the project.
         continueRun(host, a: RunIdArgs) -> RunStarted { host.continue_run(&a.run_id).await }
 
+        /// Records a person's answer to a gate (`cue.gate`) a run waits at; the first answer
+        /// wins. A run this process plays goes on at once, one another process plays takes it
+        /// within a second, a stopped run when it is continued (`next` says which). Refused,
+        /// saying why, for a gate that is not waiting or was answered already.
+        answerGate(host, a: AnswerGateArgs) -> GateAnswerTaken { host.answer_gate(a).await }
+
         /// The run history, newest first (default 100, at most 1000), of one melody when
         /// `melodyId` is given. `melodyName` as the melody was run; `durationMs` (every session of
         /// a resumed run), `costUsd`, `tokens` from its totals once ended (`null` before);

@@ -76,4 +76,9 @@ playedElsewhere: string | null,
 /**
  * The run's inputs (defaults filled in): what it was asked.
  */
-inputs: { [key in string]: JsonValue }, };
+inputs: { [key in string]: JsonValue }, 
+/**
+ * The gates (`cue.gate`) of an unfinished run that wait for a person's answer, by step
+ * id (`answerGate` answers them, live or stopped).
+ */
+waiting: Array<string>, };
