@@ -9,6 +9,7 @@ import { boardScenario } from "./board.e2e.mjs";
 import { headlessScenario } from "./headless.e2e.mjs";
 import { mergeScenario } from "./merge.e2e.mjs";
 import { loopScenario } from "./loop.e2e.mjs";
+import { gateScenario, gateStoppedScenario } from "./gate.e2e.mjs";
 import { compareScenario, failureScenario, newcomerScenario, pinsScenario, providerScenario } from "./newcomer.e2e.mjs";
 
 const scenarios = [
@@ -27,6 +28,8 @@ const scenarios = [
   ["compare with the committed version: marked on the canvas, take the other side", compareScenario],
   ["a git merge through the melody merge driver, its conflict settled in the app", mergeScenario],
   ["a review loop: its rounds live on the node, why it stopped, each round in the debugger", loopScenario],
+  ["a gate: waits for you, refused answers inline, approved with an edited value, rejected with a reason", gateScenario],
+  ["a gate of a stopped run: answered in the app and continued; answered by the CLI first, the app's answer refused", gateStoppedScenario],
 ];
 const only = process.env.E2E_ONLY;
 let failed = 0;

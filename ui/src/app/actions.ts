@@ -101,10 +101,13 @@ async function noticeInterruptedRuns(): Promise<void> {
     const runs = await api().listRuns(undefined, 50);
     const stopped = runs.filter((r) => runStanding(r) === "interrupted");
     if (stopped.length === 0) return;
+    const one = stopped[0]!;
     useApp.getState().notify(
-      stopped.length === 1
-        ? `Run ${stopped[0]!.id} was interrupted before it finished: resume it from Latest runs.`
-        : `${stopped.length} runs were interrupted before they finished: resume them from Latest runs.`,
+      stopped.length > 1
+        ? `${stopped.length} runs were interrupted before they finished: resume them from Latest runs.`
+        : one.waiting.length > 0
+          ? `Run ${one.id} was interrupted while it waited for your approval at ${one.waiting.join(", ")}: open it from Latest runs to answer, then continue it.`
+          : `Run ${one.id} was interrupted before it finished: resume it from Latest runs.`,
     );
   } catch {
     // The history is advisory here; the welcome view says if the store cannot be read.

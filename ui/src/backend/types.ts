@@ -5,6 +5,9 @@
  */
 export type { BottleneckKind } from "./generated/BottleneckKind";
 export type { LoopExit } from "./generated/LoopExit";
+export type { Decision } from "./generated/Decision";
+export type { ReviewFormat } from "./generated/ReviewFormat";
+export type { GateAnswerTaken } from "./generated/GateAnswerTaken";
 export type { Capability } from "./generated/Capability";
 export type { ConfigField } from "./generated/ConfigField";
 export type { ErrorBody as BackendError } from "./generated/ErrorBody";

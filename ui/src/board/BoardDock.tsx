@@ -1,7 +1,8 @@
 /**
  * The Harmony Board's dock under the canvas: a header that always shows the run (id, status,
- * live elapsed time, step counts, tokens and cost, and a scrubber for finished runs), and tabs
- * for warnings, the timeline, cost and tokens, the melody's history, and a comparison of two runs.
+ * live elapsed time, step counts, tokens and cost, and a scrubber for finished runs), a call
+ * to review while a gate waits for a person, and tabs for warnings, the timeline, cost and
+ * tokens, the melody's history, and a comparison of two runs.
  */
 import { useEffect, useMemo, useRef } from "react";
 import { useRun } from "../store/run";
@@ -10,6 +11,7 @@ import { Compare } from "./Compare";
 import { useDock, type DockTab } from "./dock";
 import { clearBoard, focusStep } from "./actions";
 import { formatCost, formatCount, formatTokens } from "./format";
+import { GateCall } from "./GateCall";
 import { History } from "./History";
 import { boardNow, useLive, useTicker } from "./hooks";
 import { counts, emptyBoard, formatMs, liveTotals } from "./model";
@@ -45,6 +47,7 @@ export function BoardDock() {
         <ClearBoard />
         <Failure />
       </header>
+      <GateCall />
       {folded || idle ? null : (
         <>
           <Tabs tab={tab} />
@@ -116,7 +119,15 @@ function StatusBadge() {
   const status = useRun((s) => s.board.status);
   const phase = useRun((s) => s.board.phase);
   const scrubbing = useRun((s) => s.scrubMs !== null);
+  // A run that has not ended while a gate waits (live, or stopped there) waits for a person.
+  const asking = useRun((s) => s.board.waiting.length > 0);
   if (source === "none") return null;
+  if (asking && !scrubbing && status === null)
+    return (
+      <span className="badge run-waiting" data-testid="dock-status" title="A gate waits for a person's answer: the run goes on when it is approved or rejected">
+        waiting for approval
+      </span>
+    );
   const label = scrubbing ? "replay" : (status ?? phase);
   const tone = scrubbing ? "paused" : (status ?? (phase === "finished" ? "cancelled" : "running"));
   return (
@@ -189,7 +200,7 @@ function Counts() {
   if (source === "none") return null;
   return (
     <span className="dock-counts" data-testid="dock-counts">
-      {c.active} running · {c.queued} queued · {c.done} done{of ? ` of ${of}` : ""}
+      {c.active} running · {c.queued} queued{c.asking > 0 ? ` · ${c.asking} waiting for you` : ""} · {c.done} done{of ? ` of ${of}` : ""}
     </span>
   );
 }

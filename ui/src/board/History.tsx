@@ -1,6 +1,7 @@
 /**
  * The open melody's past runs, newest first. Clicking one opens it on the board (replayed, or
- * followed live when it is still playing); A and B checkboxes pick two runs to compare.
+ * followed live when it is still playing); A and B checkboxes pick two runs to compare. A run
+ * a gate holds says it waits for approval.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { errorMessage } from "../backend";
@@ -39,7 +40,8 @@ export function History() {
     }
   }, [melodyId]);
 
-  // When the tab opens, when another run comes on the board, and when the run finishes.
+  // When the tab opens, when another run comes on the board, when a gate starts or stops
+  // waiting (the run's badge says it waits for approval), and when the run finishes.
   useEffect(() => {
     void load();
   }, [load, currentRun]);
@@ -47,6 +49,7 @@ export function History() {
     () =>
       useRun.subscribe((s, prev) => {
         if (s.latest.phase === "finished" && prev.latest.phase !== "finished") void load();
+        else if (s.latest.waiting !== prev.latest.waiting) void load();
       }),
     [load],
   );

@@ -1,7 +1,7 @@
 /**
  * The run as a Gantt chart: one row per step (in the order they were first queued), bars for
- * waiting (grey, hatched), working (accent) and backing off (amber), a failed or retried
- * attempt's end marked. Rows are virtualised (fixed 18 px), so a thousand steps stay fast.
+ * waiting (grey, hatched), working (accent), backing off (amber) and a gate waiting for a
+ * person (amber, hatched), a failed or retried attempt's end marked. Rows are virtualised (fixed 18 px), so a thousand steps stay fast.
  * Beside it, the run's totals.
  */
 import { memo, useEffect, useMemo, useRef, useState } from "react";

@@ -143,6 +143,12 @@ export async function continueInterrupted(runId: string): Promise<void> {
   }
 }
 
+/** Continues a stopped run whose gate `step` was answered, keeping the gate in the debugger. */
+export async function continueAnswered(runId: string, step: string): Promise<void> {
+  await continueInterrupted(runId);
+  if (useRun.getState().runId === runId) focusStep(step);
+}
+
 /**
  * Forks a run from a step (rerun, take again, or with edits) and follows the new run on the
  * board live, keeping the step in the debugger. Answers the new run's id (null if refused).

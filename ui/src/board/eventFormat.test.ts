@@ -36,6 +36,10 @@ describe("the events' format", () => {
       expect(board.steps.review?.state).toBe("skipped");
       expect(board.warnings.map((w) => w.kind)).toEqual(["slowerThanHistory"]);
       expect(board.streams.plan).toBe("1. ");
+      // A gate asked and was answered: nothing waits at the end.
+      expect(board.steps.approve?.gate?.ask?.title).toBe("Go on with this plan?");
+      expect(board.steps.approve?.gate?.answer).toMatchObject({ decision: "approve", by: "app", value: ["one", "two", "three"] });
+      expect(board.waiting).toEqual([]);
     });
   }
 });

@@ -1,7 +1,8 @@
 /**
  * The Harmony Board's model: a run's event log folded into what the board shows — each step's
  * live state, the timeline's spans (waiting, working, backing off), the data that went along
- * each edge, the conductor's bottleneck warnings, and streamed text.
+ * each edge, the conductor's bottleneck warnings, streamed text, and what each gate asked and
+ * how it was answered.
  *
  * `applyEvents` is pure and works batch by batch: the objects of steps and edges a batch does
  * not mention stay the same objects, so a canvas node that subscribes to its own entry is not
@@ -9,9 +10,10 @@
  * (`boardAt`).
  */
 import type { JsonValue } from "../backend/generated/serde_json/JsonValue";
-import type { BottleneckKind, EventRecord, LoopExit, OutputOrigin, RunStatus, Totals } from "../backend/types";
+import type { BottleneckKind, Decision, EventRecord, LoopExit, OutputOrigin, ReviewFormat, RunStatus, Totals } from "../backend/types";
 
-export type StepState = "queued" | "running" | "retrying" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled";
+/** `waiting`: a gate (`cue.gate`) waits for a person's answer; it holds no slot meanwhile. */
+export type StepState = "queued" | "running" | "retrying" | "waiting" | "succeeded" | "cached" | "failed" | "skipped" | "cancelled";
 
 export interface Usage {
   inputTokens: number;
@@ -39,6 +41,8 @@ export interface StepLive {
   items?: { done: number; total: number };
   /** A loop's rounds played so far, in order. */
   rounds?: LoopRound[];
+  /** A gate's question and, once given, its answer. */
+  gate?: GateLive;
   /** The step type playing it (differs after a fallback). */
   typeName?: string;
   usage?: Usage | null;
@@ -57,7 +61,45 @@ export interface LoopRound {
   outputs: { [port: string]: JsonValue };
 }
 
-export type SpanPhase = "waiting" | "working" | "backoff";
+/** What a gate (`cue.gate`) asked, as its newest `gateWaiting` event told it. */
+export interface GateAsk {
+  title: string;
+  /** Markdown text, or JSON text (`format`). */
+  review: string;
+  format: ReviewFormat;
+  /** The value that goes on when approved unedited. */
+  value: JsonValue;
+  /** How long it waits in all; null waits until answered. */
+  timeoutMs: number | null;
+  /** How long it had waited in earlier sessions when it asked (again). */
+  waitedMs: number;
+  onTimeout: Decision;
+  /** When it asked, in this session (ms since the run started). */
+  since: number;
+}
+
+/** How a gate was answered (`gateAnswered`). */
+export interface GateAnswer {
+  decision: Decision;
+  reason: string | null;
+  /** Where the answer came from: `app` (the board), `cli` (`symphony runs approve`/`reject`) or `timeout`. */
+  by: string;
+  /** The value the person edited, which went on instead; null when approved as it was. */
+  value: JsonValue | null;
+  atMs: number;
+}
+
+/** A gate's question and answer. `ask` is null when a resumed run took an answer recorded earlier. */
+export interface GateLive {
+  ask: GateAsk | null;
+  answer: GateAnswer | null;
+}
+
+/**
+ * `waiting` for a slot, `working`, `backoff` between attempts, and `asking`: a gate waiting for
+ * a person's answer (it holds no slot meanwhile).
+ */
+export type SpanPhase = "waiting" | "working" | "backoff" | "asking";
 
 /** One bar of the timeline. `to` is null while it lasts. */
 export interface Span {
@@ -101,6 +143,8 @@ export interface Board {
   warnings: readonly Warning[];
   /** Streamed text per step, the newest `STREAM_KEEP` characters. */
   streams: Readonly<Record<string, string>>;
+  /** The gates waiting for a person now, in the order they asked. */
+  waiting: readonly string[];
   /** The time of the newest event (ms since the run started). */
   atMs: number;
 }
@@ -120,6 +164,7 @@ export const emptyBoard: Board = {
   spans: [],
   warnings: [],
   streams: {},
+  waiting: [],
   atMs: 0,
 };
 
@@ -146,6 +191,7 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
   let spans: Span[] | null = null;
   let warnings: Warning[] | null = null;
   let streams: Record<string, string> | null = null;
+  let waiting: string[] | null = null;
   /** Open spans by `step#item`, as indexes into `spans` (rebuilt for the batch). */
   let open: Map<string, number> | null = null;
 
@@ -183,6 +229,11 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
       }
     }
   };
+  /** A gate stops waiting: answered, or its step ended. */
+  const stopWaiting = (step: string) => {
+    if (!(waiting ?? board.waiting).includes(step)) return;
+    waiting = (waiting ?? board.waiting).filter((s) => s !== step);
+  };
   const openSpan = (span: Span) => {
     const list = spanList();
     close(span.step, span.item, span.from, undefined);
@@ -211,6 +262,12 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
         next.status = e.status;
         next.totals = e.totals;
         for (const span of spanList()) if (span.to === null) closeAll(span.step, at, "cancelled");
+        // A finished run has no gate waiting any more.
+        for (const step of waiting ?? board.waiting) {
+          const prev = getStep(step);
+          if (prev.state === "waiting") setStep(step, { ...prev, state: "cancelled", endedAt: at });
+        }
+        if ((waiting ?? board.waiting).length > 0) waiting = [];
         break;
       case "stepQueued":
         openSpan({ step: e.step, item: e.item, attempt: 0, phase: "waiting", from: at, to: null });
@@ -266,6 +323,7 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
       }
       case "stepSucceeded": {
         closeAll(e.step, at, "ok");
+        stopWaiting(e.step);
         const prev = getStep(e.step);
         setStep(e.step, {
           ...prev,
@@ -281,18 +339,40 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
       }
       case "stepFailed": {
         closeAll(e.step, at, "failed");
+        stopWaiting(e.step);
         const prev = getStep(e.step);
         setStep(e.step, { ...prev, attempt: prev.attempt || 1, state: "failed", detail: e.error, endedAt: at, elapsedMs: prev.startedAt === undefined ? undefined : at - prev.startedAt });
         break;
       }
       case "stepSkipped":
         closeAll(e.step, at, "cancelled");
+        stopWaiting(e.step);
         setStep(e.step, { ...getStep(e.step), attempt: 0, state: "skipped", detail: e.reason, endedAt: at });
         break;
       case "stepCancelled":
         closeAll(e.step, at, "cancelled");
+        stopWaiting(e.step);
         setStep(e.step, { ...getStep(e.step), state: "cancelled", endedAt: at });
         break;
+      case "gateWaiting": {
+        const ask: GateAsk = { title: e.title, review: e.review, format: e.format, value: e.value, timeoutMs: e.timeoutMs, waitedMs: e.waitedMs, onTimeout: e.onTimeout, since: at };
+        const prev = getStep(e.step);
+        // Its play rendered the question; the wait for the answer is a span of its own.
+        close(e.step, null, at, "ok");
+        openSpan({ step: e.step, item: null, attempt: Math.max(prev.attempt, 1), phase: "asking", from: at, to: null });
+        setStep(e.step, { ...prev, state: "waiting", gate: { ask, answer: null } });
+        if (!(waiting ?? board.waiting).includes(e.step)) waiting = [...(waiting ?? board.waiting), e.step];
+        break;
+      }
+      case "gateAnswered": {
+        close(e.step, null, at, "ok");
+        const prev = getStep(e.step);
+        const answer: GateAnswer = { decision: e.decision, reason: e.reason, by: e.by, value: e.value, atMs: at };
+        // The step ends with its next event (succeeded, or failed on a rejection).
+        setStep(e.step, { ...prev, state: prev.state === "waiting" ? "running" : prev.state, gate: { ask: prev.gate?.ask ?? null, answer } });
+        stopWaiting(e.step);
+        break;
+      }
       case "dataSent": {
         flows ??= { ...board.flows };
         const key = flowKey(e.fromStep, e.fromPort, e.toStep, e.toPort);
@@ -316,6 +396,7 @@ export function applyEvents(board: Board, events: readonly EventRecord[]): Board
   if (spans) next.spans = spans;
   if (warnings) next.warnings = warnings;
   if (streams) next.streams = streams;
+  if (waiting) next.waiting = waiting;
   return next;
 }
 
@@ -335,24 +416,26 @@ export function boardAt(events: readonly EventRecord[], atMs: number): Board {
   return end < events.length ? { ...board, atMs } : board;
 }
 
-/** Steps working and waiting now. */
-export function counts(board: Board): { active: number; queued: number; done: number } {
+/** Steps working, waiting for a slot, gates waiting for a person, and steps done. */
+export function counts(board: Board): { active: number; queued: number; asking: number; done: number } {
   let active = 0;
   let queued = 0;
+  let asking = 0;
   let done = 0;
   for (const s of Object.values(board.steps)) {
     if (s.state === "running" || s.state === "retrying") active += 1;
     else if (s.state === "queued") queued += 1;
+    else if (s.state === "waiting") asking += 1;
     else done += 1;
   }
-  return { active, queued, done };
+  return { active, queued, asking, done };
 }
 
-/** Per step: time waiting for a slot and time working, from the spans (open spans up to `now`). */
-export function waitVsWork(board: Board, now = board.atMs): Map<string, { waiting: number; working: number; backoff: number }> {
-  const out = new Map<string, { waiting: number; working: number; backoff: number }>();
+/** Per step: time waiting for a slot, working, backing off and asking a person, from the spans (open spans up to `now`). */
+export function waitVsWork(board: Board, now = board.atMs): Map<string, Record<SpanPhase, number>> {
+  const out = new Map<string, Record<SpanPhase, number>>();
   for (const s of board.spans) {
-    const t = out.get(s.step) ?? { waiting: 0, working: 0, backoff: 0 };
+    const t = out.get(s.step) ?? { waiting: 0, working: 0, backoff: 0, asking: 0 };
     t[s.phase] += Math.max(0, (s.to ?? now) - s.from);
     out.set(s.step, t);
   }
@@ -376,8 +459,12 @@ export function originWord(origin: StepLive["origin"] | undefined, pinned = fals
   return "played";
 }
 
-/** A step's state as the board says it: a step not played says how it got its output. */
+/**
+ * A step's state as the board says it: a step not played says how it got its output, and a
+ * waiting gate says whom it waits for.
+ */
 export function stateWord(state: StepState, origin: StepLive["origin"] | undefined, pinned = false): string {
+  if (state === "waiting") return "waiting for you";
   return state === "cached" ? originWord(origin, pinned) : state;
 }
 

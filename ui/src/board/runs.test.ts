@@ -26,4 +26,9 @@ describe("runStanding and runBadge", () => {
     expect(runBadge(run("running")).label).toBe("not finished");
     expect(runBadge(run("succeeded")).className).toBe("run-succeeded");
   });
+  it("says a run waits for approval while a gate waits", () => {
+    expect(runBadge({ ...run("running", true), waiting: ["approve-plan"] })).toMatchObject({ label: "waiting for approval", className: "run-waiting" });
+    expect(runBadge({ ...run("running"), waiting: ["approve-plan"] }).title).toMatch(/approve-plan.*resume/);
+    expect(runBadge({ ...run("running", true), waiting: [] }).label).toBe("playing");
+  });
 });

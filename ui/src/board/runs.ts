@@ -17,9 +17,17 @@ export function runStanding(r: Pick<RunEntry, "status" | "live" | "playedElsewhe
   return r.status as RunStanding;
 }
 
-/** The badge of a run: its label, its CSS class and what hovering it says. */
-export function runBadge(r: Pick<RunEntry, "status" | "live" | "playedElsewhere">): { label: string; className: string; title: string } {
+/**
+ * The badge of a run: its label, its CSS class and what hovering it says. An unfinished run
+ * with a gate waiting says so first: it goes on when a person answers.
+ */
+export function runBadge(r: Pick<RunEntry, "status" | "live" | "playedElsewhere"> & Partial<Pick<RunEntry, "waiting">>): { label: string; className: string; title: string } {
   const standing = runStanding(r);
+  if (r.waiting?.length && r.status === "running") {
+    const gates = r.waiting.join(", ");
+    const then = standing === "interrupted" ? "; answer it, then resume the run" : "";
+    return { label: "waiting for approval", className: "run-waiting", title: `Waiting for a person at ${gates}: open the run to review${then}` };
+  }
   switch (standing) {
     case "playing":
       return { label: "playing", className: "run-running", title: "Playing in this window" };

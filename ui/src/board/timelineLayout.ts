@@ -48,7 +48,7 @@ export function spanTitle(s: Span, now: number, format: (ms: number) => string):
   const parts: string[] = [];
   if (s.item !== null) parts.push(`item ${s.item}`);
   if (s.attempt > 0) parts.push(`attempt ${s.attempt}`);
-  const phase = s.phase === "backoff" ? "backing off" : s.phase;
+  const phase = s.phase === "backoff" ? "backing off" : s.phase === "asking" ? "waiting for a person" : s.phase;
   parts.push(`${phase} ${format(Math.max(0, (s.to ?? now) - s.from))}${s.to === null ? " so far" : ""}`);
   if (s.end && s.end !== "ok") parts.push(s.end === "retry" ? "failed, retried" : s.end === "fallback" ? "failed, fell back" : s.end);
   return parts.join(" · ");

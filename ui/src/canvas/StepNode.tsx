@@ -13,6 +13,7 @@ import type { StepNode as StepNodeType } from "../model/graph";
 import { NEW_INPUT } from "../model/ports";
 import { useRun, type StepRun, type StepState } from "../store/run";
 import { formatBytes, formatMs, stateWord, type LoopRound } from "../board/model";
+import { answerWord } from "../board/gate";
 import { useDoc } from "../store/doc";
 import { usePins } from "../store/pins";
 import { useCompare } from "../store/compare";
@@ -127,6 +128,9 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
   const classes = ["step-node", `kind-${step.kind}`];
   if (selected) classes.push("selected");
   if (state) classes.push(`state-${state}`);
+  // A gate: waiting for a person, then how it was answered (both change once per gate).
+  const asking = state === "waiting";
+  const answer = useRun((s) => s.steps[id]?.gate?.answer);
   if (problems) classes.push("has-problems");
   if (warned) classes.push("warned");
   if (compared) classes.push(`compare-${compared}`);
@@ -149,6 +153,15 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
             }
           >
             pinned{stale ? " · stale" : ""}
+          </span>
+        ) : null}
+        {asking ? (
+          <span className="step-gate-call" data-testid="gate-waiting" title="A gate: a person approves or rejects before the branch goes on. Open its Last run to answer.">
+            waiting for you
+          </span>
+        ) : answer ? (
+          <span className={`step-gate-answer decision-${answer.decision}`} data-testid="gate-answer" title={answer.reason ? `${answerWord(answer)}: ${answer.reason}` : answerWord(answer)}>
+            {answerWord(answer)}
           </span>
         ) : null}
         {problems ? (

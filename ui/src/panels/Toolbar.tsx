@@ -18,6 +18,7 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
   // The run's own phase: scrubbing a replay to a moment changes the board, not the run.
   const phase = useRun((s) => s.latest.phase);
   const status = useRun((s) => s.latest.status);
+  const asking = useRun((s) => s.latest.waiting.length > 0);
   // With a run on the board, whether that run calls no model (a melody may point its chat steps
   // at a server even when no provider is configured); otherwise, whether any model is configured.
   const runOffline = useRun((s) => (s.source !== "none" && s.log.length > 0 ? s.latest.offline : null));
@@ -108,7 +109,12 @@ export function Toolbar({ onNote, onGroup }: { onNote: () => void; onGroup: () =
           </span>
         ) : null}
         {phase === "finished" && status ? <span className={`badge run-${status}`}>run {status}</span> : null}
-        {phase === "running" || phase === "starting" ? <span className="badge run-running">running…</span> : null}
+        {(phase === "running" || phase === "starting") && !asking ? <span className="badge run-running">running…</span> : null}
+        {phase === "running" && asking ? (
+          <span className="badge run-waiting" title="A gate waits for a person's answer: see the board">
+            waiting for approval
+          </span>
+        ) : null}
         {phase === "paused" ? <span className="badge run-paused">paused</span> : null}
         <button type="button" className="primary" disabled={active || !hasSteps} onClick={() => open({ kind: "run" })} title="Run this melody">
           ▶ Run

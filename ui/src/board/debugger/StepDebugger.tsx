@@ -1,6 +1,6 @@
 /**
  * The step debugger: everything about the focused step in the board's run, live or stored —
- * its state and usage, inputs, rendered prompts, outputs (streamed text while it plays), files
+ * its state and usage, a gate's question and answer (answered from here), inputs, rendered prompts, outputs (streamed text while it plays), files
  * (with a diff against the parent run), attempts, raw exchanges, timing, log and warnings —
  * and what can be done from it: rerun, take again, fork with edits, pin its output.
  *
@@ -19,6 +19,7 @@ import { StepEventIndex, stepStory, type StepStory } from "../story";
 import { Actions } from "./Actions";
 import { Attempts } from "./Attempts";
 import { Files } from "./Files";
+import { Gate } from "./Gate";
 import { DebuggerHeader } from "./Header";
 import { Log } from "./Log";
 import { Output } from "./Output";
@@ -64,6 +65,11 @@ function DebuggerFor({ step }: { step: string }) {
   return (
     <aside className="debugger" aria-label="Step debugger" data-step={step}>
       <DebuggerHeader step={step} live={live} doc={doc} />
+      {live?.gate ? (
+        <Section title="Gate" label="gate">
+          <Gate step={step} gate={live.gate} />
+        </Section>
+      ) : null}
       <Section title="Actions" label="step actions">
         <Actions step={step} live={live} />
       </Section>

@@ -111,6 +111,7 @@ const entry = (id: string, patch: Partial<RunEntry>): RunEntry => ({
   live: false,
   playedElsewhere: null,
   inputs: { goal: "a notes app" },
+  waiting: [],
   ...patch,
 });
 
