@@ -294,3 +294,94 @@ fn a_gates_timeout_counts_the_time_the_run_was_stopped() {
         "it did not wait the whole timeout again: {waited} ms"
     );
 }
+
+/// Whether a program is on the PATH.
+fn on_path(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_gate_is_answered_where_symphony_run_plays_on_a_terminal() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    // `script` (util-linux, on every Debian) gives the run a terminal of its own.
+    if !on_path("script") {
+        eprintln!("skipped: no `script` to give the run a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_melody(d, json!({}));
+    let command = format!(
+        "{} run gated.melody.json --workspace w",
+        env!("CARGO_BIN_EXE_symphony")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(d)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("SYMPHONY_DB", d.join("runs.db"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let shown = screen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait_for = |text: &str| {
+        for _ in 0..400 {
+            if screen.lock().unwrap().contains(text) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!(
+            "the terminal never showed {text:?}: {}",
+            screen.lock().unwrap()
+        );
+    };
+    wait_for("answer `check` here: y to approve it");
+    let mut keys = child.stdin.take().unwrap();
+    keys.write_all(b"maybe\n").unwrap();
+    wait_for("not an answer: type y to approve");
+    keys.write_all(b"n\n").unwrap();
+    wait_for("say why after the n");
+    keys.write_all(b"y fine by me\n").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let screen = screen.lock().unwrap().clone();
+    assert!(status.success(), "{screen}");
+    assert!(
+        screen.contains("check approved by terminal (fine by me)"),
+        "{screen}"
+    );
+    let (_, runs, _) = finish(symphony(d).args(["runs", "list", "--json"]));
+    let run_id = runs[0]["runs"][0]["id"].as_str().unwrap().to_owned();
+    let (code, events, out) = finish(symphony(d).args(["runs", "events", &run_id]));
+    assert_eq!(code, 0, "{out}");
+    let answered = of_type(&events, "gateAnswered");
+    assert_eq!(answered[0]["by"], json!("terminal"), "{out}");
+    assert_eq!(
+        result(d, "w")["outputs"]["use"]["output"],
+        json!("the plan in 3 days")
+    );
+}

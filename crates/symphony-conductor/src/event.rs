@@ -413,7 +413,7 @@ pub enum RunEvent {
         reason: Option<String>,
         /// The value the person edited, which goes on instead of the gate's input.
         value: Option<Value>,
-        /// Where the answer came from: `app` (the board), `cli` (`symphony runs approve` or `reject`), or `timeout`.
+        /// Where the answer came from: `app` (the board), `cli` (`symphony runs approve` or `reject`), `terminal` (typed where `symphony run` plays), or `timeout`.
         by: String,
     },
 }

@@ -37,8 +37,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use symphony_conductor::{
-    resolve_inputs, CacheHandle, Conductor, EventRecord, EventStream, Outputs, Prepared,
-    RunControl, RunEvent, RunOptions, RunReport, StartError,
+    resolve_inputs, CacheHandle, Conductor, EventRecord, EventStream, GateAnswer, Outputs,
+    Prepared, RunControl, RunEvent, RunOptions, RunReport, StartError,
 };
 use symphony_melody::{Melody, Problems};
 use symphony_store::{Recorder, Store, StoreError};
@@ -409,6 +409,19 @@ impl Playing {
                 _ = self.poll.tick(), if !self.asking.is_empty() => self.deliver_answers().await,
             }
         }
+    }
+
+    /// The gates (`cue.gate`) waiting for a person now, by step id, in id order.
+    pub fn asking(&self) -> &BTreeSet<String> {
+        &self.asking
+    }
+
+    /// Answers gate `step`: recorded in the store first (the first answer wins: one given
+    /// meanwhile from elsewhere is refused, saying by whom), then handed to the run.
+    pub async fn answer_gate(&self, step: &str, answer: GateAnswer) -> Result<(), StoreError> {
+        self.store.answer_gate(&self.run_id, step, &answer).await?;
+        self.control.answer(step, answer);
+        Ok(())
     }
 
     /// Hands the answers recorded for the waiting gates (by this process or any other: the

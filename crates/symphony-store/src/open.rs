@@ -252,7 +252,8 @@ mod tests {
 
     /// sqlx records each applied migration's version and checksum, and refuses a store whose
     /// record differs from the migrations it embeds. These are the values stores made before
-    /// the migrations moved to `migrations/sqlite/` hold: a migration must never change.
+    /// the migrations moved to `migrations/sqlite/` hold, and those of each migration since: a
+    /// migration must never change.
     #[test]
     fn sqlite_migrations_are_those_existing_stores_recorded() {
         let recorded = [
@@ -260,6 +261,8 @@ mod tests {
             (2, "6E071D84CBCE951640DBDA534D21328482EF8D97A98275F0D557C62F6437A4206243256D5CD1D380DB750F603E3AC920"),
             (3, "C5592B7A30EB6FA62C03FA2D6359F474374139426BBF6CBEBF8B2060AD9BCB942C2A9B769BB6C141255EC4D7BD10765D"),
             (4, "C7AB9AA79BF585B09FA3432B9B718B177C7B90466AE7FA8B376D28B67F5FCF7FB2E47B173E2A952D17691E63787949DA"),
+            (5, "7A8CAF46804426A09F6ECD72A7CBE4CAF87808B09CFE384112B44680F6141F1E87554E505E20608BB6B6F928D06C4BAF"),
+            (6, "C410E87DFB16098E240AFF7B2326AE45B9759A9F025A081F07CCBFCE751379D52A0B76F97B63C672D8E853E043C35EE2"),
         ];
         let embedded: Vec<(i64, String)> = SQLITE_MIGRATOR
             .iter()

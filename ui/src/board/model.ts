@@ -82,7 +82,7 @@ export interface GateAsk {
 export interface GateAnswer {
   decision: Decision;
   reason: string | null;
-  /** Where the answer came from: `app` (the board), `cli` (`symphony runs approve`/`reject`) or `timeout`. */
+  /** Where the answer came from: `app` (the board), `cli` (`symphony runs approve`/`reject`), `terminal` (typed where `symphony run` plays) or `timeout`. */
   by: string;
   /** The value the person edited, which went on instead; null when approved as it was. */
   value: JsonValue | null;

@@ -12,6 +12,7 @@ pub mod fork;
 pub mod import;
 pub mod merge_driver;
 pub mod plan;
+mod prompt;
 pub mod run;
 pub mod runs;
 pub mod serve;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
-use symphony_conductor::{resolve_inputs, Conductor, Registry, RunReport, RunStatus};
+use symphony_conductor::{resolve_inputs, Conductor, Registry, RunEvent, RunReport, RunStatus};
 use symphony_host::launch::{self, Given, LaunchError, Launcher, Next, Playing, Start};
 use symphony_host::recorded::{LaunchedBy, RecordedOptions};
 use symphony_melody::problem::did_you_mean;
@@ -28,6 +28,7 @@ use symphony_store::Store;
 use tokio::sync::mpsc;
 
 use super::plan::{plan_json, plan_of, print_plan};
+use super::prompt::{self, Prompt, Reply};
 use super::{is_offline, load_melody};
 use crate::exit::{Exit, Failure, Outcome};
 use crate::view::{self, Mode, RunContext};
@@ -261,9 +262,12 @@ pub async fn play(
         playing.seed,
     );
     let mut view = view::open(mode, context);
+    // A person at a terminal answers gates right here.
+    let mut prompt = Prompt::new(mode != Mode::Json && std::io::stdin().is_terminal());
     let (report, interrupted) = follow(
         &mut playing,
         &mut presses,
+        &mut prompt,
         view.as_mut(),
         mode == Mode::Live,
     )
@@ -298,6 +302,7 @@ pub async fn play(
 async fn follow(
     playing: &mut Playing,
     presses: &mut mpsc::UnboundedReceiver<()>,
+    prompt: &mut Prompt,
     view: &mut dyn view::View,
     ticking: bool,
 ) -> Result<(RunReport, bool), Failure> {
@@ -322,7 +327,18 @@ async fn follow(
             // Every event is read before the run's end, so the view has seen everything when
             // the report arrives.
             next = playing.next() => match next {
-                Next::Event(record) => view.event(&record),
+                Next::Event(record) => {
+                    view.event(&record);
+                    if let Some(step) = gate_ended(&record.event) {
+                        prompt.answered(step);
+                    }
+                    // Ask for the next gate that waits, if none is asked.
+                    if let Some(step) = playing.asking().iter().next() {
+                        if let Some(line) = prompt.ask(step) {
+                            view.note(&line);
+                        }
+                    }
+                }
                 Next::Ended(joined) => break joined,
                 // The store stopped writing (disk full, file damaged): nothing more of the run
                 // would be kept, so it stops here with what finished.
@@ -330,6 +346,18 @@ async fn follow(
                     "the run store stopped writing: cancelling the run; what finished is kept",
                 ),
             },
+            Some(line) = prompt.line() => {
+                let Some(step) = prompt.asking().map(str::to_owned) else { continue };
+                match prompt::reply(&line) {
+                    Reply::Explain(why) => view.note(why),
+                    Reply::Answer(answer) => {
+                        if let Err(e) = playing.answer_gate(&step, answer).await {
+                            view.note(&e.to_string());
+                        }
+                        prompt.answered(&step);
+                    }
+                }
+            }
             _ = tick.tick(), if ticking => view.tick(),
         }
     };
@@ -341,6 +369,17 @@ async fn follow(
         )
     })?;
     Ok((report, interrupted))
+}
+
+/// The gate an event ends the wait of: answered, or its step ended some other way.
+fn gate_ended(event: &RunEvent) -> Option<&str> {
+    match event {
+        RunEvent::GateAnswered { step, .. }
+        | RunEvent::StepFailed { step, .. }
+        | RunEvent::StepCancelled { step }
+        | RunEvent::StepSucceeded { step, .. } => Some(step),
+        _ => None,
+    }
 }
 
 /// Ctrl-C presses, as a channel, so the run loop decides what each press means.

@@ -22,8 +22,14 @@ use crate::cmd::duration;
 enum State {
     Queued,
     Running,
-    Retrying { until: Instant },
-    FellBack { to: String },
+    /// A gate waiting for a person's answer.
+    Asking,
+    Retrying {
+        until: Instant,
+    },
+    FellBack {
+        to: String,
+    },
 }
 
 /// One active step's line.
@@ -150,6 +156,7 @@ impl Live {
             State::Queued => ("queued".into(), |t| style(t).dim().to_string()),
             State::Running if line.items.is_some() => ("mapping".into(), |t| t),
             State::Running => ("running".into(), |t| t),
+            State::Asking => ("waiting for you".into(), |t| style(t).yellow().to_string()),
             State::Retrying { until } => (
                 format!(
                     "retrying in {:.0}s",
@@ -346,6 +353,10 @@ impl View for Live {
                 for l in &lines[1..] {
                     self.println(format!("  {l}"));
                 }
+                if let Some(line) = self.lines.get_mut(step.as_ref()) {
+                    line.state = State::Asking;
+                }
+                self.render(step);
             }
             RunEvent::GateAnswered {
                 step,
@@ -368,6 +379,9 @@ impl View for Live {
                         value.is_some()
                     )
                 ));
+                if let Some(line) = self.lines.get_mut(step.as_ref()) {
+                    line.state = State::Running;
+                }
             }
             RunEvent::StepItemFinished {
                 step,

@@ -71,7 +71,7 @@ pub struct GateAnswer {
     /// The value that goes on instead of the gate's input, when the person edited it.
     #[serde(default)]
     pub value: Option<Value>,
-    /// Who answered: where a person did (`app`: the board, in the desktop app or `symphony serve`; `cli`: `symphony runs approve` or `reject`) or `timeout`.
+    /// Who answered: where a person did (`app`: the board, in the desktop app or `symphony serve`; `cli`: `symphony runs approve` or `reject`; `terminal`: typed where `symphony run` plays) or `timeout`.
     pub by: String,
 }
 
@@ -124,7 +124,7 @@ impl StepType for GateCue {
             PortSpec::optional(
                 "answeredBy",
                 PortType::Text,
-                "Where the answer came from: app (the board, in the desktop app or symphony serve), cli (symphony runs approve or reject), or timeout.",
+                "Where the answer came from: app (the board, in the desktop app or symphony serve), cli (symphony runs approve or reject), terminal (typed where symphony run plays), or timeout.",
             ),
         ];
         s.config = vec![

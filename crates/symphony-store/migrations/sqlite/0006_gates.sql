@@ -12,7 +12,7 @@ CREATE TABLE gates (
     decision     TEXT,                      -- NULL while waiting; approve | reject
     reason       TEXT,
     value        TEXT,                      -- JSON: the edited value that goes on, if edited
-    answered_by  TEXT,                      -- app | cli | timeout
+    answered_by  TEXT,                      -- app | cli | terminal | timeout
     answered_at  INTEGER,
     applied      INTEGER NOT NULL DEFAULT 0, -- 1 once the run took the answer (gateAnswered)
     PRIMARY KEY (run_id, step)

@@ -407,6 +407,6 @@ reason: string | null,
  */
 value: JsonValue | null, 
 /**
- * Where the answer came from: `app` (the board), `cli` (`symphony runs approve` or `reject`), or `timeout`.
+ * Where the answer came from: `app` (the board), `cli` (`symphony runs approve` or `reject`), `terminal` (typed where `symphony run` plays), or `timeout`.
  */
 by: string, });
