@@ -188,6 +188,9 @@ fn main() {
     let root = project_root();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        // Stands behind the page's web `Notification` API, so a gate waiting while the window
+        // is in the background is a native notification (ui/src/app/notify.ts).
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let handle = app.handle().clone();
             // Events go to every window on their channel; an emit fails only while the app

@@ -30,7 +30,32 @@ async function reviewFromCall(page) {
   return { debug, gate };
 }
 
+/**
+ * A stand-in for the system's notifications, as the page sees them (the web Notification API,
+ * which Tauri's notification plugin stands behind in the desktop app): permission not asked yet,
+ * granted when asked, and the window not looked at, so a gate that starts waiting notifies.
+ */
+function fakeNotifications() {
+  window.__notified = [];
+  window.__asked = 0;
+  class FakeNotification {
+    static permission = "default";
+    static requestPermission() {
+      window.__asked += 1;
+      FakeNotification.permission = "granted";
+      return Promise.resolve("granted");
+    }
+    constructor(title, options) {
+      window.__notified.push({ title, body: options?.body, tag: options?.tag });
+    }
+    close() {}
+  }
+  window.Notification = FakeNotification;
+  document.hasFocus = () => false;
+}
+
 export async function gateScenario(page, server) {
+  await page.addInitScript(fakeNotifications);
   await page.goto(server.url);
   await page.locator('.melody-card[data-path="melodies/plan-approval.melody.json"]').click();
   await page.waitForSelector('.step-node[data-step="approve-plan"]');
@@ -47,6 +72,10 @@ export async function gateScenario(page, server) {
   const callText = await page.getByTestId("gate-call").textContent();
   check(callText.includes("approve-plan waits for you") && callText.includes("Go on with this plan?"), `the dock calls for a review: ${JSON.stringify(callText)}`);
   check((await stateOf(page, "build")) === "idle" && (await stateOf(page, "save")) === "idle", "nothing after the gate has played");
+  const asked = await page.evaluate(() => window.__asked);
+  check(asked === 1, `starting a run of a melody with a gate asked once for permission to notify (asked ${asked})`);
+  const notified = await page.evaluate(() => window.__notified);
+  check(notified.length === 1 && notified[0].title === "approve-plan waits for your approval" && notified[0].body === "Go on with this plan?", `a desktop notification says the gate waits, the window being in the background: ${JSON.stringify(notified)}`);
   await page.screenshot({ path: path.join(outDir, "e2e-gate-waiting.png") });
   await page.getByRole("tab", { name: "History" }).click();
   const listed = page.locator("tr.history-row.current .badge");

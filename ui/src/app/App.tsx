@@ -6,6 +6,7 @@ import { Welcome } from "../panels/Welcome";
 import { Dialogs } from "../panels/Dialogs";
 import { Editor } from "./Editor";
 import { startup } from "./actions";
+import { watchGates } from "./notify";
 import { ErrorBoundary } from "./ErrorBoundary";
 
 function Notices() {
@@ -31,11 +32,15 @@ export function App() {
   const startupError = useApp((s) => s.startupError);
   useEffect(() => {
     void startup();
+    const unwatch = watchGates();
     const guard = (e: BeforeUnloadEvent) => {
       if (useDoc.getState().dirty) e.preventDefault();
     };
     window.addEventListener("beforeunload", guard);
-    return () => window.removeEventListener("beforeunload", guard);
+    return () => {
+      unwatch();
+      window.removeEventListener("beforeunload", guard);
+    };
   }, []);
   if (startupError) {
     return (

@@ -26,6 +26,7 @@ import {
 import { matches } from "./Palette";
 import { clearBoard } from "../board/actions";
 import { compareWith, type CompareWith } from "../app/compare";
+import { askToNotify, hasGate } from "../app/notify";
 import { ProviderDialog } from "./ProviderDialog";
 import { initialDrafts, lastInputs, parseDrafts, rememberInputs, RunInputsForm, type Drafts } from "./RunInputs";
 import { keys, SHORTCUTS } from "../app/shortcuts";
@@ -113,6 +114,8 @@ function RunDialog({ onClose }: { onClose: () => void }) {
       return;
     }
     rememberInputs(melodyId, parsed.values);
+    // A gate may ask for the person while they look elsewhere: ask, on this click, to notify them.
+    if (hasGate(useDoc.getState().melody)) askToNotify();
     onClose();
     void startRun(parsed.values as Record<string, Json>);
   };
