@@ -721,6 +721,9 @@ impl<'m> Validator<'m> {
                     None
                 }
             }
+            // A name the step's scope adds (a map's `item`, a loop's `loop`) is not a port: it
+            // hides no step, and its fields are whatever the run puts there.
+            Ok(Target::OwnInput { port, .. }) if extra.iter().any(|e| e == port) => None,
             Ok(Target::OwnInput { port, path }) if !path.is_empty() => {
                 let ty = self.ports[i]
                     .as_ref()

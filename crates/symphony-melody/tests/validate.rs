@@ -562,7 +562,10 @@ fn a_maps_body() {
                 // The body's capabilities are the map step's to declare.
                 map("m4", json!({"type": "operator.file.write", "config": {"path": "{{index}}.md"}})),
                 map("m5", json!({"type": "operator.template", "config": {"template": "x"}, "policy": {"retry": {"max": 1, "factor": 0.5}}})),
-                map("m6", json!("operator.template"))
+                map("m6", json!("operator.template")),
+                // `item` is the map's item even where a step is called `item` too.
+                map("m7", json!({"type": "operator.template", "config": {"template": "{{item.output}}"}})),
+                template("item", "x")
             ],
             "edges": [
                 edge("list.output", "m1.items"),
@@ -570,7 +573,8 @@ fn a_maps_body() {
                 edge("list.output", "m3.items"),
                 edge("list.output", "m4.items"),
                 edge("list.output", "m5.items"),
-                edge("list.output", "m6.items")
+                edge("list.output", "m6.items"),
+                edge("list.output", "m7.items")
             ]
         }),
         expect![[r#"
