@@ -186,6 +186,13 @@ fn a_gate_waits_until_a_person_answers_from_another_process() {
         "{out}"
     );
     assert_eq!(listed(d, &run_id)["waiting"], json!([]));
+    let (code, _, out) = finish(symphony(d).args(["runs", "show", &run_id]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("gate check (Go on with the plan?): approved by cli at ")
+            && out.contains(", with an edited value (cut it down)"),
+        "{out}"
+    );
 }
 
 #[cfg(unix)]

@@ -407,6 +407,9 @@ pub async fn run(args: Args) -> Outcome {
                         &f.sha256[..12.min(f.sha256.len())]
                     );
                 }
+                for g in store.gates(&run).await.map_err(store_failure)? {
+                    outln!("{}", gate_line(&g, detail.summary.finished_at.is_some()));
+                }
                 if !detail.totals.is_null() {
                     outln!("totals: {}", detail.totals);
                 }
@@ -511,6 +514,33 @@ async fn answer_gate(
         capitalised(decision.past())
     );
     Ok(())
+}
+
+/// A gate of `runs show`: "gate approve-plan (Go on with this plan?): approved by cli at … (fine)".
+fn gate_line(g: &symphony_store::GateRecord, ended: bool) -> String {
+    let what = match (&g.answer, ended) {
+        (Some(a), _) => format!(
+            "{} by {} at {}{}{}",
+            a.decision.past(),
+            a.by,
+            g.answered_at.map_or_else(|| "-".into(), time),
+            if a.value.is_some() {
+                ", with an edited value"
+            } else {
+                ""
+            },
+            a.reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" ({r})"))
+        ),
+        (None, true) => format!("asked at {}, never answered", time(g.asked_at)),
+        (None, false) => format!(
+            "waiting since {}: `symphony runs approve RUN {}` or `reject`",
+            time(g.asked_at),
+            g.step
+        ),
+    };
+    format!("gate {} ({}): {what}", g.step, g.title)
 }
 
 fn capitalised(word: &str) -> String {
