@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use serde_json::{json, Value};
 
 mod common;
-use common::{finish, of_type, result, symphony};
+use common::{finish, listed, of_type, result, symphony};
 
 /// A plan, a gate over it, and a step that uses what the gate lets through.
 fn write_melody(d: &Path, gate: Value) {
@@ -81,19 +81,6 @@ fn rest(mut child: Child, lines: Lines<BufReader<ChildStdout>>) -> (i32, Vec<Val
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect();
     (child.wait().unwrap().code().unwrap_or(-1), events)
-}
-
-/// Run `id`'s line of `symphony runs list --json`.
-fn listed(d: &Path, id: &str) -> Value {
-    let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
-    assert_eq!(code, 0, "{out}");
-    listed[0]["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == json!(id))
-        .unwrap_or_else(|| panic!("{id} is not listed: {out}"))
-        .clone()
 }
 
 #[test]

@@ -10,20 +10,7 @@ use std::process::Stdio;
 use serde_json::{json, Value};
 
 mod common;
-use common::{chain, finish, of_type, result, symphony};
-
-/// Run `id`'s line of `symphony runs list --json`.
-fn listed(d: &std::path::Path, id: &str) -> Value {
-    let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
-    assert_eq!(code, 0, "{out}");
-    listed[0]["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == json!(id))
-        .unwrap_or_else(|| panic!("{id} is not listed: {out}"))
-        .clone()
-}
+use common::{chain, finish, listed, of_type, result, symphony};
 
 #[cfg(unix)]
 #[test]

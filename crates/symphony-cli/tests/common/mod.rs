@@ -94,3 +94,16 @@ pub fn kept(
     }
     (rest, streamed)
 }
+
+/// Run `id`'s line of `symphony runs list --json`.
+pub fn listed(d: &Path, id: &str) -> Value {
+    let (code, listed, out) = finish(symphony(d).args(["runs", "list", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    listed[0]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(id))
+        .unwrap_or_else(|| panic!("{id} is not listed: {out}"))
+        .clone()
+}
