@@ -79,7 +79,7 @@ pub fn run(scenario: &Scenario) -> Result<Value> {
             .block_on(play(
                 &conductor,
                 &prepared,
-                scenario.steps(),
+                scenario.melody_steps(),
                 i,
                 store.as_ref(),
             ))

@@ -28,7 +28,8 @@ struct Result1 {
     build_ms: f64,
     /// A stored scenario: the store's bytes per step played.
     stored_bytes_per_step: Option<f64>,
-    /// A stored scenario: the median overhead per step of the same melody unstored.
+    /// A stored scenario: the median overhead per step of the same melody unstored; a loop: of
+    /// the static chain of as many steps (`Scenario::peer_shape`).
     unstored_overhead_us: Option<f64>,
 }
 
@@ -76,6 +77,21 @@ impl Result1 {
                     met: false,
                 }],
             },
+            Target::WithinOfChain(factor) => vec![match self.unstored_overhead_us {
+                Some(chain) => Check {
+                    target: format!("< {factor}× a static chain's overhead/step"),
+                    measured: format!(
+                        "{over:.2} µs/round against {chain:.2} µs/step ({:.2}×)",
+                        over / chain
+                    ),
+                    met: over < factor * chain,
+                },
+                None => Check {
+                    target: format!("< {factor}× a static chain's overhead/step"),
+                    measured: "no chain of as many steps to compare with".into(),
+                    met: false,
+                },
+            }],
             Target::None => Vec::new(),
         }
     }
@@ -124,17 +140,20 @@ pub fn run_all(out: &Path) -> Result<()> {
             .with_context(|| format!("{} printed no JSON: {line}", scenario.name))?;
         results.push(read(scenario, &v)?);
     }
-    // A stored scenario is judged against the unstored scenario of the same shape.
+    // A stored scenario is judged against the unstored scenario of the same shape, a loop
+    // against the chain of as many steps.
     let unstored: Vec<(Shape, f64)> = results
         .iter()
         .filter(|r| !r.scenario.stored)
         .map(|r| (r.scenario.shape, r.overhead_us(r.median_ms)))
         .collect();
-    for r in results.iter_mut().filter(|r| r.scenario.stored) {
-        r.unstored_overhead_us = unstored
-            .iter()
-            .find(|(shape, _)| *shape == r.scenario.shape)
-            .map(|(_, us)| *us);
+    for r in results.iter_mut() {
+        if let Some(peer) = r.scenario.peer_shape() {
+            r.unstored_overhead_us = unstored
+                .iter()
+                .find(|(shape, _)| *shape == peer)
+                .map(|(_, us)| *us);
+        }
     }
     let speed = (speed_before, speed_check());
     let before = std::fs::read_to_string(out).unwrap_or_default();

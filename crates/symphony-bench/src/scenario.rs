@@ -22,6 +22,9 @@ pub enum Shape {
         /// Steps per layer.
         width: usize,
     },
+    /// One `cue.loop` playing `n` rounds of a no-op body (a template of the round number, so no
+    /// round repeats another and the loop runs until `maxRounds`).
+    Loop(usize),
     /// `n` independent delays of `ms` milliseconds each.
     Wait {
         /// How many delays.
@@ -43,6 +46,9 @@ pub enum Target {
     /// Persisting every event adds less than this many microseconds per step over the same
     /// melody unstored.
     StoredAddedUs(f64),
+    /// Overhead per step (per round, for a loop) within this factor of the static chain with
+    /// as many steps.
+    WithinOfChain(f64),
     /// No target; measured for the record.
     None,
 }
@@ -124,6 +130,13 @@ pub const ALL: &[Scenario] = &[
         stored: false,
     },
     Scenario {
+        name: "loop-1k",
+        shape: Shape::Loop(1_000),
+        runs: 9,
+        target: Target::WithinOfChain(2.0),
+        stored: false,
+    },
+    Scenario {
         name: "chain-1k-stored",
         shape: Shape::Chain(1_000),
         runs: 9,
@@ -145,13 +158,32 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
 }
 
 impl Scenario {
-    /// How many steps its melody has.
+    /// How many steps it plays: a loop's rounds count as steps (each is a unit the scheduler
+    /// plays, as a step is).
     pub fn steps(&self) -> usize {
         match self.shape {
-            Shape::Chain(n) => n,
+            Shape::Chain(n) | Shape::Loop(n) => n,
             Shape::Fanout(n) => n + 2,
             Shape::Dag { layers, width } => layers * width,
             Shape::Wait { n, .. } => n,
+        }
+    }
+
+    /// How many steps its melody has.
+    pub fn melody_steps(&self) -> usize {
+        match self.shape {
+            Shape::Loop(_) => 1,
+            _ => self.steps(),
+        }
+    }
+
+    /// The scenario whose overhead this one is judged against, by shape: the same melody
+    /// unstored for a stored one, the chain of as many steps for a loop.
+    pub fn peer_shape(&self) -> Option<Shape> {
+        match self.shape {
+            _ if self.stored => Some(self.shape),
+            Shape::Loop(n) => Some(Shape::Chain(n)),
+            _ => None,
         }
     }
 
@@ -185,6 +217,9 @@ impl Scenario {
             Shape::Wait { n, ms } => format!(
                 "{n} independent `operator.delay` of {ms} ms, no edges, maxParallel {n}"
             ),
+            Shape::Loop(n) => format!(
+                "one `cue.loop` of {n} rounds (`maxRounds`), its body an `operator.template` of `{{{{loop.round}}}}`"
+            ),
         }
     }
 
@@ -195,6 +230,7 @@ impl Scenario {
             Shape::Fanout(n) => fanout(n),
             Shape::Dag { layers, width } => dag(layers, width),
             Shape::Wait { n, ms } => wait(n, ms),
+            Shape::Loop(n) => rounds(n),
         };
         let mut doc = json!({
             "formatVersion": 1,
@@ -274,6 +310,17 @@ fn dag(layers: usize, width: usize) -> Parts {
     (steps, edges, Some(width))
 }
 
+fn rounds(n: usize) -> Parts {
+    let step = json!({
+        "id": "rounds", "kind": "cue", "type": "cue.loop",
+        "config": {
+            "body": {"type": "operator.template", "config": {"template": "{{loop.round}}"}},
+            "maxRounds": n
+        }
+    });
+    (vec![step], Vec::new(), None)
+}
+
 fn wait(n: usize, ms: u64) -> Parts {
     let steps = (0..n)
         .map(|i| {
@@ -293,7 +340,7 @@ mod tests {
         let registry = Registry::standard();
         for s in ALL.iter().filter(|s| s.steps() <= 20_000) {
             let melody = symphony_melody::load_value(s.melody_json()).expect("loads");
-            assert_eq!(melody.steps.len(), s.steps(), "{}", s.name);
+            assert_eq!(melody.steps.len(), s.melody_steps(), "{}", s.name);
             let problems = symphony_melody::validate(&melody, &registry);
             assert!(problems.is_empty(), "{}: {problems:?}", s.name);
         }
