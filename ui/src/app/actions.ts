@@ -46,7 +46,9 @@ export async function startup(): Promise<void> {
   b.onRunEvents(({ runId, events }) => receiveRunEvents(runId, events));
   void noticeInterruptedRuns();
   void offerKeptDraft();
-  b.onFileChanged(({ path, hash, deleted }) => void fileChanged(path, hash, deleted));
+  b.onFileChanged(({ path, hash, deleted }) => {
+    fileEvents = fileEvents.then(() => fileChanged(path, hash, deleted)).catch(() => undefined);
+  });
   startValidation();
   followEdits();
   // The pins of the open melody: read again when another melody (or id) is open.
@@ -460,6 +462,13 @@ export function suggestedPath(melody: MelodyFile): string {
 }
 
 let reloadAsked = false;
+
+/**
+ * File events are handled one at a time, in the order they came: a reload still reading the
+ * file must not land after a later event (a deletion) was handled, which would leave the editor
+ * believing the file is there with its old bytes.
+ */
+let fileEvents: Promise<void> = Promise.resolve();
 
 async function fileChanged(path: string, hash: string, deleted: boolean): Promise<void> {
   // Our own save announces itself too; compare against the hash it returns, not the old one.
