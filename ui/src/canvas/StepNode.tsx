@@ -155,6 +155,14 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
             pinned{stale ? " · stale" : ""}
           </span>
         ) : null}
+        {problems ? (
+          <span className="step-problems" title={problems.map((p) => p.message).join("\n")}>
+            ⚠ {problems.length}
+          </span>
+        ) : null}
+      </div>
+      <div className="step-type" title={type?.description ?? `Unknown step type ${step.type}`}>
+        {/* A gate's call or answer, on the type's line: the title keeps the head's room. */}
         {asking ? (
           <span className="step-gate-call" data-testid="gate-waiting" title="A gate: a person approves or rejects before the branch goes on. Open its Last run to answer.">
             waiting for you
@@ -164,13 +172,6 @@ function StepNodeView({ id, data, selected }: NodeProps<StepNodeType>) {
             {answerWord(answer)}
           </span>
         ) : null}
-        {problems ? (
-          <span className="step-problems" title={problems.map((p) => p.message).join("\n")}>
-            ⚠ {problems.length}
-          </span>
-        ) : null}
-      </div>
-      <div className="step-type" title={type?.description ?? `Unknown step type ${step.type}`}>
         {step.id !== title ? <span className="step-id">{step.id} · </span> : null}
         {type ? type.title : <span className="unknown">unknown type {step.type}</span>}
       </div>
