@@ -476,13 +476,29 @@ async function fileChanged(path: string, hash: string, deleted: boolean): Promis
   const doc = useDoc.getState();
   if (!doc.melody || !doc.path || reloadAsked) return;
   if (!samePath(path, doc.path) || hash === doc.hash) return;
-  if (deleted) {
+  // An event can be stale: the watcher may read the file between a save's write and the host
+  // noting it, and deliver that after a later save of this window. What is on disk now decides:
+  // when it is what this window has, there is nothing to reload (a reload would also drop the
+  // undo history).
+  let fresh: MelodyDocument | null = null;
+  try {
+    fresh = await api().openMelody(doc.path);
+  } catch (e) {
+    if (!deleted) {
+      useApp.getState().notify(errorMessage(e), "error");
+      return;
+    }
+  }
+  const now = useDoc.getState();
+  if (now.path !== doc.path || !now.melody) return;
+  if (fresh && fresh.hash === now.hash) return;
+  if (!fresh) {
     // Nothing to reload: keep the melody open, unsaved, so closing asks and Save writes it back.
     useDoc.setState({ saved: null, dirty: true, hash: "" });
     useApp.getState().notify(`${doc.path} was deleted on disk. It is still open here: Save writes it again.`, "error");
     return;
   }
-  if (doc.dirty) {
+  if (now.dirty) {
     reloadAsked = true;
     const ok = await ask(
       "The file changed on disk",
@@ -493,17 +509,19 @@ async function fileChanged(path: string, hash: string, deleted: boolean): Promis
     reloadAsked = false;
     if (!ok) {
       // Remember the new hash so saving overwrites knowingly and we do not ask again for it.
-      useDoc.setState({ hash });
+      useDoc.setState({ hash: fresh.hash });
+      return;
+    }
+    try {
+      // It may have changed again while the person decided.
+      fresh = await api().openMelody(doc.path);
+    } catch (e) {
+      useApp.getState().notify(errorMessage(e), "error");
       return;
     }
   }
-  try {
-    const fresh = await api().openMelody(doc.path);
-    useDoc.getState().load(melodyOf(fresh), fresh.path, fresh.hash, fresh.problems);
-    useApp.getState().notify(`Reloaded ${fresh.path}: it changed on disk.`);
-  } catch (e) {
-    useApp.getState().notify(errorMessage(e), "error");
-  }
+  useDoc.getState().load(melodyOf(fresh), fresh.path, fresh.hash, fresh.problems);
+  useApp.getState().notify(`Reloaded ${fresh.path}: it changed on disk.`);
 }
 
 function samePath(a: string, b: string): boolean {
