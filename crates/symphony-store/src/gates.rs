@@ -26,7 +26,7 @@ pub struct GateRecord {
     pub title: String,
     /// When it first asked, ms since the epoch.
     pub asked_at: i64,
-    /// How long it waits in all; `None` until answered.
+    /// How long it waits in all; `None` waits until it is answered.
     pub timeout_ms: Option<u64>,
     /// The answer, once there is one.
     pub answer: Option<GateAnswer>,
